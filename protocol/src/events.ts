@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import type { EventId, RoomId } from './ids';
+
+/**
+ * Bus events (CONTRACT "Bus events"). Every payload carries `id`, which is
+ * also the `Nats-Msg-Id` header so a re-publish inside JetStream's duplicate
+ * window is dropped. `requestId`, where present, follows a message from the
+ * sync server to the notifier's logs (an extension of the contract).
+ */
+export const STREAM_NAME = 'CONFAB';
+export const STREAM_SUBJECTS = ['confab.>'];
+
+const id = z.string().min(1).max(64);
+const epochMs = z.number().int().nonnegative();
+
+export const messageCreatedEvent = z.object({
+  id,
+  roomId: id,
+  messageId: id,
+  authorId: id,
+  text: z.string(),
+  replyTo: id.nullable(),
+  mentions: z.array(id),
+  createdAt: epochMs,
+  onlineUserIds: z.array(id),
+  requestId: z.string().optional(),
+});
+
+export const messageEditedEvent = z.object({
+  id,
+  roomId: id,
+  messageId: id,
+  authorId: id,
+  text: z.string(),
+  editedAt: epochMs,
+  requestId: z.string().optional(),
+});
+
+export const messageDeletedEvent = z.object({
+  id,
+  roomId: id,
+  messageId: id,
+  deletedBy: id,
+  requestId: z.string().optional(),
+});
+
+export const readEvent = z.object({
+  id,
+  roomId: id,
+  userId: id,
+  messageId: id,
+  at: epochMs,
+  requestId: z.string().optional(),
+});
+
+export const sessionRevokedEvent = z.object({
+  id,
+  sessionId: id,
+  userId: id,
+});
+
+export const membershipChangedEvent = z.object({
+  id,
+  roomId: id,
+  userId: id,
+  role: z.enum(['owner', 'member', 'reader']).nullable(),
+});
+
+export type MessageCreatedEvent = z.infer<typeof messageCreatedEvent>;
+export type MessageEditedEvent = z.infer<typeof messageEditedEvent>;
+export type MessageDeletedEvent = z.infer<typeof messageDeletedEvent>;
+export type ReadEvent = z.infer<typeof readEvent>;
+export type SessionRevokedEvent = z.infer<typeof sessionRevokedEvent>;
+export type MembershipChangedEvent = z.infer<typeof membershipChangedEvent>;
+
+/** Subjects, built in one place so publishers and consumers cannot drift. */
+export const subjects = {
+  messageCreated: (roomId: RoomId | string) => `confab.room.${roomId}.message.created`,
+  messageEdited: (roomId: RoomId | string) => `confab.room.${roomId}.message.edited`,
+  messageDeleted: (roomId: RoomId | string) => `confab.room.${roomId}.message.deleted`,
+  read: (roomId: RoomId | string) => `confab.room.${roomId}.read`,
+  sessionRevoked: 'confab.auth.session.revoked',
+  membershipChanged: 'confab.auth.membership.changed',
+  /** Every room event (for consumers such as the notifier). */
+  allRoomEvents: 'confab.room.>',
+  /** Every auth event. */
+  allAuthEvents: 'confab.auth.>',
+} as const;
+
+export type EventKind =
+  | 'message.created'
+  | 'message.edited'
+  | 'message.deleted'
+  | 'read'
+  | 'session.revoked'
+  | 'membership.changed';
+
+export const eventSchemas = {
+  'message.created': messageCreatedEvent,
+  'message.edited': messageEditedEvent,
+  'message.deleted': messageDeletedEvent,
+  read: readEvent,
+  'session.revoked': sessionRevokedEvent,
+  'membership.changed': membershipChangedEvent,
+} as const;
+
+/** The kind of event a subject carries, or null for a subject outside the contract. */
+export function eventKindOf(subject: string): EventKind | null {
+  if (subject === subjects.sessionRevoked) return 'session.revoked';
+  if (subject === subjects.membershipChanged) return 'membership.changed';
+  const m = /^confab\.room\.[A-Za-z0-9_-]{1,64}\.(message\.created|message\.edited|message\.deleted|read)$/.exec(
+    subject,
+  );
+  return m ? (m[1] as EventKind) : null;
+}
+
+/** Parses a payload against the schema its subject implies; throws a ZodError on mismatch. */
+export function parseEvent(
+  subject: string,
+  payload: unknown,
+): { kind: EventKind; event: { id: EventId } & Record<string, unknown> } {
+  const kind = eventKindOf(subject);
+  if (!kind) throw new TypeError(`unknown subject ${subject}`);
+  const event = eventSchemas[kind].parse(payload) as unknown as { id: EventId } & Record<string, unknown>;
+  return { kind, event };
+}

@@ -1,0 +1,58 @@
+/**
+ * Branded ids. A `RoomId` is a string at run time, but the type system keeps
+ * a user id from slipping in where a room id belongs. Parse at the edge
+ * (HTTP bodies, document names, bus payloads) with the `parse*` helpers.
+ */
+export type Brand<T, B extends string> = T & { readonly __brand: B };
+
+export type UserId = Brand<string, 'UserId'>;
+export type RoomId = Brand<string, 'RoomId'>;
+export type SessionId = Brand<string, 'SessionId'>;
+export type MessageId = Brand<string, 'MessageId'>;
+export type EventId = Brand<string, 'EventId'>;
+
+/** Ids are URL-safe: letters, digits, `_` and `-`, 1 to 64 characters. */
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+function parser<T extends string>(kind: string) {
+  return (value: unknown): T => {
+    if (!isId(value)) throw new TypeError(`invalid ${kind}: ${JSON.stringify(value)?.slice(0, 80)}`);
+    return value as T;
+  };
+}
+
+export const parseUserId = parser<UserId>('user id');
+export const parseRoomId = parser<RoomId>('room id');
+export const parseSessionId = parser<SessionId>('session id');
+export const parseMessageId = parser<MessageId>('message id');
+export const parseEventId = parser<EventId>('event id');
+
+/**
+ * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits, so ids
+ * sort by creation time. Uses Web Crypto, available in browsers and Node.
+ */
+export function uuidv7(nowMs: number = Date.now()): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  let ms = nowMs;
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function newMessageId(nowMs?: number): MessageId {
+  return uuidv7(nowMs) as MessageId;
+}
+
+export function newEventId(nowMs?: number): EventId {
+  return uuidv7(nowMs) as EventId;
+}
