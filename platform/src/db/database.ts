@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { type Migration, Migrator } from 'kysely/migration';
+import pg from 'pg';
+
+/**
+ * One way to open the database every service uses: PostgreSQL when a
+ * `postgres://` URL is given, otherwise an SQLite file (WAL) under the data
+ * directory. Services own their tables and their migrations (each with its
+ * own migration table), so in the all-in-one mode they share one file.
+ */
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+export interface Database<DB> {
+  readonly kind: DatabaseKind;
+  readonly db: Kysely<DB>;
+  /** A cheap round trip, for /readyz. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** `postgres://…` selects PostgreSQL; undefined selects SQLite. */
+  databaseUrl?: string | undefined;
+  /** Directory for the SQLite file (`confab.db`). */
+  dataDir: string;
+  /** SQLite file name inside dataDir, or ':memory:'. Default `confab.db`. */
+  sqliteFile?: string;
+  /** PostgreSQL pool size. Default 10. */
+  poolSize?: number;
+}
+
+/** Shared by services in one process so SQLite has one writer connection. */
+const sqliteHandles = new Map<string, { sqlite: SQLite.Database; refs: number }>();
+
+export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {});
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      kind: 'postgres',
+      db,
+      ping: async () => {
+        try {
+          await pool.query('select 1');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      close: () => db.destroy(),
+    };
+  }
+
+  const file = options.sqliteFile ?? 'confab.db';
+  const location = file === ':memory:' ? file : path.resolve(options.dataDir, file);
+  let handle = file === ':memory:' ? undefined : sqliteHandles.get(location);
+  if (!handle) {
+    if (location !== ':memory:') fs.mkdirSync(path.dirname(location), { recursive: true });
+    const sqlite = new SQLite(location);
+    sqlite.pragma('journal_mode = WAL');
+    // NORMAL is durable against process crashes (kill -9) in WAL mode; FULL adds power-loss safety.
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    handle = { sqlite, refs: 0 };
+    if (location !== ':memory:') sqliteHandles.set(location, handle);
+  }
+  handle.refs++;
+  const shared = handle;
+  const db = new Kysely<DB>({
+    dialect: new SqliteDialect({
+      // Kysely destroys the database on db.destroy(); keep the shared handle open until the last user closes.
+      database: {
+        close: () => {},
+        prepare: (sql: string) => shared.sqlite.prepare(sql),
+      } as unknown as SQLite.Database,
+    }),
+  });
+  let closed = false;
+  return {
+    kind: 'sqlite',
+    db,
+    ping: async () => shared.sqlite.open,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+      shared.refs--;
+      if (shared.refs === 0) {
+        sqliteHandles.delete(location);
+        shared.sqlite.close();
+      }
+    },
+  };
+}
+
+/**
+ * Runs a service's migrations to the latest version. Each service passes its
+ * own table name so their histories stay apart in a shared database.
+ */
+export async function migrate(
+  db: Kysely<unknown>,
+  table: string,
+  migrations: Record<string, Migration>,
+): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    migrationTableName: `${table}_migrations`,
+    migrationLockTableName: `${table}_migrations_lock`,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} of ${table} failed`, { cause: error });
+  }
+}
+
+/** Column type for binary data in the current dialect. */
+export function blobType(kind: DatabaseKind): 'blob' | 'bytea' {
+  return kind === 'postgres' ? 'bytea' : 'blob';
+}

@@ -1,0 +1,2 @@
+export { createTestPostgres } from './postgres';
+export { needService, SERVICES, type ServiceName, uniqueSuffix, waitFor } from './services';
