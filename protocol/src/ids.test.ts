@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { parseDocumentName, roomDocument } from './documents';
+import { isId, parseRoomId, uuidv7 } from './ids';
+
+describe('ids', () => {
+  it('makes UUIDv7 ids that sort by creation time', () => {
+    const a = uuidv7(1_000);
+    const b = uuidv7(2_000);
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(a < b).toBe(true);
+    expect(uuidv7(5)).not.toBe(uuidv7(5));
+  });
+
+  it('refuses ids with characters outside the URL-safe set', () => {
+    expect(isId('room_1-A')).toBe(true);
+    expect(isId('a'.repeat(65))).toBe(false);
+    expect(isId('a/b')).toBe(false);
+    expect(() => parseRoomId('x y')).toThrow(/invalid room id/);
+  });
+});
+
+describe('document names', () => {
+  it('parses room and user documents and nothing else', () => {
+    expect(parseDocumentName(roomDocument(parseRoomId('r1')))).toEqual({ kind: 'room', roomId: 'r1' });
+    expect(parseDocumentName('user:u1')).toEqual({ kind: 'user', userId: 'u1' });
+    expect(parseDocumentName('room:')).toBeNull();
+    expect(parseDocumentName('space:r1')).toBeNull();
+    expect(parseDocumentName('room:r1:extra')).toBeNull();
+    expect(parseDocumentName(42)).toBeNull();
+  });
+});

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import type { MessageId, UserId } from './ids';
+import {
+  appendMessage,
+  deleteMessage,
+  editMessage,
+  editShapeError,
+  MAX_TEXT_CHARS,
+  markRead,
+  messageShapeError,
+  parseReactionKey,
+  reactionKey,
+  readMarkerShapeError,
+  readMessages,
+  roomMaps,
+  setReaction,
+  textLength,
+  unreadCount,
+} from './room';
+
+const alice = 'alice' as UserId;
+const bob = 'bob' as UserId;
+const id = (n: number) => `m${n}` as MessageId;
+
+function post(doc: Y.Doc, n: number, author: UserId, text = `hello ${n}`) {
+  return appendMessage(doc, { id: id(n), author, text, createdAt: 1_700_000_000_000 + n });
+}
+
+describe('room schema v1 accessors', () => {
+  it('appends messages at the end and reads them back in order', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, alice);
+    post(doc, 2, bob);
+    expect(readMessages(doc).map((m) => [m.id, m.author, m.text])).toEqual([
+      ['m1', 'alice', 'hello 1'],
+      ['m2', 'bob', 'hello 2'],
+    ]);
+  });
+
+  it('stores replyTo and deduplicated mentions only when given', () => {
+    const doc = new Y.Doc();
+    const plain = post(doc, 1, alice);
+    const reply = appendMessage(doc, {
+      id: id(2),
+      author: bob,
+      text: 'yes @alice',
+      createdAt: 1,
+      replyTo: id(1),
+      mentions: [alice, alice],
+    });
+    expect(Object.keys(plain).sort()).toEqual(['author', 'createdAt', 'id', 'text']);
+    expect(reply.replyTo).toBe('m1');
+    expect(reply.mentions).toEqual(['alice']);
+  });
+
+  it('refuses to append an empty, blank or over-long text', () => {
+    const doc = new Y.Doc();
+    expect(() => post(doc, 1, alice, '')).toThrow(RangeError);
+    expect(() => post(doc, 2, alice, '   ')).toThrow(RangeError);
+    expect(() => post(doc, 3, alice, 'x'.repeat(MAX_TEXT_CHARS + 1))).toThrow(RangeError);
+    expect(roomMaps(doc).messages.length).toBe(0);
+  });
+
+  it('counts text length in code points, so 4000 emoji fit', () => {
+    const emoji = '😀'.repeat(MAX_TEXT_CHARS);
+    expect(emoji.length).toBe(MAX_TEXT_CHARS * 2);
+    expect(textLength(emoji)).toBe(MAX_TEXT_CHARS);
+    expect(messageShapeError({ id: 'a', author: 'b', text: emoji, createdAt: 0 })).toBeNull();
+  });
+
+  it('shows the latest edit with its time', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, alice);
+    editMessage(doc, id(1), 'fixed', 42);
+    const [m] = readMessages(doc);
+    expect(m?.text).toBe('fixed');
+    expect(m?.editedAt).toBe(42);
+  });
+
+  it('deletes a message and its edit for good', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, alice);
+    post(doc, 2, alice);
+    editMessage(doc, id(1), 'secret edit', 5);
+    expect(deleteMessage(doc, id(1))).toBe(true);
+    expect(deleteMessage(doc, id(1))).toBe(false);
+    expect(readMessages(doc).map((m) => m.id)).toEqual(['m2']);
+    expect(roomMaps(doc).edits.has('m1')).toBe(false);
+    // The deleted text does not survive in the encoded document (Yjs GC).
+    const encoded = new TextDecoder().decode(Y.encodeStateAsUpdate(doc));
+    expect(encoded).not.toContain('hello 1');
+    expect(encoded).not.toContain('secret edit');
+  });
+
+  it('groups reactions per emoji and removes them', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, alice);
+    setReaction(doc, id(1), alice, '👍', true, 1);
+    setReaction(doc, id(1), bob, '👍', true, 2);
+    setReaction(doc, id(1), bob, '🎉', true, 3);
+    expect(readMessages(doc)[0]?.reactions).toEqual({ '👍': ['alice', 'bob'], '🎉': ['bob'] });
+    setReaction(doc, id(1), bob, '👍', false, 4);
+    expect(readMessages(doc)[0]?.reactions).toEqual({ '👍': ['alice'], '🎉': ['bob'] });
+  });
+
+  it('parses reaction keys and refuses malformed ones', () => {
+    expect(parseReactionKey(reactionKey('m1', 'u1', '👍'))).toEqual({ messageId: 'm1', userId: 'u1', emoji: '👍' });
+    expect(parseReactionKey('m1|u1')).toBeNull();
+    expect(parseReactionKey('m1|u 1|👍')).toBeNull();
+    expect(parseReactionKey('m1|u1|')).toBeNull();
+    expect(parseReactionKey('m1|u1|a b')).toBeNull();
+  });
+
+  it('counts unread messages from others after the read marker', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, bob);
+    post(doc, 2, bob);
+    post(doc, 3, alice);
+    post(doc, 4, bob);
+    expect(unreadCount(doc, alice)).toBe(3);
+    markRead(doc, alice, id(2), 10);
+    expect(unreadCount(doc, alice)).toBe(1);
+    markRead(doc, alice, id(4), 11);
+    expect(unreadCount(doc, alice)).toBe(0);
+  });
+
+  it('converges when two replicas append concurrently', () => {
+    const a = new Y.Doc();
+    const b = new Y.Doc();
+    post(a, 1, alice);
+    post(b, 2, bob);
+    Y.applyUpdate(a, Y.encodeStateAsUpdate(b));
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    expect(readMessages(a)).toEqual(readMessages(b));
+    expect(readMessages(a)).toHaveLength(2);
+  });
+});
+
+describe('shape checks', () => {
+  it('accepts a complete message and names what is wrong with a bad one', () => {
+    const good = { id: 'm1', author: 'u1', text: 'hi', createdAt: 1, replyTo: 'm0', mentions: ['u2'] };
+    expect(messageShapeError(good)).toBeNull();
+    expect(messageShapeError({ ...good, html: '<b>' })).toBe('unknown field html');
+    expect(messageShapeError({ ...good, author: 'a b' })).toMatch(/author/);
+    expect(messageShapeError({ ...good, createdAt: -1 })).toMatch(/createdAt/);
+    expect(messageShapeError({ ...good, mentions: 'u2' })).toMatch(/mentions/);
+    expect(messageShapeError([good])).toMatch(/not an object/);
+    expect(messageShapeError(null)).toMatch(/not an object/);
+  });
+
+  it('checks edits and read markers field by field', () => {
+    expect(editShapeError({ text: 'x', editedAt: 1 })).toBeNull();
+    expect(editShapeError({ text: '', editedAt: 1 })).toMatch(/text/);
+    expect(editShapeError({ text: 'x', editedAt: 1, by: 'u' })).toMatch(/unknown/);
+    expect(readMarkerShapeError({ messageId: 'm1', at: 3 })).toBeNull();
+    expect(readMarkerShapeError({ messageId: 'm1', at: 1.5 })).toMatch(/at/);
+  });
+});
