@@ -1,0 +1,103 @@
+import { blobType, type DatabaseKind } from '@confab/platform';
+import type { Generated, Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+/**
+ * The sync server's tables (all prefixed `sync_` so they can share a database
+ * with the other services in the all-in-one process).
+ *
+ * - `sync_updates`: the append-only update log. One row per accepted client
+ *   update, written before the update is acknowledged.
+ * - `sync_snapshots`: one merged state per document; compaction folds log rows
+ *   into it and deletes exactly the rows it folded.
+ * - `sync_pending_events`: bus events derived from an update, written in the
+ *   same transaction as its log row and deleted once the bus has them.
+ * - `sync_revocations`: sessions and (user, room) pairs whose older tokens are
+ *   refused, until the last such token has expired.
+ */
+export interface SyncTables {
+  sync_updates: {
+    seq: Generated<number | string>;
+    document: string;
+    update: Uint8Array;
+    bytes: number;
+    created_at: number | string;
+  };
+  sync_snapshots: {
+    document: string;
+    state: Uint8Array;
+    bytes: number;
+    /** Random per write: a compaction commits only if the snapshot it merged into is still the current one. */
+    generation: string;
+    updated_at: number | string;
+  };
+  sync_pending_events: {
+    id: string;
+    document: string;
+    subject: string;
+    payload: string;
+    created_at: number | string;
+  };
+  sync_revocations: {
+    kind: string;
+    subject: string;
+    revoked_at: number | string;
+    expires_at: number | string;
+  };
+}
+
+export const MIGRATION_TABLE = 'sync';
+
+export function syncMigrations(kind: DatabaseKind): Record<string, Migration> {
+  const blob = blobType(kind);
+  return {
+    '001_update_log': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sync_updates')
+          .addColumn('seq', kind === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            kind === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('update', blob, (c) => c.notNull())
+          .addColumn('bytes', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('sync_updates_document_seq')
+          .on('sync_updates')
+          .columns(['document', 'seq'])
+          .execute();
+        await db.schema
+          .createTable('sync_snapshots')
+          .addColumn('document', 'text', (c) => c.primaryKey())
+          .addColumn('state', blob, (c) => c.notNull())
+          .addColumn('bytes', 'integer', (c) => c.notNull())
+          .addColumn('generation', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('sync_pending_events')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('sync_pending_events_created_at')
+          .on('sync_pending_events')
+          .column('created_at')
+          .execute();
+        await db.schema
+          .createTable('sync_revocations')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('sync_revocations_pk', ['kind', 'subject'])
+          .execute();
+      },
+    },
+  };
+}

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import type { BusEvent, Database } from '@confab/platform';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import * as Y from 'yjs';
+import type { SyncTables } from './schema';
+
+/** A bus event waiting in `sync_pending_events` until the bus has stored it. */
+export interface PendingEvent {
+  readonly subject: string;
+  readonly event: BusEvent;
+}
+
+export interface StoredDocument {
+  /** The merged state of every compacted update, or null before the first compaction. */
+  readonly snapshot: Uint8Array | null;
+  /** Log rows not yet folded into the snapshot, oldest first. */
+  readonly updates: readonly Uint8Array[];
+  readonly snapshotBytes: number;
+  readonly logBytes: number;
+}
+
+export interface CompactionResult {
+  readonly mergedUpdates: number;
+  readonly snapshotBytes: number;
+}
+
+/**
+ * The persistence port of the sync server. Every accepted update is appended
+ * (with the events it implies) before it is acknowledged; a document is its
+ * snapshot plus the log rows after it. The shared contract suite
+ * (sync-store.contract.ts) runs against SQLite and PostgreSQL.
+ */
+export interface SyncStore {
+  load(document: string): Promise<StoredDocument>;
+  /** Durable when it resolves: the row and its events are committed in one transaction. */
+  append(document: string, update: Uint8Array, events?: readonly PendingEvent[]): Promise<void>;
+  /** Folds the document's log into a new snapshot; null when there was nothing to fold or another compaction won. */
+  compact(document: string): Promise<CompactionResult | null>;
+  pendingEvents(limit: number): Promise<Array<PendingEvent & { readonly id: string }>>;
+  deletePendingEvents(ids: readonly string[]): Promise<void>;
+  countPendingEvents(): Promise<number>;
+}
+
+export interface KyselySyncStoreOptions {
+  database: Database<unknown>;
+  clock?: () => number;
+  /** Test seam: runs inside the compaction transaction after the snapshot write, before the log rows are deleted. */
+  afterSnapshotWrite?: (document: string) => void | Promise<void>;
+  /** Test seam: runs after the compaction has read and merged, before its write transaction. */
+  beforeCompactionWrite?: (document: string) => void | Promise<void>;
+}
+
+const DELETE_CHUNK = 500;
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  throw new TypeError(`expected binary column, got ${typeof value}`);
+}
+
+export class KyselySyncStore implements SyncStore {
+  private readonly db: Kysely<SyncTables>;
+  private readonly kind: Database<unknown>['kind'];
+  private readonly clock: () => number;
+  private readonly afterSnapshotWrite: KyselySyncStoreOptions['afterSnapshotWrite'];
+  private readonly beforeCompactionWrite: KyselySyncStoreOptions['beforeCompactionWrite'];
+
+  constructor(options: KyselySyncStoreOptions) {
+    this.db = options.database.db as unknown as Kysely<SyncTables>;
+    this.kind = options.database.kind;
+    this.clock = options.clock ?? Date.now;
+    this.afterSnapshotWrite = options.afterSnapshotWrite;
+    this.beforeCompactionWrite = options.beforeCompactionWrite;
+  }
+
+  async load(document: string): Promise<StoredDocument> {
+    // Snapshot and log must come from one point in time: a compaction committing
+    // between the two reads would otherwise hide the rows it folded.
+    const read = async (trx: Transaction<SyncTables>) => {
+      const snapshot = await trx
+        .selectFrom('sync_snapshots')
+        .select(['state', 'bytes'])
+        .where('document', '=', document)
+        .executeTakeFirst();
+      const rows = await trx
+        .selectFrom('sync_updates')
+        .select(['update', 'bytes'])
+        .where('document', '=', document)
+        .orderBy('seq')
+        .execute();
+      return {
+        snapshot: snapshot ? toBytes(snapshot.state) : null,
+        updates: rows.map((r) => toBytes(r.update)),
+        snapshotBytes: snapshot ? Number(snapshot.bytes) : 0,
+        logBytes: rows.reduce((sum, r) => sum + Number(r.bytes), 0),
+      };
+    };
+    return this.kind === 'postgres'
+      ? this.db.transaction().setIsolationLevel('repeatable read').execute(read)
+      : this.db.transaction().execute(read);
+  }
+
+  async append(document: string, update: Uint8Array, events: readonly PendingEvent[] = []): Promise<void> {
+    const now = this.clock();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('sync_updates')
+        .values({ document, update: toBuffer(update), bytes: update.byteLength, created_at: now })
+        .execute();
+      if (events.length > 0) {
+        await trx
+          .insertInto('sync_pending_events')
+          .values(
+            events.map((e) => ({
+              id: e.event.id,
+              document,
+              subject: e.subject,
+              payload: JSON.stringify(e.event),
+              created_at: now,
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async compact(document: string): Promise<CompactionResult | null> {
+    // Read and merge outside the write transaction so the (room-sized) Yjs work
+    // does not hold the database; the write then commits only if the snapshot
+    // is still the one merged into, and deletes exactly the rows merged, so a
+    // row committed concurrently is never lost.
+    const snapshot = await this.db
+      .selectFrom('sync_snapshots')
+      .select(['state', 'generation'])
+      .where('document', '=', document)
+      .executeTakeFirst();
+    const rows = await this.db
+      .selectFrom('sync_updates')
+      .select(['seq', 'update'])
+      .where('document', '=', document)
+      .orderBy('seq')
+      .execute();
+    if (rows.length === 0) return null;
+
+    // A Y.Doc with gc on drops the content of deleted items, so a deleted
+    // message's text is gone from storage once its log row is folded.
+    const doc = new Y.Doc({ gc: true });
+    doc.transact(() => {
+      if (snapshot) Y.applyUpdate(doc, toBytes(snapshot.state));
+      for (const row of rows) Y.applyUpdate(doc, toBytes(row.update));
+    });
+    const state = Y.encodeStateAsUpdate(doc);
+    doc.destroy();
+    const seqs = rows.map((r) => r.seq);
+    const generation = randomUUID();
+    const now = this.clock();
+    await this.beforeCompactionWrite?.(document);
+
+    return this.db.transaction().execute(async (trx) => {
+      if (this.kind === 'postgres') {
+        // Serialises compactions of one document across instances for the rest of this transaction.
+        await sql`select pg_advisory_xact_lock(hashtext(${document}))`.execute(trx);
+      }
+      const current = await trx
+        .selectFrom('sync_snapshots')
+        .select('generation')
+        .where('document', '=', document)
+        .executeTakeFirst();
+      if ((current?.generation ?? null) !== (snapshot?.generation ?? null)) return null;
+      await trx
+        .insertInto('sync_snapshots')
+        .values({ document, state: toBuffer(state), bytes: state.byteLength, generation, updated_at: now })
+        .onConflict((oc) =>
+          oc
+            .column('document')
+            .doUpdateSet({ state: toBuffer(state), bytes: state.byteLength, generation, updated_at: now }),
+        )
+        .execute();
+      await this.afterSnapshotWrite?.(document);
+      for (let i = 0; i < seqs.length; i += DELETE_CHUNK) {
+        await trx
+          .deleteFrom('sync_updates')
+          .where('seq', 'in', seqs.slice(i, i + DELETE_CHUNK))
+          .execute();
+      }
+      return { mergedUpdates: rows.length, snapshotBytes: state.byteLength };
+    });
+  }
+
+  async pendingEvents(limit: number): Promise<Array<PendingEvent & { readonly id: string }>> {
+    const rows = await this.db
+      .selectFrom('sync_pending_events')
+      .select(['id', 'subject', 'payload'])
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, subject: r.subject, event: JSON.parse(r.payload) as BusEvent }));
+  }
+
+  async deletePendingEvents(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .deleteFrom('sync_pending_events')
+      .where('id', 'in', [...ids])
+      .execute();
+  }
+
+  async countPendingEvents(): Promise<number> {
+    const row = await this.db
+      .selectFrom('sync_pending_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}
