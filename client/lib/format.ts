@@ -1,0 +1,57 @@
+/**
+ * Simple message formatting: **bold**, *italic* / _italic_, `code` and
+ * http(s) links. Parsed into tokens that components turn into React
+ * elements, so message text is never injected as HTML.
+ */
+export type Token =
+  | { kind: 'text'; text: string }
+  | { kind: 'bold'; text: string }
+  | { kind: 'italic'; text: string }
+  | { kind: 'code'; text: string }
+  | { kind: 'link'; text: string; href: string };
+
+const PATTERN =
+  /`([^`\n]+)`|\*\*([^*\n]+)\*\*|\*([^*\n]+)\*|(?<![\p{L}\p{N}])_([^_\n]+)_(?![\p{L}\p{N}])|(https?:\/\/[^\s<>"']+)/gu;
+
+/** Only http and https become links: no javascript:, data: or relative URLs from other people's text. */
+export function safeHref(raw: string): string | null {
+  // Trailing punctuation is almost always sentence punctuation, not part of the URL.
+  const trimmed = raw.replace(/[.,;:!?)\]]+$/, '');
+  try {
+    const url = new URL(trimmed);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let last = 0;
+  const push = (token: Token) => {
+    const prev = tokens[tokens.length - 1];
+    if (token.kind === 'text' && prev?.kind === 'text') prev.text += token.text;
+    else tokens.push(token);
+  };
+  for (const match of text.matchAll(PATTERN)) {
+    const index = match.index ?? 0;
+    if (index > last) push({ kind: 'text', text: text.slice(last, index) });
+    const [whole, code, bold, italicStar, italicUnderscore, url] = match;
+    let consumed = whole.length;
+    if (code !== undefined) push({ kind: 'code', text: code });
+    else if (bold !== undefined) push({ kind: 'bold', text: bold });
+    else if (italicStar !== undefined) push({ kind: 'italic', text: italicStar });
+    else if (italicUnderscore !== undefined) push({ kind: 'italic', text: italicUnderscore });
+    else if (url !== undefined) {
+      const href = safeHref(url);
+      if (href) {
+        const shown = url.replace(/[.,;:!?)\]]+$/, '');
+        consumed = shown.length;
+        push({ kind: 'link', text: shown, href });
+      } else push({ kind: 'text', text: whole });
+    }
+    last = index + consumed;
+  }
+  if (last < text.length) push({ kind: 'text', text: text.slice(last) });
+  return tokens;
+}

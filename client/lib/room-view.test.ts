@@ -1,0 +1,126 @@
+import {
+  appendMessage,
+  type MessageId,
+  type MessageView,
+  markRead,
+  type ReadMarker,
+  type UserId,
+} from '@confab/protocol';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import {
+  extractMentions,
+  groupMessages,
+  mentionCandidates,
+  mentionQuery,
+  seenBy,
+  sortByActivity,
+  summarizeRoom,
+  typingNames,
+} from './room-view';
+
+const view = (id: string, author: string, createdAt: number, extra: Partial<MessageView> = {}): MessageView => ({
+  id: id as MessageId,
+  author: author as UserId,
+  text: 'x',
+  createdAt,
+  reactions: {},
+  ...extra,
+});
+
+const DAY1 = Date.UTC(2026, 10, 26, 10, 0);
+
+describe('room view', () => {
+  it('groups consecutive messages by the same author and starts a new group each day', () => {
+    const rows = groupMessages(
+      [
+        view('1', 'ann', DAY1),
+        view('2', 'ann', DAY1 + 60_000),
+        view('3', 'bob', DAY1 + 120_000),
+        view('4', 'bob', DAY1 + 24 * 3600_000),
+      ],
+      'UTC',
+    );
+    expect(rows.map((r) => [r.message.id, r.showHeader, r.day])).toEqual([
+      ['1', true, '2026-11-26'],
+      ['2', false, null],
+      ['3', true, null],
+      ['4', true, '2026-11-27'],
+    ]);
+  });
+
+  it('starts a new group after a five-minute pause', () => {
+    const rows = groupMessages([view('1', 'ann', DAY1), view('2', 'ann', DAY1 + 6 * 60_000)], 'UTC');
+    expect(rows.map((r) => r.showHeader)).toEqual([true, true]);
+  });
+
+  it('summarizes a room with its unread count and last message, with edits applied', () => {
+    const doc = new Y.Doc();
+    const me = 'me' as UserId;
+    const other = 'other' as UserId;
+    appendMessage(doc, { id: 'm1' as MessageId, author: other, text: 'hello', createdAt: 10 });
+    markRead(doc, me, 'm1' as MessageId, 11);
+    appendMessage(doc, { id: 'm2' as MessageId, author: other, text: 'again', createdAt: 20 });
+    appendMessage(doc, { id: 'm3' as MessageId, author: me, text: 'mine', createdAt: 30 });
+    doc.getMap('edits').set('m3', { text: 'mine, edited', editedAt: 31 });
+    expect(summarizeRoom('r', doc, me, 5)).toEqual({
+      roomId: 'r',
+      unread: 1,
+      lastMessage: { author: 'me', text: 'mine, edited', createdAt: 30 },
+      lastActivityMs: 30,
+    });
+  });
+
+  it('sorts rooms by their last activity, newest first', () => {
+    const sorted = sortByActivity([
+      { roomId: 'a', lastActivityMs: 1 },
+      { roomId: 'b', lastActivityMs: 3 },
+      { roomId: 'c', lastActivityMs: 2 },
+    ]);
+    expect(sorted.map((r) => r.roomId)).toEqual(['b', 'c', 'a']);
+  });
+
+  it('lists as "seen by" the others whose read marker is at or after a message', () => {
+    const reads = new Map<string, ReadMarker>([
+      ['me', { messageId: 'm3' as MessageId, at: 1 }],
+      ['ann', { messageId: 'm2' as MessageId, at: 1 }],
+      ['bob', { messageId: 'm1' as MessageId, at: 1 }],
+      ['cyd', { messageId: 'm3' as MessageId, at: 1 }],
+    ]);
+    expect(seenBy(['m1', 'm2', 'm3'], reads, 'm2', 'me')).toEqual(['ann', 'cyd']);
+  });
+
+  it('finds @mentions of members, preferring the longest matching name', () => {
+    const members = [
+      { userId: 'u1', displayName: 'Ann' },
+      { userId: 'u2', displayName: 'Ann Lee' },
+      { userId: 'u3', displayName: 'Bob' },
+    ];
+    expect(extractMentions('hi @Ann Lee and @bob!', members).sort()).toEqual(['u2', 'u3']);
+    expect(extractMentions('mail ann@example.org, @Annie', members)).toEqual([]);
+  });
+
+  it('suggests members for the @word being typed', () => {
+    expect(mentionQuery('hello @an', 9)).toEqual({ start: 6, query: 'an' });
+    expect(mentionQuery('mail a@b', 8)).toBeNull();
+    expect(
+      mentionCandidates(
+        [
+          { userId: 'u1', displayName: 'Ann' },
+          { userId: 'u2', displayName: 'Bob' },
+        ],
+        'a',
+      ),
+    ).toEqual([{ userId: 'u1', displayName: 'Ann' }]);
+  });
+
+  it('names the other members who are typing, from awareness states', () => {
+    const states = [
+      { user: { id: 'me', displayName: 'Me' }, typing: true },
+      { user: { id: 'u2', displayName: 'Bob' }, typing: true },
+      { user: { id: 'u3', displayName: 'Cy' }, typing: false },
+      { typing: true },
+    ];
+    expect(typingNames(states, 'me')).toEqual(['Bob']);
+  });
+});

@@ -1,0 +1,171 @@
+import {
+  type ChatMessage,
+  type MessageView,
+  type ReadMarker,
+  readMessages,
+  roomMaps,
+  type UserId,
+  unreadCount,
+} from '@confab/protocol';
+import type * as Y from 'yjs';
+
+/**
+ * Pure shaping of room documents for the screens: grouping, summaries for the
+ * room list, "seen by", mentions. No React, no I/O: tested with plain values.
+ */
+
+/** Messages closer than this from the same author share one header. */
+export const GROUP_GAP_MS = 5 * 60_000;
+
+export interface MessageRow {
+  message: MessageView;
+  /** Show author name and time (first of a run by one author). */
+  showHeader: boolean;
+  /** Set on the first message of a calendar day (in the viewer's time zone). */
+  day: string | null;
+}
+
+export function dayKey(epochMs: number, timeZone?: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+    epochMs,
+  );
+}
+
+export function groupMessages(messages: readonly MessageView[], timeZone?: string): MessageRow[] {
+  const rows: MessageRow[] = [];
+  let previous: MessageView | null = null;
+  let previousDay = '';
+  for (const message of messages) {
+    const day = dayKey(message.createdAt, timeZone);
+    const newDay = day !== previousDay;
+    const showHeader =
+      newDay ||
+      previous === null ||
+      previous.author !== message.author ||
+      message.createdAt - previous.createdAt > GROUP_GAP_MS ||
+      message.replyTo !== undefined;
+    rows.push({ message, showHeader, day: newDay ? day : null });
+    previous = message;
+    previousDay = day;
+  }
+  return rows;
+}
+
+export interface RoomSummary {
+  roomId: string;
+  unread: number;
+  lastMessage: { author: string; text: string; createdAt: number } | null;
+  /** When something last happened: the last message, else the room's creation. */
+  lastActivityMs: number;
+}
+
+export function summarizeRoom(roomId: string, doc: Y.Doc, userId: UserId, createdAtMs: number): RoomSummary {
+  const { messages, edits } = roomMaps(doc);
+  const last: ChatMessage | undefined = messages.length > 0 ? messages.get(messages.length - 1) : undefined;
+  const text = last ? (edits.get(last.id)?.text ?? last.text) : '';
+  return {
+    roomId,
+    unread: unreadCount(doc, userId),
+    lastMessage: last ? { author: last.author, text, createdAt: last.createdAt } : null,
+    lastActivityMs: last ? Math.max(last.createdAt, createdAtMs) : createdAtMs,
+  };
+}
+
+/** Most recent activity first; ties broken by id so the order is stable. */
+export function sortByActivity<T extends { lastActivityMs: number; roomId: string }>(rooms: readonly T[]): T[] {
+  return [...rooms].sort((a, b) => b.lastActivityMs - a.lastActivityMs || a.roomId.localeCompare(b.roomId));
+}
+
+/**
+ * Who has read up to (at least) `messageId`, other than `selfId`: their read
+ * marker points at that message or a later one.
+ */
+export function seenBy(
+  messageIds: readonly string[],
+  reads: ReadonlyMap<string, ReadMarker>,
+  messageId: string,
+  selfId: string,
+): string[] {
+  const target = messageIds.lastIndexOf(messageId);
+  if (target < 0) return [];
+  const position = new Map<string, number>();
+  const readers: string[] = [];
+  for (const [userId, marker] of reads) {
+    if (userId === selfId) continue;
+    let index = position.get(marker.messageId);
+    if (index === undefined) {
+      index = messageIds.lastIndexOf(marker.messageId);
+      position.set(marker.messageId, index);
+    }
+    if (index >= target) readers.push(userId);
+  }
+  return readers.sort();
+}
+
+export interface MemberName {
+  userId: string;
+  displayName: string;
+}
+
+/** User ids of the members named as `@Display Name` in `text` (longest names first, so "Ann Lee" beats "Ann"). */
+export function extractMentions(text: string, members: readonly MemberName[]): string[] {
+  const found = new Set<string>();
+  // Where a longer name already matched, a shorter one ("@Ann" in "@Ann Lee") does not.
+  const taken = new Set<number>();
+  const lower = text.toLowerCase();
+  const byLength = [...members].sort((a, b) => b.displayName.length - a.displayName.length);
+  for (const member of byLength) {
+    const needle = `@${member.displayName.toLowerCase()}`;
+    let from = 0;
+    for (;;) {
+      const at = lower.indexOf(needle, from);
+      if (at < 0) break;
+      const after = lower[at + needle.length];
+      if (!taken.has(at) && (after === undefined || !/[\p{L}\p{N}_]/u.test(after))) {
+        found.add(member.userId);
+        taken.add(at);
+        break;
+      }
+      from = at + 1;
+    }
+  }
+  return [...found];
+}
+
+/** The `@partial` word ending at `caret`, or null when the caret is not in a mention. */
+export function mentionQuery(text: string, caret: number): { start: number; query: string } | null {
+  const before = text.slice(0, caret);
+  const match = /(^|\s)@([\p{L}\p{N}_ .-]{0,32})$/u.exec(before);
+  if (!match) return null;
+  const query = match[2] ?? '';
+  if (query.includes('  ')) return null;
+  return { start: caret - query.length - 1, query };
+}
+
+export function mentionCandidates(members: readonly MemberName[], query: string, limit = 6): MemberName[] {
+  const q = query.trim().toLowerCase();
+  return members.filter((m) => m.displayName.toLowerCase().startsWith(q)).slice(0, limit);
+}
+
+/** Who is typing, from awareness states `{user:{id,displayName}, typing}`, without oneself. */
+export function typingNames(states: Iterable<unknown>, selfId: string): string[] {
+  const names = new Set<string>();
+  for (const state of states) {
+    const s = state as { user?: { id?: unknown; displayName?: unknown }; typing?: unknown } | null;
+    if (s?.typing === true && typeof s.user?.id === 'string' && s.user.id !== selfId) {
+      names.add(typeof s.user.displayName === 'string' ? s.user.displayName : s.user.id);
+    }
+  }
+  return [...names].sort();
+}
+
+export function onlineUserIds(states: Iterable<unknown>): string[] {
+  const ids = new Set<string>();
+  for (const state of states) {
+    const id = (state as { user?: { id?: unknown } } | null)?.user?.id;
+    if (typeof id === 'string') ids.add(id);
+  }
+  return [...ids].sort();
+}
+
+export { readMessages };

@@ -1,0 +1,159 @@
+import 'fake-indexeddb/auto';
+import { waitFor } from '@confab/platform/testing';
+import { appendMessage, CLOSE, type DocumentName, type MessageId, readMessages, type UserId } from '@confab/protocol';
+import { Server } from '@hocuspocus/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccountCache, type KeyValueStorage } from './account-cache';
+import type { ApiResult, SyncToken } from './api';
+import { createSyncClient, type SyncClient } from './sync-client';
+import { createTokenBroker } from './token-broker';
+
+/**
+ * The sync layer against a real Hocuspocus server on port 0. Tokens are
+ * plain strings here (`ok:<doc>:<n>`); the server refuses the documents and
+ * tokens each test names, the way Confab's sync server does with close reasons.
+ */
+const refusals = new Map<string, string>();
+let issued = 0;
+const server = new Server({
+  port: 0,
+  quiet: true,
+  stopOnSignals: false,
+  async onAuthenticate({ token, documentName }) {
+    const reason = refusals.get(documentName) ?? refusals.get(token);
+    if (reason) throw { reason };
+    if (!token.startsWith(`ok:${documentName}:`)) throw { reason: CLOSE.unauthorized.reason };
+  },
+});
+
+function memoryStorage(): KeyValueStorage {
+  const map = new Map<string, string>();
+  return {
+    getItem: (k) => map.get(k) ?? null,
+    setItem: (k, v) => void map.set(k, v),
+    removeItem: (k) => void map.delete(k),
+    key: (i) => [...map.keys()][i] ?? null,
+    get length() {
+      return map.size;
+    },
+  };
+}
+
+function device(userId: string, options: { url?: string; storage?: KeyValueStorage } = {}) {
+  const tokenCalls: string[][] = [];
+  const grant = (doc: string): SyncToken => ({ token: `ok:${doc}:${++issued}`, expiresAt: Date.now() + 600_000 });
+  const tokens = createTokenBroker({
+    fetchOne: async (doc): Promise<ApiResult<SyncToken>> => {
+      tokenCalls.push([doc]);
+      return { ok: true, status: 200, data: grant(doc) };
+    },
+    fetchMany: async (docs) => {
+      tokenCalls.push(docs);
+      return { ok: true, status: 200, data: { tokens: Object.fromEntries(docs.map((d) => [d, grant(d)])) } };
+    },
+  });
+  const storage = options.storage ?? memoryStorage();
+  const client = createSyncClient({
+    userId,
+    displayName: userId,
+    url: options.url ?? `ws://127.0.0.1:${server.address.port}`,
+    tokens,
+    cache: createAccountCache(storage),
+    relay: () => () => {},
+  });
+  return { client, tokens, tokenCalls, storage };
+}
+
+const clients: SyncClient[] = [];
+function track<T extends { client: SyncClient }>(d: T): T {
+  clients.push(d.client);
+  return d;
+}
+
+beforeAll(async () => {
+  await server.listen();
+});
+
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await server.destroy();
+});
+
+const say = (doc: import('yjs').Doc, author: string, text: string) =>
+  appendMessage(doc, {
+    id: `m${Math.random().toString(36).slice(2)}` as MessageId,
+    author: author as UserId,
+    text,
+    createdAt: Date.now(),
+  });
+
+describe('sync client', () => {
+  it('syncs messages between two devices, all rooms of a device sharing one batch of tokens', async () => {
+    const alice = track(device('alice'));
+    const bob = track(device('bob'));
+    const a1 = alice.client.open('room:r1' as DocumentName);
+    const a2 = alice.client.open('room:r2' as DocumentName);
+    const b1 = bob.client.open('room:r1' as DocumentName);
+    await Promise.all([a1.whenLoaded, a2.whenLoaded, b1.whenLoaded]);
+    await waitFor(() => a1.status().kind === 'synced' && a2.status().kind === 'synced', { message: 'alice synced' });
+    expect(alice.tokenCalls).toEqual([['room:r1', 'room:r2']]);
+    say(a1.doc, 'alice', 'hello bob');
+    await waitFor(() => readMessages(b1.doc).some((m) => m.text === 'hello bob'), { message: 'bob receives' });
+  });
+
+  it('renders what IndexedDB holds before any server answers, then keeps offline writes pending until acknowledged', async () => {
+    const storage = memoryStorage();
+    // A device whose server is unreachable: writes land in IndexedDB and stay pending.
+    const offline = track(device('carol', { url: 'ws://127.0.0.1:9/', storage }));
+    const room = offline.client.open('room:r3' as DocumentName);
+    await room.whenLoaded;
+    const message = say(room.doc, 'carol', 'written offline');
+    room.markPending(message.id);
+    expect(room.pendingIds().has(message.id)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300)); // let y-indexeddb store the update
+    room.release();
+
+    // Reload with the server reachable: the message is there from IndexedDB, still pending, then settles.
+    const online = track(device('carol', { storage }));
+    const again = online.client.open('room:r3' as DocumentName);
+    await again.whenLoaded;
+    expect(readMessages(again.doc).map((m) => m.text)).toEqual(['written offline']);
+    expect(again.pendingIds().has(message.id)).toBe(true);
+    await waitFor(() => again.pendingIds().size === 0, { message: 'pending settles', timeoutMs: 8000 });
+
+    const other = track(device('dave'));
+    const seen = other.client.open('room:r3' as DocumentName);
+    await waitFor(() => readMessages(seen.doc).some((m) => m.text === 'written offline'), { message: 'dave sees it' });
+  });
+
+  it('fetches a new token and authenticates again when the server refuses an expired one', async () => {
+    const erin = track(device('erin'));
+    // The first token the broker hands out for this document is refused as unauthorized.
+    refusals.set(`ok:room:r4:${issued + 1}`, CLOSE.unauthorized.reason);
+    const room = erin.client.open('room:r4' as DocumentName);
+    await waitFor(() => room.status().kind === 'synced', { message: 'synced after renewal', timeoutMs: 8000 });
+    expect(erin.tokenCalls.length).toBe(2);
+  });
+
+  it('tells a removed member why, and does not keep retrying', async () => {
+    refusals.set('room:r5', CLOSE.membershipRevoked.reason);
+    const fred = track(device('fred'));
+    const room = fred.client.open('room:r5' as DocumentName);
+    await waitFor(() => room.status().kind === 'denied', { message: 'denied' });
+    expect(room.status()).toEqual({
+      kind: 'denied',
+      reason: 'membership_revoked',
+      message: 'You were removed from this room.',
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fred.tokenCalls.length).toBe(1);
+  });
+
+  it('stops the whole connection and reports sign-out when the session is revoked', async () => {
+    refusals.set('room:r6', CLOSE.sessionRevoked.reason);
+    const gina = track(device('gina'));
+    const room = gina.client.open('room:r6' as DocumentName);
+    await waitFor(() => gina.client.connection().kind === 'signed_out', { message: 'signed out' });
+    expect(room.status().kind).not.toBe('synced');
+  });
+});

@@ -1,0 +1,319 @@
+import { CLOSE, type DocumentName, PROTOCOL_VERSION, TERMINAL_CLOSE_REASONS } from '@confab/protocol';
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
+import { IndexeddbPersistence } from 'y-indexeddb';
+import * as Y from 'yjs';
+import { type AccountCache, idbName } from './account-cache';
+import { addPending, type PendingState, settlePending } from './pending';
+import { startTabRelay } from './tab-relay';
+import type { TokenBroker } from './token-broker';
+
+/**
+ * The sync layer: one Y.Doc per document, loaded from IndexedDB first (the
+ * screens render from it at once, online or not), then synced through ONE
+ * shared WebSocket to the sync server (Hocuspocus providers attached to a
+ * HocuspocusProviderWebsocket). Tabs relay updates to each other over a
+ * BroadcastChannel so two offline tabs do not diverge.
+ */
+export type DocStatus =
+  | { kind: 'loading' }
+  | { kind: 'offline' }
+  | { kind: 'connecting' }
+  | { kind: 'synced' }
+  | { kind: 'denied'; reason: string; message: string };
+
+export type ConnectionState =
+  | { kind: 'connecting' }
+  | { kind: 'online' }
+  | { kind: 'offline' }
+  | { kind: 'signed_out'; message: string }
+  | { kind: 'upgrade_required'; message: string };
+
+/** The sentence a user reads for a close reason. Unknown reasons are shown as they are. */
+export function explainClose(reason: string): string {
+  switch (reason) {
+    case CLOSE.sessionRevoked.reason:
+      return 'You were signed out on this device (the session was revoked). Sign in again.';
+    case CLOSE.membershipRevoked.reason:
+      return 'You were removed from this room.';
+    case CLOSE.forbidden.reason:
+      return 'You do not have access to this room.';
+    case CLOSE.unauthorized.reason:
+      return 'Your sign-in has expired. Sign in again.';
+    case CLOSE.upgradeRequired.reason:
+      return 'This version of Confab is too old for the server. Reload to update the app.';
+    case CLOSE.forbiddenUpdate.reason:
+      return 'The server refused a change from this device (it broke a room rule).';
+    case CLOSE.messageTooBig.reason:
+      return 'A change was too large to send.';
+    default:
+      return reason;
+  }
+}
+
+export interface DocHandle {
+  readonly name: DocumentName;
+  readonly doc: Y.Doc;
+  readonly provider: HocuspocusProvider;
+  /** Resolves once the IndexedDB copy is in `doc`. */
+  readonly whenLoaded: Promise<void>;
+  status(): DocStatus;
+  unsyncedChanges(): number;
+  pendingIds(): ReadonlySet<string>;
+  /** Records a message written on this device as pending until the server acknowledges it. */
+  markPending(messageId: string): void;
+  /** Called on any status, pending or awareness change. */
+  subscribe(listener: () => void): () => void;
+  release(): void;
+}
+
+export interface SyncClientOptions {
+  userId: string;
+  /** Shown to others in awareness (`{user: {id, displayName}, typing}`). */
+  displayName: string;
+  url: string;
+  tokens: TokenBroker;
+  cache: AccountCache;
+  /** The session is gone (revoked or expired): the app signs out locally. */
+  onSignedOut?: (message: string) => void;
+  WebSocketPolyfill?: unknown;
+  /** Injected for tests; defaults to IndexedDB persistence. */
+  persist?: (name: string, doc: Y.Doc) => { whenSynced: Promise<unknown>; destroy(): unknown };
+  /** Injected for tests; defaults to a BroadcastChannel relay. Return a stop function. */
+  relay?: (doc: Y.Doc, channelName: string) => () => void;
+}
+
+/** `ws(s)://<host>/sync?protocolVersion=N` for the page's origin. */
+export function defaultSyncUrl(location: { protocol: string; host: string }): string {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  return `${scheme}://${location.host}/sync?protocolVersion=${PROTOCOL_VERSION}`;
+}
+
+interface Entry {
+  handle: DocHandle;
+  refs: number;
+  destroy: () => void;
+}
+
+/** How many times a refused token is renewed before the document is shown as denied. */
+const MAX_AUTH_RETRIES = 2;
+
+export function createSyncClient(options: SyncClientOptions) {
+  const { userId, tokens, cache } = options;
+  const persist =
+    options.persist ?? ((name: string, doc: Y.Doc) => new IndexeddbPersistence(name, doc) as IndexeddbPersistence);
+  const relay =
+    options.relay ??
+    ((doc: Y.Doc, channelName: string) =>
+      typeof BroadcastChannel === 'undefined' ? () => {} : startTabRelay(doc, channelName));
+
+  const socket = new HocuspocusProviderWebsocket({
+    url: options.url,
+    // Reconnect quickly once the network is back; the `online` listener below also kicks it.
+    maxDelay: 5000,
+    ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
+  });
+
+  let connection: ConnectionState = { kind: 'connecting' };
+  const connectionListeners = new Set<() => void>();
+  const setConnection = (next: ConnectionState) => {
+    if (connection.kind === 'signed_out' || connection.kind === 'upgrade_required') return;
+    connection = next;
+    for (const l of connectionListeners) l();
+  };
+  socket.on('status', ({ status }: { status: string }) => {
+    if (status === 'connected') setConnection({ kind: 'online' });
+    else if (status === 'connecting') setConnection({ kind: 'connecting' });
+    else setConnection({ kind: 'offline' });
+  });
+
+  const entries = new Map<string, Entry>();
+
+  function stopEverything(state: ConnectionState): void {
+    setConnection(state);
+    connection = state;
+    for (const l of connectionListeners) l();
+    socket.disconnect();
+  }
+
+  function handleTerminal(reason: string): boolean {
+    if (reason === CLOSE.sessionRevoked.reason) {
+      const message = explainClose(reason);
+      stopEverything({ kind: 'signed_out', message });
+      options.onSignedOut?.(message);
+      return true;
+    }
+    if (reason === CLOSE.upgradeRequired.reason) {
+      stopEverything({ kind: 'upgrade_required', message: explainClose(reason) });
+      return true;
+    }
+    return false;
+  }
+
+  socket.on('close', ({ event }: { event: { code: number; reason: string } }) => {
+    if (event?.reason) handleTerminal(event.reason);
+  });
+
+  const onOnline = () => {
+    if (connection.kind === 'offline' || connection.kind === 'connecting') void socket.connect();
+  };
+  if (typeof window !== 'undefined') window.addEventListener('online', onOnline);
+
+  function open(name: DocumentName): DocHandle {
+    const existing = entries.get(name);
+    if (existing) {
+      existing.refs++;
+      return existing.handle;
+    }
+
+    const doc = new Y.Doc();
+    const listeners = new Set<() => void>();
+    const notify = () => {
+      for (const l of listeners) l();
+    };
+    let status: DocStatus = { kind: 'loading' };
+    const setStatus = (next: DocStatus) => {
+      if (status.kind === 'denied') return;
+      status = next;
+      notify();
+    };
+    let pending: PendingState = { ids: new Set(cache.pending(userId, name)) };
+    const savePending = () => cache.setPending(userId, name, [...pending.ids]);
+    let authRetries = 0;
+
+    const provider = new HocuspocusProvider({
+      name,
+      document: doc,
+      websocketProvider: socket,
+      token: async () => {
+        const outcome = await tokens.get(name);
+        if (outcome.ok) return outcome.token;
+        if (outcome.reason === 'signed_out') {
+          const message = 'Your session has ended. Sign in again.';
+          stopEverything({ kind: 'signed_out', message });
+          options.onSignedOut?.(message);
+        } else if (outcome.reason === 'forbidden') {
+          setStatus({ kind: 'denied', reason: 'forbidden', message: explainClose('forbidden') });
+        }
+        throw new Error(`no sync token for ${name}: ${outcome.reason}`);
+      },
+      onAuthenticated: () => {
+        authRetries = 0;
+      },
+      onAuthenticationFailed: ({ reason }) => {
+        if (reason.startsWith('Failed to get token')) return;
+        tokens.invalidate(name);
+        if (handleTerminal(reason)) return;
+        if (reason !== CLOSE.membershipRevoked.reason && authRetries < MAX_AUTH_RETRIES) {
+          // Most likely an expired token: fetch a new one and authenticate again.
+          authRetries++;
+          provider.detach();
+          provider.attach();
+          return;
+        }
+        setStatus({ kind: 'denied', reason, message: explainClose(reason) });
+        provider.detach();
+      },
+      onClose: ({ event }) => {
+        const reason = event?.reason ?? '';
+        if (handleTerminal(reason)) return;
+        if (TERMINAL_CLOSE_REASONS.has(reason) || reason === CLOSE.forbidden.reason) {
+          setStatus({ kind: 'denied', reason, message: explainClose(reason) });
+          provider.detach();
+          return;
+        }
+        if (reason === CLOSE.unauthorized.reason) tokens.invalidate(name);
+        if (reason === CLOSE.forbiddenUpdate.reason) {
+          setStatus({ kind: 'denied', reason, message: explainClose(reason) });
+          return;
+        }
+        setStatus({ kind: connection.kind === 'online' ? 'connecting' : 'offline' });
+      },
+      onSynced: () => {
+        setStatus({ kind: 'synced' });
+        pending = settlePending(pending, provider.unsyncedChanges, true);
+        savePending();
+        notify();
+      },
+      onUnsyncedChanges: ({ number }) => {
+        const before = pending.ids.size;
+        pending = settlePending(pending, number, provider.isSynced);
+        if (pending.ids.size !== before) savePending();
+        notify();
+      },
+      onAwarenessChange: () => notify(),
+    });
+    // Not attached yet (a shared socket attaches explicitly): that happens once the
+    // IndexedDB copy is loaded, so the server sees our full state vector.
+    provider.setAwarenessField('user', { id: userId, displayName: options.displayName });
+    provider.setAwarenessField('typing', false);
+
+    const persistence = persist(idbName(userId, name), doc);
+    let stopRelay: () => void = () => {};
+    let destroyed = false;
+    const whenLoaded = persistence.whenSynced.then(() => {
+      if (destroyed) return;
+      stopRelay = relay(doc, idbName(userId, name));
+      setStatus({ kind: connection.kind === 'online' ? 'connecting' : 'offline' });
+      provider.attach();
+    });
+
+    const handle: DocHandle = {
+      name,
+      doc,
+      provider,
+      whenLoaded,
+      status: () => status,
+      unsyncedChanges: () => provider.unsyncedChanges,
+      pendingIds: () => pending.ids,
+      markPending(messageId) {
+        pending = addPending(pending, messageId);
+        savePending();
+        notify();
+      },
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      release() {
+        const entry = entries.get(name);
+        if (!entry) return;
+        entry.refs--;
+        if (entry.refs <= 0) {
+          entries.delete(name);
+          entry.destroy();
+        }
+      },
+    };
+    entries.set(name, {
+      handle,
+      refs: 1,
+      destroy: () => {
+        destroyed = true;
+        stopRelay();
+        provider.destroy();
+        void persistence.destroy();
+        doc.destroy();
+      },
+    });
+    return handle;
+  }
+
+  return {
+    open,
+    connection: () => connection,
+    subscribeConnection(listener: () => void): () => void {
+      connectionListeners.add(listener);
+      return () => connectionListeners.delete(listener);
+    },
+    /** Documents currently open (for tests and diagnostics). */
+    openDocuments: () => [...entries.keys()],
+    destroy(): void {
+      if (typeof window !== 'undefined') window.removeEventListener('online', onOnline);
+      for (const entry of entries.values()) entry.destroy();
+      entries.clear();
+      socket.destroy();
+    },
+  };
+}
+
+export type SyncClient = ReturnType<typeof createSyncClient>;
