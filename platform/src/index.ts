@@ -1,6 +1,11 @@
+export { createInProcessBus, type InProcessBus, type InProcessBusOptions } from './bus/inprocess';
 export {
   type BusEvent,
   DEAD_LETTER_PREFIX,
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_MAX_DELIVER,
+  DEFAULT_RETRY_BACKOFF_MS,
+  type DeadLetter,
   type Delivery,
   deadLetterSubject,
   type EventBus,

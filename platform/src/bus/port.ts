@@ -11,6 +11,11 @@
  *   come back later (with backoff) up to `maxDeliver` times, after which it is
  *   moved to the dead-letter subject `confab.deadletter.<durable>`.
  * - Delivery is at least once: handlers must be idempotent on `event.id`.
+ * - A durable seen for the first time starts at the oldest event the bus
+ *   still retains (JetStream `deliver_policy: all`), so a service started
+ *   after events were published still sees them.
+ * - Subjects live under `confab.` (the stream's `confab.>`); publishing
+ *   outside it is a bug and throws.
  */
 export interface BusEvent {
   readonly id: string;
@@ -32,8 +37,25 @@ export interface SubscribeOptions {
   readonly handler: (delivery: Delivery) => Promise<void>;
   /** Deliveries before an event is dead-lettered. Default 5. */
   readonly maxDeliver?: number;
-  /** At most this many events in flight at once for this subscription. Default 1 (in order). */
+  /**
+   * At most this many events outstanding (being handled or waiting for their
+   * redelivery) for this durable, across every instance that shares it (NATS
+   * `max_ack_pending`). Default 1: events are handled strictly in order, and
+   * an event waiting for its retry holds back the ones after it.
+   */
   readonly concurrency?: number;
+  /**
+   * Delay before redelivering after the handler threw, by attempt: entry 0
+   * after the 1st failure, the last entry for any later one.
+   * Default {@link DEFAULT_RETRY_BACKOFF_MS}.
+   */
+  readonly backoffMs?: readonly number[];
+  /**
+   * How long a delivery may stay unacked before it counts as lost (the
+   * process died) and is redelivered. Live handlers keep extending it, so a
+   * slow handler is not redelivered behind its back. Default 30 s.
+   */
+  readonly ackWaitMs?: number;
 }
 
 export interface Subscription {
@@ -46,7 +68,33 @@ export interface EventBus {
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** True when the bus can reach its backing store (for /readyz). */
   healthy(): Promise<boolean>;
+  /**
+   * Events written to the database outbox and not yet handed on (to
+   * JetStream, or to every durable consumer of the in-process bus). The sync
+   * server exports it as its outbox gauge; a number that keeps growing means
+   * the bus is down or a consumer is stuck.
+   */
+  outboxDepth?(): Promise<number>;
+  /** Stops every subscription (waiting for in-flight handlers) and the relay. Leaves the database open. */
   close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_DELIVER = 5;
+export const DEFAULT_RETRY_BACKOFF_MS: readonly number[] = [1_000, 5_000, 30_000, 120_000];
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+
+/**
+ * What lands on `confab.deadletter.<durable>`: the original subject and event
+ * and why it gave up. Its `id` is derived from the durable and the original
+ * id, so dead-lettering the same event twice stays one dead letter.
+ */
+export interface DeadLetter extends BusEvent {
+  readonly durable: string;
+  readonly subject: string;
+  readonly event: BusEvent;
+  readonly attempts: number;
+  readonly error: string;
+  readonly deadLetteredAt: number;
 }
 
 export const DEAD_LETTER_PREFIX = 'confab.deadletter';

@@ -1,0 +1,443 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database';
+import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
+import {
+  assertEvent,
+  assertPublishSubject,
+  deadLetterFor,
+  describeError,
+  matchesAny,
+  type ResolvedSubscribeOptions,
+  resolveSubscribeOptions,
+  retryDelayMs,
+} from './rules';
+import { type BusTables, busDb, migrateBus } from './schema';
+
+export interface InProcessBusOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: any service's database; the bus only touches its own bus_ tables.
+  readonly database: Database<any>;
+  readonly logger: Logger;
+  /** Fallback poll for events written by other processes (shared PostgreSQL) and for lost leases. Default 1000. */
+  readonly pollIntervalMs?: number;
+  /** Events older than this are pruned (and can no longer be deduped or replayed). Default 7 days. */
+  readonly retentionMs?: number;
+  /** Clock, for tests. */
+  readonly now?: () => number;
+}
+
+export type InProcessBus = EventBus & { outboxDepth(): Promise<number> };
+
+const DEFAULT_POLL_INTERVAL_MS = 1_000;
+const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+const PRUNE_INTERVAL_MS = 60_000;
+/** Events scanned per claim when looking past a durable's cursor. */
+const SCAN_BATCH = 256;
+
+/**
+ * Wake-ups shared by every bus built on the same database handle, so a
+ * publish (or an ack) through one wakes the subscriptions of all of them at
+ * once instead of at their next poll.
+ */
+const wakersByDatabase = new WeakMap<object, Set<() => void>>();
+
+function wakersOf(database: object): Set<() => void> {
+  let set = wakersByDatabase.get(database);
+  if (!set) {
+    set = new Set();
+    wakersByDatabase.set(database, set);
+  }
+  return set;
+}
+
+interface Claimed {
+  readonly seq: number;
+  readonly subject: string;
+  readonly payload: string;
+  readonly attempt: number;
+}
+
+interface ClaimResult {
+  readonly deliveries: Claimed[];
+  /** The scan stopped at its batch size: there may be more events right away. */
+  readonly more: boolean;
+  /** When the earliest waiting retry or lost lease becomes due (epoch ms), if any. */
+  readonly nextDueAt: number | null;
+  readonly deadLettered: number;
+}
+
+/**
+ * The all-in-one event bus: the database is the log. `publish` inserts into
+ * `bus_events` (dropping a known id) and wakes local subscribers; each durable
+ * keeps its cursor in `bus_consumers` and its unacked events in `bus_pending`,
+ * so a restart resumes exactly where the acks stopped. On PostgreSQL the claim
+ * step locks the durable's row (`select … for update`), so several processes
+ * sharing the database hand each event of a durable to one of them only.
+ */
+export async function createInProcessBus(options: InProcessBusOptions): Promise<InProcessBus> {
+  const { database, logger } = options;
+  const log = logger.child({ component: 'bus', adapter: 'inprocess' });
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const now = options.now ?? Date.now;
+  const isPg = database.kind === 'postgres';
+  await migrateBus(database);
+  const db = busDb(database);
+  const wakers = wakersOf(database);
+  const runners = new Set<Runner>();
+  let closed = false;
+  let rotation = 0;
+
+  const notify = () => {
+    // Rotate who is woken first: claims run in call order, so a fixed order would let the first
+    // subscriber of a shared durable take every event and starve the others.
+    const list = [...wakers];
+    const start = rotation++ % Math.max(1, list.length);
+    for (let i = 0; i < list.length; i++) list[(start + i) % list.length]?.();
+  };
+
+  async function insertEvent(trx: Kysely<BusTables>, subject: string, event: BusEvent): Promise<void> {
+    await trx
+      .insertInto('bus_events')
+      .values({ id: event.id, subject, payload: JSON.stringify(event), created_at: now() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
+  async function deadLetter(
+    trx: Kysely<BusTables>,
+    durable: string,
+    event: { subject: string; payload: string },
+    attempts: number,
+    error: unknown,
+  ): Promise<void> {
+    let original: BusEvent;
+    try {
+      original = JSON.parse(event.payload) as BusEvent;
+    } catch {
+      original = { id: 'unparseable', payload: event.payload };
+    }
+    const letter = deadLetterFor({ durable, subject: event.subject, event: original, attempts, error, nowMs: now() });
+    await insertEvent(trx, letter.subject, letter.event);
+    log.warn({ durable, subject: event.subject, eventId: original.id, attempts }, 'event dead-lettered');
+  }
+
+  async function claim(sub: ResolvedSubscribeOptions, want: number): Promise<ClaimResult> {
+    return db.transaction().execute(async (trx) => {
+      const t = now();
+      let consumerQuery = trx.selectFrom('bus_consumers').select('last_seq').where('durable', '=', sub.durable);
+      if (isPg) consumerQuery = consumerQuery.forUpdate();
+      const consumer = await consumerQuery.executeTakeFirst();
+      let lastSeq = Number(consumer?.last_seq ?? 0);
+      const pending = await trx
+        .selectFrom('bus_pending')
+        .select(['seq', 'attempts', 'next_attempt_at', 'lease_until'])
+        .where('durable', '=', sub.durable)
+        .orderBy('seq')
+        .execute();
+      const deliveries: Claimed[] = [];
+      let outstanding = pending.length;
+      let nextDueAt: number | null = null;
+      let deadLettered = 0;
+      for (const p of pending) {
+        const seq = Number(p.seq);
+        const dueAt = Math.max(Number(p.next_attempt_at), Number(p.lease_until));
+        if (dueAt > t) {
+          nextDueAt = nextDueAt === null ? dueAt : Math.min(nextDueAt, dueAt);
+          continue;
+        }
+        if (deliveries.length >= want) break;
+        const row = await trx
+          .selectFrom('bus_events')
+          .select(['subject', 'payload'])
+          .where('seq', '=', seq)
+          .executeTakeFirst();
+        if (!row || p.attempts >= sub.maxDeliver) {
+          // Pruned under us, or its last delivery never came back (the process died): no more tries.
+          if (row) await deadLetter(trx, sub.durable, row, p.attempts, new Error('no ack before the lease ran out'));
+          await trx.deleteFrom('bus_pending').where('durable', '=', sub.durable).where('seq', '=', seq).execute();
+          outstanding--;
+          if (row) deadLettered++;
+          continue;
+        }
+        await trx
+          .updateTable('bus_pending')
+          .set({ attempts: p.attempts + 1, lease_until: t + sub.ackWaitMs })
+          .where('durable', '=', sub.durable)
+          .where('seq', '=', seq)
+          .execute();
+        deliveries.push({ seq, subject: row.subject, payload: row.payload, attempt: p.attempts + 1 });
+      }
+
+      let more = false;
+      if (deliveries.length < want && outstanding < sub.concurrency) {
+        const batch = await trx
+          .selectFrom('bus_events')
+          .select(['seq', 'subject', 'payload'])
+          .where('seq', '>', lastSeq)
+          .orderBy('seq')
+          .limit(SCAN_BATCH)
+          .execute();
+        const fresh: Claimed[] = [];
+        let scanned = 0;
+        for (const row of batch) {
+          if (deliveries.length + fresh.length >= want || outstanding >= sub.concurrency) break;
+          scanned++;
+          lastSeq = Number(row.seq);
+          if (!matchesAny(sub.subjects, row.subject)) continue;
+          fresh.push({ seq: lastSeq, subject: row.subject, payload: row.payload, attempt: 1 });
+          outstanding++;
+        }
+        more = scanned === SCAN_BATCH;
+        if (fresh.length > 0) {
+          await trx
+            .insertInto('bus_pending')
+            .values(
+              fresh.map((f) => ({
+                durable: sub.durable,
+                seq: f.seq,
+                attempts: 1,
+                next_attempt_at: t,
+                lease_until: t + sub.ackWaitMs,
+                last_error: null,
+              })),
+            )
+            .execute();
+          deliveries.push(...fresh);
+        }
+        if (scanned > 0) {
+          await trx
+            .updateTable('bus_consumers')
+            .set({ last_seq: lastSeq })
+            .where('durable', '=', sub.durable)
+            .execute();
+        }
+      }
+      return { deliveries, more, nextDueAt, deadLettered };
+    });
+  }
+
+  async function ack(durable: string, seq: number): Promise<void> {
+    await db.deleteFrom('bus_pending').where('durable', '=', durable).where('seq', '=', seq).execute();
+  }
+
+  /** The handler threw: schedule the retry, or dead-letter after the last attempt. */
+  async function nack(sub: ResolvedSubscribeOptions, delivery: Claimed, error: unknown): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      const p = await trx
+        .selectFrom('bus_pending')
+        .select('attempts')
+        .where('durable', '=', sub.durable)
+        .where('seq', '=', delivery.seq)
+        .executeTakeFirst();
+      if (!p) return; // acked or dead-lettered elsewhere after our lease ran out
+      if (p.attempts >= sub.maxDeliver) {
+        await deadLetter(trx, sub.durable, delivery, p.attempts, error);
+        await trx
+          .deleteFrom('bus_pending')
+          .where('durable', '=', sub.durable)
+          .where('seq', '=', delivery.seq)
+          .execute();
+        return;
+      }
+      await trx
+        .updateTable('bus_pending')
+        .set({
+          lease_until: 0,
+          next_attempt_at: now() + retryDelayMs(sub.backoffMs, p.attempts),
+          last_error: describeError(error),
+        })
+        .where('durable', '=', sub.durable)
+        .where('seq', '=', delivery.seq)
+        .execute();
+    });
+  }
+
+  async function extendLeases(sub: ResolvedSubscribeOptions, seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await db
+      .updateTable('bus_pending')
+      .set({ lease_until: now() + sub.ackWaitMs })
+      .where('durable', '=', sub.durable)
+      .where('seq', 'in', seqs)
+      .execute();
+  }
+
+  class Runner {
+    private readonly inFlight = new Map<number, Promise<void>>();
+    private stopping = false;
+    private wakeRequested = false;
+    private wakeSleeper: (() => void) | null = null;
+    private readonly loop: Promise<void>;
+    private readonly leaseTimer: NodeJS.Timeout;
+    readonly wake = () => {
+      this.wakeRequested = true;
+      this.wakeSleeper?.();
+    };
+
+    constructor(
+      private readonly sub: ResolvedSubscribeOptions,
+      private readonly handler: (delivery: Delivery) => Promise<void>,
+    ) {
+      wakers.add(this.wake);
+      // Live handlers keep their lease, so only a dead process's deliveries come back.
+      this.leaseTimer = setInterval(() => {
+        extendLeases(sub, [...this.inFlight.keys()]).catch((error) =>
+          log.warn({ err: error, durable: sub.durable }, 'could not extend leases'),
+        );
+      }, sub.ackWaitMs / 2);
+      this.leaseTimer.unref();
+      this.loop = this.run();
+    }
+
+    private async sleep(ms: number): Promise<void> {
+      if (this.wakeRequested || this.stopping) {
+        this.wakeRequested = false;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, ms));
+        this.wakeSleeper = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeSleeper = null;
+      this.wakeRequested = false;
+    }
+
+    private async run(): Promise<void> {
+      while (!this.stopping) {
+        const free = this.sub.concurrency - this.inFlight.size;
+        let result: ClaimResult = { deliveries: [], more: false, nextDueAt: null, deadLettered: 0 };
+        if (free > 0) {
+          try {
+            result = await claim(this.sub, free);
+          } catch (error) {
+            log.error({ err: error, durable: this.sub.durable }, 'claiming events failed; retrying');
+            await this.sleep(pollIntervalMs);
+            continue;
+          }
+          for (const delivery of result.deliveries) this.start(delivery);
+          if (result.deadLettered > 0) notify();
+        }
+        if (result.more && this.inFlight.size < this.sub.concurrency) continue;
+        const untilDue = result.nextDueAt === null ? pollIntervalMs : result.nextDueAt - now();
+        await this.sleep(Math.min(pollIntervalMs, untilDue));
+      }
+    }
+
+    private start(delivery: Claimed): void {
+      const done = (async () => {
+        let event: BusEvent;
+        try {
+          event = JSON.parse(delivery.payload) as BusEvent;
+        } catch (error) {
+          // Unreadable rows cannot get better by retrying.
+          await nack({ ...this.sub, maxDeliver: 0 }, delivery, error);
+          return;
+        }
+        let failure: { error: unknown } | null = null;
+        try {
+          await this.handler({ subject: delivery.subject, event, attempt: delivery.attempt });
+        } catch (error) {
+          failure = { error };
+        }
+        if (failure) {
+          log.warn(
+            { err: failure.error, durable: this.sub.durable, subject: delivery.subject, eventId: event.id },
+            'handler failed; the event will be redelivered',
+          );
+          await nack(this.sub, delivery, failure.error);
+        } else {
+          await ack(this.sub.durable, delivery.seq);
+        }
+      })()
+        .catch((error) => {
+          // The database is unreachable: the lease runs out and the event is redelivered.
+          log.error({ err: error, durable: this.sub.durable }, 'could not record the outcome of a delivery');
+        })
+        .finally(() => {
+          this.inFlight.delete(delivery.seq);
+          notify();
+        });
+      this.inFlight.set(delivery.seq, done);
+    }
+
+    async stop(): Promise<void> {
+      this.stopping = true;
+      this.wake();
+      await this.loop;
+      await Promise.all(this.inFlight.values());
+      clearInterval(this.leaseTimer);
+      wakers.delete(this.wake);
+    }
+  }
+
+  const pruneTimer = setInterval(() => {
+    db.deleteFrom('bus_events')
+      .where('created_at', '<', now() - retentionMs)
+      .where('seq', 'not in', db.selectFrom('bus_pending').select('seq'))
+      .execute()
+      .catch((error) => log.warn({ err: error }, 'pruning old events failed'));
+  }, PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
+
+  return {
+    async publish(subject: string, event: BusEvent): Promise<void> {
+      assertPublishSubject(subject);
+      assertEvent(event);
+      if (closed) throw new Error('bus is closed');
+      await insertEvent(db, subject, event);
+      notify();
+    },
+
+    async subscribe(subscribeOptions: SubscribeOptions): Promise<Subscription> {
+      const sub = resolveSubscribeOptions(subscribeOptions);
+      if (closed) throw new Error('bus is closed');
+      // A new durable starts at seq 0: everything the bus still retains.
+      await db
+        .insertInto('bus_consumers')
+        .values({ durable: sub.durable, last_seq: 0, created_at: now() })
+        .onConflict((oc) => oc.column('durable').doNothing())
+        .execute();
+      const runner = new Runner(sub, subscribeOptions.handler);
+      runners.add(runner);
+      let stopped: Promise<void> | null = null;
+      return {
+        stop: () => {
+          stopped ??= runner.stop().finally(() => runners.delete(runner));
+          return stopped;
+        },
+      };
+    },
+
+    healthy: () => database.ping(),
+
+    async outboxDepth(): Promise<number> {
+      const slowest = await db
+        .selectFrom('bus_consumers')
+        .select((eb) => eb.fn.min('last_seq').as('min'))
+        .executeTakeFirst();
+      if (slowest?.min === null || slowest?.min === undefined) return 0;
+      const behind = await db
+        .selectFrom('bus_events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('seq', '>', Number(slowest.min))
+        .executeTakeFirst();
+      const pending = await db
+        .selectFrom('bus_pending')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirst();
+      return Number(behind?.n ?? 0) + Number(pending?.n ?? 0);
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      clearInterval(pruneTimer);
+      await Promise.all([...runners].map((r) => r.stop()));
+      runners.clear();
+    },
+  };
+}
