@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/**
+ * The notifier's configuration: the only place that reads the environment
+ * (main.ts hands `process.env` in; the all-in-one builds its own object).
+ * Each entry says what it is for; a bad value is refused with one line that
+ * names the variable.
+ */
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+
+const url = (protocols: string[]) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .optional()
+      .refine(
+        (value) => {
+          if (value === undefined) return true;
+          try {
+            return protocols.includes(new URL(value).protocol);
+          } catch {
+            return false;
+          }
+        },
+        { message: `must be a URL starting with ${protocols.join(' or ')}` },
+      ),
+  );
+
+export const notifierConfigSchema = z.object({
+  /** Listen port of the standalone process. */
+  PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).default(4200)),
+  /** Embedded state: the SQLite file and `mail/` when no SMTP server is configured. */
+  DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
+  /** `postgres://…` selects PostgreSQL; unset selects SQLite in DATA_DIR. */
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  /** NATS JetStream; the standalone process refuses to start without it. */
+  NATS_URL: url(['nats:', 'tls:']),
+  /** The auth server's base URL (sessions and directory); required when run alone. */
+  AUTH_URL: url(['http:', 'https:']),
+  /** Shared secret for auth-server's internal endpoints; required with AUTH_URL. */
+  INTERNAL_API_TOKEN: optionalString,
+  /** The origin users open: links in emails and pushes, and the CSRF Origin check. */
+  PUBLIC_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .default('http://localhost:3000')
+      .refine((value) => {
+        try {
+          return ['http:', 'https:'].includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      }, 'must be an http(s) URL'),
+  ),
+  /** `smtp://user:pass@host:port`; unset writes `.eml` files under DATA_DIR/mail. */
+  SMTP_URL: url(['smtp:', 'smtps:']),
+  EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().default('Confab <notifications@localhost>')),
+  /** Web Push identity; all three or none (then generated once and kept in the database). */
+  VAPID_PUBLIC_KEY: optionalString,
+  VAPID_PRIVATE_KEY: optionalString,
+  VAPID_SUBJECT: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || v.startsWith('mailto:') || v.startsWith('https:'), {
+        message: 'must be a mailto: or https: URL',
+      }),
+  ),
+  /** `1` accepts push endpoints on loopback/private addresses (tests, private networks). */
+  PUSH_ALLOW_PRIVATE_ENDPOINTS: z.preprocess(emptyAsUndefined, z.enum(['0', '1']).default('0')),
+  /** Signs unsubscribe links; generated once and kept in the database when unset. */
+  UNSUBSCRIBE_SECRET: z.preprocess(emptyAsUndefined, z.string().min(16).optional()),
+});
+
+type RawConfig = z.infer<typeof notifierConfigSchema>;
+
+export interface NotifierConfig {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly natsUrl: string | undefined;
+  readonly authUrl: string | undefined;
+  readonly internalApiToken: string | undefined;
+  readonly publicUrl: string;
+  readonly smtpUrl: string | undefined;
+  readonly emailFrom: string;
+  readonly vapid: { publicKey: string; privateKey: string; subject: string } | undefined;
+  readonly vapidSubject: string | undefined;
+  readonly pushAllowPrivateEndpoints: boolean;
+  readonly unsubscribeSecret: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming the first bad variable. */
+export function loadNotifierConfig(env: Record<string, string | undefined>): NotifierConfig {
+  const result = notifierConfigSchema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(String(issue?.path[0] ?? 'environment'), issue?.message ?? 'invalid');
+  }
+  const raw: RawConfig = result.data;
+  const vapidSet = [raw.VAPID_PUBLIC_KEY, raw.VAPID_PRIVATE_KEY].filter((v) => v !== undefined).length;
+  if (vapidSet === 1) {
+    const missing = raw.VAPID_PUBLIC_KEY === undefined ? 'VAPID_PUBLIC_KEY' : 'VAPID_PRIVATE_KEY';
+    throw new ConfigError(missing, 'must be set together with the other VAPID key');
+  }
+  if (raw.AUTH_URL !== undefined && raw.INTERNAL_API_TOKEN === undefined) {
+    throw new ConfigError('INTERNAL_API_TOKEN', 'is required when AUTH_URL is set');
+  }
+  const publicUrl = new URL(raw.PUBLIC_URL).origin;
+  const vapidSubject = raw.VAPID_SUBJECT;
+  return {
+    port: raw.PORT,
+    dataDir: raw.DATA_DIR,
+    databaseUrl: raw.DATABASE_URL,
+    natsUrl: raw.NATS_URL,
+    authUrl: raw.AUTH_URL,
+    internalApiToken: raw.INTERNAL_API_TOKEN,
+    publicUrl,
+    smtpUrl: raw.SMTP_URL,
+    emailFrom: raw.EMAIL_FROM,
+    vapid:
+      raw.VAPID_PUBLIC_KEY && raw.VAPID_PRIVATE_KEY
+        ? {
+            publicKey: raw.VAPID_PUBLIC_KEY,
+            privateKey: raw.VAPID_PRIVATE_KEY,
+            subject: vapidSubject ?? `mailto:notifications@${new URL(publicUrl).hostname}`,
+          }
+        : undefined,
+    vapidSubject,
+    pushAllowPrivateEndpoints: raw.PUSH_ALLOW_PRIVATE_ENDPOINTS === '1',
+    unsubscribeSecret: raw.UNSUBSCRIBE_SECRET,
+  };
+}
