@@ -1,0 +1,180 @@
+import type { EventBus, Logger } from '@confab/platform';
+import { bearerToken, readCookie } from '@confab/platform';
+import { newEventId, type Role, subjects } from '@confab/protocol';
+import type { SigningKeys } from './adapters/signing-keys';
+import {
+  checkSession,
+  newSessionCredentials,
+  parseSessionToken,
+  SESSION_POLICY,
+  secretMatches,
+} from './domain/session';
+import { MAX_DOCUMENTS_PER_BATCH, roomIdsIn, SYNC_TOKEN_TTL_MS, syncGrant } from './domain/sync-grant';
+import { type BucketPolicy, checkBucket, THROTTLE_POLICY, takeToken } from './domain/throttle';
+import type { AuthMetrics } from './metrics';
+import type { AuthRepository } from './ports';
+
+export const SESSION_COOKIE = 'confab_session';
+
+export interface Credentials {
+  cookie?: string | null | undefined;
+  authorization?: string | null | undefined;
+}
+
+export type Authentication =
+  | { ok: true; userId: string; sessionId: string; expiresAt: number; viaCookie: boolean }
+  | { ok: false; reason: 'missing' | 'invalid' | 'expired' };
+
+export interface SyncToken {
+  token: string;
+  /** Epoch ms, equal to the token's `exp` claim. */
+  expiresAt: number;
+}
+
+/**
+ * The auth rules that need storage but not HTTP: sessions, login throttling,
+ * sync tokens and event publishing. The routes and the in-process ports
+ * (SessionVerifier, Directory) both go through here.
+ */
+export function createAuthCore(deps: {
+  repo: AuthRepository;
+  keys: SigningKeys;
+  bus: EventBus;
+  logger: Logger;
+  metrics: AuthMetrics;
+  clock: () => number;
+}) {
+  const { repo, keys, bus, logger, metrics, clock } = deps;
+
+  async function authenticate(credentials: Credentials): Promise<Authentication> {
+    // A Bearer header wins over the cookie: it is what non-browser clients and services send on purpose.
+    const bearer = bearerToken(credentials.authorization);
+    const fromCookie = bearer ? undefined : readCookie(credentials.cookie, SESSION_COOKIE);
+    const token = bearer ?? fromCookie;
+    if (!token) return { ok: false, reason: 'missing' };
+    const parsed = parseSessionToken(token);
+    if (!parsed) return { ok: false, reason: 'invalid' };
+    const session = await repo.sessionById(parsed.id);
+    if (!session || !secretMatches(parsed.secret, session.secretHash)) return { ok: false, reason: 'invalid' };
+    const now = clock();
+    const check = checkSession(session, now);
+    if (!check.valid) {
+      await repo.deleteSession(session.id);
+      return { ok: false, reason: 'expired' };
+    }
+    if (check.update) await repo.updateSession(session.id, check.update);
+    return {
+      ok: true,
+      userId: session.userId,
+      sessionId: session.id,
+      expiresAt: check.expiresAt,
+      viaCookie: !bearer,
+    };
+  }
+
+  async function createSession(
+    userId: string,
+    userAgent: string | null,
+  ): Promise<{ token: string; expiresAt: number }> {
+    const now = clock();
+    const { id, token, secretHash } = newSessionCredentials();
+    const expiresAt = now + SESSION_POLICY.lifetimeMs;
+    await repo.createSession({
+      id,
+      userId,
+      secretHash,
+      createdAt: now,
+      expiresAt,
+      lastSeenAt: now,
+      userAgent: userAgent ? userAgent.slice(0, 512) : null,
+    });
+    return { token, expiresAt };
+  }
+
+  /**
+   * Publishes after the change is committed. A bus failure is logged and
+   * counted but does not undo the change or fail the request: the change is
+   * the truth, and sync tokens (15 min) bound how long a missed event matters.
+   */
+  async function publish(subject: string, event: { id: string } & Record<string, unknown>): Promise<void> {
+    try {
+      await bus.publish(subject, event);
+    } catch (err) {
+      metrics.publishFailures.inc({ subject });
+      logger.error({ err, subject, eventId: event.id }, 'could not publish event');
+    }
+  }
+
+  async function revokeSession(sessionId: string, userId: string): Promise<boolean> {
+    const existed = await repo.deleteSession(sessionId);
+    if (existed) await publish(subjects.sessionRevoked, { id: newEventId(clock()), sessionId, userId });
+    return existed;
+  }
+
+  async function membershipChanged(roomId: string, userId: string, role: Role | null): Promise<void> {
+    await publish(subjects.membershipChanged, { id: newEventId(clock()), roomId, userId, role });
+  }
+
+  type ThrottleCheck = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+  async function throttleCheck(email: string, ip: string): Promise<ThrottleCheck> {
+    const now = clock();
+    const [account, address] = await Promise.all([repo.bucket(`acct:${email}`), repo.bucket(`ip:${ip}`)]);
+    const a = checkBucket(account, THROTTLE_POLICY.account, now);
+    const b = checkBucket(address, THROTTLE_POLICY.ip, now);
+    const waits = [a, b].flatMap((r) => (r.allowed ? [] : [r.retryAfterMs]));
+    return waits.length === 0 ? { allowed: true } : { allowed: false, retryAfterMs: Math.max(...waits) };
+  }
+
+  async function recordFailure(email: string, ip: string): Promise<void> {
+    const now = clock();
+    const take = async (key: string, policy: BucketPolicy) =>
+      repo.saveBucket(key, takeToken(await repo.bucket(key), policy, now));
+    await Promise.all([take(`acct:${email}`, THROTTLE_POLICY.account), take(`ip:${ip}`, THROTTLE_POLICY.ip)]);
+  }
+
+  async function recordSuccess(email: string): Promise<void> {
+    await repo.deleteBucket(`acct:${email}`);
+  }
+
+  /**
+   * Sync tokens for the documents the user may open, leaving out the others.
+   * One membership query for the whole batch; signing uses the cached key.
+   */
+  async function issueSyncTokens(
+    userId: string,
+    sessionId: string,
+    documents: readonly string[],
+  ): Promise<Map<string, SyncToken>> {
+    const wanted = [...new Set(documents)].slice(0, MAX_DOCUMENTS_PER_BATCH);
+    const roomIds = roomIdsIn(wanted);
+    const roles = roomIds.length > 0 ? await repo.rolesIn(userId, roomIds) : new Map<string, Role>();
+    const now = clock();
+    const expiresAt = Math.floor((now + SYNC_TOKEN_TTL_MS) / 1000) * 1000;
+    const out = new Map<string, SyncToken>();
+    for (const doc of wanted) {
+      const role = syncGrant(doc, userId, roles);
+      if (!role) continue;
+      out.set(doc, {
+        token: await keys.sign({ sub: userId, sid: sessionId, doc, role }, now, SYNC_TOKEN_TTL_MS),
+        expiresAt,
+      });
+    }
+    metrics.syncTokens.inc(out.size);
+    return out;
+  }
+
+  return {
+    authenticate,
+    createSession,
+    revokeSession,
+    membershipChanged,
+    throttleCheck,
+    recordFailure,
+    recordSuccess,
+    issueSyncTokens,
+    publish,
+  };
+}
+
+export type AuthCore = ReturnType<typeof createAuthCore>;

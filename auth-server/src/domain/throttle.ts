@@ -1,0 +1,46 @@
+/**
+ * Login throttling as token buckets: each failed login takes a token from the
+ * account's bucket and from the client IP's bucket; a login is refused (429)
+ * while either is empty. Buckets refill steadily, so a user who mistypes
+ * twice loses nothing, while guessing is held to about one try a minute per
+ * account. A successful login refills the account's bucket.
+ */
+export interface BucketPolicy {
+  /** Failures allowed in a burst. */
+  capacity: number;
+  /** One token comes back every this many ms. */
+  refillEveryMs: number;
+}
+
+export interface BucketState {
+  tokens: number;
+  updatedAt: number;
+}
+
+export const THROTTLE_POLICY = {
+  account: { capacity: 5, refillEveryMs: 60_000 },
+  // Higher: many people can share one address (offices, carrier NAT).
+  ip: { capacity: 50, refillEveryMs: 6_000 },
+} as const satisfies Record<string, BucketPolicy>;
+
+export function tokensAt(state: BucketState | null, policy: BucketPolicy, nowMs: number): number {
+  if (!state) return policy.capacity;
+  const elapsedMs = Math.max(0, nowMs - state.updatedAt);
+  return Math.min(policy.capacity, state.tokens + elapsedMs / policy.refillEveryMs);
+}
+
+/** Allowed, or how long until one attempt is allowed again. */
+export function checkBucket(
+  state: BucketState | null,
+  policy: BucketPolicy,
+  nowMs: number,
+): { allowed: true } | { allowed: false; retryAfterMs: number } {
+  const tokens = tokensAt(state, policy, nowMs);
+  if (tokens >= 1) return { allowed: true };
+  return { allowed: false, retryAfterMs: Math.ceil((1 - tokens) * policy.refillEveryMs) };
+}
+
+/** The bucket after one failure at `nowMs`. */
+export function takeToken(state: BucketState | null, policy: BucketPolicy, nowMs: number): BucketState {
+  return { tokens: Math.max(0, tokensAt(state, policy, nowMs) - 1), updatedAt: nowMs };
+}

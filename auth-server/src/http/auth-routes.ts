@@ -1,0 +1,152 @@
+import { clearCookie, HttpError, readJsonBody, serializeCookie } from '@confab/platform';
+import { uuidv7 } from '@confab/protocol';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { hashPassword, verifyPassword } from '../adapters/passwords';
+import { SESSION_COOKIE } from '../core';
+import { displayNameField, emailField, passwordField } from '../domain/identity';
+import { SESSION_POLICY } from '../domain/session';
+import { MAX_DOCUMENTS_PER_BATCH } from '../domain/sync-grant';
+import type { UserRow } from '../ports';
+import { type AuthContext, type AuthEnv, clientIp, type RouteDeps, requireSession } from './context';
+
+const registerBody = z.object({ email: emailField, password: passwordField, displayName: displayNameField });
+// Login does not enforce the password length rule: a wrong password is a 401, not a hint about the rule.
+const loginBody = z.object({ email: emailField, password: z.string().min(1).max(256) });
+const patchMeBody = z.object({ displayName: displayNameField.optional() });
+const documentName = z.string().min(1).max(80);
+const syncTokenBody = z
+  .object({
+    document: documentName.optional(),
+    documents: z
+      .array(documentName)
+      .max(MAX_DOCUMENTS_PER_BATCH, `at most ${MAX_DOCUMENTS_PER_BATCH} documents`)
+      .optional(),
+  })
+  .refine((b) => (b.document === undefined) !== (b.documents === undefined), {
+    message: 'give either document or documents',
+    path: ['document'],
+  });
+
+export function publicUser(user: UserRow) {
+  return { id: user.id, email: user.email, displayName: user.displayName, createdAt: user.createdAt };
+}
+
+export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
+  const { config, repo, core, metrics, clock } = deps;
+  const app = new Hono<AuthEnv>();
+  const session = requireSession(core);
+
+  const sessionCookie = (token: string) =>
+    serializeCookie(SESSION_COOKIE, token, {
+      secure: config.secureCookies,
+      maxAgeSeconds: Math.floor(SESSION_POLICY.lifetimeMs / 1000),
+    });
+
+  async function startSession(c: AuthContext, user: UserRow, status: 200 | 201) {
+    const { token } = await core.createSession(user.id, c.req.header('user-agent') ?? null);
+    c.header('set-cookie', sessionCookie(token));
+    c.header('cache-control', 'no-store');
+    return c.json({ user: publicUser(user), token }, status);
+  }
+
+  app.post('/register', async (c) => {
+    const body = await readJsonBody(c.req.raw, registerBody);
+    const user = { id: uuidv7(clock()), email: body.email, displayName: body.displayName, createdAt: clock() };
+    const passwordHash = await hashPassword(body.password);
+    if ((await repo.createUser({ ...user, passwordHash })) === 'email_taken') {
+      throw new HttpError('email_taken', 'an account with this email already exists', { field: 'email' });
+    }
+    metrics.registrations.inc();
+    return startSession(c, user, 201);
+  });
+
+  app.post('/login', async (c) => {
+    const body = await readJsonBody(c.req.raw, loginBody);
+    const ip = clientIp(c, config.trustProxy);
+    const throttle = await core.throttleCheck(body.email, ip);
+    if (!throttle.allowed) {
+      metrics.logins.inc({ outcome: 'throttled' });
+      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
+      throw new HttpError('rate_limited', `too many failed sign-ins; try again in ${seconds} s`, {
+        headers: { 'retry-after': String(seconds) },
+      });
+    }
+    const user = await repo.userByEmail(body.email);
+    // Unknown emails still cost one Argon2 verification, so timing does not tell which accounts exist.
+    const ok = await verifyPassword(user?.passwordHash ?? deps.dummyPasswordHash, body.password);
+    if (!user || !ok) {
+      await core.recordFailure(body.email, ip);
+      metrics.logins.inc({ outcome: 'failure' });
+      throw new HttpError('invalid_credentials', 'wrong email or password');
+    }
+    await core.recordSuccess(body.email);
+    metrics.logins.inc({ outcome: 'success' });
+    return startSession(c, user, 200);
+  });
+
+  app.post('/logout', session, async (c) => {
+    const caller = c.get('caller');
+    await core.revokeSession(caller.sessionId, caller.userId);
+    c.header('set-cookie', clearCookie(SESSION_COOKIE, { secure: config.secureCookies }));
+    return c.body(null, 204);
+  });
+
+  app.get('/me', session, async (c) => {
+    const user = await repo.userById(c.get('caller').userId);
+    if (!user) throw new HttpError('unauthenticated', 'the account no longer exists');
+    return c.json({ user: publicUser(user) });
+  });
+
+  app.patch('/me', session, async (c) => {
+    const body = await readJsonBody(c.req.raw, patchMeBody);
+    const userId = c.get('caller').userId;
+    const user =
+      body.displayName === undefined
+        ? await repo.userById(userId)
+        : await repo.setDisplayName(userId, body.displayName);
+    if (!user) throw new HttpError('unauthenticated', 'the account no longer exists');
+    return c.json({ user: publicUser(user) });
+  });
+
+  app.get('/sessions', session, async (c) => {
+    const caller = c.get('caller');
+    const sessions = await repo.sessionsOf(caller.userId, clock());
+    return c.json({
+      sessions: sessions.map((s) => ({
+        id: s.id,
+        createdAt: s.createdAt,
+        lastSeenAt: s.lastSeenAt,
+        userAgent: s.userAgent,
+        current: s.id === caller.sessionId,
+      })),
+    });
+  });
+
+  app.delete('/sessions/:id', session, async (c) => {
+    const caller = c.get('caller');
+    const target = await repo.sessionById(c.req.param('id'));
+    // Someone else's session is "not found": its existence is none of the caller's business.
+    if (!target || target.userId !== caller.userId) throw new HttpError('not_found', 'no such session');
+    await core.revokeSession(target.id, caller.userId);
+    if (target.id === caller.sessionId && caller.viaCookie) {
+      c.header('set-cookie', clearCookie(SESSION_COOKIE, { secure: config.secureCookies }));
+    }
+    return c.body(null, 204);
+  });
+
+  app.post('/sync-token', session, async (c) => {
+    const body = await readJsonBody(c.req.raw, syncTokenBody);
+    const caller = c.get('caller');
+    c.header('cache-control', 'no-store');
+    if (body.document !== undefined) {
+      const issued = (await core.issueSyncTokens(caller.userId, caller.sessionId, [body.document])).get(body.document);
+      if (!issued) throw new HttpError('forbidden', `you may not open ${body.document}`);
+      return c.json(issued);
+    }
+    const issued = await core.issueSyncTokens(caller.userId, caller.sessionId, body.documents ?? []);
+    return c.json({ tokens: Object.fromEntries(issued) });
+  });
+
+  return app;
+}

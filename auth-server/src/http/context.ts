@@ -1,0 +1,57 @@
+import type { KitVariables, Logger } from '@confab/platform';
+import { HttpError } from '@confab/platform';
+import type { HttpBindings } from '@hono/node-server';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AuthConfig } from '../config';
+import type { AuthCore } from '../core';
+import type { AuthMetrics } from '../metrics';
+import type { AuthRepository } from '../ports';
+
+export interface Caller {
+  userId: string;
+  sessionId: string;
+  viaCookie: boolean;
+}
+
+export type AuthEnv = {
+  Bindings: HttpBindings;
+  Variables: KitVariables & { caller: Caller };
+};
+
+export type AuthContext = Context<AuthEnv>;
+
+/** What every route module needs; built once in server.ts. */
+export interface RouteDeps {
+  config: AuthConfig;
+  repo: AuthRepository;
+  core: AuthCore;
+  metrics: AuthMetrics;
+  logger: Logger;
+  clock: () => number;
+  dummyPasswordHash: string;
+}
+
+/** 401 unless a valid session comes with the request; sets `caller`. */
+export function requireSession(core: AuthCore): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    const auth = await core.authenticate({
+      cookie: c.req.header('cookie'),
+      authorization: c.req.header('authorization'),
+    });
+    if (!auth.ok) {
+      if (auth.reason === 'expired') throw new HttpError('session_expired', 'the session has expired; sign in again');
+      throw new HttpError('unauthenticated', auth.reason === 'missing' ? 'sign in first' : 'the session is not valid');
+    }
+    c.set('caller', { userId: auth.userId, sessionId: auth.sessionId, viaCookie: auth.viaCookie });
+    await next();
+  };
+}
+
+/** The client address for throttling: the socket's, or X-Forwarded-For's first hop behind a trusted proxy. */
+export function clientIp(c: AuthContext, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  return c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}

@@ -1,0 +1,95 @@
+import type { Role } from '@confab/protocol';
+import type { StoredSession } from './domain/session';
+import type { BucketState } from './domain/throttle';
+
+/** The auth server's storage port. One contract suite (adapters/repository.contract.ts) runs on SQLite and PostgreSQL. */
+export interface UserRow {
+  id: string;
+  email: string;
+  displayName: string;
+  createdAt: number;
+}
+
+export interface UserWithPassword extends UserRow {
+  passwordHash: string;
+}
+
+export interface RoomRow {
+  id: string;
+  name: string;
+  topic: string;
+  createdAt: number;
+}
+
+export interface MemberRow {
+  userId: string;
+  email: string;
+  displayName: string;
+  role: Role;
+}
+
+export interface InviteRow {
+  codeHash: string;
+  roomId: string;
+  role: 'member' | 'reader';
+  maxUses: number | null;
+  uses: number;
+  expiresAt: number | null;
+  createdBy: string;
+  createdAt: number;
+}
+
+export interface KeyRow {
+  kid: string;
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: number;
+}
+
+export type RedeemOutcome =
+  | { kind: 'joined'; room: RoomRow; role: Role }
+  | { kind: 'already_member'; room: RoomRow; role: Role }
+  | { kind: 'not_found' }
+  | { kind: 'invite_expired' }
+  | { kind: 'invite_exhausted' };
+
+export type MembershipChange = 'ok' | 'not_member' | 'last_owner';
+
+export interface AuthRepository {
+  createUser(user: UserWithPassword): Promise<'created' | 'email_taken'>;
+  userByEmail(email: string): Promise<UserWithPassword | null>;
+  userById(userId: string): Promise<UserRow | null>;
+  setDisplayName(userId: string, displayName: string): Promise<UserRow | null>;
+
+  createSession(session: StoredSession): Promise<void>;
+  sessionById(sessionId: string): Promise<StoredSession | null>;
+  updateSession(sessionId: string, update: { expiresAt?: number; lastSeenAt?: number }): Promise<void>;
+  /** True when it existed. */
+  deleteSession(sessionId: string): Promise<boolean>;
+  deleteUserSessions(userId: string): Promise<string[]>;
+  sessionsOf(userId: string, nowMs: number): Promise<StoredSession[]>;
+  deleteExpiredSessions(nowMs: number): Promise<number>;
+
+  /** Creates the room with `ownerId` as its owner, in one transaction. */
+  createRoom(room: RoomRow, ownerId: string): Promise<void>;
+  roomById(roomId: string): Promise<RoomRow | null>;
+  updateRoom(roomId: string, patch: { name?: string; topic?: string }): Promise<RoomRow | null>;
+  roomsOf(userId: string): Promise<(RoomRow & { role: Role })[]>;
+  members(roomId: string): Promise<MemberRow[]>;
+  roleOf(roomId: string, userId: string): Promise<Role | null>;
+  /** The caller's roles in the given rooms, in one query (sync-token batches depend on it). */
+  rolesIn(userId: string, roomIds: readonly string[]): Promise<Map<string, Role>>;
+  changeRole(roomId: string, userId: string, role: Role): Promise<MembershipChange>;
+  removeMember(roomId: string, userId: string): Promise<MembershipChange>;
+
+  createInvite(invite: InviteRow): Promise<void>;
+  /** Joins the room through the invite, atomically: uses are counted exactly even under concurrency. */
+  redeemInvite(codeHash: string, userId: string, nowMs: number): Promise<RedeemOutcome>;
+
+  keys(): Promise<KeyRow[]>;
+  addKey(key: KeyRow): Promise<void>;
+
+  bucket(key: string): Promise<BucketState | null>;
+  saveBucket(key: string, state: BucketState): Promise<void>;
+  deleteBucket(key: string): Promise<void>;
+}

@@ -1,0 +1,29 @@
+import type { z } from 'zod';
+
+/**
+ * Parses a service's environment against its zod schema. On a bad value it
+ * throws ONE line naming the variable and what is wrong, which main.ts prints
+ * before exiting non-zero (CONTRACT: "exits non-zero with one line").
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  // Empty strings count as unset: `FOO= npm start` should mean "use the default".
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') cleaned[key] = value;
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const variable = issue?.path.map(String).join('.') || 'environment';
+  const value = cleaned[variable];
+  const problem = issue ? issue.message : 'invalid';
+  throw new ConfigError(variable, value === undefined ? problem : `${problem} (got ${JSON.stringify(value)})`);
+}
