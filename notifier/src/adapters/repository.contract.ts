@@ -1,0 +1,153 @@
+import type { Database } from '@confab/platform';
+import { migrate } from '@confab/platform';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PREFERENCES } from '../domain/preferences';
+import { createRepository, type NotifierRepository } from './repository';
+import { type NotifierTables, notifierMigrations } from './schema';
+
+/**
+ * The repository behaviour both databases must show. `setup` returns a fresh,
+ * empty database and a teardown.
+ */
+export function runRepositoryContract(
+  name: string,
+  setup: () => Promise<{ database: Database<NotifierTables>; teardown: () => Promise<void> }>,
+): void {
+  describe(`notifier repository: ${name}`, () => {
+    let repo: NotifierRepository;
+    let teardown: () => Promise<void>;
+
+    beforeAll(async () => {
+      const made = await setup();
+      teardown = made.teardown;
+      const db = made.database.db as unknown as Kysely<unknown>;
+      await migrate(db, 'notifier', notifierMigrations(made.database.kind));
+      // Running the migrations twice is harmless (every start does it).
+      await migrate(db, 'notifier', notifierMigrations(made.database.kind));
+      repo = createRepository(made.database);
+    });
+    afterAll(async () => {
+      await teardown?.();
+    });
+
+    const event = (n: number) => ({ eventId: `e${n}`, roomId: 'r1', messageId: `m${n}`, messageCreatedAt: 1000 + n });
+    const item = (
+      userId: string,
+      extra: Partial<Parameters<NotifierRepository['recordNotifications']>[1][0]> = {},
+    ) => ({
+      userId,
+      kind: 'message' as const,
+      title: 't',
+      body: 'b',
+      pushTargets: [],
+      pushAtMs: null,
+      emailAtMs: null,
+      ...extra,
+    });
+
+    it('keeps a setting once created, whatever later calls would make', async () => {
+      const first = await repo.settingOrCreate('k', () => 'one');
+      const second = await repo.settingOrCreate('k', () => 'two');
+      expect([first, second]).toEqual(['one', 'one']);
+    });
+
+    it('stores preferences and reads many users in one call, leaving out those without', async () => {
+      await repo.savePreferences('u1', { ...DEFAULT_PREFERENCES, push: false }, 1);
+      await repo.savePreferences('u1', { ...DEFAULT_PREFERENCES, email: false }, 2);
+      const prefs = await repo.preferencesOf(['u1', 'u2']);
+      expect(prefs.get('u1')).toEqual({ ...DEFAULT_PREFERENCES, email: false });
+      expect(prefs.has('u2')).toBe(false);
+    });
+
+    it('records an event’s notifications once, however often it is recorded', async () => {
+      const items = [item('a', { emailAtMs: 50 }), item('b')];
+      const first = await repo.recordNotifications(event(1), items, 10);
+      const again = await repo.recordNotifications(event(1), items, 11);
+      expect(first.map((n) => n.userId).sort()).toEqual(['a', 'b']);
+      expect(again).toEqual([]);
+      expect((await repo.listNotifications('a', null, 10)).items).toHaveLength(1);
+      expect(await repo.usersWithDueEmail(50, 10)).toEqual(['a']);
+      expect(await repo.usersWithDueEmail(49, 10)).toEqual([]);
+    });
+
+    it('pages notifications newest first with a cursor', async () => {
+      for (let n = 10; n < 15; n++) await repo.recordNotifications(event(n), [item('pager')], n);
+      const page1 = await repo.listNotifications('pager', null, 2);
+      const page2 = await repo.listNotifications('pager', page1.nextCursor, 2);
+      const page3 = await repo.listNotifications('pager', page2.nextCursor, 2);
+      expect([...page1.items, ...page2.items, ...page3.items].map((i) => i.messageId)).toEqual([
+        'm14',
+        'm13',
+        'm12',
+        'm11',
+        'm10',
+      ]);
+      expect(page3.nextCursor).toBeNull();
+      const after = await repo.notificationsAfter('pager', page2.items[0]?.id ?? '0', 10);
+      expect(after.map((i) => i.messageId)).toEqual(['m13', 'm14']);
+    });
+
+    it('marks chosen or all notifications read, only the user’s own', async () => {
+      await repo.recordNotifications(event(20), [item('reader'), item('other')], 1);
+      await repo.recordNotifications(event(21), [item('reader')], 1);
+      const { items } = await repo.listNotifications('reader', null, 10);
+      const otherId = (await repo.listNotifications('other', null, 10)).items[0]?.id ?? '';
+      await repo.markRead('reader', [items[1]?.id ?? '', otherId], 99);
+      expect((await repo.listNotifications('reader', null, 10)).items.map((i) => i.readAt)).toEqual([null, 99]);
+      expect((await repo.listNotifications('other', null, 10)).items[0]?.readAt).toBeNull();
+      await repo.markRead('reader', 'all', 100);
+      expect((await repo.listNotifications('reader', null, 10)).items.map((i) => i.readAt)).toEqual([100, 99]);
+    });
+
+    it('claims a pending delivery once, and releases what a crash left in flight', async () => {
+      await repo.recordNotifications(event(30), [item('pushy', { pushTargets: ['https://p/1'], pushAtMs: 5 })], 1);
+      const due = await repo.duePushes(5, 10);
+      expect(due.map((d) => d.userId)).toEqual(['pushy']);
+      expect(await repo.claim(due)).toHaveLength(1);
+      expect(await repo.claim(due)).toHaveLength(0);
+      expect(await repo.duePushes(5, 10)).toEqual([]);
+      expect(await repo.releaseInFlight()).toBe(1);
+      const [again] = await repo.duePushes(5, 10);
+      await repo.finish(again!, { status: 'sent', nowMs: 6 });
+      expect(await repo.duePushes(1e15, 10)).toEqual([]);
+    });
+
+    it('cancels pending deliveries up to a read marker, and marks those notifications read', async () => {
+      await repo.recordNotifications(event(40), [item('r', { emailAtMs: 1 })], 1);
+      await repo.recordNotifications(event(41), [item('r', { emailAtMs: 1 })], 1);
+      expect(await repo.readUpTo('r', 'r1', 1040, 7)).toBe(1);
+      const left = await repo.pendingEmailsOf('r');
+      expect(left.map((d) => d.messageId)).toEqual(['m41']);
+      const read = (await repo.listNotifications('r', null, 10)).items.map((i) => [i.messageId, i.readAt]);
+      expect(read).toEqual([
+        ['m41', null],
+        ['m40', 7],
+      ]);
+    });
+
+    it('an edit changes pending notifications; a delete removes them and cancels their deliveries', async () => {
+      await repo.recordNotifications(event(50), [item('ed', { emailAtMs: 1 })], 1);
+      await repo.editMessage('m50', 'edited');
+      expect((await repo.pendingEmailsOf('ed'))[0]?.body).toBe('edited');
+      await repo.deleteMessage('m50');
+      expect(await repo.pendingEmailsOf('ed')).toEqual([]);
+      expect((await repo.listNotifications('ed', null, 10)).items).toEqual([]);
+    });
+
+    it('keeps push subscriptions per endpoint and deletes only the owner’s', async () => {
+      await repo.savePushSubscription({ endpoint: 'https://p/x', userId: 'u1', p256dh: 'k', auth: 'a' }, 1);
+      expect(await repo.deletePushSubscription('https://p/x', 'u2')).toBe(false);
+      expect((await repo.pushSubscriptionsOf(['u1'])).get('u1')).toHaveLength(1);
+      expect(await repo.deletePushSubscription('https://p/x', 'u1')).toBe(true);
+      expect((await repo.pushSubscriptionsOf(['u1'])).get('u1')).toBeUndefined();
+    });
+
+    it('remembers message authors for replies', async () => {
+      await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'ann', createdAt: 5 });
+      await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'changed', createdAt: 6 });
+      expect(await repo.message('mm')).toEqual({ roomId: 'r1', authorId: 'ann', createdAt: 5 });
+      expect(await repo.message('nope')).toBeNull();
+    });
+  });
+}
