@@ -1,0 +1,56 @@
+/**
+ * `tsx scripts/bundle.ts <workspace>`: compiles a service's `src/main.ts` and
+ * the workspace packages it imports (`@confab/*`, TypeScript sources) into one
+ * ES module, `<workspace>/dist/main.mjs`, so the container runs plain
+ * `node dist/main.mjs`: no tsx, no TypeScript compiler at run time, faster
+ * start. Third-party packages stay external and come from node_modules (native
+ * ones like better-sqlite3 cannot be bundled, and pino loads its transports
+ * by file name).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export async function bundleService(workspace: string): Promise<string> {
+  const outfile = path.join(REPO_ROOT, workspace, 'dist', 'main.mjs');
+  await build({
+    entryPoints: [path.join(REPO_ROOT, workspace, 'src', 'main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    // Some CommonJS dependencies call require(); give the ES module one.
+    banner: {
+      js: "import { createRequire as __confabRequire } from 'node:module'; const require = __confabRequire(import.meta.url);",
+    },
+    plugins: [
+      {
+        name: 'external-third-party',
+        setup(plugin) {
+          // Bare specifiers that are not our workspace packages stay imports.
+          plugin.onResolve({ filter: /^[^./]/ }, (args) =>
+            args.path.startsWith('@confab/') ? undefined : { path: args.path, external: true },
+          );
+        },
+      },
+    ],
+  });
+  return outfile;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const workspaces = process.argv.slice(2);
+  if (workspaces.length === 0) {
+    process.stderr.write('usage: tsx scripts/bundle.ts <workspace>...\n');
+    process.exit(2);
+  }
+  for (const workspace of workspaces) {
+    const outfile = await bundleService(workspace);
+    process.stdout.write(`${path.relative(REPO_ROOT, outfile)}\n`);
+  }
+}
