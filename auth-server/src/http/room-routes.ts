@@ -49,7 +49,8 @@ function failIfNotOk(outcome: MembershipChange): void {
 export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
   const { config, repo, core, clock } = deps;
   const app = new Hono<AuthEnv>();
-  app.use('*', requireSession(core));
+  // Per route, not app.use('*'): an unknown path must answer 404, not 401.
+  const session = requireSession(core);
 
   /** The room and the caller's role in it; 404 when either does not exist (non-members cannot probe rooms). */
   async function membership(roomId: string, userId: string): Promise<{ room: RoomRow; role: Role }> {
@@ -65,7 +66,7 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     return found;
   }
 
-  app.post('/', async (c) => {
+  app.post('/', session, async (c) => {
     const body = await readJsonBody(c.req.raw, createRoomBody);
     const userId = c.get('caller').userId;
     const room: RoomRow = { id: uuidv7(clock()), name: body.name, topic: body.topic ?? '', createdAt: clock() };
@@ -74,12 +75,12 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     return c.json({ room: publicRoom(room, 'owner') }, 201);
   });
 
-  app.get('/', async (c) => {
+  app.get('/', session, async (c) => {
     const rooms = await repo.roomsOf(c.get('caller').userId);
     return c.json({ rooms: rooms.map((r) => publicRoom(r, r.role)) });
   });
 
-  app.get('/:id', async (c) => {
+  app.get('/:id', session, async (c) => {
     const { room, role } = await membership(c.req.param('id'), c.get('caller').userId);
     const members = await repo.members(room.id);
     return c.json({
@@ -88,7 +89,7 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     });
   });
 
-  app.patch('/:id', async (c) => {
+  app.patch('/:id', session, async (c) => {
     const body = await readJsonBody(c.req.raw, patchRoomBody);
     const { room } = await asOwner(c.req.param('id'), c.get('caller').userId);
     const updated = await repo.updateRoom(room.id, body);
@@ -96,7 +97,7 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     return c.json({ room: publicRoom(updated, 'owner') });
   });
 
-  app.post('/:id/invites', async (c) => {
+  app.post('/:id/invites', session, async (c) => {
     const body = await readJsonBody(c.req.raw, createInviteBody);
     const userId = c.get('caller').userId;
     const { room } = await asOwner(c.req.param('id'), userId);
@@ -119,7 +120,7 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     );
   });
 
-  app.patch('/:id/members/:userId', async (c) => {
+  app.patch('/:id/members/:userId', session, async (c) => {
     const body = await readJsonBody(c.req.raw, roleBody);
     const { room } = await asOwner(c.req.param('id'), c.get('caller').userId);
     const target = c.req.param('userId');
@@ -128,7 +129,7 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     return c.body(null, 204);
   });
 
-  app.delete('/:id/members/:userId', async (c) => {
+  app.delete('/:id/members/:userId', session, async (c) => {
     const caller = c.get('caller');
     const { room, role } = await membership(c.req.param('id'), caller.userId);
     const target = c.req.param('userId');
@@ -146,9 +147,10 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
 export function inviteRoutes(deps: RouteDeps): Hono<AuthEnv> {
   const { repo, core, clock } = deps;
   const app = new Hono<AuthEnv>();
-  app.use('*', requireSession(core));
+  // Per route, not app.use('*'): an unknown path must answer 404, not 401.
+  const session = requireSession(core);
 
-  app.post('/:code/accept', async (c) => {
+  app.post('/:code/accept', session, async (c) => {
     const code = c.req.param('code');
     if (!/^[a-z2-7]{16,64}$/.test(code)) throw new HttpError('not_found', 'no such invite');
     const userId = c.get('caller').userId;
