@@ -1,0 +1,250 @@
+import { waitFor } from '@confab/platform/testing';
+import { subjects } from '@confab/protocol';
+import type { Kysely } from 'kysely';
+import { type KyselyPlugin, OperationNodeTransformer } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NotifierTables } from './adapters/schema';
+import { readSse, startTestNotifier, type TestNotifier } from './testing/harness';
+
+let notifier: TestNotifier | undefined;
+afterEach(async () => {
+  await notifier?.close();
+  notifier = undefined;
+});
+
+async function roomWith(memberIds: string[], roomId = 'room1', name = 'General') {
+  notifier = notifier ?? (await startTestNotifier());
+  const users = memberIds.map((id) => notifier!.auth.addUser(id, id.toUpperCase()));
+  notifier.auth.addRoom(roomId, name, memberIds);
+  return users;
+}
+
+async function itemsOf(user: { token: string }) {
+  const res = await notifier!.api(user, '/api/notifications');
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { items: { kind: string; title: string; body: string; id: string }[] }).items;
+}
+
+describe('notifier service (SQLite, in-process bus)', () => {
+  it('stores an in-app notification for every member but the author, titled by kind', async () => {
+    const [ann, bob, cy] = await roomWith(['ann', 'bob', 'cy']);
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'hi @bob', mentions: ['bob'] });
+    await waitFor(async () => (await itemsOf(cy!)).length === 1);
+    expect((await itemsOf(bob!)).map((i) => [i.kind, i.title, i.body])).toEqual([
+      ['mention', 'ANN mentioned you in General', 'hi @bob'],
+    ]);
+    expect((await itemsOf(cy!))[0]?.kind).toBe('message');
+    expect(await itemsOf(ann!)).toEqual([]);
+  });
+
+  it('knows whom a reply is for from the messages it has seen', async () => {
+    const [ann, bob] = await roomWith(['ann', 'bob']);
+    const original = await notifier!.publishMessage({ roomId: 'room1', authorId: 'bob', text: 'question' });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'answer', replyTo: original.messageId });
+    await waitFor(async () => (await itemsOf(bob!)).length === 1);
+    expect((await itemsOf(bob!))[0]).toMatchObject({ kind: 'reply', title: 'ANN replied to you in General' });
+    expect((await itemsOf(ann!))[0]?.kind).toBe('message');
+  });
+
+  it('pages newest first and marks notifications read by id or all at once', async () => {
+    const [ann, bob] = await roomWith(['ann', 'bob']);
+    for (let n = 0; n < 55; n++) await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: `m${n}` });
+    await waitFor(async () => (await notifier!.handle.ready()) && (await itemsOf(bob!)).length === 50);
+    const page1 = (await (await notifier!.api(bob!, '/api/notifications')).json()) as {
+      items: { id: string; body: string; readAt: number | null }[];
+      nextCursor: string;
+    };
+    await waitFor(async () => {
+      const res = await notifier!.api(bob!, `/api/notifications?cursor=${page1.nextCursor}`);
+      return ((await res.json()) as { items: unknown[] }).items.length === 5;
+    });
+    const page2 = (await (await notifier!.api(bob!, `/api/notifications?cursor=${page1.nextCursor}`)).json()) as {
+      items: { body: string }[];
+      nextCursor: string | null;
+    };
+    expect(page1.items[0]?.body).toBe('m54');
+    expect(page2.items.map((i) => i.body)).toEqual(['m4', 'm3', 'm2', 'm1', 'm0']);
+    expect(page2.nextCursor).toBeNull();
+
+    const read = await notifier!.api(bob!, '/api/notifications/read', {
+      method: 'POST',
+      body: JSON.stringify({ ids: [page1.items[0]?.id] }),
+    });
+    expect(read.status).toBe(204);
+    const after = (await (await notifier!.api(bob!, '/api/notifications')).json()) as {
+      items: { readAt: number | null }[];
+    };
+    expect(after.items[0]?.readAt).toBe(notifier!.clock.now);
+    expect(after.items[1]?.readAt).toBeNull();
+    await notifier!.api(bob!, '/api/notifications/read', { method: 'POST', body: '{"all":true}' });
+    const all = (await (await notifier!.api(bob!, '/api/notifications')).json()) as { items: { readAt: unknown }[] };
+    expect(all.items.every((i) => i.readAt !== null)).toBe(true);
+    // ann's own message never notified ann.
+    expect(await itemsOf(ann!)).toEqual([]);
+  });
+
+  it('answers 401 without a valid session and 403 to a cookie request from a foreign origin', async () => {
+    const [, bob] = await roomWith(['ann', 'bob']);
+    expect((await notifier!.api(null, '/api/notifications')).status).toBe(401);
+    const forged = await notifier!.api({ token: 'forged' }, '/api/notifications');
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toEqual({ error: { code: 'unauthenticated', message: expect.any(String) } });
+    const cookie = `confab_session=${bob!.token}`;
+    const foreign = await notifier!.api(null, '/api/notifications/read', {
+      method: 'POST',
+      headers: { cookie, origin: 'https://evil.example' },
+      body: '{"all":true}',
+    });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: { code: string } }).error.code).toBe('bad_origin');
+    const same = await notifier!.api(null, '/api/notifications/read', {
+      method: 'POST',
+      headers: { cookie, origin: 'https://chat.example.test' },
+      body: '{"all":true}',
+    });
+    expect(same.status).toBe(204);
+    expect((await notifier!.api(null, '/api/notifications', { headers: { cookie } })).status).toBe(200);
+  });
+
+  it('refuses bad preferences with 422 naming the field, and keeps the stored ones', async () => {
+    const [, bob] = await roomWith(['ann', 'bob']);
+    await roomWith(['ann'], 'secret-room', 'Secret');
+    const put = (body: string) => notifier!.api(bob!, '/api/notifications/preferences', { method: 'PUT', body });
+    const ok = await put(JSON.stringify({ default: 'mentions', rooms: { room1: 'all' } }));
+    expect(ok.status).toBe(200);
+    const cases: [unknown, string][] = [
+      [{ rooms: { 'secret-room': 'none' } }, 'rooms.secret-room'],
+      [{ rooms: { 'no-such-room': 'none' } }, 'rooms.no-such-room'],
+      [{ quietHours: { start: '22:00', end: '24:30', timeZone: 'UTC' } }, 'quietHours.end'],
+      [{ quietHours: { start: '22:00', end: '06:00', timeZone: 'Europe/Atlantis' } }, 'quietHours.timeZone'],
+      [{ default: 'sometimes' }, 'default'],
+      [{ emailDelayMinutes: 'soon' }, 'emailDelayMinutes'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await put(JSON.stringify(body));
+      expect(res.status, JSON.stringify(body)).toBe(422);
+      const error = ((await res.json()) as { error: { code: string; message: string; field: string } }).error;
+      expect(error.code).toBe('invalid_field');
+      expect(error.field).toBe(field);
+      expect(error.message).toContain(field);
+    }
+    expect((await put('{"default": ')).status).toBe(400);
+    expect((await put(JSON.stringify({ rooms: { x: 'a'.repeat(70 * 1024) } }))).status).toBe(413);
+    const stored = await (await notifier!.api(bob!, '/api/notifications/preferences')).json();
+    expect(stored).toEqual({
+      default: 'mentions',
+      rooms: { room1: 'all' },
+      push: true,
+      email: true,
+      emailDelayMinutes: 10,
+      quietHours: null,
+    });
+  });
+
+  it('follows preferences: a room set to none and a mentions-only default', async () => {
+    const [, bob, cy] = await roomWith(['ann', 'bob', 'cy']);
+    await notifier!.api(bob!, '/api/notifications/preferences', {
+      method: 'PUT',
+      body: JSON.stringify({ rooms: { room1: 'none' } }),
+    });
+    await notifier!.api(cy!, '/api/notifications/preferences', {
+      method: 'PUT',
+      body: JSON.stringify({ default: 'mentions' }),
+    });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'plain' });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: '@bob @cy', mentions: ['bob', 'cy'] });
+    await waitFor(async () => (await itemsOf(cy!)).length === 1);
+    expect((await itemsOf(cy!)).map((i) => i.body)).toEqual(['@bob @cy']);
+    expect(await itemsOf(bob!)).toEqual([]);
+  });
+
+  it('stops notifying a removed member at once, although the room was cached', async () => {
+    const [, bob] = await roomWith(['ann', 'bob']);
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'one' });
+    await waitFor(async () => (await itemsOf(bob!)).length === 1);
+    notifier!.auth.setMember('room1', 'bob', null);
+    await notifier!.publish(subjects.membershipChanged, { id: 'mc-1', roomId: 'room1', userId: 'bob', role: null });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'two' });
+    const marker = await notifier!.publishMessage({ roomId: 'room1', authorId: 'bob', text: 'marker' });
+    await waitFor(
+      async () => (await notifier!.auth.user('ann')) && (await itemsOf({ token: 'token-ann' })).length === 1,
+    );
+    expect(marker.authorId).toBe('bob');
+    expect((await itemsOf(bob!)).map((i) => i.body)).toEqual(['one']);
+  });
+
+  it('streams each new notification over SSE and resumes after Last-Event-ID', async () => {
+    const [, bob] = await roomWith(['ann', 'bob']);
+    const controller = new AbortController();
+    const res = await notifier!.api(bob!, '/api/notifications/stream', { signal: controller.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const stream = readSse(res);
+    await waitFor(() => stream.events.some((e) => e.event === 'ready'));
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'first' });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'second' });
+    await waitFor(() => stream.events.filter((e) => e.event === 'notification').length === 2);
+    const received = stream.events.filter((e) => e.event === 'notification');
+    expect(received.map((e) => JSON.parse(e.data).body)).toEqual(['first', 'second']);
+    expect(received[0]?.id).toBe(JSON.parse(received[0]!.data).id);
+    await waitFor(() => stream.comments.includes('heartbeat'), { message: 'a heartbeat' });
+    controller.abort();
+
+    // Offline for a while: two more arrive; the reconnect names the last one it saw.
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'third' });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'fourth' });
+    await waitFor(async () => (await itemsOf(bob!)).length === 4);
+    const again = new AbortController();
+    const resumed = readSse(
+      await notifier!.api(bob!, '/api/notifications/stream', {
+        signal: again.signal,
+        headers: { 'last-event-id': received[1]!.id! },
+      }),
+    );
+    await waitFor(() => resumed.events.filter((e) => e.event === 'notification').length === 2);
+    expect(resumed.events.filter((e) => e.event === 'notification').map((e) => JSON.parse(e.data).body)).toEqual([
+      'third',
+      'fourth',
+    ]);
+    again.abort();
+  });
+
+  it('closes a signed-out session’s stream when its revocation arrives', async () => {
+    const [, bob] = await roomWith(['ann', 'bob']);
+    const stream = readSse(await notifier!.api(bob!, '/api/notifications/stream'));
+    await waitFor(() => stream.events.some((e) => e.event === 'ready'));
+    await notifier!.publish(subjects.sessionRevoked, { id: 'sr-1', sessionId: 'session-bob', userId: 'bob' });
+    await stream.done;
+  });
+
+  it('asks for the preferences of a 500-member room in one query per event', async () => {
+    let preferenceQueries = 0;
+    const counter: KyselyPlugin = {
+      transformQuery(args) {
+        const node = args.node as { kind: string; from?: { froms: { table?: { identifier?: { name: string } } }[] } };
+        const table = node.from?.froms[0]?.table?.identifier?.name;
+        if (node.kind === 'SelectQueryNode' && table === 'notifier_preferences') preferenceQueries++;
+        return new OperationNodeTransformer().transformNode(args.node);
+      },
+      async transformResult(args) {
+        return args.result;
+      },
+    };
+    notifier = await startTestNotifier({ wrapDb: (db: Kysely<NotifierTables>) => db.withPlugin(counter) });
+    const ids = Array.from({ length: 500 }, (_, i) => `u${i}`);
+    await roomWith(ids, 'big', 'Big room');
+    preferenceQueries = 0;
+    await notifier.publishMessage({ roomId: 'big', authorId: 'u0', text: 'to everyone' });
+    await notifier.publishMessage({ roomId: 'big', authorId: 'u1', text: 'again' });
+    await waitFor(async () => (await itemsOf({ token: 'token-u0' })).length === 1, { timeoutMs: 15_000 });
+    expect((await itemsOf({ token: 'token-u499' })).length).toBe(2);
+    expect(preferenceQueries).toBe(2);
+  });
+
+  it('serves the VAPID public key it generated, without a session', async () => {
+    await roomWith(['ann']);
+    const res = await notifier!.api(null, '/api/push/vapid-public-key');
+    const { key } = (await res.json()) as { key: string };
+    expect(key).toMatch(/^[A-Za-z0-9_-]{80,90}$/);
+    expect(key).toBe(notifier!.handle.vapidPublicKey);
+  });
+});
