@@ -1,0 +1,459 @@
+import {
+  deleteMessage,
+  editMessage,
+  type MessageId,
+  markRead,
+  reactionKey,
+  roomMaps,
+  setReaction,
+  type UserId,
+} from '@confab/protocol';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { type GuardVerdict, RoomGuard } from './room-guard';
+import { alice, bob, captureUpdates, craftUpdate, createRoom, itemIdOf, message, olivia, post, rita } from './test-kit';
+
+const rule = (verdict: GuardVerdict) => (verdict.ok ? 'ok' : verdict.rule);
+const uid = (s: string) => s as UserId;
+const mid = (s: string) => s as MessageId;
+
+describe('messages', () => {
+  it('accepts a message appended at the end by its author and reports it', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice, 'first');
+    const verdict = room.send(a, alice);
+    expect(verdict).toEqual({ ok: true, changes: expect.objectContaining({ created: [m] }) });
+    expect(room.guard.authorOf(m.id)).toBe('alice');
+  });
+
+  it('refuses a message whose author is someone else', () => {
+    const room = createRoom();
+    const a = room.join();
+    roomMaps(a).messages.push([message(bob)]);
+    expect(rule(room.send(a, alice))).toBe('message_author');
+    expect(roomMaps(room.server).messages.length).toBe(0);
+  });
+
+  it('refuses a message that breaks the v1 shape and accepts 4000 characters', () => {
+    const room = createRoom();
+    const empty = room.join();
+    roomMaps(empty).messages.push([message(alice, '')]);
+    expect(rule(room.send(empty, alice))).toBe('message_shape');
+
+    const long = room.join();
+    roomMaps(long).messages.push([message(alice, 'x'.repeat(4001))]);
+    expect(rule(room.send(long, alice))).toBe('message_shape');
+
+    const extra = room.join();
+    roomMaps(extra).messages.push([{ ...message(alice), html: '<b>' } as never]);
+    expect(rule(room.send(extra, alice))).toBe('message_shape');
+
+    const max = room.join();
+    roomMaps(max).messages.push([message(alice, 'x'.repeat(4000))]);
+    expect(rule(room.send(max, alice))).toBe('ok');
+  });
+
+  it('refuses a message reusing the id of a message in the room', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const b = room.join();
+    roomMaps(b).messages.push([{ ...message(bob), id: m.id }]);
+    expect(rule(room.send(b, bob))).toBe('message_shape');
+  });
+
+  it('refuses a message inserted before the others and accepts the same message appended', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice, 'one');
+    post(a, alice, 'two');
+    expect(rule(room.send(a, alice))).toBe('ok');
+
+    const b = room.join();
+    roomMaps(b).messages.insert(0, [message(bob, 'I was first')]);
+    expect(rule(room.send(b, bob))).toBe('message_not_appended');
+
+    const middle = room.join();
+    roomMaps(middle).messages.insert(1, [message(bob, 'squeezed in')]);
+    expect(rule(room.send(middle, bob))).toBe('message_not_appended');
+
+    const twin = room.join();
+    post(twin, bob, 'appended');
+    expect(rule(room.send(twin, bob))).toBe('ok');
+  });
+
+  it('refuses an append that lands before the sender’s own earlier message', () => {
+    const room = createRoom();
+    const b = room.join();
+    const first = post(b, bob, 'bob first');
+    expect(rule(room.send(b, bob))).toBe('ok');
+    const a = room.join(7000);
+    post(a, alice, 'alice later');
+    expect(rule(room.send(a, alice))).toBe('ok');
+
+    // Origin = bob's message, right origin = none: Yjs would place it before
+    // alice's message, which alice's own Yjs client (7000) wrote earlier.
+    const origin = itemIdOf(room.server, first.id);
+    const crafted = craftUpdate(7000, 1, [{ origin, values: [message(alice, 'rewriting history')] }]);
+    expect(rule(room.guard.check(crafted, alice))).toBe('message_not_appended');
+
+    // The same struct from a Yjs client that had not seen alice's message is a concurrent append.
+    const concurrent = craftUpdate(7001, 0, [{ origin, values: [message(alice, 'from my phone')] }]);
+    expect(rule(room.guard.check(concurrent, alice))).toBe('ok');
+  });
+
+  it('accepts concurrent appends from two clients, whichever the server receives first', () => {
+    const room = createRoom();
+    const seed = room.join();
+    const w = post(seed, olivia, 'welcome');
+    room.send(seed, olivia);
+
+    const a = room.join();
+    const b = room.join();
+    const ma = post(a, alice, 'from alice');
+    const mb = post(b, bob, 'from bob');
+    expect(rule(room.send(b, bob))).toBe('ok');
+    // alice's append had "welcome" as its end; bob's message now sits there too.
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const ids = roomMaps(room.server)
+      .messages.toArray()
+      .map((m) => m.id);
+    expect(ids[0]).toBe(w.id);
+    expect(new Set(ids)).toEqual(new Set([w.id, ma.id, mb.id]));
+  });
+
+  it('accepts an offline batch of several messages merged into one update', () => {
+    const room = createRoom();
+    const a = room.join();
+    const b = room.join();
+    const sent = [post(a, alice, 'one'), post(a, alice, 'two'), post(a, alice, 'three')];
+    post(b, bob, 'meanwhile');
+    expect(rule(room.send(b, bob))).toBe('ok');
+    const verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.created).toEqual(sent);
+    expect(roomMaps(room.server).messages.length).toBe(4);
+  });
+
+  it('accepts the updates a client emits one by one, as a provider sends them', () => {
+    const room = createRoom();
+    const a = room.join();
+    const updates = captureUpdates(a);
+    post(a, alice, 'one');
+    post(a, alice, 'two');
+    for (const update of updates) {
+      expect(rule(room.guard.check(update, alice))).toBe('ok');
+      Y.applyUpdate(room.server, update);
+    }
+    expect(roomMaps(room.server).messages.length).toBe(2);
+  });
+
+  it('accepts an update the server already has (a resend) as changing nothing', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice);
+    const update = room.diff(a);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const again = room.guard.check(update, alice);
+    expect(again).toEqual({ ok: true, changes: { created: [], edited: [], deleted: [], reads: [], reactions: [] } });
+  });
+
+  it('refuses an update that depends on changes the server does not have', () => {
+    const room = createRoom();
+    const a = room.join();
+    const updates = captureUpdates(a);
+    post(a, alice, 'never sent');
+    post(a, alice, 'sent');
+    expect(rule(room.guard.check(updates[1]!, alice))).toBe('malformed_update');
+  });
+});
+
+describe('deletes', () => {
+  function roomWithMessage() {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice, 'delete me');
+    room.send(a, alice);
+    return { room, m };
+  }
+
+  it('accepts a delete by the author, reports it and forgets the message', () => {
+    const { room, m } = roomWithMessage();
+    const a = room.join();
+    deleteMessage(a, m.id);
+    const verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.deleted).toEqual([{ messageId: m.id, authorId: 'alice', deletedBy: 'alice' }]);
+    expect(room.guard.authorOf(m.id)).toBeUndefined();
+    expect(JSON.stringify(Y.encodeStateAsUpdate(room.server))).not.toContain('delete me');
+  });
+
+  it('accepts a delete by an owner', () => {
+    const { room, m } = roomWithMessage();
+    const o = room.join();
+    deleteMessage(o, m.id);
+    expect(rule(room.send(o, olivia))).toBe('ok');
+  });
+
+  it('refuses a delete by another member', () => {
+    const { room, m } = roomWithMessage();
+    const b = room.join();
+    deleteMessage(b, m.id);
+    expect(rule(room.send(b, bob))).toBe('message_delete_not_allowed');
+    expect(roomMaps(room.server).messages.length).toBe(1);
+  });
+
+  it('refuses changing a message in place (delete and re-insert with the same id)', () => {
+    const { room, m } = roomWithMessage();
+    const a = room.join();
+    a.transact(() => {
+      deleteMessage(a, m.id);
+      roomMaps(a).messages.push([{ ...m, text: 'rewritten' }]);
+    });
+    expect(rule(room.send(a, alice))).toBe('message_immutable');
+  });
+
+  it('accepts a message appended and deleted while offline', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice, 'oops');
+    deleteMessage(a, m.id);
+    const kept = post(a, alice, 'kept');
+    const verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.created).toEqual([kept]);
+    expect(room.guard.authorOf(m.id)).toBeUndefined();
+  });
+});
+
+describe('edits', () => {
+  function roomWith(author = alice) {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, author, 'original');
+    room.send(a, author);
+    return { room, m };
+  }
+
+  it('accepts an edit by the author of the message and reports it', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    editMessage(a, m.id, 'fixed', 1_790_000_100_000);
+    const verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.edited).toEqual([
+      { messageId: m.id, authorId: 'alice', text: 'fixed', editedAt: 1_790_000_100_000 },
+    ]);
+  });
+
+  it('refuses an edit by someone who is not the author', () => {
+    const { room, m } = roomWith();
+    const b = room.join();
+    editMessage(b, m.id, 'put words in her mouth', 1_790_000_100_000);
+    expect(rule(room.send(b, bob))).toBe('edit_not_author');
+  });
+
+  it('refuses an edit of a message that does not exist', () => {
+    const room = createRoom();
+    const a = room.join();
+    editMessage(a, mid('nope'), 'ghost', 1_790_000_100_000);
+    expect(rule(room.send(a, alice))).toBe('edit_not_author');
+  });
+
+  it('refuses an edit whose value breaks the edit shape', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    roomMaps(a).edits.set(m.id, { text: 'x', editedAt: -1 });
+    expect(rule(room.send(a, alice))).toBe('edit_shape');
+  });
+
+  it('accepts a transaction that appends a message and edits it', () => {
+    const room = createRoom();
+    const a = room.join();
+    a.transact(() => {
+      const m = post(a, alice, 'typo');
+      editMessage(a, m.id, 'no typo', 1_790_000_100_000);
+    });
+    const verdict = room.send(a, alice);
+    expect(verdict.ok && [verdict.changes.created.length, verdict.changes.edited.length]).toEqual([1, 1]);
+  });
+
+  it('accepts an owner deleting a message together with its edit, and refuses a member removing another’s edit', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    editMessage(a, m.id, 'edited', 1_790_000_100_000);
+    expect(rule(room.send(a, alice))).toBe('ok');
+
+    const b = room.join();
+    roomMaps(b).edits.delete(m.id);
+    expect(rule(room.send(b, bob))).toBe('edit_not_author');
+
+    const o = room.join();
+    deleteMessage(o, m.id);
+    expect(rule(room.send(o, olivia))).toBe('ok');
+  });
+
+  it('refuses an edit of a deleted message (its index entry is gone)', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    const stale = room.join();
+    deleteMessage(a, m.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    editMessage(stale, m.id, 'too late', 1_790_000_100_000);
+    expect(rule(room.send(stale, alice))).toBe('edit_not_author');
+  });
+});
+
+describe('reactions', () => {
+  it('accepts a reaction in the sender’s own name and its removal', () => {
+    const room = createRoom();
+    const a = room.join();
+    setReaction(a, mid('m1'), uid('alice'), '👍', true, 1_790_000_000_000);
+    let verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.reactions).toEqual([{ key: 'm1|alice|👍', on: true }]);
+    setReaction(a, mid('m1'), uid('alice'), '👍', false, 1_790_000_000_001);
+    verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.reactions).toEqual([{ key: 'm1|alice|👍', on: false }]);
+  });
+
+  it('refuses a reaction in someone else’s name', () => {
+    const room = createRoom();
+    const a = room.join();
+    setReaction(a, mid('m1'), uid('bob'), '👍', true, 1_790_000_000_000);
+    expect(rule(room.send(a, alice))).toBe('reaction_not_own');
+  });
+
+  it('refuses removing someone else’s reaction', () => {
+    const room = createRoom();
+    const b = room.join();
+    setReaction(b, mid('m1'), uid('bob'), '👍', true, 1_790_000_000_000);
+    expect(rule(room.send(b, bob))).toBe('ok');
+    const a = room.join();
+    roomMaps(a).reactions.delete(reactionKey('m1', 'bob', '👍'));
+    expect(rule(room.send(a, alice))).toBe('reaction_not_own');
+  });
+
+  it('refuses a reaction whose key or value breaks the shape', () => {
+    const room = createRoom();
+    const a = room.join();
+    roomMaps(a).reactions.set('m1|alice', 1);
+    expect(rule(room.send(a, alice))).toBe('reaction_shape');
+    const b = room.join();
+    roomMaps(b).reactions.set(reactionKey('m1', 'bob', '🎉'), 'soon' as never);
+    expect(rule(room.send(b, bob))).toBe('reaction_shape');
+  });
+});
+
+describe('read markers', () => {
+  it('accepts the sender’s own read marker and reports it', () => {
+    const room = createRoom();
+    const a = room.join();
+    markRead(a, uid('alice'), mid('m9'), 1_790_000_000_000);
+    const verdict = room.send(a, alice);
+    expect(verdict.ok && verdict.changes.reads).toEqual([{ userId: 'alice', messageId: 'm9', at: 1_790_000_000_000 }]);
+  });
+
+  it('refuses a read marker for someone else', () => {
+    const room = createRoom();
+    const a = room.join();
+    markRead(a, uid('bob'), mid('m9'), 1_790_000_000_000);
+    expect(rule(room.send(a, alice))).toBe('read_not_own');
+  });
+
+  it('refuses a read marker that breaks the shape', () => {
+    const room = createRoom();
+    const a = room.join();
+    roomMaps(a).reads.set('alice', { messageId: 'm9' } as never);
+    expect(rule(room.send(a, alice))).toBe('read_shape');
+  });
+});
+
+describe('roles and schema', () => {
+  it('refuses any write from a reader and accepts a reader’s empty sync', () => {
+    const room = createRoom();
+    const r = room.join();
+    expect(rule(room.send(r, rita))).toBe('ok');
+    markRead(r, uid('rita'), mid('m1'), 1_790_000_000_000);
+    expect(rule(room.send(r, rita))).toBe('read_only');
+  });
+
+  it('refuses a reader deleting a message, even their own from before', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice);
+    room.send(a, alice);
+    const r = room.join();
+    deleteMessage(r, m.id);
+    expect(rule(room.send(r, { userId: 'alice', role: 'reader' }))).toBe('read_only');
+  });
+
+  it('refuses a top-level key outside the schema', () => {
+    const room = createRoom();
+    const a = room.join();
+    a.getText('notes').insert(0, 'hi');
+    expect(rule(room.send(a, alice))).toBe('unknown_key');
+  });
+
+  it('refuses a nested type inside messages', () => {
+    const room = createRoom();
+    const a = room.join();
+    roomMaps(a).messages.push([new Y.Map() as never]);
+    expect(rule(room.send(a, alice))).toBe('wrong_type');
+  });
+
+  it('refuses a map entry written under messages and a list element under a map', () => {
+    const room = createRoom();
+    const evil = new Y.Doc();
+    evil.getMap('messages').set('x', 1);
+    expect(rule(room.guard.check(Y.encodeStateAsUpdate(evil), alice))).toBe('wrong_type');
+    const evil2 = new Y.Doc();
+    evil2.getArray('edits').push([1]);
+    expect(rule(room.guard.check(Y.encodeStateAsUpdate(evil2), alice))).toBe('wrong_type');
+  });
+
+  it('refuses a string written into a map', () => {
+    const room = createRoom();
+    const crafted = craftUpdate(5, 0, [{ parent: 'reads', key: 'alice', values: [{ messageId: 'm1', at: 1 }] }]);
+    expect(rule(room.guard.check(crafted, alice))).toBe('ok');
+    const evil = new Y.Doc();
+    evil.getMap('reads').set('alice', new Y.Text('hi'));
+    expect(rule(room.guard.check(Y.encodeStateAsUpdate(evil), alice))).toBe('wrong_type');
+  });
+
+  it('never changes the document while checking', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice);
+    room.send(a, alice);
+    const before = Y.encodeStateAsUpdate(room.server);
+    const b = room.join();
+    post(b, bob);
+    deleteMessage(b, roomMaps(b).messages.get(0).id);
+    room.guard.check(room.diff(b), bob);
+    const c = room.join();
+    post(c, alice);
+    room.guard.check(room.diff(c), alice);
+    expect(Y.encodeStateAsUpdate(room.server)).toEqual(before);
+  });
+
+  it('keeps its index current for updates applied from elsewhere (another instance)', () => {
+    const room = createRoom();
+    const other = room.join();
+    const m = post(other, bob);
+    Y.applyUpdate(room.server, room.diff(other)); // as the Redis extension would
+    expect(room.guard.authorOf(m.id)).toBe('bob');
+    const a = room.join();
+    editMessage(a, m.id, 'hijack', 1);
+    expect(rule(room.send(a, alice))).toBe('edit_not_author');
+  });
+
+  it('builds its index from a loaded document and stops tracking after destroy', () => {
+    const source = new Y.Doc();
+    const m = post(source, alice);
+    const loaded = new Y.Doc();
+    Y.applyUpdate(loaded, Y.encodeStateAsUpdate(source));
+    const guard = new RoomGuard(loaded);
+    expect(guard.authorOf(m.id)).toBe('alice');
+    guard.destroy();
+    post(loaded, bob);
+    expect(guard.indexedMessages).toBe(0);
+  });
+});

@@ -1,0 +1,588 @@
+import { type ChatMessage, type RoomMaps, roomMaps } from '@confab/protocol';
+import * as Y from 'yjs';
+import {
+  DEFAULT_DECODE_LIMITS,
+  type DecodedItem,
+  type DecodeLimits,
+  decodeUpdateBounded,
+  type StructId,
+} from './decode';
+import {
+  editDeleteRule,
+  editValueRule,
+  editWriteRule,
+  type GuardContext,
+  type GuardRule,
+  messageDeleteRule,
+  newMessageRule,
+  type Refusal,
+  reactionKeyRule,
+  reactionValueRule,
+  readKeyRule,
+  readValueRule,
+  writeAllowed,
+} from './rules';
+
+export interface RoomChanges {
+  /** Appended messages, in order. */
+  created: ChatMessage[];
+  edited: { messageId: string; authorId: string; text: string; editedAt: number }[];
+  deleted: { messageId: string; authorId: string; deletedBy: string }[];
+  reads: { userId: string; messageId: string; at: number }[];
+  reactions: { key: string; on: boolean }[];
+}
+
+export type GuardVerdict = { ok: true; changes: RoomChanges } | { ok: false; rule: GuardRule; detail: string };
+
+export interface RoomGuardOptions {
+  /** Updates above this are refused before decoding (the server also caps frames at 1 MiB). */
+  maxUpdateBytes?: number;
+  decodeLimits?: DecodeLimits;
+  /**
+   * How many items an append may land behind the end of `messages` (other
+   * clients' concurrent or offline-period appends it had not seen). Bounds the
+   * walk from the append's left origin to the end; see README "Appends".
+   */
+  maxAppendDistance?: number;
+  /** Structs and message elements visited while resolving the delete set. */
+  maxDeleteSteps?: number;
+}
+
+export const DEFAULT_MAX_UPDATE_BYTES = 1024 * 1024;
+const DEFAULT_MAX_APPEND_DISTANCE = 10_000;
+const DEFAULT_MAX_DELETE_STEPS = 100_000;
+
+export function emptyChanges(): RoomChanges {
+  return { created: [], edited: [], deleted: [], reads: [], reactions: [] };
+}
+
+type RootName = 'messages' | 'edits' | 'reactions' | 'reads';
+
+/** Where a struct writes: a root of the schema and, for maps, the key. */
+type Placement = { ok: true; root: RootName; key: string | null } | { ok: false; refusal: Refusal };
+
+/** The part of an incoming item the document does not have yet (Yjs skips the part it has). */
+interface NewItem extends DecodedItem {
+  placement?: Placement;
+}
+
+class Refused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.detail);
+  }
+}
+
+const fail = (rule: GuardRule, detail: string): never => {
+  throw new Refused({ rule, detail });
+};
+const failWith = (refusal: Refusal | null): void => {
+  if (refusal) throw new Refused(refusal);
+};
+
+const idText = (id: StructId) => `${id.client}:${id.clock}`;
+
+/** Delete ranges of one update, per client, sorted, for "is this id deleted by the update". */
+class RangeIndex {
+  private readonly byClient = new Map<number, { clock: number; end: number }[]>();
+
+  add(client: number, clock: number, length: number): void {
+    let list = this.byClient.get(client);
+    if (!list) {
+      list = [];
+      this.byClient.set(client, list);
+    }
+    list.push({ clock, end: clock + length });
+  }
+
+  seal(): void {
+    for (const list of this.byClient.values()) list.sort((a, b) => a.clock - b.clock);
+  }
+
+  has(client: number, clock: number): boolean {
+    const list = this.byClient.get(client);
+    if (!list) return false;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const range = list[mid]!;
+      if (clock < range.clock) hi = mid - 1;
+      else if (clock >= range.end) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Checks incoming Yjs updates of one loaded `room:<id>` document against the
+ * room schema v1 rules, before the server applies them.
+ *
+ * Indexes: the guard keeps message id → author itself (built once at load,
+ * kept current by a doc `afterTransaction` listener, so it sees every applied
+ * update whatever its origin: a client, Redis, another instance). For item
+ * ids it uses the document's own struct store (binary search by client and
+ * clock) and each root map's `_map` (key → current item), which Yjs keeps
+ * current and garbage-collects itself. The end of `messages` is reached by
+ * walking right from the append's origin, which is 0 steps for an append at
+ * the end. So a check costs O(update · log room), flat in practice.
+ */
+export class RoomGuard {
+  private readonly doc: Y.Doc;
+  private readonly maps: RoomMaps;
+  private readonly authors = new Map<string, string>();
+  private readonly maxUpdateBytes: number;
+  private readonly decodeLimits: DecodeLimits;
+  private readonly maxAppendDistance: number;
+  private readonly maxDeleteSteps: number;
+  private readonly onAfterTransaction: (tr: Y.Transaction) => void;
+
+  /** Builds its indexes from the loaded document (O(room) once, at load). */
+  constructor(doc: Y.Doc, options: RoomGuardOptions = {}) {
+    this.doc = doc;
+    this.maps = roomMaps(doc);
+    this.maxUpdateBytes = options.maxUpdateBytes ?? DEFAULT_MAX_UPDATE_BYTES;
+    this.decodeLimits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
+    this.maxAppendDistance = options.maxAppendDistance ?? DEFAULT_MAX_APPEND_DISTANCE;
+    this.maxDeleteSteps = options.maxDeleteSteps ?? DEFAULT_MAX_DELETE_STEPS;
+    for (const message of this.maps.messages.toArray()) this.learn(message);
+    this.onAfterTransaction = (tr) => this.track(tr);
+    doc.on('afterTransaction', this.onAfterTransaction);
+  }
+
+  destroy(): void {
+    this.doc.off('afterTransaction', this.onAfterTransaction);
+    this.authors.clear();
+  }
+
+  /** The author of a message in the room, from the index (for the server's events and for tests). */
+  authorOf(messageId: string): string | undefined {
+    return this.authors.get(messageId);
+  }
+
+  /** Number of messages indexed (live messages in the room). */
+  get indexedMessages(): number {
+    return this.authors.size;
+  }
+
+  /**
+   * Checks one incoming update from this user against the document as it is
+   * now. Never mutates the document and never throws.
+   */
+  check(update: Uint8Array, ctx: GuardContext): GuardVerdict {
+    try {
+      return { ok: true, changes: this.evaluate(update, ctx) };
+    } catch (error) {
+      if (error instanceof Refused) return { ok: false, ...error.refusal };
+      // A bug in the guard must not let the update through, nor crash the connection handler.
+      const detail = error instanceof Error ? error.message : String(error);
+      return { ok: false, rule: 'malformed_update', detail: `unexpected: ${detail}` };
+    }
+  }
+
+  private evaluate(update: Uint8Array, ctx: GuardContext): RoomChanges {
+    if (update.length > this.maxUpdateBytes) fail('too_large', `update of ${update.length} bytes`);
+    const decoded = decodeUpdateBounded(update, this.decodeLimits);
+    if (!decoded.ok) {
+      fail(decoded.failure.reason === 'budget' ? 'decode_budget' : 'malformed_update', decoded.failure.detail);
+      throw new Error('unreachable');
+    }
+    const store = this.doc.store;
+    const changes = emptyChanges();
+
+    // 1. Keep only what the document does not have; refuse gaps (Yjs would hold them as pending).
+    const newItems: NewItem[] = [];
+    const newByClient = new Map<number, { clock: number; end: number; item: NewItem | null }[]>();
+    const knownAfter = new Map<number, number>();
+    for (const s of decoded.update.structs) {
+      const known = knownAfter.get(s.client) ?? Y.getState(store, s.client);
+      if (s.clock > known) {
+        fail('malformed_update', `struct ${idText(s)} depends on changes the server does not have`);
+      }
+      const end = s.clock + s.length;
+      if (end <= known || s.kind === 'skip') continue;
+      const offset = known - s.clock;
+      let item: NewItem | null = null;
+      if (s.kind === 'item') {
+        item = offset === 0 ? { ...s } : sliceItem(s, offset);
+        newItems.push(item);
+      }
+      let list = newByClient.get(s.client);
+      if (!list) {
+        list = [];
+        newByClient.set(s.client, list);
+      }
+      list.push({ clock: known, end, item });
+      knownAfter.set(s.client, end);
+    }
+    const hasNewStructs = newByClient.size > 0;
+    if (hasNewStructs) failWith(writeAllowed(ctx));
+
+    const findNew = (id: StructId): { item: NewItem | null } | undefined => {
+      const list = newByClient.get(id.client);
+      if (!list) return undefined;
+      let lo = 0;
+      let hi = list.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const entry = list[mid]!;
+        if (id.clock < entry.clock) hi = mid - 1;
+        else if (id.clock >= entry.end) lo = mid + 1;
+        else return entry;
+      }
+      return undefined;
+    };
+
+    const deletedByUpdate = new RangeIndex();
+    for (const range of decoded.update.deletes) deletedByUpdate.add(range.client, range.clock, range.length);
+    deletedByUpdate.seal();
+
+    // 2. The delete set: only live items of the document matter; the sender may delete its own new structs.
+    const deletedMessageIds = new Set<string>();
+    const reactionsOff: string[] = [];
+    let steps = 0;
+    const step = () => {
+      if (++steps > this.maxDeleteSteps) fail('decode_budget', `delete set touches more than ${this.maxDeleteSteps}`);
+    };
+    for (const range of decoded.update.deletes) {
+      const rangeEnd = range.clock + range.length;
+      const state = Y.getState(store, range.client);
+      if (rangeEnd > state && rangeEnd > (knownAfter.get(range.client) ?? state)) {
+        fail('malformed_update', `deletes ${range.client}:${range.clock}+${range.length} the server does not have`);
+      }
+      if (range.clock >= state) continue;
+      const structs = store.clients.get(range.client)!;
+      for (let i = Y.findIndexSS(structs, range.clock); i < structs.length; i++) {
+        const struct = structs[i]!;
+        if (struct.id.clock >= rangeEnd) break;
+        step();
+        if (!(struct instanceof Y.Item) || struct.deleted) continue;
+        failWith(writeAllowed(ctx));
+        const from = Math.max(range.clock, struct.id.clock) - struct.id.clock;
+        const to = Math.min(rangeEnd, struct.id.clock + struct.length) - struct.id.clock;
+        this.checkDelete(struct, from, to, ctx, changes, deletedMessageIds, reactionsOff, step);
+      }
+    }
+
+    // 3. New items: where they go, then the rules of that place.
+    const newMessageIds = new Map<string, string>();
+    const reactionsOn = new Set<string>();
+    for (const item of newItems) {
+      const placement = this.place(item, findNew);
+      if (!placement.ok) throw new Refused(placement.refusal);
+      const deletedNow = deletedByUpdate.has(item.client, item.clock + item.length - 1);
+      const { content } = item;
+      if (content.kind !== 'any' && content.kind !== 'deleted') {
+        fail('wrong_type', `${placement.root} holds plain values, not ${content.kind} content`);
+      }
+      if (placement.root === 'messages') {
+        if (placement.key !== null) fail('wrong_type', 'messages is an array, not a map');
+        this.checkAppendPosition(item, findNew, deletedByUpdate);
+        if (content.kind !== 'any') continue;
+        for (const value of content.values) {
+          const id = (value as { id?: unknown } | null)?.id;
+          if (typeof id === 'string' && deletedMessageIds.has(id)) {
+            fail('message_immutable', `message ${id} is deleted and re-inserted: messages never change in place`);
+          }
+          failWith(newMessageRule(value, ctx, (mid) => this.authors.has(mid) || newMessageIds.has(mid)));
+          const message = { ...(value as ChatMessage) };
+          newMessageIds.set(message.id, message.author);
+          if (!deletedNow) changes.created.push(message);
+        }
+        continue;
+      }
+      const key = placement.key;
+      if (key === null) fail('wrong_type', `${placement.root} is a map, not an array`);
+      if (item.rightOrigin !== null) fail('malformed_update', `${placement.root} entry inserted before another entry`);
+      const value = content.kind === 'any' ? content.values : null;
+      if (value !== null && value.length !== 1) fail('malformed_update', `${placement.root} entry with several values`);
+      const v = value?.[0];
+      if (placement.root === 'edits') {
+        const author = this.authors.get(key!) ?? newMessageIds.get(key!);
+        failWith(editWriteRule(key!, author, ctx));
+        if (value === null) continue;
+        failWith(editValueRule(v));
+        const edit = v as { text: string; editedAt: number };
+        if (!deletedNow)
+          changes.edited.push({ messageId: key!, authorId: author!, text: edit.text, editedAt: edit.editedAt });
+      } else if (placement.root === 'reactions') {
+        failWith(reactionKeyRule(key!, ctx));
+        if (value === null) continue;
+        failWith(reactionValueRule(v));
+        if (!deletedNow) reactionsOn.add(key!);
+      } else {
+        failWith(readKeyRule(key!, ctx));
+        if (value === null) continue;
+        failWith(readValueRule(v));
+        const marker = v as { messageId: string; at: number };
+        if (!deletedNow) changes.reads.push({ userId: key!, messageId: marker.messageId, at: marker.at });
+      }
+    }
+    for (const key of reactionsOff) if (!reactionsOn.has(key)) changes.reactions.push({ key, on: false });
+    for (const key of reactionsOn) changes.reactions.push({ key, on: true });
+    return changes;
+  }
+
+  /** Rules for deleting elements [from, to) of a live item of the document. */
+  private checkDelete(
+    item: Y.Item,
+    from: number,
+    to: number,
+    ctx: GuardContext,
+    changes: RoomChanges,
+    deletedMessageIds: Set<string>,
+    reactionsOff: string[],
+    step: () => void,
+  ): void {
+    const root = this.rootOf(item.parent);
+    if (!root.ok) throw new Refused(root.refusal);
+    const key = item.parentSub;
+    if (root.root === 'messages') {
+      const values = item.content instanceof Y.ContentAny ? item.content.getContent() : null;
+      for (let k = from; k < to; k++) {
+        step();
+        const message = values?.[k] as ChatMessage | undefined;
+        if (!message || typeof message.author !== 'string') {
+          // Not a message (a document written before the guard): only an owner may clean it up.
+          if (ctx.role !== 'owner')
+            fail('message_delete_not_allowed', 'only an owner may delete a non-message element');
+          continue;
+        }
+        failWith(messageDeleteRule(message.author, ctx));
+        deletedMessageIds.add(message.id);
+        changes.deleted.push({ messageId: message.id, authorId: message.author, deletedBy: ctx.userId });
+      }
+      return;
+    }
+    if (key === null) {
+      if (ctx.role !== 'owner') fail('wrong_type', `${root.root} holds no list elements`);
+      return;
+    }
+    if (root.root === 'edits') failWith(editDeleteRule(key, this.authors.get(key), ctx));
+    else if (root.root === 'reactions') {
+      failWith(reactionKeyRule(key, ctx));
+      reactionsOff.push(key);
+    } else failWith(readKeyRule(key, ctx));
+  }
+
+  /**
+   * Where a new item writes. Yjs takes the parent (and map key) from the left
+   * origin, else the right origin, else what the struct names; origins may be
+   * other new items of the same update, resolved iteratively (no recursion, so
+   * a long chain cannot overflow the stack).
+   */
+  private place(start: NewItem, findNew: (id: StructId) => { item: NewItem | null } | undefined): Placement {
+    const chain: NewItem[] = [];
+    const visiting = new Set<NewItem>();
+    let current: NewItem = start;
+    let placement: Placement | undefined;
+    while (placement === undefined) {
+      if (current.placement) {
+        placement = current.placement;
+        break;
+      }
+      if (visiting.has(current)) {
+        placement = { ok: false, refusal: { rule: 'malformed_update', detail: 'origins form a cycle' } };
+        break;
+      }
+      visiting.add(current);
+      chain.push(current);
+      if (current.parentItem !== null) {
+        placement = { ok: false, refusal: { rule: 'wrong_type', detail: 'nested types are not part of the room' } };
+      } else if (current.parentRoot !== null) {
+        placement = this.placeInRoot(current.parentRoot, current.parentSub);
+      } else {
+        const ref = (current.origin ?? current.rightOrigin)!;
+        const inUpdate = findNew(ref);
+        if (inUpdate) {
+          if (inUpdate.item === null) {
+            placement = {
+              ok: false,
+              refusal: { rule: 'malformed_update', detail: 'origin is a garbage-collected range' },
+            };
+          } else current = inUpdate.item;
+        } else {
+          placement = this.placeAfterExisting(ref);
+        }
+      }
+    }
+    for (const item of chain) item.placement = placement;
+    return placement;
+  }
+
+  private placeInRoot(name: string, key: string | null): Placement {
+    if (name !== 'messages' && name !== 'edits' && name !== 'reactions' && name !== 'reads') {
+      return { ok: false, refusal: { rule: 'unknown_key', detail: `unknown top-level key ${JSON.stringify(name)}` } };
+    }
+    return { ok: true, root: name, key };
+  }
+
+  private placeAfterExisting(ref: StructId): Placement {
+    const struct = this.existing(ref);
+    if (struct === null) {
+      return {
+        ok: false,
+        refusal: { rule: 'malformed_update', detail: `refers to ${idText(ref)}, which the server does not have` },
+      };
+    }
+    if (!(struct instanceof Y.Item)) {
+      return { ok: false, refusal: { rule: 'malformed_update', detail: 'origin is a garbage-collected range' } };
+    }
+    const root = this.rootOf(struct.parent);
+    return root.ok ? { ok: true, root: root.root, key: struct.parentSub } : root;
+  }
+
+  private rootOf(parent: unknown): { ok: true; root: RootName } | { ok: false; refusal: Refusal } {
+    const { messages, edits, reactions, reads } = this.maps;
+    if (parent === messages) return { ok: true, root: 'messages' };
+    if (parent === edits) return { ok: true, root: 'edits' };
+    if (parent === reactions) return { ok: true, root: 'reactions' };
+    if (parent === reads) return { ok: true, root: 'reads' };
+    if (parent instanceof Y.AbstractType && parent._item !== null) {
+      return { ok: false, refusal: { rule: 'wrong_type', detail: 'nested types are not part of the room' } };
+    }
+    return { ok: false, refusal: { rule: 'unknown_key', detail: 'writes under a top-level key outside the schema' } };
+  }
+
+  /** The document's struct holding `id`, or null when the document does not have it (no mutation). */
+  private existing(id: StructId): Y.Item | Y.GC | null {
+    if (id.clock >= Y.getState(this.doc.store, id.client)) return null;
+    const structs = this.doc.store.clients.get(id.client)!;
+    return structs[Y.findIndexSS(structs, id.clock)] as Y.Item | Y.GC;
+  }
+
+  /**
+   * "Only at the end of the array as the sender saw it." The right origin
+   * must be nothing (a push) or a deleted item (an insert at `length` lands
+   * before trailing deleted items). The left origin is the end, another new
+   * message of this update (a batch), or an item followed only by deleted
+   * items and by items the sender cannot have seen: concurrent appends from
+   * other Yjs clients. An item of the sender's own Yjs client after the origin
+   * proves it saw that item, so landing before it is an insert in the middle.
+   */
+  private checkAppendPosition(
+    item: NewItem,
+    findNew: (id: StructId) => { item: NewItem | null } | undefined,
+    deletedByUpdate: RangeIndex,
+  ): void {
+    if (item.rightOrigin !== null) {
+      const ref = item.rightOrigin;
+      const inUpdate = findNew(ref);
+      const deleted = inUpdate
+        ? inUpdate.item?.content.kind === 'deleted' || deletedByUpdate.has(ref.client, ref.clock)
+        : this.isDeletedInDoc(ref) || deletedByUpdate.has(ref.client, ref.clock);
+      if (!deleted) fail('message_not_appended', `message inserted before ${idText(ref)}, not at the end`);
+    }
+    let next: Y.Item | null;
+    if (item.origin === null) {
+      next = this.maps.messages._start;
+    } else {
+      if (findNew(item.origin)) return;
+      const left = this.existing(item.origin) as Y.Item;
+      const lastClock = left.id.clock + left.length - 1;
+      if (!left.deleted && item.origin.clock < lastClock) {
+        // The origin is inside a multi-message item: the rest of that item comes after it.
+        if (left.id.client === item.client) fail('message_not_appended', 'message inserted between earlier messages');
+      }
+      next = left.right;
+    }
+    let hops = 0;
+    for (; next !== null; next = next.right) {
+      if (++hops > this.maxAppendDistance) {
+        fail('message_not_appended', `message lands more than ${this.maxAppendDistance} items before the end`);
+      }
+      if (next.deleted || next.id.client !== item.client) continue;
+      if (deletedByUpdate.has(next.id.client, next.id.clock)) continue;
+      fail('message_not_appended', `message inserted before the sender's own ${idText(next.id)}`);
+    }
+  }
+
+  private isDeletedInDoc(id: StructId): boolean {
+    const struct = this.existing(id);
+    return struct !== null && (!(struct instanceof Y.Item) || struct.deleted);
+  }
+
+  private learn(value: unknown): void {
+    const m = value as Partial<ChatMessage> | null;
+    if (m && typeof m.id === 'string' && typeof m.author === 'string') this.authors.set(m.id, m.author);
+  }
+
+  private forget(value: unknown): void {
+    const m = value as Partial<ChatMessage> | null;
+    if (m && typeof m.id === 'string' && this.authors.get(m.id) === m.author) this.authors.delete(m.id);
+  }
+
+  /**
+   * Keeps the message index current after every transaction on the document
+   * (accepted client updates, Redis, load, server-side writes). Runs before
+   * Yjs garbage-collects the deleted content, so deleted messages can still be
+   * read here and forgotten. Cost: the structs the transaction added or deleted.
+   */
+  private track(tr: Y.Transaction): void {
+    const store = this.doc.store;
+    const messages = this.maps.messages;
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0;
+      if (after <= before) continue;
+      const structs = store.clients.get(client)!;
+      for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+        const s = structs[i]!;
+        if (s instanceof Y.Item && s.parent === messages && !s.deleted && s.content instanceof Y.ContentAny) {
+          for (const value of s.content.getContent()) this.learn(value);
+        }
+      }
+    }
+    for (const [client, ranges] of tr.deleteSet.clients) {
+      const structs = store.clients.get(client);
+      if (!structs) continue;
+      for (const range of ranges) {
+        const end = range.clock + range.len;
+        for (let i = Y.findIndexSS(structs, range.clock); i < structs.length; i++) {
+          const s = structs[i]!;
+          if (s.id.clock >= end) break;
+          if (!(s instanceof Y.Item) || s.parent !== messages || !(s.content instanceof Y.ContentAny)) continue;
+          const values = s.content.getContent();
+          const from = Math.max(range.clock, s.id.clock) - s.id.clock;
+          const to = Math.min(end, s.id.clock + s.length) - s.id.clock;
+          for (let k = from; k < to; k++) this.forget(values[k]);
+        }
+      }
+    }
+  }
+}
+
+/** The part of a struct from `offset` on, as Yjs integrates it: its left origin becomes the struct's own previous clock. */
+function sliceItem(s: DecodedItem, offset: number): NewItem {
+  const content =
+    s.content.kind === 'any' || s.content.kind === 'json'
+      ? { ...s.content, values: s.content.values.slice(offset) }
+      : s.content;
+  return {
+    ...s,
+    clock: s.clock + offset,
+    length: s.length - offset,
+    origin: { client: s.client, clock: s.clock + offset - 1 },
+    content,
+  };
+}
+
+/**
+ * `user:<id>` documents hold the user's private state (drafts) in whatever
+ * shape the client wants, and only that user connects. The guard only makes
+ * sure the bytes are a sane v1 update of bounded size and cost.
+ */
+export function checkUserDocumentUpdate(
+  update: Uint8Array,
+  _ctx: GuardContext,
+  options: Pick<RoomGuardOptions, 'maxUpdateBytes' | 'decodeLimits'> = {},
+): GuardVerdict {
+  const maxUpdateBytes = options.maxUpdateBytes ?? DEFAULT_MAX_UPDATE_BYTES;
+  if (update.length > maxUpdateBytes)
+    return { ok: false, rule: 'too_large', detail: `update of ${update.length} bytes` };
+  const decoded = decodeUpdateBounded(update, options.decodeLimits);
+  if (!decoded.ok) {
+    const rule = decoded.failure.reason === 'budget' ? 'decode_budget' : 'malformed_update';
+    return { ok: false, rule, detail: decoded.failure.detail };
+  }
+  return { ok: true, changes: emptyChanges() };
+}

@@ -1,0 +1,119 @@
+import {
+  type ChatMessage,
+  editShapeError,
+  messageShapeError,
+  parseReactionKey,
+  readMarkerShapeError,
+} from '@confab/protocol';
+
+/**
+ * The room schema v1 write rules as pure functions over plain values. The
+ * RoomGuard does the Yjs work (decoding, finding which key or message a
+ * struct touches) and asks these functions for the verdict. Each returns null
+ * when the write is allowed, or the refusal.
+ */
+
+export type GuardRule =
+  | 'malformed_update'
+  | 'unknown_key'
+  | 'wrong_type'
+  | 'read_only'
+  | 'message_not_appended'
+  | 'message_author'
+  | 'message_shape'
+  | 'message_immutable'
+  | 'message_delete_not_allowed'
+  | 'edit_not_author'
+  | 'edit_shape'
+  | 'reaction_not_own'
+  | 'reaction_shape'
+  | 'read_not_own'
+  | 'read_shape'
+  | 'too_large'
+  | 'decode_budget';
+
+export type Role = 'owner' | 'member' | 'reader';
+
+export interface GuardContext {
+  userId: string;
+  role: Role;
+}
+
+export interface Refusal {
+  rule: GuardRule;
+  detail: string;
+}
+
+const refuse = (rule: GuardRule, detail: string): Refusal => ({ rule, detail });
+
+/** Readers write nothing: any struct or effective delete from them is refused. */
+export function writeAllowed(ctx: GuardContext): Refusal | null {
+  return ctx.role === 'reader' ? refuse('read_only', 'readers may not change the room') : null;
+}
+
+/**
+ * A new element of `messages`: a valid v1 message written by the sender,
+ * with an id not already in the room (edits and reactions address messages by
+ * id, so a reused id would let one user's edit land on another's message).
+ */
+export function newMessageRule(value: unknown, ctx: GuardContext, idTaken: (id: string) => boolean): Refusal | null {
+  const shape = messageShapeError(value);
+  if (shape) return refuse('message_shape', shape);
+  const message = value as ChatMessage;
+  if (message.author !== ctx.userId) return refuse('message_author', `author ${message.author} is not the sender`);
+  if (idTaken(message.id)) return refuse('message_shape', `message id ${message.id} is already used`);
+  return null;
+}
+
+/** Deleting a message: its author, or an owner (moderation). */
+export function messageDeleteRule(authorId: string, ctx: GuardContext): Refusal | null {
+  if (authorId === ctx.userId || ctx.role === 'owner') return null;
+  return refuse('message_delete_not_allowed', `only the author ${authorId} or an owner may delete this message`);
+}
+
+/**
+ * Writing `edits[messageId]`: only the author of a message that exists.
+ * `authorOf` answers from the room (and the update's own new messages).
+ */
+export function editWriteRule(messageId: string, authorOf: string | undefined, ctx: GuardContext): Refusal | null {
+  if (authorOf === undefined) return refuse('edit_not_author', `message ${messageId} does not exist`);
+  if (authorOf !== ctx.userId) return refuse('edit_not_author', `message ${messageId} belongs to ${authorOf}`);
+  return null;
+}
+
+export function editValueRule(value: unknown): Refusal | null {
+  const shape = editShapeError(value);
+  return shape ? refuse('edit_shape', shape) : null;
+}
+
+/**
+ * Removing `edits[messageId]`: its author, or an owner (who removes the edit
+ * together with the message it moderates: protocol `deleteMessage` does both).
+ */
+export function editDeleteRule(messageId: string, authorOf: string | undefined, ctx: GuardContext): Refusal | null {
+  if (ctx.role === 'owner' || (authorOf !== undefined && authorOf === ctx.userId)) return null;
+  return refuse('edit_not_author', `only the author of ${messageId} or an owner may remove its edit`);
+}
+
+/** Writing or removing `reactions[<messageId>|<userId>|<emoji>]`: only the user named in the key. */
+export function reactionKeyRule(key: string, ctx: GuardContext): Refusal | null {
+  const parsed = parseReactionKey(key);
+  if (!parsed) return refuse('reaction_shape', 'reaction key is not <messageId>|<userId>|<emoji>');
+  if (parsed.userId !== ctx.userId) return refuse('reaction_not_own', `reaction belongs to ${parsed.userId}`);
+  return null;
+}
+
+export function reactionValueRule(value: unknown): Refusal | null {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return null;
+  return refuse('reaction_shape', 'reaction value is not epoch milliseconds');
+}
+
+/** Writing or removing `reads[userId]`: only that user. */
+export function readKeyRule(key: string, ctx: GuardContext): Refusal | null {
+  return key === ctx.userId ? null : refuse('read_not_own', `read marker belongs to ${key}`);
+}
+
+export function readValueRule(value: unknown): Refusal | null {
+  const shape = readMarkerShapeError(value);
+  return shape ? refuse('read_shape', shape) : null;
+}
