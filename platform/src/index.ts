@@ -1,11 +1,5 @@
-export {
-  AuthClientError,
-  type AuthClientOptions,
-  createHttpDirectory,
-  createHttpSessionVerifier,
-  type SessionVerifierOptions,
-} from './auth-client';
 export { createInProcessBus, type InProcessBus, type InProcessBusOptions } from './bus/inprocess';
+export { createNatsBus, type NatsBus, type NatsBusOptions } from './bus/nats';
 export {
   type BusEvent,
   DEAD_LETTER_PREFIX,
@@ -20,7 +14,6 @@ export {
   type Subscription,
   subjectMatches,
 } from './bus/port';
-export { ConfigError, parseEnv } from './config';
 export {
   blobType,
   type Database,
@@ -29,30 +22,4 @@ export {
   type OpenDatabaseOptions,
   openDatabase,
 } from './db/database';
-export {
-  assertOrigin,
-  bearerToken,
-  type CookieOptions,
-  clearCookie,
-  createOpsHandler,
-  errorResponse,
-  HttpError,
-  installHttpKit,
-  isHttpError,
-  isSafeMethod,
-  jsonErrorResponse,
-  type KitEnv,
-  type KitVariables,
-  MAX_JSON_BODY_BYTES,
-  originOf,
-  originProblem,
-  REQUEST_ID_HEADER,
-  readCookie,
-  readJsonBody,
-  requestIdFrom,
-  serializeCookie,
-  validate,
-} from './http';
-export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS } from './log';
-export { createRegistry, getOrCreate, httpRequestHistogram } from './metrics';
 export type { Directory, DirectoryMember, DirectoryUser, ServiceHandle, SessionInfo, SessionVerifier } from './ports';

@@ -149,3 +149,17 @@ export function assertEvent(event: BusEvent): void {
     throw new TypeError('bus event needs a string id of 1 to 200 characters');
   }
 }
+
+/** `filter_subjects` (several filters on one consumer) needs nats-server 2.10 or later. */
+export function supportsMultipleFilters(serverVersion: string | undefined): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(serverVersion ?? '');
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
+/** Exponential reconnect delay: `baseMs` doubling per failed attempt up to `maxMs`, plus up to 10% jitter. */
+export function reconnectDelayMs(baseMs: number, maxMs: number, failedAttempts: number, random = Math.random): number {
+  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, failedAttempts));
+  return Math.round(delay + delay * 0.1 * random());
+}
