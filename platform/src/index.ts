@@ -1,3 +1,10 @@
+export {
+  AuthClientError,
+  type AuthClientOptions,
+  createHttpDirectory,
+  createHttpSessionVerifier,
+  type SessionVerifierOptions,
+} from './auth-client';
 export { createInProcessBus, type InProcessBus, type InProcessBusOptions } from './bus/inprocess';
 export { createNatsBus, type NatsBus, type NatsBusOptions } from './bus/nats';
 export {
@@ -14,6 +21,7 @@ export {
   type Subscription,
   subjectMatches,
 } from './bus/port';
+export { ConfigError, parseEnv } from './config';
 export {
   blobType,
   type Database,
@@ -22,4 +30,30 @@ export {
   type OpenDatabaseOptions,
   openDatabase,
 } from './db/database';
+export {
+  assertOrigin,
+  bearerToken,
+  type CookieOptions,
+  clearCookie,
+  createOpsHandler,
+  errorResponse,
+  HttpError,
+  installHttpKit,
+  isHttpError,
+  isSafeMethod,
+  jsonErrorResponse,
+  type KitEnv,
+  type KitVariables,
+  MAX_JSON_BODY_BYTES,
+  originOf,
+  originProblem,
+  REQUEST_ID_HEADER,
+  readCookie,
+  readJsonBody,
+  requestIdFrom,
+  serializeCookie,
+  validate,
+} from './http';
+export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS } from './log';
+export { createRegistry, getOrCreate, httpRequestHistogram } from './metrics';
 export type { Directory, DirectoryMember, DirectoryUser, ServiceHandle, SessionInfo, SessionVerifier } from './ports';
