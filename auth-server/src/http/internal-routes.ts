@@ -30,7 +30,8 @@ export function internalRoutes(deps: RouteDeps): Hono<AuthEnv> {
   app.use('*', async (c, next) => {
     if (!config.internalApiToken) throw new HttpError('not_found', `no route for ${c.req.method} ${c.req.path}`);
     if (!sameSecret(bearerToken(c.req.header('authorization')), config.internalApiToken)) {
-      throw new HttpError('unauthenticated', 'internal endpoints need the internal API token');
+      // 403, not 401: verify's 401 means "no such session", and a misconfigured caller must not read it that way.
+      throw new HttpError('forbidden', 'internal endpoints need the internal API token');
     }
     await next();
   });
