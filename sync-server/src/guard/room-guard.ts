@@ -474,6 +474,7 @@ export class RoomGuard {
       if (!deleted) fail('message_not_appended', `message inserted before ${idText(ref)}, not at the end`);
     }
     let next: Y.Item | null;
+    let distance = 0;
     if (item.origin === null) {
       next = this.maps.messages._start;
     } else {
@@ -483,14 +484,17 @@ export class RoomGuard {
       if (!left.deleted && item.origin.clock < lastClock) {
         // The origin is inside a multi-message item: the rest of that item comes after it.
         if (left.id.client === item.client) fail('message_not_appended', 'message inserted between earlier messages');
+        distance = lastClock - item.origin.clock;
       }
       next = left.right;
     }
-    let hops = 0;
+    const tooFar = () =>
+      fail('message_not_appended', `message lands more than ${this.maxAppendDistance} items before the end`);
+    if (distance > this.maxAppendDistance) tooFar();
     for (; next !== null; next = next.right) {
-      if (++hops > this.maxAppendDistance) {
-        fail('message_not_appended', `message lands more than ${this.maxAppendDistance} items before the end`);
-      }
+      // Live elements count one each (that is what the reader sees skipped); a deleted run counts once.
+      distance += next.deleted ? 1 : next.length;
+      if (distance > this.maxAppendDistance) tooFar();
       if (next.deleted || next.id.client !== item.client) continue;
       if (deletedByUpdate.has(next.id.client, next.id.clock)) continue;
       fail('message_not_appended', `message inserted before the sender's own ${idText(next.id)}`);

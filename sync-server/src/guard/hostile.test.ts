@@ -1,0 +1,218 @@
+import { roomMaps } from '@confab/protocol';
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { decodeUpdateBounded } from './decode';
+import { checkUserDocumentUpdate, type GuardVerdict, RoomGuard } from './room-guard';
+import { alice, Bytes, craftUpdate, createRoom, itemIdOf, message, olivia, post, prng } from './test-kit';
+
+const rule = (verdict: GuardVerdict) => (verdict.ok ? 'ok' : verdict.rule);
+const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
+
+/** Runs a check and returns its rule and how long it took. */
+function timed(guard: RoomGuard, update: Uint8Array) {
+  const start = performance.now();
+  const verdict = guard.check(update, alice);
+  return { rule: rule(verdict), ms: performance.now() - start };
+}
+
+/** One client section header followed by `body`, then an empty delete set. */
+function oneStruct(body: (w: Bytes) => void, structs = 1): Uint8Array {
+  const w = new Bytes().varUint(1).varUint(structs).varUint(42).varUint(0);
+  body(w);
+  return w.varUint(0).bytes();
+}
+
+describe('hostile bytes', () => {
+  it('refuses the crafted buffers of yjs issue 687 quickly', () => {
+    const { guard } = createRoom();
+    for (const bytes of [
+      '00010000000001000100010200001602000001fdffffffff7f0000',
+      '000002a50100000104060374686901020101000001010000',
+      '01ffffffffffffffff7f2a0000',
+    ]) {
+      const result = timed(guard, hex(bytes));
+      expect(result.rule).not.toBe('ok');
+      expect(result.ms).toBeLessThan(50);
+    }
+  });
+
+  it('refuses a struct count larger than the bytes could hold before allocating', () => {
+    const { guard } = createRoom();
+    const update = new Bytes()
+      .varUint(1)
+      .varUint(2 ** 40)
+      .varUint(1)
+      .varUint(0)
+      .u8(0)
+      .bytes();
+    const result = timed(guard, update);
+    expect(result).toMatchObject({ rule: 'malformed_update' });
+    expect(result.ms).toBeLessThan(50);
+  });
+
+  it('refuses a value nested deeper than the limit without recursing through it', () => {
+    const { guard } = createRoom();
+    const depth = 200_000;
+    const update = oneStruct((w) => {
+      w.u8(8).varUint(1).string('messages').varUint(1);
+      for (let i = 0; i < depth; i++) w.u8(117).varUint(1);
+      w.u8(126);
+    });
+    const result = timed(guard, update);
+    expect(result.rule).toBe('decode_budget');
+    expect(result.ms).toBeLessThan(100);
+  });
+
+  it('refuses garbage-collected ranges and delete ranges spanning absurd clock lengths', () => {
+    const { guard } = createRoom();
+    const gc = oneStruct((w) => w.u8(0).varUint(2 ** 45));
+    expect(timed(guard, gc).rule).toBe('decode_budget');
+    const deleted = oneStruct((w) =>
+      w
+        .u8(1)
+        .varUint(1)
+        .string('messages')
+        .varUint(2 ** 45),
+    );
+    expect(timed(guard, deleted).rule).toBe('decode_budget');
+    const ds = new Bytes()
+      .varUint(0)
+      .varUint(1)
+      .varUint(42)
+      .varUint(1)
+      .varUint(0)
+      .varUint(2 ** 45)
+      .bytes();
+    expect(timed(guard, ds).rule).toBe('decode_budget');
+  });
+
+  it('refuses more structs than the limit', () => {
+    const guard = new RoomGuard(new Y.Doc(), {
+      decodeLimits: { maxStructs: 100, maxDeleteRanges: 100, maxClockSpan: 1000, maxAnyDepth: 8, maxKeyBytes: 64 },
+    });
+    const update = oneStruct((w) => {
+      for (let i = 0; i < 101; i++) w.u8(0).varUint(1);
+    }, 101);
+    expect(rule(guard.check(update, alice))).toBe('decode_budget');
+  });
+
+  it('refuses truncated updates, trailing bytes, bad UTF-8 and unknown content', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice);
+    const good = room.diff(a);
+    expect(rule(room.guard.check(good, alice))).toBe('ok');
+    for (let cut = 1; cut < good.length; cut++) {
+      expect(rule(room.guard.check(good.subarray(0, cut), alice))).toBe('malformed_update');
+    }
+    expect(rule(room.guard.check(Uint8Array.from([...good, 0]), alice))).toBe('malformed_update');
+    const badUtf8 = oneStruct((w) => w.u8(8).varUint(1).varUint(2).u8(0xc3).u8(0x28).varUint(1).u8(126));
+    expect(rule(room.guard.check(badUtf8, alice))).toBe('malformed_update');
+    const unknownContent = oneStruct((w) => w.u8(11).varUint(1).string('messages'));
+    expect(rule(room.guard.check(unknownContent, alice))).toBe('malformed_update');
+  });
+
+  it('never throws and answers quickly for random bytes', () => {
+    const room = createRoom();
+    const a = room.join();
+    for (let i = 0; i < 50; i++) post(a, alice);
+    room.send(a, alice);
+    const random = prng(687);
+    let slowest = 0;
+    for (let i = 0; i < 2000; i++) {
+      const bytes = Uint8Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256));
+      const start = performance.now();
+      const verdict = room.guard.check(bytes, alice);
+      slowest = Math.max(slowest, performance.now() - start);
+      expect(typeof verdict.ok).toBe('boolean');
+    }
+    expect(slowest).toBeLessThan(50);
+  });
+
+  it('refuses an update over the size limit before decoding it', () => {
+    const guard = new RoomGuard(new Y.Doc(), { maxUpdateBytes: 1024 });
+    expect(rule(guard.check(new Uint8Array(1025), alice))).toBe('too_large');
+  });
+
+  it('keeps __proto__ as a plain key that the message shape refuses', () => {
+    const { guard } = createRoom();
+    const update = craftUpdate(9, 0, [{ values: [message(alice)] }]);
+    const bytes = new Bytes()
+      .varUint(1)
+      .varUint(1)
+      .varUint(9)
+      .varUint(0)
+      .u8(8)
+      .varUint(1)
+      .string('messages')
+      .varUint(1)
+      .u8(118)
+      .varUint(2)
+      .string('__proto__')
+      .any({ admin: true })
+      .string('id')
+      .any('x')
+      .varUint(0)
+      .bytes();
+    expect(rule(guard.check(update, alice))).toBe('ok');
+    expect(rule(guard.check(bytes, alice))).toBe('message_shape');
+    const decoded = decodeUpdateBounded(bytes);
+    expect(
+      decoded.ok &&
+        Object.getPrototypeOf(
+          (decoded.update.structs[0] as never as { content: { values: object[] } }).content.values[0]!,
+        ),
+    ).toBeNull();
+  });
+
+  it('refuses a delete set that touches more structs than the step budget', () => {
+    const server = new Y.Doc();
+    const guard = new RoomGuard(server, { maxDeleteSteps: 10 });
+    const ids: string[] = [];
+    const c = new Y.Doc();
+    c.clientID = 100;
+    for (let i = 0; i < 20; i++) {
+      ids.push(post(c, alice).id);
+      Y.applyUpdate(server, Y.encodeStateAsUpdate(c, Y.encodeStateVector(server)));
+    }
+    const update = craftUpdate(1, 0, [], [{ client: 100, clock: 0, length: 20 }]);
+    expect(rule(guard.check(update, olivia))).toBe('decode_budget');
+    const one = craftUpdate(
+      1,
+      0,
+      [],
+      [itemIdOf(server, ids[0]!)].map((id) => ({ ...id, length: 1 })),
+    );
+    expect(rule(guard.check(one, olivia))).toBe('ok');
+  });
+
+  it('refuses an append that would land further than the allowed distance before the end', () => {
+    const server = new Y.Doc();
+    const guard = new RoomGuard(server, { maxAppendDistance: 3 });
+    const c = new Y.Doc();
+    const first = post(c, alice);
+    for (let i = 0; i < 5; i++) post(c, alice);
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(c));
+    const origin = itemIdOf(server, first.id);
+    expect(rule(guard.check(craftUpdate(555, 0, [{ origin, values: [message(alice)] }]), alice))).toBe(
+      'message_not_appended',
+    );
+    const last = itemIdOf(server, roomMaps(server).messages.get(5).id);
+    expect(rule(guard.check(craftUpdate(555, 0, [{ origin: last, values: [message(alice)] }]), alice))).toBe('ok');
+  });
+});
+
+describe('user documents', () => {
+  it('accepts any well-formed update to a user document, nested types included', () => {
+    const drafts = new Y.Doc();
+    drafts.getMap('drafts').set('room1', new Y.Text('half a thought'));
+    expect(rule(checkUserDocumentUpdate(Y.encodeStateAsUpdate(drafts), alice))).toBe('ok');
+  });
+
+  it('refuses malformed, oversized or over-budget updates to a user document', () => {
+    expect(rule(checkUserDocumentUpdate(hex('01ffffffffffffffff7f2a0000'), alice))).toBe('malformed_update');
+    expect(rule(checkUserDocumentUpdate(new Uint8Array(2 * 1024 * 1024), alice))).toBe('too_large');
+    const gc = oneStruct((w) => w.u8(0).varUint(2 ** 45));
+    expect(rule(checkUserDocumentUpdate(gc, alice))).toBe('decode_budget');
+  });
+});
