@@ -21,6 +21,7 @@ export interface StoredDocument {
 
 export interface CompactionResult {
   readonly mergedUpdates: number;
+  readonly mergedBytes: number;
   readonly snapshotBytes: number;
 }
 
@@ -36,7 +37,8 @@ export interface SyncStore {
   append(document: string, update: Uint8Array, events?: readonly PendingEvent[]): Promise<void>;
   /** Folds the document's log into a new snapshot; null when there was nothing to fold or another compaction won. */
   compact(document: string): Promise<CompactionResult | null>;
-  pendingEvents(limit: number): Promise<Array<PendingEvent & { readonly id: string }>>;
+  /** Oldest first; `createdBeforeMs` leaves out events an append has only just written (their relay is in flight). */
+  pendingEvents(limit: number, createdBeforeMs?: number): Promise<Array<PendingEvent & { readonly id: string }>>;
   deletePendingEvents(ids: readonly string[]): Promise<void>;
   countPendingEvents(): Promise<number>;
 }
@@ -139,7 +141,7 @@ export class KyselySyncStore implements SyncStore {
       .executeTakeFirst();
     const rows = await this.db
       .selectFrom('sync_updates')
-      .select(['seq', 'update'])
+      .select(['seq', 'update', 'bytes'])
       .where('document', '=', document)
       .orderBy('seq')
       .execute();
@@ -186,18 +188,18 @@ export class KyselySyncStore implements SyncStore {
           .where('seq', 'in', seqs.slice(i, i + DELETE_CHUNK))
           .execute();
       }
-      return { mergedUpdates: rows.length, snapshotBytes: state.byteLength };
+      return {
+        mergedUpdates: rows.length,
+        mergedBytes: rows.reduce((sum, r) => sum + Number(r.bytes), 0),
+        snapshotBytes: state.byteLength,
+      };
     });
   }
 
-  async pendingEvents(limit: number): Promise<Array<PendingEvent & { readonly id: string }>> {
-    const rows = await this.db
-      .selectFrom('sync_pending_events')
-      .select(['id', 'subject', 'payload'])
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+  async pendingEvents(limit: number, createdBeforeMs?: number): Promise<Array<PendingEvent & { readonly id: string }>> {
+    let query = this.db.selectFrom('sync_pending_events').select(['id', 'subject', 'payload']);
+    if (createdBeforeMs !== undefined) query = query.where('created_at', '<', createdBeforeMs);
+    const rows = await query.orderBy('created_at').orderBy('id').limit(limit).execute();
     return rows.map((r) => ({ id: r.id, subject: r.subject, event: JSON.parse(r.payload) as BusEvent }));
   }
 

@@ -1,0 +1,33 @@
+import type { CloseEvent, ParsedDocument, Role } from '@confab/protocol';
+
+/** What onAuthenticate learned about a connection; every later hook reads it from `connection.context`. */
+export interface SyncContext {
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly document: ParsedDocument;
+  /** The role the token grants; `user:` documents are their owner's alone, so `owner` there. */
+  readonly role: Role;
+  readonly tokenExpiresAtMs: number;
+}
+
+/**
+ * A refusal that Hocuspocus turns into a message for the client: thrown from
+ * onAuthenticate it becomes the PermissionDenied reason, thrown from a message
+ * hook its code and reason close that document's connection.
+ */
+export class CloseError extends Error implements CloseEvent {
+  readonly code: number;
+  readonly reason: string;
+  constructor(event: CloseEvent, detail?: string) {
+    super(detail ? `${event.reason}: ${detail}` : event.reason);
+    this.code = event.code;
+    this.reason = event.reason;
+  }
+}
+
+/** The database could not load a document: refuse, never serve an empty one (Hocuspocus issue 382). */
+export const TRY_AGAIN_LATER: CloseEvent = { code: 1013, reason: 'try_again_later' };
+
+export function isSyncContext(value: unknown): value is SyncContext {
+  return typeof value === 'object' && value !== null && typeof (value as SyncContext).userId === 'string';
+}

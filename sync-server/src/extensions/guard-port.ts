@@ -1,0 +1,37 @@
+import type { ChatMessage, ParsedDocument, Role } from '@confab/protocol';
+import type * as Y from 'yjs';
+
+/**
+ * What the update pipeline needs from the update guard (sync-server/src/guard,
+ * written apart). Kept as a port so the pipeline's tests can run with a
+ * pass-through guard and the guard's tests need no server.
+ */
+export interface RoomChanges {
+  created: ChatMessage[];
+  edited: { messageId: string; authorId: string; text: string; editedAt: number }[];
+  deleted: { messageId: string; authorId: string; deletedBy: string }[];
+  reads: { userId: string; messageId: string; at: number }[];
+  reactions: { key: string; on: boolean }[];
+}
+
+export type GuardVerdict = { ok: true; changes: RoomChanges } | { ok: false; rule: string; detail: string };
+
+export interface UpdateGuard {
+  /** Checks one incoming update against the document as it is now, before it is applied. Pure: no side effects. */
+  check(
+    doc: Y.Doc,
+    document: ParsedDocument,
+    update: Uint8Array,
+    who: { readonly userId: string; readonly role: Role },
+  ): GuardVerdict;
+  /** Drops, in place, awareness states that claim to be someone other than the connection's user. */
+  filterAwareness(states: Map<number, Record<string, unknown>>, userId: string): void;
+}
+
+export const NO_CHANGES: RoomChanges = Object.freeze({
+  created: [],
+  edited: [],
+  deleted: [],
+  reads: [],
+  reactions: [],
+}) as unknown as RoomChanges;

@@ -1,0 +1,105 @@
+import type { Hocuspocus } from '@hocuspocus/server';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
+  // The same registry may see the server started twice in one process (tests, all-in-one restarts).
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+/**
+ * The sync server's Prometheus metrics. Gauges that mirror live state read it
+ * at scrape time through `bind` instead of being kept in step by hand.
+ */
+export class SyncMetrics {
+  readonly connections: Gauge;
+  readonly documentsLoaded: Gauge;
+  readonly updates: Counter<'result' | 'rule'>;
+  readonly storeSeconds: Histogram;
+  readonly compactions: Counter<'result'>;
+  readonly outboxDepth: Gauge;
+  private sources: { hocuspocus?: Hocuspocus; outboxDepth?: () => Promise<number> } = {};
+
+  constructor(registry: Registry) {
+    const sources = () => this.sources;
+    this.connections = getOrCreate(
+      registry,
+      'confab_sync_connections',
+      () =>
+        new Gauge({
+          name: 'confab_sync_connections',
+          help: 'Open WebSocket connections (documents opened through them are counted once per socket)',
+          registers: [registry],
+          collect() {
+            const h = sources().hocuspocus;
+            if (h) this.set(h.getConnectionsCount());
+          },
+        }),
+    );
+    this.documentsLoaded = getOrCreate(
+      registry,
+      'confab_sync_documents_loaded',
+      () =>
+        new Gauge({
+          name: 'confab_sync_documents_loaded',
+          help: 'Documents held in memory',
+          registers: [registry],
+          collect() {
+            const h = sources().hocuspocus;
+            if (h) this.set(h.getDocumentsCount());
+          },
+        }),
+    );
+    this.updates = getOrCreate(
+      registry,
+      'confab_sync_updates_total',
+      () =>
+        new Counter({
+          name: 'confab_sync_updates_total',
+          help: 'Incoming updates by result (accepted, refused, failed) and the guard rule that refused them',
+          labelNames: ['result', 'rule'] as const,
+          registers: [registry],
+        }),
+    );
+    this.storeSeconds = getOrCreate(
+      registry,
+      'confab_sync_store_seconds',
+      () =>
+        new Histogram({
+          name: 'confab_sync_store_seconds',
+          help: 'Time to append one update (and its events) to the update log, before it is acknowledged',
+          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+          registers: [registry],
+        }),
+    );
+    this.compactions = getOrCreate(
+      registry,
+      'confab_sync_compactions_total',
+      () =>
+        new Counter({
+          name: 'confab_sync_compactions_total',
+          help: 'Update log compactions by result (done, skipped, failed)',
+          labelNames: ['result'] as const,
+          registers: [registry],
+        }),
+    );
+    this.outboxDepth = getOrCreate(
+      registry,
+      'confab_sync_outbox_depth',
+      () =>
+        new Gauge({
+          name: 'confab_sync_outbox_depth',
+          help: 'Events derived from stored updates and not yet handed on by the bus',
+          registers: [registry],
+          async collect() {
+            const depth = sources().outboxDepth;
+            if (depth) this.set(await depth().catch(() => Number.NaN));
+          },
+        }),
+    );
+  }
+
+  /** Points the scrape-time gauges at this server (the last started one wins in a shared registry). */
+  bind(sources: { hocuspocus: Hocuspocus; outboxDepth: () => Promise<number> }): void {
+    this.sources = sources;
+  }
+}

@@ -1,0 +1,151 @@
+import type { afterUnloadDocumentPayload, Extension, onLoadDocumentPayload } from '@hocuspocus/server';
+import type { Logger } from 'pino';
+import * as Y from 'yjs';
+import type { PendingEvent, SyncStore } from '../storage/sync-store';
+import { CloseError, TRY_AGAIN_LATER } from './context';
+import type { SyncMetrics } from './metrics';
+
+/** After a deletion, fold the log soon so the deleted text leaves storage (CONTRACT: "removes the text for good"). */
+const COMPACT_AFTER_DELETE_MS = 2_000;
+
+interface Ledger {
+  logBytes: number;
+  snapshotBytes: number;
+}
+
+/** Compaction pays room-size work once the log has grown by at least the snapshot's size, so the amortised bytes written per message stay about the message's size. */
+export function shouldCompact(ledger: Ledger, minBytes: number): boolean {
+  return ledger.logBytes >= Math.max(minBytes, ledger.snapshotBytes);
+}
+
+export interface PersistenceOptions {
+  store: SyncStore;
+  logger: Logger;
+  metrics: SyncMetrics;
+  compactMinBytes: number;
+}
+
+/**
+ * Durable storage for Hocuspocus documents without its debounced store:
+ * a document loads as snapshot + log, and every accepted update is appended
+ * (by the update pipeline, through `append`) before it is acknowledged.
+ * Compaction runs in the background, one at a time per document.
+ */
+export class Persistence implements Extension {
+  readonly extensionName = 'confab-persistence';
+  private readonly ledgers = new Map<string, Ledger>();
+  private readonly lockTails = new Map<string, Promise<void>>();
+  private readonly compactions = new Map<string, Promise<void>>();
+  private readonly compactTimers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly options: PersistenceOptions) {}
+
+  async onLoadDocument({ document, documentName }: onLoadDocumentPayload): Promise<void> {
+    const { store, logger } = this.options;
+    try {
+      const stored = await store.load(documentName);
+      document.transact(() => {
+        if (stored.snapshot) Y.applyUpdate(document, stored.snapshot);
+        for (const update of stored.updates) Y.applyUpdate(document, update);
+      });
+      this.ledgers.set(documentName, { logBytes: stored.logBytes, snapshotBytes: stored.snapshotBytes });
+      if (shouldCompact(this.ledgers.get(documentName)!, this.options.compactMinBytes))
+        this.compactSoon(documentName, 0);
+    } catch (error) {
+      // Throwing makes Hocuspocus drop the half-built document and refuse the
+      // connection; an empty document must never be served and later stored
+      // over the real one (Hocuspocus issue 382).
+      logger.error({ err: error, documentName }, 'document failed to load; refusing connections to it');
+      throw new CloseError(TRY_AGAIN_LATER, 'document failed to load');
+    }
+  }
+
+  async afterUnloadDocument({ documentName, instance }: afterUnloadDocumentPayload): Promise<void> {
+    if (instance.documents.has(documentName)) return; // reloaded meanwhile
+    this.ledgers.delete(documentName);
+  }
+
+  /** Serialises check-append-apply per document; resolves to the release function. */
+  async lock(documentName: string): Promise<() => void> {
+    const previous = this.lockTails.get(documentName) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => mine);
+    this.lockTails.set(documentName, tail);
+    await previous;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      release();
+      if (this.lockTails.get(documentName) === tail) this.lockTails.delete(documentName);
+    };
+  }
+
+  /** Appends one accepted update and the events it implies. Durable when it resolves. */
+  async append(documentName: string, update: Uint8Array, events: readonly PendingEvent[]): Promise<void> {
+    const end = this.options.metrics.storeSeconds.startTimer();
+    try {
+      await this.options.store.append(documentName, update, events);
+    } finally {
+      end();
+    }
+    const ledger = this.ledgers.get(documentName) ?? { logBytes: 0, snapshotBytes: 0 };
+    ledger.logBytes += update.byteLength;
+    this.ledgers.set(documentName, ledger);
+    if (shouldCompact(ledger, this.options.compactMinBytes)) this.compactSoon(documentName, 0);
+  }
+
+  /** Schedules a compaction of the document (coalescing requests); `delayMs` 0 means on the next turn. */
+  compactSoon(documentName: string, delayMs = COMPACT_AFTER_DELETE_MS): void {
+    if (this.stopped || this.compactTimers.has(documentName)) return;
+    const timer = setTimeout(() => {
+      this.compactTimers.delete(documentName);
+      void this.compactNow(documentName);
+    }, delayMs);
+    timer.unref();
+    this.compactTimers.set(documentName, timer);
+  }
+
+  /** Compacts now, after any compaction of the same document already running. */
+  compactNow(documentName: string): Promise<void> {
+    const previous = this.compactions.get(documentName) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const { store, metrics, logger } = this.options;
+      try {
+        const result = await store.compact(documentName);
+        if (!result) {
+          metrics.compactions.inc({ result: 'skipped' });
+          return;
+        }
+        metrics.compactions.inc({ result: 'done' });
+        const ledger = this.ledgers.get(documentName);
+        if (ledger) {
+          ledger.logBytes = Math.max(0, ledger.logBytes - result.mergedBytes);
+          ledger.snapshotBytes = result.snapshotBytes;
+        }
+        logger.debug({ documentName, ...result }, 'update log compacted');
+      } catch (error) {
+        // The transaction rolled back: the log is intact, the next threshold crossing retries.
+        metrics.compactions.inc({ result: 'failed' });
+        logger.warn({ err: error, documentName }, 'compaction failed; the log is intact');
+      }
+    });
+    this.compactions.set(documentName, run);
+    void run.then(() => {
+      if (this.compactions.get(documentName) === run) this.compactions.delete(documentName);
+    });
+    return run;
+  }
+
+  /** Waits for appends in flight (they hold the document locks) and running compactions; starts no new ones. */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.compactTimers.values()) clearTimeout(timer);
+    this.compactTimers.clear();
+    await Promise.all([...this.lockTails.values(), ...this.compactions.values()]);
+  }
+}

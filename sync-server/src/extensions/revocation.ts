@@ -1,0 +1,161 @@
+import type { EventBus, Subscription } from '@confab/platform';
+import { CLOSE, membershipChangedEvent, sessionRevokedEvent, subjects } from '@confab/protocol';
+import type { Connection, connectedPayload, Extension, onDisconnectPayload } from '@hocuspocus/server';
+import type { Logger } from 'pino';
+import type { RevocationList } from '../storage/revocations';
+import { MAX_TOKEN_LIFETIME_MS } from './auth';
+import { isSyncContext, type SyncContext } from './context';
+import type { Presence } from './presence';
+import { closeSocket } from './update-pipeline';
+
+const UUIDV7 = /^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/**
+ * When a change happened: event ids are UUIDv7 (protocol `newEventId`), whose
+ * first 48 bits are its creation time. Falls back to `nowMs` for other ids,
+ * and never returns a time in the future.
+ */
+export function eventTimeMs(id: string, nowMs: number): number {
+  const m = UUIDV7.exec(id);
+  if (!m) return nowMs;
+  const ms = Number.parseInt(`${m[1]}${m[2]}`, 16);
+  return Math.min(ms, nowMs);
+}
+
+/**
+ * Every live connection, by session, by (user, room) and by socket, so that
+ * auth events can find the connections they concern on this instance.
+ * Also keeps the presence set in step.
+ */
+export class ConnectionRegistry implements Extension {
+  readonly extensionName = 'confab-connections';
+  private readonly bySession = new Map<string, Set<Connection>>();
+  private readonly byMember = new Map<string, Set<Connection>>();
+  private readonly bySocket = new Map<string, Set<Connection>>();
+
+  constructor(
+    private readonly presence: Presence,
+    private readonly logger: Logger,
+  ) {}
+
+  private static add(map: Map<string, Set<Connection>>, key: string, connection: Connection): void {
+    let set = map.get(key);
+    if (!set) {
+      set = new Set();
+      map.set(key, set);
+    }
+    set.add(connection);
+  }
+
+  private static remove(map: Map<string, Set<Connection>>, key: string, connection: Connection): void {
+    const set = map.get(key);
+    set?.delete(connection);
+    if (set?.size === 0) map.delete(key);
+  }
+
+  private static memberKey(context: SyncContext): string | null {
+    return context.document.kind === 'room' ? `${context.userId}|${context.document.roomId}` : null;
+  }
+
+  async connected({ connection, documentName }: connectedPayload): Promise<void> {
+    const context = connection.context;
+    if (!isSyncContext(context)) return;
+    ConnectionRegistry.add(this.bySession, context.sessionId, connection);
+    ConnectionRegistry.add(this.bySocket, connection.socketId, connection);
+    const member = ConnectionRegistry.memberKey(context);
+    if (member) ConnectionRegistry.add(this.byMember, member, connection);
+    connection.onClose(() => {
+      ConnectionRegistry.remove(this.bySession, context.sessionId, connection);
+      ConnectionRegistry.remove(this.bySocket, connection.socketId, connection);
+      if (member) ConnectionRegistry.remove(this.byMember, member, connection);
+      void this.presence.leave(documentName, connection).catch((error) => {
+        this.logger.warn({ err: error, documentName }, 'presence leave failed');
+      });
+    });
+    await this.presence.join(documentName, connection).catch((error) => {
+      this.logger.warn({ err: error, documentName }, 'presence join failed');
+    });
+  }
+
+  async onDisconnect(_payload: onDisconnectPayload): Promise<void> {}
+
+  /** Closes every socket that carries a connection of the session. Returns how many connections it ended. */
+  closeSession(sessionId: string): number {
+    const connections = [...(this.bySession.get(sessionId) ?? [])];
+    for (const connection of connections) closeSocket(connection, CLOSE.sessionRevoked);
+    return connections.length;
+  }
+
+  /**
+   * Applies a membership change to the user's live connections to the room:
+   * removed → the room's connection is closed (the socket too, when it carried
+   * nothing else); a new role → it takes effect at once (reader = read-only).
+   */
+  membershipChanged(userId: string, roomId: string, role: SyncContext['role'] | null): number {
+    const connections = [...(this.byMember.get(`${userId}|${roomId}`) ?? [])];
+    for (const connection of connections) {
+      if (role === null) {
+        const others = [...(this.bySocket.get(connection.socketId) ?? [])].filter((c) => c !== connection);
+        connection.close(CLOSE.membershipRevoked);
+        if (others.length === 0) closeSocket(connection, CLOSE.membershipRevoked);
+      } else {
+        // The context object is the one every hook reads (the guard gets its role from it).
+        (connection.context as { role: SyncContext['role'] }).role = role;
+        connection.readOnly = role === 'reader';
+      }
+    }
+    return connections.length;
+  }
+}
+
+export interface RevocationConsumerOptions {
+  bus: EventBus;
+  revocations: RevocationList;
+  registry: ConnectionRegistry;
+  instanceId: string;
+  clock: () => number;
+  logger: Logger;
+}
+
+/**
+ * Consumes the auth events on every instance (one durable consumer per
+ * instance, `sync-<instanceId>`, so each sees every event): records the
+ * revocation in the database (so a token issued before it is refused here,
+ * on other instances and after restarts) and then ends or downgrades the
+ * local connections it concerns.
+ */
+export async function consumeAuthEvents(options: RevocationConsumerOptions): Promise<Subscription> {
+  const { bus, revocations, registry, instanceId, clock, logger } = options;
+  return bus.subscribe({
+    durable: `sync-${instanceId}`,
+    subjects: [subjects.sessionRevoked, subjects.membershipChanged],
+    // Revocations are independent of each other; a slow one must not hold back the next.
+    concurrency: 16,
+    handler: async ({ subject, event }) => {
+      const now = clock();
+      const at = eventTimeMs(event.id, now);
+      // No token issued before an event this old can still be valid: nothing to record (a replay after a long outage).
+      const stillMatters = now - at < MAX_TOKEN_LIFETIME_MS;
+      if (subject === subjects.sessionRevoked) {
+        const parsed = sessionRevokedEvent.safeParse(event);
+        if (!parsed.success) {
+          logger.warn({ subject, eventId: event.id }, 'malformed session.revoked event ignored');
+          return;
+        }
+        if (stillMatters) await revocations.revokeSession(parsed.data.sessionId, at);
+        const closed = registry.closeSession(parsed.data.sessionId);
+        logger.info({ sessionId: parsed.data.sessionId, closed }, 'session revoked');
+        return;
+      }
+      const parsed = membershipChangedEvent.safeParse(event);
+      if (!parsed.success) {
+        logger.warn({ subject, eventId: event.id }, 'malformed membership.changed event ignored');
+        return;
+      }
+      const { userId, roomId, role } = parsed.data;
+      if (stillMatters) await revocations.membershipChanged(userId, roomId, at);
+      const affected = registry.membershipChanged(userId, roomId, role);
+      logger.info({ userId, roomId, role, affected }, 'membership changed');
+    },
+  });
+}

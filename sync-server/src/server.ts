@@ -1,0 +1,315 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Database, type EventBus, migrate, type ServiceHandle, type Subscription } from '@confab/platform';
+import { CLOSE, type ErrorCode, errorBody } from '@confab/protocol';
+import { Redis as RedisExtension } from '@hocuspocus/extension-redis';
+import { type Extension, Hocuspocus, type WebSocketLike } from '@hocuspocus/server';
+import { Redis } from 'ioredis';
+import type { JWTVerifyGetKey } from 'jose';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { SyncConfig } from './config';
+import { AuthExtension } from './extensions/auth';
+import { EventRelay } from './extensions/events';
+import type { UpdateGuard } from './extensions/guard-port';
+import { SyncMetrics } from './extensions/metrics';
+import { Persistence } from './extensions/persistence';
+import { LocalPresence, type Presence, RedisPresence } from './extensions/presence';
+import { ConnectionRegistry, consumeAuthEvents } from './extensions/revocation';
+import { UpdatePipeline } from './extensions/update-pipeline';
+import { KyselyRevocationList } from './storage/revocations';
+import { MIGRATION_TABLE, syncMigrations } from './storage/schema';
+import { KyselySyncStore, type SyncStore } from './storage/sync-store';
+import { MAX_MESSAGE_BYTES, originAllowed, protocolVersionAccepted } from './upgrade';
+
+/** How long stop() waits for documents to unload after their sockets closed. */
+const STOP_TIMEOUT_MS = 10_000;
+const TOKEN_TTL_MS = 15 * 60_000;
+
+export interface StartSyncServerOptions {
+  config: SyncConfig;
+  logger: Logger;
+  // biome-ignore lint/suspicious/noExplicitAny: the database is shared by services that each type only their own tables
+  database: Database<any>;
+  bus: EventBus;
+  /** Resolves the key of a sync token: `createLocalJWKSet` in process, `createRemoteJWKSet(AUTH_URL/api/auth/jwks)` alone. */
+  jwks: JWTVerifyGetKey;
+  registry?: Registry;
+  clock?: () => number;
+  /** The update guard; the room schema v1 guard by default. */
+  guard?: UpdateGuard;
+  /**
+   * Listen on a port of its own (the standalone process, tests). The server
+   * then also answers `/healthz`, `/readyz`, `/metrics` and takes the
+   * WebSocket at `/` as well as `/sync`.
+   */
+  listen?: { port: number; host?: string };
+  /** How often events the bus did not take are retried. Default 5 s. */
+  eventSweepIntervalMs?: number;
+}
+
+export type SyncServerHandle = ServiceHandle & {
+  hocuspocus: Hocuspocus;
+  port?: number;
+  /** The storage, for tests and tools (benchmarks, admin). */
+  store: SyncStore;
+  /** Runs a compaction of the document now (tests, tools). */
+  compact(documentName: string): Promise<void>;
+};
+
+function redisOptionsFrom(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    options: {
+      username: u.username ? decodeURIComponent(u.username) : undefined,
+      password: u.password ? decodeURIComponent(u.password) : undefined,
+      db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
+      tls: u.protocol === 'rediss:' ? {} : undefined,
+    },
+  };
+}
+
+function toFetchRequest(req: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === 'string') headers.set(name, value);
+    else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+  }
+  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers });
+}
+
+function refuseUpgrade(socket: Duplex, status: number, statusText: string, code: ErrorCode, message: string): void {
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Starts the sync server: Hocuspocus composed from one extension per concern
+ * (auth, update pipeline = guard + durable append + events, persistence,
+ * connections/revocation, Redis scale-out), behind a `ws` server that enforces
+ * the origin, the protocol version and the 1 MiB message limit.
+ */
+export async function startSyncServer(options: StartSyncServerOptions): Promise<SyncServerHandle> {
+  const { config, logger, database, bus, jwks } = options;
+  const clock = options.clock ?? Date.now;
+  const registry = options.registry ?? new Registry();
+  if (!options.guard) throw new Error('startSyncServer: no update guard');
+  const guard = options.guard;
+
+  await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
+  const store = new KyselySyncStore({ database, clock });
+  const revocations = new KyselyRevocationList(database, TOKEN_TTL_MS);
+  const metrics = new SyncMetrics(registry);
+
+  let hocuspocus!: Hocuspocus;
+  let presenceRedis: Redis | undefined;
+  let presence: Presence;
+  if (config.redisUrl) {
+    presenceRedis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    presenceRedis.on('error', (error) => logger.warn({ err: error }, 'redis (presence) error'));
+    presence = new RedisPresence(presenceRedis, { prefix: config.redisPrefix, instanceId: config.instanceId, logger });
+  } else {
+    presence = new LocalPresence(() => hocuspocus);
+  }
+
+  const persistence = new Persistence({ store, logger, metrics, compactMinBytes: config.compactMinBytes });
+  const relay = new EventRelay({
+    store,
+    bus,
+    logger,
+    clock,
+    ...(options.eventSweepIntervalMs ? { sweepIntervalMs: options.eventSweepIntervalMs } : {}),
+  });
+  const connections = new ConnectionRegistry(presence, logger);
+  const extensions: Extension[] = [
+    new AuthExtension({ jwks, revocations, clock, logger }),
+    persistence,
+    new UpdatePipeline({ guard, persistence, relay, presence, metrics, logger }),
+    connections,
+  ];
+  if (config.redisUrl) {
+    const { host, port, options: redisOptions } = redisOptionsFrom(config.redisUrl);
+    extensions.push(
+      new RedisExtension({
+        host,
+        port,
+        options: redisOptions,
+        prefix: config.redisPrefix,
+        identifier: config.instanceId,
+      }),
+    );
+  }
+
+  hocuspocus = new Hocuspocus({
+    name: config.instanceId,
+    quiet: true,
+    extensions,
+    // The update log makes each update durable before its ack; the debounced
+    // store only drives Hocuspocus's unloading of idle documents.
+    debounce: 1_000,
+    maxDebounce: 5_000,
+    unloadImmediately: true,
+    yDocOptions: { gc: true, gcFilter: () => true },
+  });
+  metrics.bind({
+    hocuspocus,
+    outboxDepth: async () => (await store.countPendingEvents()) + ((await bus.outboxDepth?.()) ?? 0),
+  });
+
+  relay.start();
+  let authSubscription: Subscription | undefined;
+  try {
+    authSubscription = await consumeAuthEvents({
+      bus,
+      revocations,
+      registry: connections,
+      instanceId: config.instanceId,
+      clock,
+      logger,
+    });
+  } catch (error) {
+    await relay.stop();
+    throw error;
+  }
+  const pruneTimer = setInterval(() => {
+    revocations.prune(clock()).catch((error) => logger.warn({ err: error }, 'revocation prune failed'));
+  }, 60_000);
+  pruneTimer.unref();
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const sockets = new Set<WebSocket>();
+  const paths = options.listen ? ['/sync', '/'] : ['/sync'];
+  let stopping = false;
+
+  const accept = (ws: WebSocket, req: IncomingMessage, url: URL) => {
+    if (!protocolVersionAccepted(url.searchParams)) {
+      ws.close(CLOSE.upgradeRequired.code, CLOSE.upgradeRequired.reason);
+      return;
+    }
+    sockets.add(ws);
+    const client = hocuspocus.handleConnection(ws as unknown as WebSocketLike, toFetchRequest(req));
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const bytes = Array.isArray(data)
+        ? new Uint8Array(Buffer.concat(data))
+        : data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      client.handleMessage(bytes);
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      sockets.delete(ws);
+      client.handleClose({ code, reason: reason.toString() });
+    });
+    ws.on('error', (error) => {
+      // ws closes the socket itself (1009 for an oversized message); this is only worth a line.
+      logger.info({ err: error.message }, 'websocket error');
+    });
+  };
+
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!paths.includes(url.pathname)) return refuseUpgrade(socket, 404, 'Not Found', 'not_found', 'no such endpoint');
+    if (stopping) return refuseUpgrade(socket, 503, 'Service Unavailable', 'unavailable', 'shutting down');
+    if (!originAllowed(req.headers.origin, config.publicOrigin)) {
+      logger.info({ origin: req.headers.origin }, 'websocket upgrade from a foreign origin refused');
+      return refuseUpgrade(socket, 403, 'Forbidden', 'bad_origin', 'this origin may not open the sync socket');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, url));
+  };
+
+  const ready = async () => {
+    if (stopping) return false;
+    const [db, busOk] = await Promise.all([database.ping(), bus.healthy().catch(() => false)]);
+    return db && busOk;
+  };
+
+  const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (path === '/readyz') {
+      void ready().then((ok) => sendJson(res, ok ? 200 : 503, ok ? { ok } : errorBody('unavailable', 'not ready')));
+      return;
+    }
+    if (path === '/metrics') {
+      void registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        (error) => {
+          logger.error({ err: error }, 'metrics failed');
+          sendJson(res, 500, errorBody('internal', 'metrics failed'));
+        },
+      );
+      return;
+    }
+    sendJson(res, 404, errorBody('not_found', 'no such endpoint'));
+  };
+
+  let httpServer: Server | undefined;
+  let port: number | undefined;
+  if (options.listen) {
+    const server = createServer(handleRequest);
+    server.on('upgrade', handleUpgrade);
+    httpServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.listen?.port, options.listen?.host, () => resolve());
+    });
+    port = (server.address() as AddressInfo).port;
+  }
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      clearInterval(pruneTimer);
+      await authSubscription?.stop().catch((error) => logger.warn({ err: error }, 'auth subscription stop failed'));
+      for (const ws of sockets) ws.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+      // Every accepted update is already in the log; wait for appends in flight and for documents to unload.
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      hocuspocus.flushPendingStores();
+      while (hocuspocus.getDocumentsCount() > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      for (const ws of sockets) ws.terminate();
+      await persistence.drain();
+      relay.sweep();
+      await relay.stop();
+      await hocuspocus.hooks('onDestroy', { instance: hocuspocus });
+      await presence.stop();
+      presenceRedis?.disconnect();
+      wss.close();
+      if (httpServer) {
+        const server = httpServer;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      logger.info('sync server stopped');
+    })();
+    return stopped;
+  };
+
+  logger.info({ instanceId: config.instanceId, port, redis: Boolean(config.redisUrl) }, 'sync server started');
+  return {
+    name: 'sync-server',
+    hocuspocus,
+    ...(port === undefined ? {} : { port }),
+    store,
+    compact: (documentName: string) => persistence.compactNow(documentName),
+    handleRequest,
+    handleUpgrade,
+    ready,
+    stop,
+  };
+}

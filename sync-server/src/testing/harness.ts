@@ -1,0 +1,191 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Database, openDatabase } from '@confab/platform';
+import { createTestPostgres } from '@confab/platform/testing';
+import { HocuspocusProvider } from '@hocuspocus/provider';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { WebSocket } from 'ws';
+import * as Y from 'yjs';
+import { loadSyncConfig } from '../config';
+import { NO_CHANGES, type UpdateGuard } from '../extensions/guard-port';
+import { type StartSyncServerOptions, type SyncServerHandle, startSyncServer } from '../server';
+import { MemoryBus } from './memory-bus';
+import { createTokenIssuer, type TokenClaims } from './tokens';
+
+export const PUBLIC_URL = 'http://app.confab.test';
+
+/** Lets every update through; for tests of the pipeline around the guard, never in production. */
+export const passThroughGuard: UpdateGuard = {
+  check: () => ({ ok: true, changes: NO_CHANGES }),
+  filterAwareness: () => {},
+};
+
+export interface TestDatabase {
+  database: Database<unknown>;
+  close: () => Promise<void>;
+}
+
+export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<TestDatabase> {
+  if (kind === 'postgres') {
+    const pg = await createTestPostgres();
+    const database = openDatabase<unknown>({ databaseUrl: pg.url, dataDir: '.' });
+    return {
+      database,
+      close: async () => {
+        await database.close();
+        await pg.drop();
+      },
+    };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-sync-'));
+  const database = openDatabase<unknown>({ dataDir: dir });
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TestServerOptions {
+  database?: TestDatabase;
+  guard?: UpdateGuard;
+  bus?: MemoryBus;
+  env?: Record<string, string>;
+  issuer?: Awaited<ReturnType<typeof createTokenIssuer>>;
+  clock?: () => number;
+  extra?: Partial<StartSyncServerOptions>;
+}
+
+export interface TestServer {
+  server: SyncServerHandle;
+  url: string;
+  bus: MemoryBus;
+  registry: Registry;
+  db: TestDatabase;
+  sign: (claims: TokenClaims) => Promise<string>;
+  issuer: Awaited<ReturnType<typeof createTokenIssuer>>;
+  connect: (options: ConnectOptions) => Promise<TestClient>;
+  stop: () => Promise<void>;
+}
+
+export interface ConnectOptions {
+  name: string;
+  user: string;
+  role?: 'owner' | 'member' | 'reader';
+  sid?: string;
+  token?: string;
+  document?: Y.Doc;
+  query?: string;
+  /** Resolve once authenticated and synced (default true). */
+  waitSynced?: boolean;
+}
+
+export interface TestClient {
+  doc: Y.Doc;
+  provider: HocuspocusProvider;
+  closes: Array<{ code: number; reason: string }>;
+  authFailures: string[];
+  /** Resolves when every local change has been acknowledged by the server. */
+  acknowledged: () => Promise<void>;
+  destroy: () => void;
+}
+
+export function connectClient(url: string, token: string, options: ConnectOptions): Promise<TestClient> {
+  const doc = options.document ?? new Y.Doc();
+  const closes: TestClient['closes'] = [];
+  const authFailures: string[] = [];
+  const provider = new HocuspocusProvider({
+    url: `${url}?${options.query ?? 'protocolVersion=1'}`,
+    name: options.name,
+    token,
+    document: doc,
+    WebSocketPolyfill: WebSocket,
+    // Tests want failures to show, not to be retried behind their back.
+    delay: 50,
+    minDelay: 50,
+    maxDelay: 200,
+    onClose: ({ event }) => closes.push({ code: event.code, reason: event.reason }),
+    onAuthenticationFailed: ({ reason }) => authFailures.push(reason),
+  });
+  const client: TestClient = {
+    doc,
+    provider,
+    closes,
+    authFailures,
+    acknowledged: () =>
+      new Promise<void>((resolve) => {
+        if (!provider.hasUnsyncedChanges) return resolve();
+        const onChange = ({ number }: { number: number }) => {
+          if (number === 0) {
+            provider.off('unsyncedChanges', onChange);
+            resolve();
+          }
+        };
+        provider.on('unsyncedChanges', onChange);
+      }),
+    destroy: () => provider.destroy(),
+  };
+  if (options.waitSynced === false) return Promise.resolve(client);
+  return new Promise<TestClient>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${options.name}: not synced in time (${authFailures})`)), 10_000);
+    provider.on('synced', () => {
+      clearTimeout(timer);
+      resolve(client);
+    });
+    provider.on('authenticationFailed', ({ reason }: { reason: string }) => {
+      clearTimeout(timer);
+      provider.destroy();
+      reject(new Error(`authentication failed: ${reason}`));
+    });
+  });
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const db = options.database ?? (await openTestDatabase('sqlite'));
+  const bus = options.bus ?? new MemoryBus();
+  const issuer = options.issuer ?? (await createTokenIssuer());
+  const registry = new Registry();
+  const config = loadSyncConfig({
+    PORT: '0',
+    PUBLIC_URL,
+    SYNC_INSTANCE_ID: `test-${Math.random().toString(36).slice(2, 8)}`,
+    ...options.env,
+  });
+  const server = await startSyncServer({
+    config,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    database: db.database,
+    bus,
+    jwks: issuer.jwks,
+    registry,
+    guard: options.guard ?? passThroughGuard,
+    listen: { port: 0, host: '127.0.0.1' },
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...options.extra,
+  });
+  const url = `ws://127.0.0.1:${server.port}/sync`;
+  const clients: TestClient[] = [];
+  return {
+    server,
+    url,
+    bus,
+    registry,
+    db,
+    issuer,
+    sign: issuer.sign,
+    connect: async (o) => {
+      const token = o.token ?? (await issuer.sign({ sub: o.user, doc: o.name, role: o.role ?? 'member', sid: o.sid }));
+      const client = await connectClient(url, token, o);
+      clients.push(client);
+      return client;
+    },
+    stop: async () => {
+      for (const c of clients) c.destroy();
+      await server.stop();
+    },
+  };
+}
