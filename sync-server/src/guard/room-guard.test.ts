@@ -291,6 +291,17 @@ describe('edits', () => {
     expect(rule(room.send(o, olivia))).toBe('ok');
   });
 
+  it('treats an edit written and removed before sending as a removal of the current edit', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    editMessage(a, m.id, 'edited', 1_790_000_100_000);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const removal = (client: number) =>
+      craftUpdate(client, 0, [{ parent: 'edits', key: m.id, values: [], deleted: 1 }]);
+    expect(rule(room.guard.check(removal(901), bob))).toBe('edit_not_author');
+    expect(rule(room.guard.check(removal(902), alice))).toBe('ok');
+  });
+
   it('refuses an edit of a deleted message (its index entry is gone)', () => {
     const { room, m } = roomWith();
     const a = room.join();

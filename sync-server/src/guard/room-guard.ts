@@ -299,8 +299,13 @@ export class RoomGuard {
       const v = value?.[0];
       if (placement.root === 'edits') {
         const author = this.authors.get(key!) ?? newMessageIds.get(key!);
+        if (value === null) {
+          // A value written and removed before it was sent (its content already collected by the
+          // sender). Integrating it still replaces the key's current value, so it is a removal.
+          if (this.hasLiveEntry(this.maps.edits, key!)) failWith(editDeleteRule(key!, author, ctx));
+          continue;
+        }
         failWith(editWriteRule(key!, author, ctx));
-        if (value === null) continue;
         failWith(editValueRule(v));
         const edit = v as { text: string; editedAt: number };
         if (!deletedNow)
@@ -499,6 +504,11 @@ export class RoomGuard {
       if (deletedByUpdate.has(next.id.client, next.id.clock)) continue;
       fail('message_not_appended', `message inserted before the sender's own ${idText(next.id)}`);
     }
+  }
+
+  private hasLiveEntry(map: { _map: Map<string, Y.Item> }, key: string): boolean {
+    const current = map._map.get(key);
+    return current !== undefined && !current.deleted;
   }
 
   private isDeletedInDoc(id: StructId): boolean {

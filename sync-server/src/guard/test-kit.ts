@@ -138,6 +138,8 @@ export interface CraftedItem {
   parent?: string;
   key?: string;
   values: unknown[];
+  /** Writes deleted content spanning this many clocks instead of `values`. */
+  deleted?: number;
 }
 
 /** One client's items as an update (ContentAny), with an optional delete set. */
@@ -154,13 +156,18 @@ export function craftUpdate(
     for (const item of items) {
       const origin = item.origin ?? null;
       const right = item.rightOrigin ?? null;
-      const info = 8 | (origin ? 0x80 : 0) | (right ? 0x40 : 0) | (!origin && !right && item.key ? 0x20 : 0);
+      const info =
+        (item.deleted ? 1 : 8) | (origin ? 0x80 : 0) | (right ? 0x40 : 0) | (!origin && !right && item.key ? 0x20 : 0);
       w.u8(info);
       if (origin) w.varUint(origin.client).varUint(origin.clock);
       if (right) w.varUint(right.client).varUint(right.clock);
       if (!origin && !right) {
         w.varUint(1).string(item.parent ?? 'messages');
         if (item.key) w.string(item.key);
+      }
+      if (item.deleted) {
+        w.varUint(item.deleted);
+        continue;
       }
       w.varUint(item.values.length);
       for (const v of item.values) w.any(v);
