@@ -46,11 +46,13 @@ describe('account cache', () => {
     cache.setUser(user('u1'));
     cache.setRooms('u1', [room('r1')]);
     cache.setPending('u1', 'room:r1', ['m1']);
+    cache.setMembers('u1', 'r1', [{ userId: 'u1', displayName: 'U', role: 'owner' }]);
     cache.setRooms('u2', [room('r2')]);
     cache.clearAccount('u1');
     expect(cache.user()).toBeNull();
     expect(cache.rooms('u1')).toEqual([]);
     expect(cache.pending('u1', 'room:r1')).toEqual([]);
+    expect(cache.members('u1', 'r1')).toEqual([]);
     expect(cache.rooms('u2').map((r) => r.id)).toEqual(['r2']);
   });
 

@@ -18,6 +18,13 @@ export interface KeyValueStorage {
 const ACCOUNT_KEY = 'confab:account';
 const roomsKey = (userId: string) => `confab:rooms:${userId}`;
 const pendingKey = (userId: string, document: string) => `confab:pending:${userId}:${document}`;
+const membersKey = (userId: string, roomId: string) => `confab:members:${userId}:${roomId}`;
+
+export interface CachedMember {
+  userId: string;
+  displayName: string;
+  role: 'owner' | 'member' | 'reader';
+}
 
 export function idbName(userId: string, document: string): string {
   return `confab:${userId}:${document}`;
@@ -59,6 +66,13 @@ export function createAccountCache(storage: KeyValueStorage) {
         this.rooms(userId).filter((r) => r.id !== roomId),
       );
     },
+    /** The last known member list of a room: names for authors and mentions while offline. */
+    members(userId: string, roomId: string): CachedMember[] {
+      return readJson<CachedMember[]>(storage, membersKey(userId, roomId)) ?? [];
+    },
+    setMembers(userId: string, roomId: string, members: CachedMember[]): void {
+      storage.setItem(membersKey(userId, roomId), JSON.stringify(members));
+    },
     /** Ids of messages written here that the server has not acknowledged yet. */
     pending(userId: string, document: string): string[] {
       return readJson<string[]>(storage, pendingKey(userId, document)) ?? [];
@@ -73,7 +87,13 @@ export function createAccountCache(storage: KeyValueStorage) {
       const doomed: string[] = [];
       for (let i = 0; i < storage.length; i++) {
         const key = storage.key(i);
-        if (key && (key === roomsKey(userId) || key.startsWith(`confab:pending:${userId}:`))) doomed.push(key);
+        if (
+          key &&
+          (key === roomsKey(userId) ||
+            key.startsWith(`confab:pending:${userId}:`) ||
+            key.startsWith(`confab:members:${userId}:`))
+        )
+          doomed.push(key);
       }
       for (const key of doomed) storage.removeItem(key);
     },

@@ -1,0 +1,167 @@
+'use client';
+
+import { type UserId, userDocument } from '@confab/protocol';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { type AccountCache, createAccountCache, deleteAccountDatabases } from '../lib/account-cache';
+import { type Api, createApi, type Room, type User } from '../lib/api';
+import { type ConnectionState, createSyncClient, defaultSyncUrl, type SyncClient } from '../lib/sync-client';
+import { createTokenBroker } from '../lib/token-broker';
+
+/**
+ * Who is signed in, their rooms and the sync client, for every screen. The
+ * user and room list come from localStorage first (so an offline reload
+ * knows who you are), then are refreshed from the server when it answers.
+ */
+interface AppState {
+  ready: boolean;
+  api: Api;
+  cache: AccountCache | null;
+  user: User | null;
+  rooms: Room[];
+  sync: SyncClient | null;
+  connection: ConnectionState;
+  /** Why the user was signed out, shown on the login screen. */
+  signedOutReason: string | null;
+  signIn(user: User): void;
+  signOut(reason?: string): Promise<void>;
+  refreshRooms(): Promise<void>;
+  rememberRoom(room: Room): void;
+  forgetRoom(roomId: string): void;
+  updateUser(user: User): void;
+}
+
+const AppContext = createContext<AppState | null>(null);
+
+export function useApp(): AppState {
+  const state = useContext(AppContext);
+  if (!state) throw new Error('useApp outside <AppProvider>');
+  return state;
+}
+
+export function AppProvider({ children }: { children: ReactNode }) {
+  const api = useMemo(() => createApi(), []);
+  const [cache, setCache] = useState<AccountCache | null>(null);
+  const [user, setUser] = useState<User | null>(null);
+  const [rooms, setRooms] = useState<Room[]>([]);
+  const [ready, setReady] = useState(false);
+  const [sync, setSync] = useState<SyncClient | null>(null);
+  const [connection, setConnection] = useState<ConnectionState>({ kind: 'connecting' });
+  const [signedOutReason, setSignedOutReason] = useState<string | null>(null);
+
+  useEffect(() => {
+    const c = createAccountCache(window.localStorage);
+    const cached = c.user();
+    setCache(c);
+    setUser(cached);
+    setRooms(cached ? c.rooms(cached.id) : []);
+    setReady(true);
+  }, []);
+
+  const signOut = useCallback(
+    async (reason?: string) => {
+      const current = user;
+      setSignedOutReason(reason ?? null);
+      if (!reason) await api.logout();
+      setUser(null);
+      setRooms([]);
+      if (current && cache) {
+        cache.clearAccount(current.id);
+        // The sync client (and its IndexedDB handles) is torn down by the effect below before deletion completes.
+        await new Promise((r) => setTimeout(r, 0));
+        await deleteAccountDatabases(indexedDB, current.id).catch(() => []);
+      }
+    },
+    [api, cache, user],
+  );
+
+  // One sync client (one WebSocket) per signed-in account.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the client depends only on who is signed in
+  useEffect(() => {
+    if (!user || !cache) {
+      setSync(null);
+      return;
+    }
+    const tokens = createTokenBroker({ fetchOne: api.syncToken, fetchMany: api.syncTokens });
+    const client = createSyncClient({
+      userId: user.id,
+      displayName: user.displayName,
+      url: process.env.NEXT_PUBLIC_SYNC_URL || defaultSyncUrl(window.location),
+      tokens,
+      cache,
+      onSignedOut: (message) => void signOut(message),
+    });
+    setSync(client);
+    setConnection(client.connection());
+    const unsubscribe = client.subscribeConnection(() => setConnection(client.connection()));
+    // The private document carries drafts; keep it open (and synced) while signed in.
+    const userDoc = client.open(userDocument(user.id as UserId));
+    return () => {
+      unsubscribe();
+      userDoc.release();
+      client.destroy();
+    };
+  }, [user?.id, cache, api]);
+
+  const refreshRooms = useCallback(async () => {
+    if (!user || !cache) return;
+    const result = await api.rooms();
+    if (result.ok) {
+      cache.setRooms(user.id, result.data.rooms);
+      setRooms(result.data.rooms);
+    } else if (result.status === 401) {
+      await signOut('Your session has ended. Sign in again.');
+    }
+  }, [api, cache, user, signOut]);
+
+  // Confirm the cached session with the server when it is reachable.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per signed-in account
+  useEffect(() => {
+    if (!user) return;
+    let cancelled = false;
+    void api.me().then((result) => {
+      if (cancelled) return;
+      if (result.ok) {
+        cache?.setUser(result.data.user);
+        if (result.data.user.displayName !== user.displayName) setUser(result.data.user);
+      } else if (result.status === 401) void signOut('Your session has ended. Sign in again.');
+    });
+    void refreshRooms();
+    return () => {
+      cancelled = true;
+    };
+  }, [user?.id]);
+
+  const value: AppState = {
+    ready,
+    api,
+    cache,
+    user,
+    rooms,
+    sync,
+    connection,
+    signedOutReason,
+    signIn(next) {
+      cache?.setUser(next);
+      setSignedOutReason(null);
+      setUser(next);
+      setRooms(cache?.rooms(next.id) ?? []);
+    },
+    signOut,
+    refreshRooms,
+    rememberRoom(room) {
+      if (!user || !cache) return;
+      cache.upsertRoom(user.id, room);
+      setRooms(cache.rooms(user.id));
+    },
+    forgetRoom(roomId) {
+      if (!user || !cache) return;
+      cache.removeRoom(user.id, roomId);
+      setRooms(cache.rooms(user.id));
+    },
+    updateUser(next) {
+      cache?.setUser(next);
+      setUser(next);
+    },
+  };
+  return <AppContext.Provider value={value}>{children}</AppContext.Provider>;
+}

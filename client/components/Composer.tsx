@@ -1,0 +1,190 @@
+'use client';
+
+import { MAX_TEXT_CHARS, type MessageView } from '@confab/protocol';
+import { type KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
+
+interface Props {
+  members: readonly MemberName[];
+  nameOf(userId: string): string;
+  replyTo: MessageView | null;
+  editing: MessageView | null;
+  initialDraft: string;
+  onDraft(text: string): void;
+  onTyping(typing: boolean): void;
+  onSend(text: string): void;
+  onSaveEdit(message: MessageView, text: string): void;
+  onCancel(): void;
+}
+
+const TYPING_IDLE_MS = 3000;
+
+export function Composer({
+  members,
+  nameOf,
+  replyTo,
+  editing,
+  initialDraft,
+  onDraft,
+  onTyping,
+  onSend,
+  onSaveEdit,
+  onCancel,
+}: Props) {
+  const [text, setText] = useState(initialDraft);
+  const [caret, setCaret] = useState(0);
+  const [selected, setSelected] = useState(0);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const draftBeforeEdit = useRef('');
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: only when a new edit starts; text is read, not tracked
+  useEffect(() => {
+    if (editing) {
+      draftBeforeEdit.current = text;
+      setText(editing.text);
+      area.current?.focus();
+    }
+  }, [editing]);
+  useEffect(() => {
+    if (replyTo) area.current?.focus();
+  }, [replyTo]);
+  useEffect(() => {
+    setText(initialDraft);
+  }, [initialDraft]);
+
+  const mention = mentionQuery(text, caret);
+  const suggestions = mention ? mentionCandidates(members, mention.query) : [];
+
+  function stopTyping() {
+    if (typingTimer.current) clearTimeout(typingTimer.current);
+    typingTimer.current = null;
+    onTyping(false);
+  }
+
+  function change(next: string, nextCaret: number) {
+    setText(next);
+    setCaret(nextCaret);
+    setSelected(0);
+    if (!editing) onDraft(next);
+    if (!typingTimer.current) onTyping(true);
+    if (typingTimer.current) clearTimeout(typingTimer.current);
+    typingTimer.current = setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function complete(member: MemberName) {
+    if (!mention) return;
+    const inserted = `@${member.displayName} `;
+    const next = text.slice(0, mention.start) + inserted + text.slice(caret);
+    const at = mention.start + inserted.length;
+    change(next, at);
+    requestAnimationFrame(() => area.current?.setSelectionRange(at, at));
+  }
+
+  function submit() {
+    const value = text.trim();
+    if (!value) return;
+    if (editing) {
+      onSaveEdit(editing, value);
+      setText(draftBeforeEdit.current);
+    } else {
+      onSend(value);
+      setText('');
+      onDraft('');
+    }
+    stopTyping();
+  }
+
+  function keyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (suggestions.length > 0) {
+      if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+        event.preventDefault();
+        const step = event.key === 'ArrowDown' ? 1 : -1;
+        setSelected((s) => (s + step + suggestions.length) % suggestions.length);
+        return;
+      }
+      if (event.key === 'Enter' || event.key === 'Tab') {
+        event.preventDefault();
+        const member = suggestions[selected];
+        if (member) complete(member);
+        return;
+      }
+    }
+    if (event.key === 'Escape' && (editing || replyTo)) {
+      event.preventDefault();
+      if (editing) setText(draftBeforeEdit.current);
+      onCancel();
+      return;
+    }
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  }
+
+  return (
+    <div className="composer">
+      {(replyTo || editing) && (
+        <div className="replying">
+          <span>
+            {editing ? 'Editing your message' : `Replying to ${nameOf(replyTo!.author)}: ${replyTo!.text.slice(0, 80)}`}
+          </span>
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              if (editing) setText(draftBeforeEdit.current);
+              onCancel();
+            }}
+          >
+            Cancel
+          </button>
+        </div>
+      )}
+      {suggestions.length > 0 && (
+        <div className="suggestions" role="listbox" aria-label="Mention suggestions">
+          {suggestions.map((m, i) => (
+            // Keyboard selection is handled in the textarea (arrows, Enter, Tab), which keeps the focus.
+            <div
+              key={m.userId}
+              role="option"
+              tabIndex={-1}
+              aria-selected={i === selected}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                complete(m);
+              }}
+            >
+              @{m.displayName}
+            </div>
+          ))}
+        </div>
+      )}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          submit();
+        }}
+      >
+        <label htmlFor="composer" className="sr-only">
+          Message
+        </label>
+        <textarea
+          id="composer"
+          ref={area}
+          rows={1}
+          value={text}
+          maxLength={MAX_TEXT_CHARS}
+          placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+          onChange={(e) => change(e.target.value, e.target.selectionStart)}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
+          onKeyDown={keyDown}
+          onBlur={stopTyping}
+        />
+        <button type="submit" className="primary">
+          {editing ? 'Save' : 'Send'}
+        </button>
+      </form>
+    </div>
+  );
+}

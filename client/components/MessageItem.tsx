@@ -1,0 +1,133 @@
+'use client';
+
+import type { MessageView } from '@confab/protocol';
+import { memo } from 'react';
+import type { MessageRow } from '../lib/room-view';
+import { Formatted } from './Formatted';
+
+export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '👀'];
+
+export interface MessageActions {
+  reply(message: MessageView): void;
+  edit(message: MessageView): void;
+  remove(message: MessageView): void;
+  react(message: MessageView, emoji: string, on: boolean): void;
+}
+
+interface Props {
+  row: MessageRow;
+  selfId: string;
+  canWrite: boolean;
+  canModerate: boolean;
+  pending: boolean;
+  nameOf(userId: string): string;
+  quoted: MessageView | null | undefined;
+  actions: MessageActions;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  weekday: 'long',
+  year: 'numeric',
+  month: 'long',
+  day: 'numeric',
+});
+
+export const MessageItem = memo(function MessageItem({
+  row,
+  selfId,
+  canWrite,
+  canModerate,
+  pending,
+  nameOf,
+  quoted,
+  actions,
+}: Props) {
+  const { message } = row;
+  const mine = message.author === selfId;
+  const mentioned = message.mentions?.includes(selfId as never) ?? false;
+  return (
+    <>
+      {row.day && <div className="day">{dayFormat.format(message.createdAt)}</div>}
+      <article
+        className={`msg${row.showHeader ? ' head' : ''}${mentioned ? ' mentioned' : ''}`}
+        aria-label={`${nameOf(message.author)} at ${timeFormat.format(message.createdAt)}`}
+        data-message-id={message.id}
+      >
+        {row.showHeader && (
+          <div className="meta">
+            <span className="author">{nameOf(message.author)}</span>
+            <time className="time" dateTime={new Date(message.createdAt).toISOString()}>
+              {timeFormat.format(message.createdAt)}
+            </time>
+          </div>
+        )}
+        {message.replyTo !== undefined && (
+          <div className="quote">
+            {quoted ? (
+              <>
+                <strong>{nameOf(quoted.author)}</strong>: {quoted.text.slice(0, 140)}
+              </>
+            ) : (
+              <em>Original message was deleted</em>
+            )}
+          </div>
+        )}
+        <div className="text">
+          <Formatted text={message.text} />
+          {message.editedAt !== undefined && <span className="edited"> (edited)</span>}
+          {pending && <span className="pending"> · pending</span>}
+        </div>
+        {Object.keys(message.reactions).length > 0 && (
+          <div className="reactions">
+            {Object.entries(message.reactions).map(([emoji, users]) => {
+              const on = users.includes(selfId as never);
+              return (
+                <button
+                  key={emoji}
+                  type="button"
+                  aria-pressed={on}
+                  aria-label={`${emoji} ${users.length}, ${users.map(nameOf).join(', ')}`}
+                  disabled={!canWrite}
+                  onClick={() => actions.react(message, emoji, !on)}
+                >
+                  {emoji} {users.length}
+                </button>
+              );
+            })}
+          </div>
+        )}
+        {canWrite && (
+          <div className="actions">
+            <button type="button" className="link" onClick={() => actions.reply(message)}>
+              Reply
+            </button>
+            {QUICK_REACTIONS.slice(0, 3).map((emoji) => (
+              <button
+                key={emoji}
+                type="button"
+                className="link"
+                aria-label={`React with ${emoji}`}
+                onClick={() =>
+                  actions.react(message, emoji, !(message.reactions[emoji] ?? []).includes(selfId as never))
+                }
+              >
+                {emoji}
+              </button>
+            ))}
+            {mine && (
+              <button type="button" className="link" onClick={() => actions.edit(message)}>
+                Edit
+              </button>
+            )}
+            {(mine || canModerate) && (
+              <button type="button" className="link danger" onClick={() => actions.remove(message)}>
+                Delete
+              </button>
+            )}
+          </div>
+        )}
+      </article>
+    </>
+  );
+});

@@ -1,0 +1,296 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { describeFailure, type NotificationPreferences, type NotifyLevel, type SessionInfo } from '../lib/api';
+import { useApp } from './AppProvider';
+import { ThemeToggle } from './Shell';
+
+function urlBase64ToBytes(base64: string): Uint8Array<ArrayBuffer> {
+  const padded = (base64 + '='.repeat((4 - (base64.length % 4)) % 4)).replace(/-/g, '+').replace(/_/g, '/');
+  const raw = atob(padded);
+  const bytes = new Uint8Array(new ArrayBuffer(raw.length));
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+const when = (value: string | number) => new Date(value).toLocaleString();
+
+export function Profile() {
+  const { api, user, updateUser, signOut, rooms } = useApp();
+  const router = useRouter();
+  const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
+  const [prefs, setPrefs] = useState<NotificationPreferences | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [pushState, setPushState] = useState<string>('');
+
+  const load = useCallback(async () => {
+    const [s, p] = await Promise.all([api.sessions(), api.preferences()]);
+    if (s.ok) setSessions(s.data.sessions);
+    else setError(describeFailure(s));
+    if (p.ok) setPrefs(p.data);
+  }, [api]);
+  useEffect(() => {
+    void load();
+    if (typeof Notification !== 'undefined') setPushState(Notification.permission);
+  }, [load]);
+
+  async function saveName(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const displayName = String(new FormData(event.currentTarget).get('displayName') ?? '').trim();
+    const result = await api.updateMe({ displayName });
+    if (!result.ok) return setError(describeFailure(result));
+    updateUser(result.data.user);
+    setError(null);
+    setMessage('Display name saved.');
+  }
+
+  async function revoke(session: SessionInfo) {
+    const result = await api.revokeSession(session.id);
+    if (!result.ok) return setError(describeFailure(result));
+    if (session.current) {
+      await signOut('You signed out this device.');
+      router.replace('/login');
+      return;
+    }
+    setSessions((list) => list?.filter((s) => s.id !== session.id) ?? null);
+  }
+
+  async function savePrefs(next: Partial<NotificationPreferences>) {
+    const result = await api.updatePreferences(next);
+    if (!result.ok) return setError(describeFailure(result));
+    setPrefs(result.data);
+    setError(null);
+    setMessage('Notification preferences saved.');
+  }
+
+  async function enablePush() {
+    if (!('serviceWorker' in navigator) || !('PushManager' in window)) {
+      setPushState('unsupported');
+      return;
+    }
+    const permission = await Notification.requestPermission();
+    setPushState(permission);
+    if (permission !== 'granted') return;
+    const key = await api.vapidKey();
+    if (!key.ok) return setError(describeFailure(key));
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: urlBase64ToBytes(key.data.key),
+    });
+    const saved = await api.subscribePush(subscription.toJSON());
+    if (!saved.ok) return setError(describeFailure(saved));
+    await savePrefs({ push: true });
+  }
+
+  async function disablePush() {
+    const registration = await navigator.serviceWorker?.getRegistration();
+    const subscription = await registration?.pushManager.getSubscription();
+    if (subscription) {
+      await api.unsubscribePush(subscription.endpoint);
+      await subscription.unsubscribe();
+    }
+    await savePrefs({ push: false });
+  }
+
+  function saveQuietHours(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const enabled = form.get('quietEnabled') === 'on';
+    void savePrefs({
+      email: form.get('email') === 'on',
+      emailDelayMinutes: Math.max(0, Number(form.get('emailDelayMinutes') ?? 0)),
+      quietHours: enabled
+        ? {
+            start: String(form.get('quietStart') ?? '22:00'),
+            end: String(form.get('quietEnd') ?? '07:00'),
+            timeZone: String(form.get('timeZone') ?? 'UTC'),
+          }
+        : null,
+    });
+  }
+
+  if (!user) return null;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return (
+    <div className="page">
+      <h1>Profile</h1>
+      {message && (
+        <p className="notice" role="status">
+          {message}
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <section className="card">
+        <h2>You</h2>
+        <p className="muted">{user.email}</p>
+        <form onSubmit={saveName} className="row">
+          <div>
+            <label htmlFor="displayName">Display name</label>
+            <input id="displayName" name="displayName" defaultValue={user.displayName} required maxLength={80} />
+          </div>
+          <button type="submit">Save name</button>
+        </form>
+        <label htmlFor="theme-select">Appearance</label>
+        <ThemeToggle />
+      </section>
+
+      <section className="card">
+        <h2>Devices and sessions</h2>
+        {sessions === null ? (
+          <p className="muted">Available when online.</p>
+        ) : (
+          <ul className="sessions">
+            {sessions.map((s) => (
+              <li key={s.id}>
+                <span>
+                  {s.userAgent ?? 'Unknown device'}
+                  {s.current && <strong> (this device)</strong>}
+                  <br />
+                  <span className="muted">
+                    Signed in {when(s.createdAt)}, last seen {when(s.lastSeenAt)}
+                  </span>
+                </span>
+                <button type="button" className="danger" onClick={() => void revoke(s)}>
+                  {s.current ? 'Sign out this device' : 'Revoke'}
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section className="card">
+        <h2>Notifications</h2>
+        {prefs === null ? (
+          <p className="muted">Available when online.</p>
+        ) : (
+          <>
+            <label htmlFor="notify-default">Notify me about</label>
+            <select
+              id="notify-default"
+              value={prefs.default}
+              onChange={(e) => void savePrefs({ default: e.target.value as NotifyLevel })}
+            >
+              <option value="all">All messages</option>
+              <option value="mentions">Mentions and replies only</option>
+              <option value="none">Nothing</option>
+            </select>
+            {rooms.map((room) => (
+              <div key={room.id}>
+                <label htmlFor={`notify-${room.id}`}>In {room.name}</label>
+                <select
+                  id={`notify-${room.id}`}
+                  value={prefs.rooms[room.id] ?? 'default'}
+                  onChange={(e) => {
+                    const rest = { ...prefs.rooms };
+                    if (e.target.value === 'default') delete rest[room.id];
+                    else rest[room.id] = e.target.value as NotifyLevel;
+                    void savePrefs({ rooms: rest });
+                  }}
+                >
+                  <option value="default">Same as default</option>
+                  <option value="all">All messages</option>
+                  <option value="mentions">Mentions and replies only</option>
+                  <option value="none">Nothing</option>
+                </select>
+              </div>
+            ))}
+            <h3>Push notifications</h3>
+            <p className="muted">
+              {pushState === 'denied'
+                ? 'Notifications are blocked in this browser. Allow them in the site settings to enable push.'
+                : pushState === 'unsupported'
+                  ? 'This browser does not support push notifications.'
+                  : prefs.push
+                    ? 'Push notifications are on for this account.'
+                    : 'Push notifications are off.'}
+            </p>
+            {prefs.push ? (
+              <button type="button" onClick={() => void disablePush()}>
+                Turn off push notifications
+              </button>
+            ) : (
+              <button
+                type="button"
+                className="primary"
+                onClick={() => void enablePush()}
+                disabled={pushState === 'denied'}
+              >
+                Enable push notifications
+              </button>
+            )}
+            <form onSubmit={saveQuietHours}>
+              <h3>Email and quiet hours</h3>
+              <div className="field-inline">
+                <input id="email" name="email" type="checkbox" defaultChecked={prefs.email} />
+                <label htmlFor="email">Email me about messages I have not read</label>
+              </div>
+              <label htmlFor="emailDelayMinutes">Email after (minutes unread)</label>
+              <input
+                id="emailDelayMinutes"
+                name="emailDelayMinutes"
+                type="number"
+                min={0}
+                max={1440}
+                defaultValue={prefs.emailDelayMinutes}
+              />
+              <div className="field-inline" style={{ marginTop: 12 }}>
+                <input
+                  id="quietEnabled"
+                  name="quietEnabled"
+                  type="checkbox"
+                  defaultChecked={prefs.quietHours !== null}
+                />
+                <label htmlFor="quietEnabled">Quiet hours (no push or email)</label>
+              </div>
+              <div className="row">
+                <div>
+                  <label htmlFor="quietStart">From</label>
+                  <input
+                    id="quietStart"
+                    name="quietStart"
+                    type="time"
+                    defaultValue={prefs.quietHours?.start ?? '22:00'}
+                  />
+                </div>
+                <div>
+                  <label htmlFor="quietEnd">Until</label>
+                  <input id="quietEnd" name="quietEnd" type="time" defaultValue={prefs.quietHours?.end ?? '07:00'} />
+                </div>
+                <div>
+                  <label htmlFor="timeZone">Time zone</label>
+                  <input id="timeZone" name="timeZone" defaultValue={prefs.quietHours?.timeZone ?? zone} />
+                </div>
+              </div>
+              <p>
+                <button type="submit">Save email and quiet hours</button>
+              </p>
+            </form>
+          </>
+        )}
+      </section>
+
+      <section className="card">
+        <h2>Sign out</h2>
+        <p className="muted">Signing out removes this account's messages and drafts from this device.</p>
+        <button
+          type="button"
+          className="danger"
+          onClick={async () => {
+            await signOut();
+            router.replace('/login');
+          }}
+        >
+          Sign out
+        </button>
+      </section>
+    </div>
+  );
+}

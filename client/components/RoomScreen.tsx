@@ -1,0 +1,336 @@
+'use client';
+
+import {
+  appendMessage,
+  canPost,
+  deleteMessage,
+  editMessage,
+  isOwner,
+  type MessageId,
+  type MessageView,
+  markRead,
+  newMessageId,
+  type RoomId,
+  readMessages,
+  roomDocument,
+  roomMaps,
+  setReaction,
+  type UserId,
+  userDocument,
+} from '@confab/protocol';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import Link from 'next/link';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Member, Room } from '../lib/api';
+import { getDraft, setDraft } from '../lib/drafts';
+import { extractMentions, groupMessages, onlineUserIds, seenBy, typingNames } from '../lib/room-view';
+import { useApp } from './AppProvider';
+import { Composer } from './Composer';
+import { useDocHandle, useDocVersion, usePathSegment } from './hooks';
+import { type MessageActions, MessageItem } from './MessageItem';
+import { RoomSettings } from './RoomSettings';
+
+/** Within this many pixels of the end counts as "at the bottom" (read marker, auto-scroll). */
+const BOTTOM_SLACK_PX = 48;
+
+export function RoomScreen() {
+  const roomId = usePathSegment(2);
+  return roomId && roomId !== '_' ? <RoomView roomId={roomId} key={roomId} /> : <p className="page muted">Loading…</p>;
+}
+
+function RoomView({ roomId }: { roomId: string }) {
+  const { user, rooms, api, cache, rememberRoom, forgetRoom } = useApp();
+  const me = user!.id;
+  const cachedRoom = rooms.find((r) => r.id === roomId) ?? null;
+  const [room, setRoom] = useState<Room | null>(cachedRoom);
+  const [members, setMembers] = useState<Member[]>(() => cache?.members(me, roomId) ?? []);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [showSettings, setShowSettings] = useState(false);
+  const [replyTo, setReplyTo] = useState<MessageView | null>(null);
+  const [editing, setEditing] = useState<MessageView | null>(null);
+
+  const handle = useDocHandle(roomDocument(roomId as RoomId));
+  const version = useDocVersion(handle);
+  const userDoc = useDocHandle(userDocument(me as UserId));
+  const userVersion = useDocVersion(userDoc);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: rememberRoom changes identity every render
+  const loadMembers = useCallback(async () => {
+    const result = await api.room(roomId);
+    if (result.ok) {
+      setRoom(result.data.room);
+      setMembers(result.data.members);
+      setLoadError(null);
+      rememberRoom(result.data.room);
+      cache?.setMembers(me, roomId, result.data.members);
+    } else if (result.status === 404 || result.status === 403) {
+      setLoadError(result.status === 404 ? 'This room does not exist.' : 'You are not a member of this room.');
+    }
+    // Offline: keep what the cache had.
+  }, [api, roomId, cache, me]);
+  useEffect(() => {
+    void loadMembers();
+  }, [loadMembers]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the document
+  const messages = useMemo(() => (handle ? readMessages(handle.doc) : []), [handle, version]);
+  const rows = useMemo(() => groupMessages(messages), [messages]);
+  const byId = useMemo(() => new Map(messages.map((m) => [m.id as string, m])), [messages]);
+  const ids = useMemo(() => messages.map((m) => m.id as string), [messages]);
+
+  const names = useMemo(() => new Map(members.map((m) => [m.userId, m.displayName])), [members]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: awareness changes bump `version`
+  const awarenessStates = useMemo(
+    () => (handle?.provider.awareness ? [...handle.provider.awareness.getStates().values()] : []),
+    [handle, version],
+  );
+  const nameOf = useCallback(
+    (userId: string) => {
+      if (userId === me) return user!.displayName;
+      const known = names.get(userId);
+      if (known) return known;
+      for (const s of awarenessStates) {
+        const u = (s as { user?: { id?: string; displayName?: string } }).user;
+        if (u?.id === userId && u.displayName) return u.displayName;
+      }
+      return 'Former member';
+    },
+    [me, user, names, awarenessStates],
+  );
+  const typing = typingNames(awarenessStates, me);
+  const online = useMemo(() => new Set(onlineUserIds(awarenessStates)), [awarenessStates]);
+
+  const role = room?.role ?? 'member';
+  const readonly = handle?.provider.authorizedScope === 'readonly';
+  const canWrite = canPost(role) && !readonly;
+  const canModerate = isOwner(role);
+  const status = handle?.status() ?? { kind: 'loading' as const };
+  const pending = handle?.pendingIds() ?? new Set<string>();
+
+  // --- list, scrolling, read marker
+  const scroller = useRef<HTMLDivElement>(null);
+  const [atBottom, setAtBottom] = useState(true);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => 44,
+    overscan: 12,
+    getItemKey: (index) => rows[index]?.message.id ?? index,
+  });
+  const lastId = ids[ids.length - 1];
+  const initialScrollDone = useRef(false);
+  // Follow new messages only while the reader is at the bottom (or on first load).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the last message changes
+  useEffect(() => {
+    if (rows.length === 0) return;
+    if (!initialScrollDone.current || atBottom) {
+      initialScrollDone.current = true;
+      virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+    }
+  }, [lastId, rows.length]);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (!el) return;
+    setAtBottom(el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_SLACK_PX);
+  };
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
+  useEffect(() => {
+    if (!handle || !lastId || !atBottom || document.visibilityState !== 'visible') return;
+    const current = roomMaps(handle.doc).reads.get(me);
+    if (current?.messageId !== lastId) markRead(handle.doc, me as UserId, lastId as MessageId, Date.now());
+  }, [handle, lastId, atBottom, version, me]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
+  const seen = useMemo(() => {
+    if (!handle || !lastId) return [];
+    const reads = new Map(roomMaps(handle.doc).reads.entries());
+    const author = byId.get(lastId)?.author;
+    return seenBy(ids, reads, lastId, me).filter((id) => id !== author);
+  }, [handle, ids, lastId, version, me, byId]);
+
+  // --- actions
+  const actions: MessageActions = useMemo(
+    () => ({
+      reply: (m) => {
+        setEditing(null);
+        setReplyTo(m);
+      },
+      edit: (m) => {
+        setReplyTo(null);
+        setEditing(m);
+      },
+      remove: (m) => {
+        if (!handle) return;
+        if (window.confirm('Delete this message for everyone? This cannot be undone.')) {
+          deleteMessage(handle.doc, m.id);
+        }
+      },
+      react: (m, emoji, on) => {
+        if (handle) setReaction(handle.doc, m.id, me as UserId, emoji, on, Date.now());
+      },
+    }),
+    [handle, me],
+  );
+
+  const send = (text: string) => {
+    if (!handle) return;
+    const mentions = extractMentions(
+      text,
+      members.filter((m) => m.userId !== me),
+    ) as UserId[];
+    const message = appendMessage(handle.doc, {
+      id: newMessageId(),
+      author: me as UserId,
+      text,
+      createdAt: Date.now(),
+      replyTo: replyTo?.id,
+      mentions,
+    });
+    handle.markPending(message.id);
+    setReplyTo(null);
+    setAtBottom(true);
+  };
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-read the draft when the user document loads or changes
+  const initialDraft = useMemo(
+    () => (userDoc ? getDraft(userDoc.doc, roomId) : ''),
+    [userDoc, roomId, userVersion > 0],
+  );
+
+  if (status.kind === 'denied') {
+    return (
+      <div className="page denied" role="alert">
+        <h1>{room?.name ?? 'Room'}</h1>
+        <p>{status.message}</p>
+        <p>
+          <Link href="/chat">Back to your rooms</Link>
+        </p>
+        {status.reason === 'membership_revoked' && (
+          <button type="button" onClick={() => forgetRoom(roomId)}>
+            Remove this room from the list
+          </button>
+        )}
+      </div>
+    );
+  }
+
+  return (
+    <>
+      <section className="room" aria-label={room?.name ?? 'Room'}>
+        <header className="room-header">
+          <Link href="/chat" className="button" aria-label="Back to rooms">
+            ←
+          </Link>
+          <div>
+            <h1>{room?.name ?? (loadError ? 'Unknown room' : 'Loading…')}</h1>
+            {room?.topic && <div className="topic">{room.topic}</div>}
+          </div>
+          <span className="spacer" />
+          <span className="status-pill" role="status">
+            {status.kind === 'synced'
+              ? `${online.size} online`
+              : status.kind === 'loading'
+                ? 'Loading…'
+                : status.kind === 'connecting'
+                  ? 'Syncing…'
+                  : 'Offline: changes are kept on this device'}
+          </span>
+          <button type="button" onClick={() => setShowSettings((s) => !s)} aria-expanded={showSettings}>
+            {canModerate ? 'Settings' : 'Members'}
+          </button>
+        </header>
+        {loadError && (
+          <p className="notice error" role="alert">
+            {loadError}
+          </p>
+        )}
+        <div
+          className="messages"
+          ref={scroller}
+          onScroll={onScroll}
+          role="log"
+          aria-label="Messages"
+          aria-live="polite"
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: the message log scrolls and must be keyboard reachable
+          tabIndex={0}
+        >
+          {rows.length === 0 && status.kind !== 'loading' && <p className="page muted">No messages yet. Say hello!</p>}
+          <div style={{ height: virtualizer.getTotalSize(), position: 'relative', width: '100%' }}>
+            {virtualizer.getVirtualItems().map((item) => {
+              const row = rows[item.index]!;
+              return (
+                <div
+                  key={item.key}
+                  data-index={item.index}
+                  ref={virtualizer.measureElement}
+                  style={{
+                    position: 'absolute',
+                    top: 0,
+                    left: 0,
+                    width: '100%',
+                    transform: `translateY(${item.start}px)`,
+                  }}
+                >
+                  <MessageItem
+                    row={row}
+                    selfId={me}
+                    canWrite={canWrite}
+                    canModerate={canModerate}
+                    pending={pending.has(row.message.id)}
+                    nameOf={nameOf}
+                    quoted={row.message.replyTo ? (byId.get(row.message.replyTo) ?? null) : undefined}
+                    actions={actions}
+                  />
+                </div>
+              );
+            })}
+          </div>
+          {seen.length > 0 && <div className="seen">Seen by {seen.map(nameOf).join(', ')}</div>}
+        </div>
+        <div className="typing" aria-live="polite">
+          {typing.length > 0 && `${typing.join(', ')} ${typing.length === 1 ? 'is' : 'are'} typing…`}
+        </div>
+        {canWrite ? (
+          <Composer
+            members={members.filter((m) => m.userId !== me)}
+            nameOf={nameOf}
+            replyTo={replyTo}
+            editing={editing}
+            initialDraft={initialDraft}
+            onDraft={(text) => userDoc && setDraft(userDoc.doc, roomId, text)}
+            onTyping={(t) => handle?.provider.setAwarenessField('typing', t)}
+            onSend={send}
+            onSaveEdit={(m, text) => {
+              if (handle && text !== m.text) editMessage(handle.doc, m.id, text, Date.now());
+              setEditing(null);
+            }}
+            onCancel={() => {
+              setEditing(null);
+              setReplyTo(null);
+            }}
+          />
+        ) : (
+          <p className="composer muted">You can read this room but not write in it.</p>
+        )}
+      </section>
+      {showSettings && room && (
+        <RoomSettings
+          api={api}
+          room={room}
+          selfId={me}
+          members={members}
+          online={online}
+          onRoomChanged={(r) => {
+            setRoom(r);
+            rememberRoom(r);
+          }}
+          onMembersChanged={() => void loadMembers()}
+          onLeft={() => forgetRoom(roomId)}
+          onClose={() => setShowSettings(false)}
+        />
+      )}
+    </>
+  );
+}
