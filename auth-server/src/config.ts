@@ -3,7 +3,12 @@ import { z } from 'zod';
 
 /** The only reader of process.env in auth-server (main.ts passes it in). */
 const schema = z.object({
-  PORT: z.coerce.number().int('must be an integer').min(0).max(65535, 'must be a port number').default(4000),
+  PORT: z.coerce
+    .number({ message: 'must be a port number' })
+    .int('must be an integer')
+    .min(0)
+    .max(65535, 'must be a port number')
+    .default(4000),
   DATA_DIR: z.string().default('./data'),
   DATABASE_URL: z
     .string()
@@ -13,6 +18,15 @@ const schema = z.object({
     .string()
     .regex(/^(nats|tls):\/\//, 'must be a nats:// URL')
     .optional(),
+  /** JetStream stream and first subject token; CONTRACT fixes CONFAB / confab, tests pick their own. */
+  NATS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a JetStream stream name')
+    .default('CONFAB'),
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be one subject token')
+    .default('confab'),
   PUBLIC_URL: z
     .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
     .default('http://localhost:3000'),
@@ -28,6 +42,8 @@ export interface AuthConfig {
   dataDir: string;
   databaseUrl: string | undefined;
   natsUrl: string | undefined;
+  natsStream: string;
+  natsSubjectPrefix: string;
   publicUrl: string;
   /** PUBLIC_URL's origin: the only Origin accepted on cookie-authenticated writes. */
   publicOrigin: string;
@@ -47,6 +63,8 @@ export function loadAuthConfig(env: Record<string, string | undefined>): AuthCon
     dataDir: parsed.DATA_DIR,
     databaseUrl: parsed.DATABASE_URL,
     natsUrl: parsed.NATS_URL,
+    natsStream: parsed.NATS_STREAM,
+    natsSubjectPrefix: parsed.NATS_SUBJECT_PREFIX,
     publicUrl,
     publicOrigin: new URL(publicUrl).origin,
     secureCookies: new URL(publicUrl).protocol === 'https:',

@@ -25,5 +25,11 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, str
   const variable = issue?.path.map(String).join('.') || 'environment';
   const value = cleaned[variable];
   const problem = issue ? issue.message : 'invalid';
-  throw new ConfigError(variable, value === undefined ? problem : `${problem} (got ${JSON.stringify(value)})`);
+  const echo = value !== undefined && !mayBeSecret(variable, value);
+  throw new ConfigError(variable, echo ? `${problem} (got ${JSON.stringify(value)})` : problem);
+}
+
+/** Values that may hold credentials are never echoed: the error line ends up in logs. */
+function mayBeSecret(variable: string, value: string): boolean {
+  return /TOKEN|SECRET|PASSWORD|PRIVATE|KEY/i.test(variable) || value.includes('@');
 }
