@@ -1,4 +1,7 @@
+import { ConfigError } from '@confab/platform';
 import { z } from 'zod';
+
+export { ConfigError };
 
 /**
  * The notifier's configuration: the only place that reads the environment
@@ -73,6 +76,25 @@ export const notifierConfigSchema = z.object({
   ),
   /** `1` accepts push endpoints on loopback/private addresses (tests, private networks). */
   PUSH_ALLOW_PRIVATE_ENDPOINTS: z.preprocess(emptyAsUndefined, z.enum(['0', '1']).default('0')),
+  /** JetStream stream and subject prefix; defaults are the CONTRACT's (tests use their own to stay apart). */
+  NATS_STREAM: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be a stream name')
+      .default('CONFAB'),
+  ),
+  NATS_SUBJECT_PREFIX: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be one subject token')
+      .default('confab'),
+  ),
+  LOG_LEVEL: z.preprocess(
+    emptyAsUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
   /** Signs unsubscribe links; generated once and kept in the database when unset. */
   UNSUBSCRIBE_SECRET: z.preprocess(emptyAsUndefined, z.string().min(16).optional()),
 });
@@ -93,16 +115,9 @@ export interface NotifierConfig {
   readonly vapidSubject: string | undefined;
   readonly pushAllowPrivateEndpoints: boolean;
   readonly unsubscribeSecret: string | undefined;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    readonly problem: string,
-  ) {
-    super(`${variable}: ${problem}`);
-    this.name = 'ConfigError';
-  }
+  readonly natsStream: string;
+  readonly natsSubjectPrefix: string;
+  readonly logLevel: string;
 }
 
 /** Parses the environment; throws a ConfigError naming the first bad variable. */
@@ -144,5 +159,8 @@ export function loadNotifierConfig(env: Record<string, string | undefined>): Not
     vapidSubject,
     pushAllowPrivateEndpoints: raw.PUSH_ALLOW_PRIVATE_ENDPOINTS === '1',
     unsubscribeSecret: raw.UNSUBSCRIBE_SECRET,
+    natsStream: raw.NATS_STREAM,
+    natsSubjectPrefix: raw.NATS_SUBJECT_PREFIX,
+    logLevel: raw.LOG_LEVEL,
   };
 }
