@@ -1,0 +1,337 @@
+/**
+ * The fan-out orchestrator: one server child, a few generator children,
+ * a rate sweep per scenario, figures recorded as JSON lines.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Child } from '../child';
+import { LatencyHistogram } from '../histogram';
+import type { Recorder } from '../results';
+import {
+  type GeneratorChildMessage,
+  type GeneratorParentMessage,
+  type RoomSpec,
+  SERVER_DIALECT,
+  type ServerChildMessage,
+  type ServerChildOptions,
+  type ServerKind,
+  type ServerParentMessage,
+  type StepResult,
+} from './messages';
+import { createTokenSigner, type TokenSigner } from './tokens';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_CHILD = path.join(HERE, 'server-child.ts');
+const GENERATOR_CHILD = path.join(HERE, 'generator.ts');
+
+/** p99 above this is "not sustained": a chat line later than this feels late. */
+export const P99_LIMIT_MS = 200;
+
+export interface FanoutScenario {
+  roomSize: number;
+  connections: number;
+}
+
+export interface FanoutPlan {
+  servers: ServerKind[];
+  scenarios: FanoutScenario[];
+  /** Offered deliveries per second (messages/s × (roomSize − 1)), swept upward until saturation. */
+  deliveryRates: number[];
+  stepMs: number;
+  drainMs: number;
+  warmupMs: number;
+  generators: number;
+  /** Rooms opened (one client each, preloaded) to measure memory per loaded room. */
+  memoryRooms: number;
+  preloadMessages: number;
+  textChars: number;
+}
+
+type ServerChild = Child<ServerParentMessage, ServerChildMessage>;
+type GeneratorChild = Child<GeneratorParentMessage, GeneratorChildMessage>;
+
+let statsId = 0;
+async function serverStats(server: ServerChild, gc: boolean) {
+  const id = ++statsId;
+  server.send({ type: 'stats', id, gc });
+  return server.next('stats', 30_000, (m) => m.id === id);
+}
+
+async function startServer(
+  kind: ServerKind,
+  signer: TokenSigner | null,
+): Promise<{ child: ServerChild; url: string; cleanup: () => void }> {
+  const dataDir = kind === 'confab' ? fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bench-')) : undefined;
+  const options: ServerChildOptions = {
+    kind,
+    ...(signer ? { publicJwk: signer.publicJwk } : {}),
+    ...(dataDir ? { dataDir } : {}),
+  };
+  const child: ServerChild = new Child(SERVER_CHILD, [JSON.stringify(options)], { exposeGc: true });
+  try {
+    const listening = await child.next('listening', 60_000);
+    return {
+      child,
+      url: `ws://127.0.0.1:${listening.port}${listening.path}`,
+      cleanup: () => {
+        if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    child.kill();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function roomUrl(kind: ServerKind, base: string, documentName: string): string {
+  // y-websocket takes the document from the path; Hocuspocus from each frame.
+  return kind === 'y-websocket' ? `${base.replace(/\/$/, '')}/${encodeURIComponent(documentName)}` : base;
+}
+
+async function buildRooms(
+  kind: ServerKind,
+  base: string,
+  tag: string,
+  rooms: number,
+  roomSize: number,
+  signer: TokenSigner | null,
+): Promise<RoomSpec[]> {
+  const specs: RoomSpec[] = [];
+  for (let r = 0; r < rooms; r++) {
+    const documentName = `room:bench-${tag}-${r}`;
+    const clients = [];
+    for (let c = 0; c < roomSize; c++) {
+      const userId = `u${r}x${c}`;
+      const token = signer ? await signer.sign({ userId, sessionId: `s${r}x${c}`, documentName, role: 'member' }) : '';
+      clients.push({ index: r * roomSize + c, userId, token });
+    }
+    specs.push({ documentName, url: roomUrl(kind, base, documentName), clients });
+  }
+  return specs;
+}
+
+/** Whole rooms per process, so a message's sender and receivers share one clock. */
+async function startGenerators(
+  kind: ServerKind,
+  rooms: RoomSpec[],
+  plan: FanoutPlan,
+): Promise<{ child: GeneratorChild; clients: number }[]> {
+  const count = Math.max(1, Math.min(plan.generators, rooms.length));
+  const groups: RoomSpec[][] = Array.from({ length: count }, () => []);
+  rooms.forEach((room, i) => {
+    groups[i % count]?.push(room);
+  });
+  const generators = groups.map((group) => ({
+    child: new Child<GeneratorParentMessage, GeneratorChildMessage>(GENERATOR_CHILD),
+    clients: group.reduce((n, room) => n + room.clients.length, 0),
+    group,
+  }));
+  try {
+    await Promise.all(
+      generators.map(async (g) => {
+        g.child.send({
+          type: 'init',
+          dialect: SERVER_DIALECT[kind],
+          rooms: g.group,
+          textChars: plan.textChars,
+          connectConcurrency: 32,
+          connectTimeoutMs: 20_000,
+        });
+        await g.child.next('ready', 120_000);
+      }),
+    );
+  } catch (error) {
+    for (const g of generators) g.child.kill();
+    throw error;
+  }
+  return generators;
+}
+
+interface StepFigures {
+  offeredDeliveriesPerSec: number;
+  achievedDeliveriesPerSec: number;
+  messagesSent: number;
+  deliveries: number;
+  lostDeliveries: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  serverCpuUsPerDelivery: number;
+  serverCpuCores: number;
+  generatorCpuUsPerDelivery: number;
+  generatorCpuCores: number;
+  generatorLoopDelayP99Ms: number;
+  generatorEventLoopUtilization: number;
+  generatorLimited: boolean;
+  sustained: boolean;
+}
+
+async function runStep(
+  server: ServerChild,
+  generators: { child: GeneratorChild; clients: number }[],
+  id: number,
+  offeredDeliveriesPerSec: number,
+  roomSize: number,
+  durationMs: number,
+  drainMs: number,
+): Promise<StepFigures> {
+  const totalClients = generators.reduce((n, g) => n + g.clients, 0);
+  const messagesPerSecond = offeredDeliveriesPerSec / (roomSize - 1);
+  const before = await serverStats(server, false);
+  const results: StepResult[] = await Promise.all(
+    generators.map(async (g) => {
+      g.child.send({
+        type: 'step',
+        id,
+        messagesPerSecond: (messagesPerSecond * g.clients) / totalClients,
+        durationMs,
+        drainMs,
+      });
+      return g.child.next('stepResult', durationMs + drainMs + 60_000, (m) => m.id === id);
+    }),
+  );
+  const after = await serverStats(server, false);
+  const histogram = new LatencyHistogram();
+  let sent = 0;
+  let expected = 0;
+  let received = 0;
+  let generatorCpuUs = 0;
+  let wallMs = 0;
+  let loopDelayP99Ms = 0;
+  let elu = 0;
+  for (const r of results) {
+    histogram.add(r.histogram);
+    sent += r.sent;
+    expected += r.expected;
+    received += r.received;
+    generatorCpuUs += r.cpuUserUs + r.cpuSystemUs;
+    wallMs = Math.max(wallMs, r.totalDurationMs);
+    loopDelayP99Ms = Math.max(loopDelayP99Ms, r.loopDelayP99Ms);
+    elu = Math.max(elu, r.eventLoopUtilization);
+  }
+  const serverCpuUs = after.cpuUserUs + after.cpuSystemUs - (before.cpuUserUs + before.cpuSystemUs);
+  const offeredMessages = (messagesPerSecond * durationMs) / 1000;
+  const p99Ms = histogram.percentileUs(0.99) / 1000;
+  const lostDeliveries = expected - received;
+  const generatorLimited = sent < offeredMessages * 0.9;
+  const round = (n: number, digits = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : null);
+  return {
+    offeredDeliveriesPerSec,
+    achievedDeliveriesPerSec: round((received / durationMs) * 1000, 0) ?? 0,
+    messagesSent: sent,
+    deliveries: received,
+    lostDeliveries,
+    p50Ms: round(histogram.percentileUs(0.5) / 1000) ?? Number.NaN,
+    p95Ms: round(histogram.percentileUs(0.95) / 1000) ?? Number.NaN,
+    p99Ms: round(p99Ms) ?? Number.NaN,
+    maxMs: round(histogram.maxUs / 1000) ?? Number.NaN,
+    serverCpuUsPerDelivery: round(serverCpuUs / Math.max(1, received), 1) ?? Number.NaN,
+    serverCpuCores: round(serverCpuUs / 1000 / wallMs, 3) ?? Number.NaN,
+    generatorCpuUsPerDelivery: round(generatorCpuUs / Math.max(1, received), 1) ?? Number.NaN,
+    generatorCpuCores: round(generatorCpuUs / 1000 / wallMs, 3) ?? Number.NaN,
+    generatorLoopDelayP99Ms: round(loopDelayP99Ms) ?? Number.NaN,
+    generatorEventLoopUtilization: round(elu, 3) ?? Number.NaN,
+    generatorLimited,
+    sustained: received > 0 && p99Ms <= P99_LIMIT_MS && lostDeliveries <= expected * 0.001 && !generatorLimited,
+  };
+}
+
+export async function runFanoutScenario(
+  kind: ServerKind,
+  scenario: FanoutScenario,
+  plan: FanoutPlan,
+  record: Recorder,
+): Promise<void> {
+  const signer = kind === 'confab' ? await createTokenSigner() : null;
+  const { child: server, url, cleanup } = await startServer(kind, signer);
+  let generators: { child: GeneratorChild; clients: number }[] = [];
+  const base = { bench: 'fanout', server: kind, roomSize: scenario.roomSize, connections: scenario.connections };
+  try {
+    const idle = await serverStats(server, true);
+    const rooms = await buildRooms(
+      kind,
+      url,
+      Math.random().toString(36).slice(2, 8),
+      scenario.connections / scenario.roomSize,
+      scenario.roomSize,
+      signer,
+    );
+    generators = await startGenerators(kind, rooms, plan);
+    const connected = await serverStats(server, true);
+    record({
+      ...base,
+      kind: 'connections',
+      generators: generators.length,
+      serverIdleRssMiB: Math.round((idle.rssBytes / 2 ** 20) * 10) / 10,
+      rssKiBPerConnection: Math.round(((connected.rssBytes - idle.rssBytes) / 1024 / scenario.connections) * 10) / 10,
+      heapKiBPerConnection:
+        Math.round(((connected.heapUsedBytes - idle.heapUsedBytes) / 1024 / scenario.connections) * 10) / 10,
+    });
+    let stepId = 0;
+    // Warm up the JIT and the rooms' documents; not recorded.
+    await runStep(
+      server,
+      generators,
+      ++stepId,
+      plan.deliveryRates[0] ?? 100,
+      scenario.roomSize,
+      plan.warmupMs,
+      plan.drainMs,
+    );
+    let best: StepFigures | null = null;
+    for (const rate of plan.deliveryRates) {
+      const figures = await runStep(server, generators, ++stepId, rate, scenario.roomSize, plan.stepMs, plan.drainMs);
+      record({ ...base, kind: 'step', stepMs: plan.stepMs, ...figures });
+      if (figures.sustained) best = figures;
+      else break; // saturated (or the generator could not keep up): higher rates only queue
+    }
+    record({
+      ...base,
+      kind: 'summary',
+      p99LimitMs: P99_LIMIT_MS,
+      maxSustainedDeliveriesPerSec: best?.achievedDeliveriesPerSec ?? 0,
+      atMaxSustained: best,
+      sweepCeilingReached: best !== null && best.offeredDeliveriesPerSec === plan.deliveryRates.at(-1),
+    });
+  } finally {
+    await Promise.all(generators.map((g) => g.child.stop({ type: 'stop' })));
+    await server.stop({ type: 'stop' });
+    cleanup();
+  }
+}
+
+/** Memory of loaded rooms: `memoryRooms` rooms with one client each, each holding `preloadMessages` messages. */
+export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: Recorder): Promise<void> {
+  const signer = kind === 'confab' ? await createTokenSigner() : null;
+  const { child: server, url, cleanup } = await startServer(kind, signer);
+  let generators: { child: GeneratorChild; clients: number }[] = [];
+  try {
+    const idle = await serverStats(server, true);
+    const rooms = await buildRooms(kind, url, Math.random().toString(36).slice(2, 8), plan.memoryRooms, 1, signer);
+    generators = await startGenerators(kind, rooms, { ...plan, generators: 1 });
+    const g = generators[0];
+    if (!g) throw new Error('no generator');
+    g.child.send({ type: 'preload', messages: plan.preloadMessages });
+    const preloaded = await g.child.next('preloaded', 120_000);
+    const loaded = await serverStats(server, true);
+    record({
+      bench: 'fanout',
+      kind: 'rooms',
+      server: kind,
+      rooms: plan.memoryRooms,
+      messagesPerRoom: plan.preloadMessages,
+      updateBytesPerRoom: Math.round(preloaded.stateBytes / plan.memoryRooms),
+      preloadMs: Math.round(preloaded.ms),
+      rssKiBPerLoadedRoom: Math.round((loaded.rssBytes - idle.rssBytes) / 1024 / plan.memoryRooms),
+      heapKiBPerLoadedRoom: Math.round((loaded.heapUsedBytes - idle.heapUsedBytes) / 1024 / plan.memoryRooms),
+    });
+  } finally {
+    await Promise.all(generators.map((gen) => gen.child.stop({ type: 'stop' })));
+    await server.stop({ type: 'stop' });
+    cleanup();
+  }
+}

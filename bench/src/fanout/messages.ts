@@ -1,0 +1,94 @@
+import type { SparseHistogram } from '../histogram';
+import type { Dialect } from './wire';
+
+/** IPC between the orchestrator and its child processes (server and load generators). */
+
+export type ServerKind = 'confab' | 'hocuspocus' | 'y-websocket';
+
+export const SERVER_DIALECT: Record<ServerKind, Dialect> = {
+  confab: 'hocuspocus',
+  hocuspocus: 'hocuspocus',
+  'y-websocket': 'y-websocket',
+};
+
+export interface ServerChildOptions {
+  kind: ServerKind;
+  /** Confab only: the public JWK that verifies the tokens the orchestrator signs. */
+  publicJwk?: Record<string, unknown>;
+  /** Confab only: a scratch directory for its SQLite database. */
+  dataDir?: string;
+}
+
+export type ServerChildMessage =
+  | { type: 'listening'; port: number; path: string }
+  | { type: 'stats'; id: number; cpuUserUs: number; cpuSystemUs: number; rssBytes: number; heapUsedBytes: number }
+  | { type: 'failed'; error: string };
+
+export type ServerParentMessage = { type: 'stats'; id: number; gc: boolean } | { type: 'stop' };
+
+export interface ClientSpec {
+  /** Unique within the generator process; the sender field of the latency marker. */
+  index: number;
+  userId: string;
+  token: string;
+}
+
+export interface RoomSpec {
+  documentName: string;
+  url: string;
+  clients: ClientSpec[];
+}
+
+export interface GeneratorInit {
+  type: 'init';
+  dialect: Dialect;
+  rooms: RoomSpec[];
+  /** Characters of filler after the marker: a chat line's typical length. */
+  textChars: number;
+  /** Sockets opened at once while connecting. */
+  connectConcurrency: number;
+  connectTimeoutMs: number;
+}
+
+export interface GeneratorStep {
+  type: 'step';
+  id: number;
+  /** Messages per second this process sends (each reaches roomSize - 1 other clients). */
+  messagesPerSecond: number;
+  durationMs: number;
+  /** How long to wait after the last send for deliveries still in flight. */
+  drainMs: number;
+}
+
+export interface GeneratorPreload {
+  type: 'preload';
+  /** Messages each room's first client sends as one update, then waits until the server has it. */
+  messages: number;
+}
+
+export type GeneratorParentMessage = GeneratorInit | GeneratorStep | GeneratorPreload | { type: 'stop' };
+
+export interface StepResult {
+  type: 'stepResult';
+  id: number;
+  sent: number;
+  expected: number;
+  received: number;
+  sendDurationMs: number;
+  totalDurationMs: number;
+  histogram: SparseHistogram;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  /** Event-loop delay while the step ran: when it is high, the generator's own lag is in the latency. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Event-loop utilisation (0..1) while the step ran. */
+  eventLoopUtilization: number;
+  closedSockets: number;
+}
+
+export type GeneratorChildMessage =
+  | { type: 'ready'; connectMs: number; connections: number }
+  | { type: 'preloaded'; ms: number; stateBytes: number }
+  | StepResult
+  | { type: 'failed'; error: string };

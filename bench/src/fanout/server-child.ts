@@ -1,0 +1,54 @@
+/**
+ * One sync server in its own process, so its CPU and memory are measured
+ * apart from the load generators'. Started by the orchestrator with
+ * child_process.fork; the options come as one JSON argument.
+ */
+import type { ServerChildMessage, ServerChildOptions, ServerParentMessage } from './messages';
+import type { RunningServer } from './servers/types';
+
+function reply(message: ServerChildMessage): void {
+  process.send?.(message);
+}
+
+async function start(options: ServerChildOptions): Promise<RunningServer> {
+  switch (options.kind) {
+    case 'hocuspocus':
+      return (await import('./servers/hocuspocus')).startHocuspocus();
+    case 'y-websocket':
+      return (await import('./servers/y-websocket')).startYWebsocket();
+    case 'confab':
+      return (await import('./servers/confab')).startConfab(options);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as ServerChildOptions;
+  const server = await start(options);
+  process.on('message', (message: ServerParentMessage) => {
+    if (message.type === 'stats') {
+      // A full collection first when asked, so RSS deltas are not mostly garbage.
+      if (message.gc) globalThis.gc?.();
+      const cpu = process.cpuUsage();
+      const memory = process.memoryUsage();
+      reply({
+        type: 'stats',
+        id: message.id,
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+      });
+    } else if (message.type === 'stop') {
+      const hardStop = setTimeout(() => process.exit(0), 3000);
+      hardStop.unref();
+      server.stop().finally(() => process.exit(0));
+    }
+  });
+  reply({ type: 'listening', port: server.port, path: server.path });
+}
+
+process.on('disconnect', () => process.exit(0));
+main().catch((error: unknown) => {
+  reply({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,206 @@
+import { type FanoutPlan, type FanoutScenario, runFanoutScenario, runRoomMemory } from './fanout/fanout';
+import type { ServerKind } from './fanout/messages';
+import { createRecorder, createRunContext, type Mode, type Recorder } from './results';
+
+export const SUITES = ['fanout', 'crdt', 'others'] as const;
+export type Suite = (typeof SUITES)[number];
+export const SERVERS: ServerKind[] = ['confab', 'hocuspocus', 'y-websocket'];
+
+export interface Plan {
+  fanout: FanoutPlan;
+  crdtMessageCounts: number[];
+  /** Time each other engineer's bench file may take; 0 skips them. */
+  othersBudgetMs: number;
+  /** Time all of them together may take. */
+  othersTotalMs: number;
+  /** Hard bound for the whole run: it stops by itself. */
+  deadlineMs: number;
+}
+
+export const PLANS: Record<Mode, Plan> = {
+  smoke: {
+    fanout: {
+      servers: SERVERS,
+      scenarios: [{ roomSize: 5, connections: 10 }],
+      deliveryRates: [400],
+      stepMs: 800,
+      drainMs: 500,
+      warmupMs: 300,
+      generators: 1,
+      memoryRooms: 3,
+      preloadMessages: 100,
+      textChars: 60,
+    },
+    crdtMessageCounts: [1000],
+    othersBudgetMs: 0,
+    othersTotalMs: 0,
+    deadlineMs: 120_000,
+  },
+  quick: {
+    fanout: {
+      servers: SERVERS,
+      scenarios: [
+        { roomSize: 10, connections: 100 },
+        { roomSize: 50, connections: 1000 },
+      ],
+      deliveryRates: [2000, 5000, 10_000, 20_000, 40_000, 80_000],
+      stepMs: 2000,
+      drainMs: 1500,
+      warmupMs: 1000,
+      generators: 2,
+      memoryRooms: 20,
+      preloadMessages: 1000,
+      textChars: 60,
+    },
+    crdtMessageCounts: [10_000],
+    othersBudgetMs: 25_000,
+    othersTotalMs: 75_000,
+    deadlineMs: 8 * 60_000,
+  },
+  full: {
+    fanout: {
+      servers: SERVERS,
+      scenarios: [
+        { roomSize: 10, connections: 100 },
+        { roomSize: 10, connections: 1000 },
+        { roomSize: 50, connections: 100 },
+        { roomSize: 50, connections: 1000 },
+      ],
+      deliveryRates: [1000, 2000, 4000, 8000, 12_000, 16_000, 24_000, 32_000, 48_000, 64_000, 96_000, 128_000],
+      stepMs: 5000,
+      drainMs: 3000,
+      warmupMs: 2000,
+      generators: 2,
+      memoryRooms: 100,
+      preloadMessages: 1000,
+      textChars: 60,
+    },
+    crdtMessageCounts: [10_000, 100_000],
+    othersBudgetMs: 300_000,
+    othersTotalMs: 20 * 60_000,
+    deadlineMs: 80 * 60_000,
+  },
+};
+
+interface Options {
+  mode: Mode;
+  reportOnly: boolean;
+  report: boolean;
+  suites: Suite[];
+  servers: ServerKind[];
+  scenarios: FanoutScenario[] | null;
+}
+
+export function parseArgs(argv: string[]): Options | string {
+  const options: Options = {
+    mode: 'quick',
+    reportOnly: false,
+    report: true,
+    suites: [...SUITES],
+    servers: SERVERS,
+    scenarios: null,
+  };
+  for (const arg of argv) {
+    if (arg === '--smoke') options.mode = 'smoke';
+    else if (arg === '--full') options.mode = 'full';
+    else if (arg === '--quick') options.mode = 'quick';
+    else if (arg === '--report') options.reportOnly = true;
+    else if (arg === '--no-report') options.report = false;
+    else if (arg.startsWith('--only=')) {
+      const names = arg.slice('--only='.length).split(',');
+      const unknown = names.filter((n) => !(SUITES as readonly string[]).includes(n));
+      if (unknown.length > 0) return `unknown suite ${unknown.join(', ')} (known: ${SUITES.join(', ')})`;
+      options.suites = names as Suite[];
+    } else if (arg.startsWith('--servers=')) {
+      const names = arg.slice('--servers='.length).split(',');
+      const unknown = names.filter((n) => !(SERVERS as string[]).includes(n));
+      if (unknown.length > 0) return `unknown server ${unknown.join(', ')} (known: ${SERVERS.join(', ')})`;
+      options.servers = names as ServerKind[];
+    } else if (arg.startsWith('--scenarios=')) {
+      // `<roomSize>x<connections>`, e.g. --scenarios=10x100,50x1000
+      const scenarios: FanoutScenario[] = [];
+      for (const text of arg.slice('--scenarios='.length).split(',')) {
+        const match = /^(\d+)x(\d+)$/.exec(text);
+        const roomSize = Number(match?.[1]);
+        const connections = Number(match?.[2]);
+        if (!match || roomSize < 2 || connections % roomSize !== 0) {
+          return `bad scenario ${text}: want <roomSize>x<connections>, roomSize ≥ 2, connections a multiple of it`;
+        }
+        scenarios.push({ roomSize, connections });
+      }
+      options.scenarios = scenarios;
+    } else return `unknown option ${arg}`;
+  }
+  return options;
+}
+
+async function runFanout(plan: FanoutPlan, servers: ServerKind[], record: Recorder): Promise<void> {
+  // Scenario-major order: the servers compared in one table run back to back,
+  // so a burst of other load on the machine hits them alike.
+  for (const scenario of plan.scenarios) {
+    for (const server of servers) {
+      try {
+        await runFanoutScenario(server, scenario, plan, record);
+      } catch (error) {
+        record({ bench: 'fanout', kind: 'error', server, ...scenario, error: String(error) });
+      }
+    }
+  }
+  for (const server of servers) {
+    try {
+      await runRoomMemory(server, plan, record);
+    } catch (error) {
+      record({ bench: 'fanout', kind: 'error', server, phase: 'rooms', error: String(error) });
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const options = parseArgs(argv);
+  if (typeof options === 'string') {
+    process.stderr.write(`bench: ${options}\n`);
+    return 2;
+  }
+  if (options.reportOnly) {
+    const { writeReport } = await import('./report/report');
+    process.stderr.write(`bench: wrote ${writeReport()}\n`);
+    return 0;
+  }
+  const plan = PLANS[options.mode];
+  const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
+  const run = createRunContext(options.mode, command);
+  const record = createRecorder(run);
+  const deadline = setTimeout(() => {
+    process.stderr.write(`bench: deadline of ${plan.deadlineMs} ms passed, stopping\n`);
+    process.exit(3);
+  }, plan.deadlineMs);
+  deadline.unref();
+  record({
+    bench: 'run',
+    kind: 'start',
+    command,
+    suites: options.suites,
+    servers: options.servers,
+    startedAt: run.startedAt,
+  });
+  const started = Date.now();
+  if (options.suites.includes('fanout')) {
+    const fanout = { ...plan.fanout, servers: options.servers, scenarios: options.scenarios ?? plan.fanout.scenarios };
+    await runFanout(fanout, options.servers, record);
+  }
+  if (options.suites.includes('crdt')) {
+    const { runCrdt } = await import('./crdt/crdt');
+    await runCrdt(plan.crdtMessageCounts, record);
+  }
+  if (options.suites.includes('others') && plan.othersBudgetMs > 0) {
+    const { runOthers } = await import('./others');
+    await runOthers(options.mode, plan.othersBudgetMs, plan.othersTotalMs, record);
+  }
+  record({ bench: 'run', kind: 'end', durationMs: Date.now() - started });
+  if (options.report) {
+    const { writeReport } = await import('./report/report');
+    process.stderr.write(`bench: wrote ${writeReport()}\n`);
+  }
+  clearTimeout(deadline);
+  return 0;
+}

@@ -1,0 +1,329 @@
+/**
+ * Turns bench/results/results.jsonl into docs/benchmarks.md and the SVG
+ * charts under docs/benchmarks/. Every comparison is within ONE run (same
+ * machine, same minutes): each section takes the latest run that measured it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_DIR, readResults, type StoredLine } from '../results';
+import { lineChart, type Series } from './svg';
+
+const DOC = path.join(REPO_DIR, 'docs', 'benchmarks.md');
+const ASSETS = path.join(REPO_DIR, 'docs', 'benchmarks');
+const SERVER_ORDER = ['confab', 'hocuspocus', 'y-websocket'];
+const COLORS: Record<string, string> = { confab: '#1b6ac9', hocuspocus: '#e07b00', 'y-websocket': '#2a9d3a' };
+const LABEL: Record<string, string> = {
+  confab: 'Confab sync server',
+  hocuspocus: 'bare @hocuspocus/server 4',
+  'y-websocket': '@y/websocket-server 0.1.1',
+};
+
+// Lines are JSON read back from disk, written by several suites (and other
+// engineers' scripts) over time; the report reads fields defensively (num()).
+// biome-ignore lint/suspicious/noExplicitAny: heterogeneous JSON records
+type Line = StoredLine & Record<string, any>;
+
+const num = (v: unknown, digits = 0): string => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
+  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+};
+const ratio = (a: unknown, b: unknown): string =>
+  typeof a === 'number' && typeof b === 'number' && b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}×` : '–';
+
+function latestRun(lines: Line[], bench: string): { runId: string; lines: Line[] } | null {
+  const last = [...lines].reverse().find((l) => l.bench === bench);
+  if (!last) return null;
+  return { runId: last.runId, lines: lines.filter((l) => l.runId === last.runId) };
+}
+
+function runHeader(run: Line[], what: string): string {
+  const start = run.find((l) => l.bench === 'run' && l.kind === 'start');
+  const end = run.find((l) => l.bench === 'run' && l.kind === 'end');
+  const first = run[0];
+  if (!first) return '';
+  const m = first.machine;
+  const busy =
+    m.loadAverage1m >= 0.5
+      ? ' The machine was already busy when the run started (see the load average): treat absolute figures as noisy; the ratios within the run are the meaningful part.'
+      : '';
+  return [
+    `${what} come from run \`${first.runId}\` (${first.mode} pass) started ${start?.startedAt ?? first.at}, commit \`${first.commit}\`, command \`${start?.command ?? 'npm run bench'}\`${end ? `, ${Math.round(end.durationMs / 1000)} s in all` : ' (the run did not finish: figures are partial)'}.`,
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, 1-minute load average ${m.loadAverage1m} at the start.${busy}`,
+  ].join('\n');
+}
+
+function fanoutSection(all: Line[]): { text: string; charts: Record<string, string> } {
+  const picked = latestRun(all, 'fanout');
+  if (!picked) return { text: '_No fan-out results yet: run `npm run bench`._\n', charts: {} };
+  const run = picked.lines;
+  const fan = run.filter((l) => l.bench === 'fanout');
+  const out: string[] = [runHeader(run, 'The figures below'), ''];
+  const charts: Record<string, string> = {};
+  const scenarios = [
+    ...new Set(fan.filter((l) => l.roomSize && l.kind !== 'rooms').map((l) => `${l.roomSize}x${l.connections}`)),
+  ];
+  for (const key of scenarios) {
+    const [roomSize, connections] = key.split('x').map(Number);
+    const rows = fan.filter((l) => l.roomSize === roomSize && l.connections === connections);
+    const servers = SERVER_ORDER.filter((s) => rows.some((l) => l.server === s));
+    out.push(`### Rooms of ${roomSize}, ${num(connections)} connections`, '');
+    const summary = (s: string) => rows.find((l) => l.server === s && l.kind === 'summary');
+    const conn = (s: string) => rows.find((l) => l.server === s && l.kind === 'connections');
+    const steps = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
+    const base = summary('hocuspocus');
+    out.push(
+      '| server | max sustained deliveries/s (p99 ≤ 200 ms) | vs bare Hocuspocus | server RSS per connection | note |',
+      '|---|---:|---:|---:|---|',
+    );
+    for (const s of servers) {
+      const sum = summary(s);
+      const err = rows.find((l) => l.server === s && l.kind === 'error');
+      const note = err
+        ? `failed: ${String(err.error).slice(0, 120)}`
+        : sum?.sweepCeilingReached
+          ? 'never saturated: the sweep ended first (a lower bound)'
+          : (sum?.atMaxSustained?.generatorLimited ?? false)
+            ? 'generator-limited'
+            : '';
+      out.push(
+        `| ${LABEL[s] ?? s} | ${num(sum?.maxSustainedDeliveriesPerSec)} | ${ratio(sum?.maxSustainedDeliveriesPerSec, base?.maxSustainedDeliveriesPerSec)} | ${num(conn(s)?.rssKiBPerConnection, 1)} KiB | ${note} |`,
+      );
+    }
+    out.push('');
+    // The same offered load for every server: the highest step all of them sustained.
+    const offered = (s: string) =>
+      new Set(
+        steps(s)
+          .filter((l) => l.sustained)
+          .map((l) => l.offeredDeliveriesPerSec as number),
+      );
+    const common = [...offered(servers[0] ?? '')].filter((r) => servers.every((s) => offered(s).has(r)));
+    const at = common.length > 0 ? Math.max(...common) : null;
+    if (at !== null) {
+      const hp = steps('hocuspocus').find((l) => l.offeredDeliveriesPerSec === at);
+      out.push(
+        `At ${num(at)} deliveries/s offered (the highest load every server sustained), latency from send to receipt at every other client, and CPU:`,
+        '',
+        '| server | p50 ms | p95 ms | p99 ms | server CPU µs/delivery | vs bare Hocuspocus | server cores busy | generator CPU µs/delivery | generator loop delay p99 ms |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const s of servers) {
+        const l = steps(s).find((x) => x.offeredDeliveriesPerSec === at);
+        if (!l) continue;
+        out.push(
+          `| ${LABEL[s] ?? s} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${ratio(l.serverCpuUsPerDelivery, hp?.serverCpuUsPerDelivery)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorLoopDelayP99Ms, 1)} |`,
+        );
+      }
+      out.push('');
+    } else {
+      out.push('_No load was sustained by every server in this run: see the step table._', '');
+    }
+    const file = `fanout-${roomSize}x${connections}.svg`;
+    const series: Series[] = servers.flatMap((s) => [
+      {
+        name: `${s} p99`,
+        color: COLORS[s] ?? '#555',
+        points: steps(s).map((l) => [l.offeredDeliveriesPerSec, l.p99Ms] as [number, number]),
+      },
+      {
+        name: `${s} p50`,
+        color: COLORS[s] ?? '#555',
+        dashed: true,
+        points: steps(s).map((l) => [l.offeredDeliveriesPerSec, l.p50Ms] as [number, number]),
+      },
+    ]);
+    charts[file] = lineChart({
+      title: `Latency vs load: rooms of ${roomSize}, ${connections} connections`,
+      xLabel: 'offered deliveries per second',
+      yLabel: 'latency (ms, log)',
+      series,
+      yLine: { value: 200, label: 'p99 limit 200 ms' },
+    });
+    out.push(`![latency vs load, rooms of ${roomSize}, ${connections} connections](benchmarks/${file})`, '');
+    out.push(
+      '<details><summary>Every step of the sweep</summary>',
+      '',
+      '| server | offered/s | delivered/s | lost | p50 ms | p95 ms | p99 ms | max ms | server µs/delivery | server cores | generator µs/delivery | generator cores | generator loop p99 ms | sustained |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    );
+    for (const s of servers) {
+      for (const l of steps(s)) {
+        out.push(
+          `| ${s} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
+        );
+      }
+    }
+    out.push('', '</details>', '');
+  }
+  const rooms = fan.filter((l) => l.kind === 'rooms');
+  if (rooms.length > 0) {
+    const first = rooms[0];
+    out.push(
+      `### Memory per loaded room`,
+      '',
+      `${num(first?.rooms)} rooms, one client each, each sent ${num(first?.messagesPerRoom)} messages as one update (${num(first?.updateBytesPerRoom)} bytes); server memory after a full GC, minus the idle server's:`,
+      '',
+      '| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |',
+      '|---|---:|---:|---:|',
+    );
+    const hp = rooms.find((l) => l.server === 'hocuspocus');
+    for (const s of SERVER_ORDER) {
+      const l = rooms.find((x) => x.server === s);
+      if (l)
+        out.push(
+          `| ${LABEL[s] ?? s} | ${num(l.rssKiBPerLoadedRoom)} KiB | ${num(l.heapKiBPerLoadedRoom)} KiB | ${ratio(l.heapKiBPerLoadedRoom, hp?.heapKiBPerLoadedRoom)} |`,
+        );
+    }
+    out.push('');
+  }
+  const errors = fan.filter((l) => l.kind === 'error');
+  if (errors.length > 0) {
+    out.push('### Failures in this run', '');
+    for (const e of errors)
+      out.push(
+        `- ${e.server}${e.roomSize ? ` (${e.roomSize}×${e.connections})` : ''}${e.phase ? ` ${e.phase}` : ''}: ${String(e.error).slice(0, 300)}`,
+      );
+    out.push('');
+  }
+  return { text: out.join('\n'), charts };
+}
+
+function crdtSection(all: Line[]): string {
+  const picked = latestRun(all, 'crdt');
+  if (!picked) return '_No CRDT results yet._\n';
+  const rows = picked.lines.filter((l) => l.bench === 'crdt' && !l.kind);
+  const out = [runHeader(picked.lines, 'These figures'), ''];
+  out.push(
+    "| messages | CRDT | encoded size | bytes/message | load ms | memory after load | append µs | bytes sent per append | apply a peer's append µs |",
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  const sizes = [...new Set(rows.map((l) => l.messages as number))].sort((a, b) => a - b);
+  for (const n of sizes) {
+    const y = rows.find((l) => l.messages === n && l.model === 'yjs');
+    const a = rows.find((l) => l.messages === n && l.model === 'automerge');
+    for (const l of [y, a]) {
+      if (!l) continue;
+      out.push(
+        `| ${num(n)} | ${l.model === 'yjs' ? 'Yjs 13 (schema v1)' : 'Automerge 3'} | ${num(l.encodedBytes / 1024, 0)} KiB | ${num(l.bytesPerMessage, 1)} | ${num(l.loadMs, 1)} | ${num(l.loadedMemoryMiB, 1)} MiB heap+external, ${num(l.loadedRssMiB, 1)} MiB RSS | ${num(l.appendUs, 0)} | ${num(l.appendChangeBytes)} | ${num(l.applyRemoteUs, 0)} |`,
+      );
+    }
+    if (y && a) {
+      out.push(
+        `| ${num(n)} | **Automerge ÷ Yjs** | ${ratio(a.encodedBytes, y.encodedBytes)} | | ${ratio(a.loadMs, y.loadMs)} | ${ratio(a.loadedMemoryMiB, y.loadedMemoryMiB)} | ${ratio(a.appendUs, y.appendUs)} | ${ratio(a.appendChangeBytes, y.appendChangeBytes)} | ${ratio(a.applyRemoteUs, y.applyRemoteUs)} |`,
+      );
+    }
+  }
+  const errors = picked.lines.filter((l) => l.bench === 'crdt' && l.kind === 'error');
+  for (const e of errors)
+    out.push('', `- ${e.model} at ${num(e.messages)} messages failed: ${String(e.error).slice(0, 200)}`);
+  out.push('');
+  return out.join('\n');
+}
+
+function othersSection(all: Line[]): string {
+  const picked = latestRun(all, 'other');
+  if (!picked) return '_The other benchmarks have not been run yet (the smoke pass skips them)._\n';
+  const lines = picked.lines.filter((l) => l.bench === 'other');
+  const out = [runHeader(picked.lines, 'These lines'), ''];
+  const sources = [...new Set(lines.map((l) => l.source as string))];
+  for (const source of sources) {
+    const mine = lines.filter((l) => l.source === source);
+    const outcome = mine.find((l) => l.kind === 'outcome');
+    out.push(`#### \`bench/${source}.ts\``, '');
+    if (mine.some((l) => l.kind === 'missing')) {
+      out.push('Not present in this commit.', '');
+      continue;
+    }
+    if (mine.some((l) => l.kind === 'skipped')) {
+      out.push('Skipped: the pass ran out of the time it gives the other benchmarks.', '');
+      continue;
+    }
+    if (outcome) {
+      const how = outcome.timedOut
+        ? `stopped at its ${Math.round(outcome.budgetMs / 1000)} s budget`
+        : `exit code ${outcome.exitCode}`;
+      out.push(`${num(outcome.lines)} JSON lines in ${num(outcome.durationMs / 1000, 1)} s, ${how}.`, '');
+    }
+    const values = mine.filter((l) => l.kind === 'line').map((l) => JSON.stringify(l.line));
+    if (values.length > 0) out.push('```json', ...values.slice(0, 40), '```', '');
+    if (outcome?.stderrTail) out.push('Its stderr ended with:', '```', String(outcome.stderrTail).trim(), '```', '');
+  }
+  return out.join('\n');
+}
+
+const INTRO = `# Benchmarks
+
+Generated by \`npm run bench\` from \`bench/results/results.jsonl\` (do not edit by hand; \`npm run bench -- --report\` rebuilds it).
+Confab is measured against what a user would pick instead, **in the same run on the same machine**: every
+peer is the real npm package started by the harness. Compare ratios within a run, not absolute numbers across machines.
+
+| command | what it runs | time |
+|---|---|---|
+| \`npm run bench\` | quick pass: fan-out in rooms of 10 (100 connections) and 50 (1,000 connections), room memory, CRDTs at 10k messages, the other benchmarks with a short budget | under 5 minutes |
+| \`npm run bench -- --full\` | every scenario (rooms of 10 and 50 × 100 and 1,000 connections), longer steps, CRDTs at 10k and 100k | about half an hour |
+| \`npm run bench -- --smoke\` | a few seconds of each suite, for CI, to keep the harness from rotting | seconds |
+| \`npm run bench -- --report\` | only rebuild this page | – |
+
+Options: \`--only=fanout,crdt,others\`, \`--servers=confab,hocuspocus,y-websocket\`, \`--scenarios=10x100,50x1000\`, \`--no-report\`.
+`;
+
+const METHOD = `## How the fan-out is measured
+
+- **Servers.** Each runs alone in its own Node process, on loopback: the **Confab sync server** with every production
+  check on (EdDSA sync token verified per connection, the update guard on every update, the durable append to
+  its SQLite update log before the acknowledgement, bus events through the in-process outbox); **bare
+  \`@hocuspocus/server\` 4** with no extensions (no auth, no storage); **\`@y/websocket-server\` 0.1.1** wired as its own
+  bin wires it (\`setupWSConnection\`, no persistence).
+- **Workload.** Rooms of N clients; every client appends chat messages (room schema v1: \`{id, author, text,
+  createdAt}\`, author = its own user id, ~75 characters) at the end of \`messages\`, each as its own Yjs update.
+  The offered rate is swept upward in steps; a step is *sustained* when p99 ≤ 200 ms and no delivery is missing
+  after the drain. **Deliveries** = messages × (N − 1): each message must reach every other client of its room.
+- **Latency** is from the send to the receipt at each other client, per delivery, merged over all clients in a
+  log histogram (1 % buckets).
+- **Load generator.** Separate processes (whole rooms per process, so sender and receivers share a clock) that speak
+  the protocol with pre-encoded frames instead of running a provider and a Y.Doc per client: the sender's update
+  is encoded by hand (checked byte for byte against Yjs at start), receipt is found by a byte search for a marker
+  (\`#@seq.sender.sentMicros;\`) in the received frame. Each room keeps one Y.Doc per process fed by one listening client,
+  so every append's left origin is an item the server has confirmed: what a real client sends, and what the
+  Confab guard accepts when many clients append at once. The generator's CPU per delivery and its event-loop delay
+  are printed next to the server's: when the generator's loop delay grows, the latency includes its lag.
+- **CPU per delivery** = the server process's user+system CPU (\`process.cpuUsage\` over IPC) during the step
+  and its drain, divided by the deliveries. This is the fairest server-to-server figure: it does not depend on
+  how much CPU the generator left over on a small machine.
+- **Memory** = server RSS and JS heap after a full GC, minus the idle server's, divided by connections or rooms.
+`;
+
+const CRDT_INTRO = `## The CRDT choice: Yjs vs Automerge 3
+
+The same chat model in both: the room schema v1 in Yjs through \`@confab/protocol\`'s accessors, and the same
+lists and maps in Automerge 3 with message strings as \`ImmutableString\` (messages are replaced through
+\`edits\`, never edited in place, like Yjs's plain JSON values). The Yjs room has 20 writers (client ids); one
+writer's consecutive appends would merge into one Yjs item and flatter it. The Automerge room is written by one
+actor, one change per message. Each case runs in a fresh process with \`--expose-gc\`:
+encoded size (\`Y.encodeStateAsUpdate\` / \`Automerge.save\`), time to load it and read the message count, memory
+after load (heap + external, where Automerge's WASM memory lives, and RSS), then 200 appends through the API an
+app uses (\`appendMessage\` / \`Automerge.change\`) and the same changes applied to a second loaded copy.
+`;
+
+export function writeReport(): string {
+  const all = readResults() as Line[];
+  const fanout = fanoutSection(all);
+  fs.mkdirSync(ASSETS, { recursive: true });
+  for (const [file, svg] of Object.entries(fanout.charts)) fs.writeFileSync(path.join(ASSETS, file), svg);
+  const doc = [
+    INTRO,
+    '## Sync fan-out: Confab vs bare Hocuspocus vs y-websocket',
+    '',
+    fanout.text,
+    METHOD,
+    CRDT_INTRO,
+    crdtSection(all),
+    '## Other benchmarks (storage, guard, bus, auth tokens, notifier, client)',
+    '',
+    'Scripts written by the engineers of each part, run by the harness when present; their JSON lines as they printed them.',
+    '',
+    othersSection(all),
+  ].join('\n');
+  fs.writeFileSync(DOC, doc);
+  return path.relative(REPO_DIR, DOC);
+}
