@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Database, openDatabase } from '@confab/platform';
 import { createTestPostgres } from '@confab/platform/testing';
-import { HocuspocusProvider } from '@hocuspocus/provider';
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { WebSocket } from 'ws';
@@ -98,19 +98,24 @@ export function connectClient(url: string, token: string, options: ConnectOption
   const doc = options.document ?? new Y.Doc();
   const closes: TestClient['closes'] = [];
   const authFailures: string[] = [];
-  const provider = new HocuspocusProvider({
+  const websocketProvider = new HocuspocusProviderWebsocket({
     url: `${url}?${options.query ?? 'protocolVersion=1'}`,
-    name: options.name,
-    token,
-    document: doc,
     WebSocketPolyfill: WebSocket,
-    // Tests want failures to show, not to be retried behind their back.
+    // Reconnect fast: tests should not wait out the production backoff.
     delay: 50,
     minDelay: 50,
     maxDelay: 200,
     onClose: ({ event }) => closes.push({ code: event.code, reason: event.reason }),
+  });
+  const provider = new HocuspocusProvider({
+    websocketProvider,
+    name: options.name,
+    token,
+    document: doc,
     onAuthenticationFailed: ({ reason }) => authFailures.push(reason),
   });
+  // A provider given its socket does not attach itself.
+  provider.attach();
   const client: TestClient = {
     doc,
     provider,
@@ -127,7 +132,10 @@ export function connectClient(url: string, token: string, options: ConnectOption
         };
         provider.on('unsyncedChanges', onChange);
       }),
-    destroy: () => provider.destroy(),
+    destroy: () => {
+      provider.destroy();
+      websocketProvider.destroy();
+    },
   };
   if (options.waitSynced === false) return Promise.resolve(client);
   return new Promise<TestClient>((resolve, reject) => {
@@ -138,7 +146,7 @@ export function connectClient(url: string, token: string, options: ConnectOption
     });
     provider.on('authenticationFailed', ({ reason }: { reason: string }) => {
       clearTimeout(timer);
-      provider.destroy();
+      client.destroy();
       reject(new Error(`authentication failed: ${reason}`));
     });
   });
