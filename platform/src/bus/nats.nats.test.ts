@@ -1,12 +1,14 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
-import { describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/database';
-import { needService, SERVICES, uniqueSuffix } from '../testing';
+import { needService, SERVICES, uniqueSuffix, waitFor } from '../testing';
 import { runBusContract } from './contract';
 import { createNatsBus } from './nats';
 
@@ -32,5 +34,202 @@ describe.skipIf(!nats)('NATS JetStream bus', () => {
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };
+  });
+});
+
+/** A nats-server of our own (JetStream, file store in `dir`) that the test can kill and restart on the same port. */
+async function startOwnNatsServer(
+  dir: string,
+  port?: number,
+): Promise<{ port: number; url: string; kill: () => Promise<void> }> {
+  const chosen = port ?? (await freePort());
+  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(chosen), '-js', '-sd', dir], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitFor(() => canConnect(chosen), { timeoutMs: 10_000, message: `nats-server on ${chosen}` });
+  return {
+    port: chosen,
+    url: `nats://127.0.0.1:${chosen}`,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const NATS_SERVER = '/usr/sbin/nats-server';
+const haveNatsServer = fs.existsSync(NATS_SERVER);
+
+describe.skipIf(!haveNatsServer)('NATS bus while NATS is unreachable', () => {
+  const logger = pino({ level: process.env.BUS_TEST_LOG ?? 'silent' });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    cleanups.length = 0;
+  });
+
+  async function setup(natsDir: string, url: string) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bus-outage-'));
+    const database = openDatabase({ dataDir: dir });
+    const bus = await createNatsBus({
+      url,
+      database,
+      logger,
+      stream: 'CONFAB_OUTAGE',
+      subjectPrefix: 'outage',
+      reconnectDelayMs: 50,
+      maxReconnectDelayMs: 200,
+      relayIntervalMs: 100,
+    });
+    cleanups.push(async () => {
+      await bus.close();
+      await database.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(natsDir, { recursive: true, force: true });
+    });
+    const handled = new Map<string, number>();
+    await bus.subscribe({
+      durable: 'outage',
+      subjects: ['confab.room.>'],
+      // A kill -9 may lose an ack the server had not written yet; it comes back after the ack wait.
+      ackWaitMs: 1_000,
+      handler: async (d) => {
+        handled.set(d.event.id, (handled.get(d.event.id) ?? 0) + 1);
+      },
+    });
+    return { bus, handled };
+  }
+
+  it('keeps events published while NATS is down in the outbox and delivers them, once each, when it is back', async () => {
+    const natsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-nats-'));
+    let server = await startOwnNatsServer(natsDir);
+    cleanups.push(() => server.kill());
+    const { bus, handled } = await setup(natsDir, server.url);
+
+    await bus.publish('confab.room.r.read', { id: 'before' });
+    await waitFor(() => handled.get('before') === 1, { timeoutMs: 10_000 });
+
+    await server.kill();
+    await waitFor(async () => !(await bus.healthy()), { timeoutMs: 10_000, message: 'bus to notice NATS is gone' });
+    // Publishing does not fail; the events wait in the database.
+    await bus.publish('confab.room.r.read', { id: 'during-1' });
+    await bus.publish('confab.room.r.read', { id: 'during-2' });
+    await bus.publish('confab.room.r.read', { id: 'during-1' });
+    expect(await bus.outboxDepth()).toBe(2);
+    expect(handled.has('during-1')).toBe(false);
+
+    server = await startOwnNatsServer(natsDir, server.port);
+    await waitFor(() => handled.has('during-1') && handled.has('during-2'), { timeoutMs: 15_000 });
+    await waitFor(async () => (await bus.outboxDepth()) === 0, { timeoutMs: 5_000 });
+    expect(await bus.healthy()).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500));
+    // Exactly once for what waited in the outbox; `before` is at least once (its ack may have died with the server).
+    expect(handled.get('during-1')).toBe(1);
+    expect(handled.get('during-2')).toBe(1);
+    expect(handled.get('before')).toBeGreaterThanOrEqual(1);
+    expect([...handled.keys()].sort()).toEqual(['before', 'during-1', 'during-2']);
+  });
+
+  it('accepts publishes before NATS has ever been reachable and relays them once it starts', async () => {
+    const natsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-nats-'));
+    const port = await freePort();
+    const { bus, handled } = await setup(natsDir, `nats://127.0.0.1:${port}`);
+    expect(await bus.healthy()).toBe(false);
+    await bus.publish('confab.room.r.message.created', { id: 'early' });
+    expect(await bus.outboxDepth()).toBe(1);
+
+    const server = await startOwnNatsServer(natsDir, port);
+    cleanups.push(() => server.kill());
+    await waitFor(() => handled.get('early') === 1, { timeoutMs: 15_000 });
+    expect(await bus.outboxDepth()).toBe(0);
+  });
+});
+
+describe.skipIf(!nats)('NATS bus on the wire', () => {
+  const logger = pino({ level: 'silent' });
+  const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '');
+  const stream = `CONFAB_T_${suffix}`;
+  const subjectPrefix = `t${suffix}`;
+  let dir: string;
+  let database: ReturnType<typeof openDatabase>;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bus-wire-'));
+    database = openDatabase({ dataDir: dir });
+    nc = await connect({ servers: SERVICES.nats.url });
+  });
+  afterAll(async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(stream).catch(() => false);
+    await nc.close();
+    await database.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates the stream with file storage and a duplicate window, and maps confab. onto the test prefix', async () => {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    await waitFor(() => bus.healthy());
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    expect(info.config.subjects).toEqual([`${subjectPrefix}.>`]);
+    expect(info.config.storage).toBe(StorageType.File);
+    expect(info.config.duplicate_window).toBe(nanos(120_000));
+    await bus.close();
+  });
+
+  it('stores each event under its subject with the header Nats-Msg-Id = the event id', async () => {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    await bus.publish('confab.room.r1.message.created', { id: 'wire-1', text: 'hi' });
+    const jsm = await jetstreamManager(nc);
+    const stored = await waitFor(() =>
+      jsm.streams.getMessage(stream, { last_by_subj: `${subjectPrefix}.room.r1.message.created` }),
+    );
+    expect(stored.header.get('Nats-Msg-Id')).toBe('wire-1');
+    expect(stored.json()).toEqual({ id: 'wire-1', text: 'hi' });
+    await bus.close();
+  });
+
+  it('lets JetStream drop a relayed event it already holds (a re-send after a lost ack)', async () => {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    const subject = `${subjectPrefix}.auth.session.revoked`;
+    const js = jetstream(nc);
+    // As if the relay had sent it but the ack never came back, so the row is still in the outbox.
+    await js.publish(subject, JSON.stringify({ id: 'resent' }), { msgID: 'resent' });
+    const before = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+    await bus.publish('confab.auth.session.revoked', { id: 'resent' });
+    await bus.publish('confab.auth.session.revoked', { id: 'marker' });
+    await waitFor(async () => (await bus.outboxDepth()) === 0);
+    const after = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+    expect(after - before).toBe(1);
+    await bus.close();
+  });
+
+  it('reports unhealthy after close and refuses to publish', async () => {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    await waitFor(() => bus.healthy());
+    await bus.close();
+    expect(await bus.healthy()).toBe(false);
+    await expect(bus.publish('confab.x', { id: 'late' })).rejects.toThrow('closed');
   });
 });

@@ -102,6 +102,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   };
 
   function setReady(value: boolean): void {
+    if (ready !== value) log.debug({ ready: value }, 'bus readiness changed');
     ready = value;
     if (value) {
       wakeWaiters();
@@ -199,8 +200,12 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       } else if (status.type === 'reconnect') {
         failedReconnects = 0;
         log.info({ server: status.server }, 'reconnected to NATS');
-        // The server may have come back without our stream (fresh storage): ensure it again.
-        void prepare(c);
+        // The server may have come back without our stream (fresh storage): ensure it again. Pull
+        // requests sent while its JetStream was still starting got no answer and would only be
+        // retried after two missed heartbeats (30 s), so the consumers start over right away.
+        void prepare(c).then(() => {
+          for (const runner of runners) runner.restart();
+        });
       }
     }
   }
@@ -259,6 +264,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
     });
     await outbox.remove(sent);
     await outbox.release(failed);
+    log.debug({ sent: sent.length, failed: failed.length }, 'relayed outbox rows');
     if (firstError) throw firstError;
     return rows.length;
   }
@@ -337,6 +343,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
           const consumer = await conn.js.consumers.get(streamName, this.sub.durable);
           const messages = await consumer.consume({ max_messages: this.sub.concurrency });
           this.messages = messages;
+          log.debug({ durable: this.sub.durable }, 'pulling');
           if (this.stopping) await messages.close();
           void this.watch(messages);
           failures = 0;
@@ -364,10 +371,20 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       }
     }
 
+    /** Drops the current pull subscription; the loop ensures the consumer and pulls again. */
+    restart(): void {
+      void this.messages?.close();
+    }
+
     /** A consumer or stream deleted under us does not come back by itself: restart the loop to recreate it. */
     private async watch(messages: ConsumerMessages): Promise<void> {
       for await (const s of messages.status()) {
-        if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+        if (
+          s.type === 'consumer_deleted' ||
+          s.type === 'consumer_not_found' ||
+          s.type === 'stream_not_found' ||
+          s.type === 'no_responders'
+        ) {
           log.warn({ durable: this.sub.durable, status: s.type }, 'consumer is gone; recreating it');
           await messages.close();
           return;
