@@ -18,7 +18,7 @@ import { hashPassword } from './adapters/passwords';
 import { AUTH_MIGRATIONS, type AuthTables } from './adapters/schema';
 import { loadSigningKeys } from './adapters/signing-keys';
 import type { AuthConfig } from './config';
-import { createAuthCore } from './core';
+import { createAuthCore, type SyncToken } from './core';
 import { buildApp } from './http/app';
 import { createAuthMetrics } from './metrics';
 import type { AuthRepository } from './ports';
@@ -39,6 +39,12 @@ export interface AuthServerHandle extends ServiceHandle {
   readonly sessions: SessionVerifier;
   readonly directory: Directory;
   jwks(): Promise<{ keys: JWK[] }>;
+  /**
+   * Sync tokens for the documents the user may open, leaving out the others
+   * (what POST /api/auth/sync-token does after the session check). For
+   * in-process callers and the benchmark.
+   */
+  issueSyncTokens(userId: string, sessionId: string, documents: readonly string[]): Promise<Map<string, SyncToken>>;
 }
 
 /** Expired sessions are swept this often (they are also refused and removed when presented). */
@@ -113,6 +119,7 @@ export async function startAuthServer(options: StartAuthServerOptions): Promise<
     },
     directory: createRepositoryDirectory(repo),
     jwks: async () => keys.jwks(),
+    issueSyncTokens: (userId, sessionId, documents) => core.issueSyncTokens(userId, sessionId, documents),
   };
 }
 
