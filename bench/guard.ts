@@ -1,0 +1,113 @@
+/**
+ * The sync server's update guard must cost O(update), flat in room size.
+ * Measures `RoomGuard.check` of one append (and one edit) in a 100-message
+ * room and in a 100,000-message room, next to the naive approach (clone the
+ * room document and apply the update to the clone), and reports the ratio.
+ *
+ *   npx tsx bench/guard.ts            (JSON lines on stdout)
+ *   npx tsx bench/guard.ts 100 10000  (other room sizes)
+ */
+import { appendMessage, editMessage, type MessageId, roomMaps, type UserId } from '@confab/protocol';
+import * as Y from 'yjs';
+import { RoomGuard } from '../sync-server/src/guard/index';
+
+const AUTHORS = 50;
+const alice = { userId: 'alice', role: 'member' as const };
+
+function buildRoom(messages: number): Y.Doc {
+  const doc = new Y.Doc();
+  // Messages from 50 Yjs clients in turn, so the array is one item per message
+  // (as in a real room), not a few long merged runs.
+  // insert(length) rather than push: push walks from the start of the list every time (quadratic build),
+  // insert keeps Yjs's search markers; both write an item whose right origin is null.
+  const array = roomMaps(doc).messages;
+  for (let i = 0; i < messages; i++) {
+    doc.clientID = 1_000 + (i % AUTHORS);
+    array.insert(array.length, [
+      { id: `m${i}` as MessageId, author: `user${i % AUTHORS}` as UserId, text: `message ${i}`, createdAt: 1 + i },
+    ]);
+  }
+  doc.clientID = 999;
+  return doc;
+}
+
+function clientUpdate(server: Y.Doc, change: (doc: Y.Doc) => void): Uint8Array {
+  const client = new Y.Doc();
+  Y.applyUpdate(client, Y.encodeStateAsUpdate(server));
+  change(client);
+  return Y.encodeStateAsUpdate(client, Y.encodeStateVector(server));
+}
+
+function measure(iterations: number, run: () => void) {
+  for (let i = 0; i < Math.min(iterations, 50); i++) run(); // warm-up
+  const samples: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = process.hrtime.bigint();
+    run();
+    samples.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
+  return { iterations, medianUs: +at(0.5).toFixed(2), p99Us: +at(0.99).toFixed(2) };
+}
+
+const sizes = process.argv.slice(2).map(Number).filter(Number.isFinite);
+const [small, large] = sizes.length === 2 ? sizes : [100, 100_000];
+const results = new Map<string, number>();
+
+for (const size of [small!, large!]) {
+  const buildStart = performance.now();
+  const server = buildRoom(size);
+  const guardStart = performance.now();
+  const guard = new RoomGuard(server);
+  const indexMs = performance.now() - guardStart;
+  console.log(
+    JSON.stringify({
+      bench: 'guard',
+      room: size,
+      op: 'load',
+      buildMs: +(guardStart - buildStart).toFixed(1),
+      indexMs: +indexMs.toFixed(1),
+    }),
+  );
+
+  const append = clientUpdate(server, (doc) =>
+    appendMessage(doc, { id: 'new' as MessageId, author: 'alice' as UserId, text: 'hi', createdAt: 1 }),
+  );
+  const edit = clientUpdate(server, (doc) => editMessage(doc, `m${size - 1}` as MessageId, 'edited', 2));
+  const editor = { userId: `user${(size - 1) % AUTHORS}`, role: 'member' as const };
+  if (!guard.check(append, alice).ok || !guard.check(edit, editor).ok) throw new Error('bench updates must pass');
+
+  const checkAppend = measure(5_000, () => guard.check(append, alice));
+  const checkEdit = measure(5_000, () => guard.check(edit, editor));
+  const stateUpdate = Y.encodeStateAsUpdate(server);
+  const naiveIterations = size > 10_000 ? 5 : 500;
+  const naive = measure(naiveIterations, () => {
+    const clone = new Y.Doc();
+    Y.applyUpdate(clone, stateUpdate);
+    Y.applyUpdate(clone, append);
+  });
+  results.set(`append:${size}`, checkAppend.medianUs);
+  results.set(`naive:${size}`, naive.medianUs);
+  for (const [op, r] of [
+    ['check_append', checkAppend],
+    ['check_edit', checkEdit],
+    ['naive_clone_apply_append', naive],
+  ] as const) {
+    console.log(JSON.stringify({ bench: 'guard', room: size, op, updateBytes: append.length, ...r }));
+  }
+  guard.destroy();
+}
+
+const ratio = results.get(`append:${large}`)! / results.get(`append:${small}`)!;
+const naiveRatio = results.get(`naive:${large}`)! / results.get(`naive:${small}`)!;
+console.log(
+  JSON.stringify({
+    bench: 'guard',
+    op: 'summary',
+    rooms: [small, large],
+    checkAppendRatio: +ratio.toFixed(2),
+    naiveRatio: +naiveRatio.toFixed(1),
+    naiveOverGuardAtLarge: +(results.get(`naive:${large}`)! / results.get(`append:${large}`)!).toFixed(0),
+  }),
+);
