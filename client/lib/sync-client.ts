@@ -153,10 +153,22 @@ export function createSyncClient(options: SyncClientOptions) {
     if (event?.reason) handleTerminal(event.reason);
   });
 
+  // The browser knows about a lost network long before a WebSocket times out:
+  // drop the socket at once (documents show "offline", writes stay pending)
+  // and reconnect as soon as the network is back.
   const onOnline = () => {
-    if (connection.kind === 'offline' || connection.kind === 'connecting') void socket.connect();
+    if (connection.kind === 'signed_out' || connection.kind === 'upgrade_required') return;
+    void socket.connect();
   };
-  if (typeof window !== 'undefined') window.addEventListener('online', onOnline);
+  const onOffline = () => {
+    if (connection.kind === 'signed_out' || connection.kind === 'upgrade_required') return;
+    socket.disconnect();
+    setConnection({ kind: 'offline' });
+  };
+  if (typeof window !== 'undefined') {
+    window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
+  }
 
   function open(name: DocumentName): DocHandle {
     const existing = entries.get(name);
@@ -308,7 +320,10 @@ export function createSyncClient(options: SyncClientOptions) {
     /** Documents currently open (for tests and diagnostics). */
     openDocuments: () => [...entries.keys()],
     destroy(): void {
-      if (typeof window !== 'undefined') window.removeEventListener('online', onOnline);
+      if (typeof window !== 'undefined') {
+        window.removeEventListener('online', onOnline);
+        window.removeEventListener('offline', onOffline);
+      }
       for (const entry of entries.values()) entry.destroy();
       entries.clear();
       socket.destroy();

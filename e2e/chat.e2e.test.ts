@@ -1,0 +1,141 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningApp, startApp } from './support/app';
+import {
+  createInvite,
+  createRoom,
+  launchBrowser,
+  message,
+  newUserContext,
+  send,
+  shot,
+  signUp,
+  waitForSynced,
+} from './support/browser';
+
+/**
+ * Two people in two browser contexts: sign-up, a room, an invite link, and
+ * real-time chat with edits, deletes, reactions, replies and mentions.
+ */
+let app: RunningApp;
+let browser: Browser;
+let aliceContext: BrowserContext;
+let bobContext: BrowserContext;
+let alice: Page;
+let bob: Page;
+let roomId: string;
+
+beforeAll(async () => {
+  app = await startApp();
+  browser = await launchBrowser();
+  aliceContext = await newUserContext(browser, app.url);
+  bobContext = await newUserContext(browser, app.url);
+  alice = await aliceContext.newPage();
+  bob = await bobContext.newPage();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe('chatting in real time', () => {
+  it('lets a new user sign up, create a room and invite someone who joins through the link', async () => {
+    await signUp(alice, 'Alice');
+    roomId = await createRoom(alice, 'Design', 'Everything about the new design');
+    await waitForSynced(alice);
+    const invite = await createInvite(alice);
+    expect(invite).toMatch(/\/invite\/[A-Za-z0-9_-]+$/);
+
+    // Bob is not signed in: the invite sends him to sign up first, then back to the invite.
+    await bob.goto(new URL(invite).pathname);
+    await bob.waitForURL(/\/login\?next=/);
+    await bob.getByRole('link', { name: 'Create an account' }).click();
+    await signUp(bob, 'Bob', new URL(invite).pathname);
+    await bob.waitForURL(`**/chat/${roomId}`);
+    await bob.getByRole('heading', { name: 'Design' }).waitFor();
+    await waitForSynced(bob);
+  });
+
+  it('delivers messages both ways while both are online', async () => {
+    await send(alice, 'Hello Bob, welcome!');
+    await message(bob, 'Hello Bob, welcome!').waitFor();
+    await send(bob, 'Thanks **Alice**');
+    await message(alice, 'Thanks Alice').waitFor();
+    // Formatting is rendered as elements, not as HTML from the text.
+    await expect(message(alice, 'Thanks Alice').locator('strong').textContent()).resolves.toBe('Alice');
+    await shot(alice, 'room-desktop');
+  });
+
+  it('shows an edit and a delete on the other side', async () => {
+    await send(alice, 'Tpyo here');
+    await message(bob, 'Tpyo here').waitFor();
+    const mine = message(alice, 'Tpyo here');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    const box = alice.getByLabel('Message', { exact: true });
+    await box.fill('Typo fixed');
+    await box.press('Enter');
+    await message(bob, 'Typo fixed').getByText('(edited)').waitFor();
+
+    await send(alice, 'Delete me soon');
+    await message(bob, 'Delete me soon').waitFor();
+    alice.once('dialog', (d) => void d.accept());
+    const doomed = message(alice, 'Delete me soon');
+    await doomed.hover();
+    await doomed.getByRole('button', { name: 'Delete' }).click();
+    await message(bob, 'Delete me soon').waitFor({ state: 'detached' });
+  });
+
+  it('shows reactions, replies and mentions on the other side', async () => {
+    const greeting = message(bob, 'Hello Bob, welcome!');
+    await greeting.hover();
+    await greeting.getByRole('button', { name: 'React with 👍' }).click();
+    await message(alice, 'Hello Bob, welcome!').getByRole('button', { name: /👍 1/ }).waitFor();
+
+    await greeting.hover();
+    await greeting.getByRole('button', { name: 'Reply' }).click();
+    const box = bob.getByLabel('Message', { exact: true });
+    await box.fill('Glad to be here @Al');
+    // The mention autocomplete offers Alice; Enter picks her.
+    await bob.getByRole('option', { name: '@Alice' }).waitFor();
+    await box.press('Enter');
+    await box.press('End');
+    await box.pressSequentially('see you');
+    await box.press('Enter');
+    const reply = message(alice, 'Glad to be here @Alice see you');
+    await reply.waitFor();
+    await expect(reply.locator('.quote').textContent()).resolves.toContain('Hello Bob, welcome!');
+    await expect(reply.getAttribute('class')).resolves.toContain('mentioned');
+    await shot(bob, 'room-reply-mention');
+  });
+
+  it('shows who is typing and who has seen the last message', async () => {
+    await bob.getByLabel('Message', { exact: true }).pressSequentially('typing something');
+    await alice.getByText('Bob is typing…').waitFor();
+    await bob.getByLabel('Message', { exact: true }).fill('');
+    await send(alice, 'Did you see this?');
+    await bob.getByText('Did you see this?').waitFor();
+    await alice.getByText('Seen by Bob').waitFor();
+  });
+
+  it('lists the room with its last message and an unread count for messages not yet seen', async () => {
+    await bob.goto('/chat');
+    await send(alice, 'One more while you are away');
+    const entry = bob.getByRole('list', { name: 'Rooms' }).getByRole('link', { name: /Design/ });
+    await entry.getByText('Alice: One more while you are away').waitFor();
+    await entry.getByRole('status', { name: /unread/ }).waitFor();
+    await shot(bob, 'room-list-desktop');
+  });
+
+  it('finds messages of every room with the local search', async () => {
+    await bob.getByLabel('Search messages').fill('typo');
+    await bob.getByRole('region', { name: 'Search results' }).getByText('Typo fixed').waitFor();
+  });
+
+  it('keeps the room id of the address in the room view', async () => {
+    await alice.goto(`/chat/${roomId}`);
+    await alice.getByRole('heading', { name: 'Design' }).waitFor();
+    expect(new URL(alice.url()).pathname).toBe(`/chat/${roomId}`);
+  });
+});

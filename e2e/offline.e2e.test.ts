@@ -1,0 +1,178 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningApp, startApp } from './support/app';
+import {
+  createInvite,
+  createRoom,
+  launchBrowser,
+  message,
+  newUserContext,
+  send,
+  signUp,
+  waitForSynced,
+} from './support/browser';
+
+/**
+ * Local-first behaviour in a real browser: the service worker serves the app
+ * offline, IndexedDB holds the room, writes made offline are pending and
+ * reach the other side once the network is back, and two offline tabs agree.
+ */
+let app: RunningApp;
+let browser: Browser;
+let aliceContext: BrowserContext;
+let bobContext: BrowserContext;
+let alice: Page;
+let bob: Page;
+let roomId: string;
+
+async function controlledByServiceWorker(page: Page): Promise<boolean> {
+  return page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (navigator.serviceWorker.controller) return true;
+    await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+    return navigator.serviceWorker.controller !== null;
+  });
+}
+
+beforeAll(async () => {
+  app = await startApp();
+  browser = await launchBrowser();
+  aliceContext = await newUserContext(browser, app.url);
+  bobContext = await newUserContext(browser, app.url);
+  alice = await aliceContext.newPage();
+  bob = await bobContext.newPage();
+  await signUp(alice, 'Alice');
+  roomId = await createRoom(alice, 'Offline club');
+  await waitForSynced(alice);
+  const invite = await createInvite(alice);
+  await signUp(bob, 'Bob', new URL(invite).pathname);
+  await bob.waitForURL(`**/chat/${roomId}`);
+  await waitForSynced(bob);
+  await send(alice, 'History from before');
+  await message(bob, 'History from before').waitFor();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe('the installable app', () => {
+  it('serves a manifest with name, icons (maskable too), colours and standalone display', async () => {
+    const res = await fetch(`${app.url}/manifest.webmanifest`);
+    expect(res.ok).toBe(true);
+    const manifest = (await res.json()) as Record<string, unknown> & {
+      icons: { sizes: string; purpose?: string; src: string }[];
+    };
+    expect(manifest).toMatchObject({ name: 'Confab', short_name: 'Confab', display: 'standalone', start_url: '/chat' });
+    expect(manifest.theme_color).toBeTruthy();
+    expect(manifest.icons.map((i) => i.sizes)).toEqual(expect.arrayContaining(['192x192', '512x512']));
+    expect(manifest.icons.some((i) => i.purpose === 'maskable')).toBe(true);
+    for (const icon of manifest.icons) {
+      const png = await fetch(`${app.url}${icon.src}`);
+      expect(png.headers.get('content-type')).toBe('image/png');
+    }
+  });
+
+  it('registers a service worker that controls the page', async () => {
+    expect(await controlledByServiceWorker(alice)).toBe(true);
+    expect(await controlledByServiceWorker(bob)).toBe(true);
+  });
+});
+
+describe('offline', () => {
+  it('sends while offline, shows the message as pending, and keeps it and the history across an offline reload', async () => {
+    await aliceContext.setOffline(true);
+    await alice
+      .getByText(/Offline/)
+      .first()
+      .waitFor();
+    await send(alice, 'Written on the train');
+    const pending = message(alice, 'Written on the train');
+    await pending.getByText('pending').waitFor();
+
+    await alice.reload();
+    await alice.getByRole('heading', { name: 'Offline club' }).waitFor();
+    await message(alice, 'History from before').waitFor();
+    await message(alice, 'Written on the train').getByText('pending').waitFor();
+    // Bob has not received it: it never left Alice's device.
+    expect(await message(bob, 'Written on the train').count()).toBe(0);
+  });
+
+  it('delivers what was written offline once the network is back, and it stops being pending', async () => {
+    await aliceContext.setOffline(false);
+    await message(bob, 'Written on the train').waitFor({ timeout: 30_000 });
+    await message(alice, 'Written on the train').getByText('pending').waitFor({ state: 'detached', timeout: 30_000 });
+  });
+
+  it('opens a room the page has never shown, offline, from the service worker', async () => {
+    // A fresh tab of Bob's, offline, straight to the room URL: the shell comes from the precache, the messages from IndexedDB.
+    const tab = await bobContext.newPage();
+    await bobContext.setOffline(true);
+    try {
+      await tab.goto(`/chat/${roomId}`);
+      await tab.getByRole('heading', { name: 'Offline club' }).waitFor();
+      await message(tab, 'Written on the train').waitFor();
+      expect(new URL(tab.url()).pathname).toBe(`/chat/${roomId}`);
+      await tab.goto('/chat');
+      await tab.getByRole('list', { name: 'Rooms' }).getByText('Offline club').waitFor();
+    } finally {
+      await bobContext.setOffline(false);
+      await tab.close();
+    }
+  });
+
+  it('keeps two tabs of the same browser consistent while both are offline', async () => {
+    const tab1 = alice;
+    const tab2 = await aliceContext.newPage();
+    await tab2.goto(`/chat/${roomId}`);
+    await waitForSynced(tab2);
+    await aliceContext.setOffline(true);
+    try {
+      await send(tab1, 'From tab one, offline');
+      await send(tab2, 'From tab two, offline');
+      await message(tab2, 'From tab one, offline').waitFor();
+      await message(tab1, 'From tab two, offline').waitFor();
+      const texts = async (p: Page) =>
+        p.getByRole('log', { name: 'Messages' }).locator('article .text').allTextContents();
+      expect(await texts(tab1)).toEqual(await texts(tab2));
+    } finally {
+      await aliceContext.setOffline(false);
+    }
+    await message(bob, 'From tab one, offline').waitFor({ timeout: 30_000 });
+    await message(bob, 'From tab two, offline').waitFor({ timeout: 30_000 });
+    await tab2.close();
+  });
+
+  it('shows a signed-out user why, instead of a spinner, when the session is revoked elsewhere', async () => {
+    // Bob signs in on a second device and revokes the first one from there.
+    const other = await newUserContext(browser, app.url);
+    const page = await other.newPage();
+    const bobEmail = await bob.evaluate(() => JSON.parse(localStorage.getItem('confab:account') ?? '{}').user?.email);
+    await page.goto('/login');
+    await page.getByLabel('Email').fill(bobEmail);
+    await page.getByLabel('Password').fill('correct horse battery staple');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL('**/chat');
+    await page.goto('/profile');
+    const first = page
+      .getByRole('listitem')
+      .filter({ hasNot: page.getByText('(this device)') })
+      .first();
+    await first.getByRole('button', { name: 'Revoke' }).click();
+    await bob.waitForURL('**/login**', { timeout: 30_000 });
+    await bob
+      .getByText(/signed out|session/i)
+      .first()
+      .waitFor();
+    // The revoked device forgot the account: nothing of it is left in this browser's storage.
+    await bob.waitForFunction(
+      async () =>
+        localStorage.getItem('confab:account') === null &&
+        (await indexedDB.databases()).every((d) => !d.name?.startsWith('confab:')),
+      undefined,
+      { timeout: 15_000 },
+    );
+    await other.close();
+  });
+});

@@ -1,0 +1,79 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningApp, startApp } from './support/app';
+import {
+  createRoom,
+  criticalViolations,
+  launchBrowser,
+  newUserContext,
+  send,
+  shot,
+  signUp,
+  waitForSynced,
+} from './support/browser';
+
+/** Accessibility (axe: no critical violations) and screenshots of the main screens, desktop and a 360 px phone. */
+let app: RunningApp;
+let browser: Browser;
+
+beforeAll(async () => {
+  app = await startApp();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+async function checkScreen(page: Page, name: string) {
+  await shot(page, name);
+  expect(await criticalViolations(page), `critical axe violations on ${name}`).toEqual([]);
+}
+
+describe.each([
+  { label: 'desktop', viewport: { width: 1280, height: 800 } },
+  { label: 'phone', viewport: { width: 360, height: 740 } },
+])('main screens on $label', ({ label, viewport }) => {
+  it('have no critical accessibility violations', async () => {
+    const context = await newUserContext(browser, app.url, viewport);
+    const page = await context.newPage();
+    await page.goto('/login');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await checkScreen(page, `login-${label}`);
+    await page.goto('/register');
+    await checkScreen(page, `register-${label}`);
+
+    await signUp(page, label === 'phone' ? 'Pat Phone' : 'Dee Desk');
+    await checkScreen(page, `chat-empty-${label}`);
+    await createRoom(page, `Screens ${label}`, 'A room for screenshots');
+    await waitForSynced(page);
+    await send(page, 'A message with **bold**, *italic*, `code` and https://example.org');
+    await send(page, 'A second message\nwith two lines');
+    await page.getByText('with two lines').waitFor();
+    await checkScreen(page, `room-${label}`);
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await checkScreen(page, `room-settings-${label}`);
+    await page.goto('/chat');
+    await checkScreen(page, `chat-${label}`);
+    await page.goto('/profile');
+    await page.getByRole('heading', { name: 'Devices and sessions' }).waitFor();
+    await checkScreen(page, `profile-${label}`);
+    await context.close();
+  });
+});
+
+describe('themes', () => {
+  it('follows the system dark preference and the explicit toggle', async () => {
+    const context = await browser.newContext({ baseURL: app.url, colorScheme: 'dark' });
+    const page = await context.newPage();
+    await page.goto('/login');
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const dark = await background();
+    await shot(page, 'login-dark');
+    await page.evaluate(() => localStorage.setItem('confab:theme', 'light'));
+    await page.reload();
+    expect(await background()).not.toBe(dark);
+    await context.close();
+  });
+});

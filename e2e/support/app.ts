@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Starts Confab the way the README says, `npm start` (the all-in-one
+ * process), on a free port with a temporary DATA_DIR, and stops it with
+ * SIGTERM. A client build older than its sources is rebuilt first, so the
+ * suite never tests yesterday's bundle.
+ */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLIENT = path.join(ROOT, 'client');
+
+export interface RunningApp {
+  url: string;
+  dataDir: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name === '.next' || entry.name.endsWith('.test.ts')) continue;
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Rebuilds the client when its build is missing or older than its sources (or the protocol it bundles). */
+export function ensureFreshClientBuild(): void {
+  const buildId = path.join(CLIENT, '.next', 'BUILD_ID');
+  const sources = ['app', 'components', 'lib', 'public'].map((d) => path.join(CLIENT, d));
+  const newest = Math.max(...sources.map(newestMtimeMs), newestMtimeMs(path.join(ROOT, 'protocol', 'src')));
+  if (existsSync(buildId) && statSync(buildId).mtimeMs > newest) return;
+  const result = spawnSync('npm', ['run', 'build', '-w', 'client'], { cwd: ROOT, stdio: 'pipe', encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+export async function startApp(): Promise<RunningApp> {
+  ensureFreshClientBuild();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'confab-e2e-'));
+  let output = '';
+  const child: ChildProcess = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      PUBLIC_URL: url,
+      PUSH_ALLOW_PRIVATE_ENDPOINTS: '1',
+      NODE_ENV: 'production',
+      DATABASE_URL: '',
+      NATS_URL: '',
+      REDIS_URL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so stop() reaches npm's child (the server) too.
+    detached: true,
+  });
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    if (exited) throw new Error(`npm start exited before it was ready:\n${output.slice(-4000)}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      process.kill(-child.pid!, 'SIGKILL');
+      throw new Error(`npm start was not ready within 240 s:\n${output.slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  return {
+    url,
+    dataDir,
+    output: () => output,
+    async stop() {
+      if (!exited) {
+        process.kill(-child.pid!, 'SIGTERM');
+        const killAt = Date.now() + 15_000;
+        while (!exited && Date.now() < killAt) await new Promise((r) => setTimeout(r, 100));
+        if (!exited) process.kill(-child.pid!, 'SIGKILL');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

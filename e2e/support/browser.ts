@@ -1,0 +1,97 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import AxeBuilder from '@axe-core/playwright';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export async function newUserContext(
+  browser: Browser,
+  baseURL: string,
+  viewport = { width: 1280, height: 800 },
+): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL, viewport });
+  context.setDefaultTimeout(20_000);
+  return context;
+}
+
+let serial = 0;
+export function uniqueEmail(name: string): string {
+  return `${name.toLowerCase()}-${Date.now().toString(36)}-${++serial}@example.test`;
+}
+
+export async function signUp(
+  page: Page,
+  displayName: string,
+  next?: string,
+): Promise<{ email: string; password: string }> {
+  const email = uniqueEmail(displayName);
+  const password = 'correct horse battery staple';
+  await page.goto(next ? `/register?next=${encodeURIComponent(next)}` : '/register');
+  await page.getByLabel('Display name').fill(displayName);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create your account' }).click();
+  await page.waitForURL((url) => url.pathname !== '/register');
+  return { email, password };
+}
+
+export async function createRoom(page: Page, name: string, topic = ''): Promise<string> {
+  await page.goto('/chat');
+  await page.getByLabel('Room name').fill(name);
+  if (topic) await page.getByLabel('Topic').fill(topic);
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.waitForURL(/\/chat\/[^/_]+$/);
+  await page.getByRole('heading', { name }).waitFor();
+  return decodeURIComponent(new URL(page.url()).pathname.split('/')[2]!);
+}
+
+export async function createInvite(page: Page): Promise<string> {
+  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByRole('button', { name: 'Create invite link' }).click();
+  const link = await page.getByLabel('Invite link').inputValue();
+  await page.getByRole('button', { name: 'Close' }).click();
+  return link;
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  const box = page.getByLabel('Message', { exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The message article whose text contains `text`. */
+export function message(page: Page, text: string) {
+  return page.getByRole('log', { name: 'Messages' }).locator('article', { hasText: text });
+}
+
+export async function waitForSynced(page: Page): Promise<void> {
+  await page.getByText(/\d+ online/).waitFor();
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
+}
+
+export async function criticalViolations(page: Page): Promise<{ id: string; help: string; nodes: string[] }[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'critical')
+    .map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+}
