@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { SyncConfig } from './config';
 import { AuthExtension } from './extensions/auth';
+import { createConfabGuard } from './extensions/confab-guard';
 import { EventRelay } from './extensions/events';
 import type { UpdateGuard } from './extensions/guard-port';
 import { SyncMetrics } from './extensions/metrics';
@@ -104,8 +105,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
   const { config, logger, database, bus, jwks } = options;
   const clock = options.clock ?? Date.now;
   const registry = options.registry ?? new Registry();
-  if (!options.guard) throw new Error('startSyncServer: no update guard');
-  const guard = options.guard;
+  const guard = options.guard ?? createConfabGuard();
 
   await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
   const store = new KyselySyncStore({ database, clock });
