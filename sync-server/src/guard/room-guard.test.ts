@@ -84,6 +84,22 @@ describe('messages', () => {
     expect(rule(room.send(twin, bob))).toBe('ok');
   });
 
+  it('accepts an insert at the end that lands before deleted messages', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice, 'kept');
+    const gone = post(a, alice, 'gone');
+    room.send(a, alice);
+    deleteMessage(a, gone.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const b = room.join();
+    const messages = roomMaps(b).messages;
+    // insert(length) takes the last live message as left origin and the deleted one as right origin.
+    messages.insert(messages.length, [message(bob, 'after kept')]);
+    expect(rule(room.send(b, bob))).toBe('ok');
+    expect(roomMaps(room.server).messages.length).toBe(2);
+  });
+
   it('refuses an append that lands before the sender’s own earlier message', () => {
     const room = createRoom();
     const b = room.join();

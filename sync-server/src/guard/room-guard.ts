@@ -473,9 +473,15 @@ export class RoomGuard {
     if (item.rightOrigin !== null) {
       const ref = item.rightOrigin;
       const inUpdate = findNew(ref);
+      const existing = inUpdate ? null : this.existing(ref);
+      const placed = inUpdate?.item ? this.place(inUpdate.item, findNew) : null;
+      const inMessages = inUpdate
+        ? placed?.ok === true && placed.root === 'messages'
+        : existing instanceof Y.Item && existing.parent === this.maps.messages;
+      if (!inMessages) fail('malformed_update', `right origin ${idText(ref)} is not in messages`);
       const deleted = inUpdate
         ? inUpdate.item?.content.kind === 'deleted' || deletedByUpdate.has(ref.client, ref.clock)
-        : this.isDeletedInDoc(ref) || deletedByUpdate.has(ref.client, ref.clock);
+        : (existing as Y.Item).deleted || deletedByUpdate.has(ref.client, ref.clock);
       if (!deleted) fail('message_not_appended', `message inserted before ${idText(ref)}, not at the end`);
     }
     let next: Y.Item | null;
@@ -509,11 +515,6 @@ export class RoomGuard {
   private hasLiveEntry(map: { _map: Map<string, Y.Item> }, key: string): boolean {
     const current = map._map.get(key);
     return current !== undefined && !current.deleted;
-  }
-
-  private isDeletedInDoc(id: StructId): boolean {
-    const struct = this.existing(id);
-    return struct !== null && (!(struct instanceof Y.Item) || struct.deleted);
   }
 
   private learn(value: unknown): void {
