@@ -111,6 +111,14 @@ export function createAuthCore(deps: {
     return existed;
   }
 
+  async function revokeAllSessions(userId: string): Promise<number> {
+    const sessionIds = await repo.deleteUserSessions(userId);
+    for (const sessionId of sessionIds) {
+      await publish(subjects.sessionRevoked, { id: newEventId(clock()), sessionId, userId });
+    }
+    return sessionIds.length;
+  }
+
   async function membershipChanged(roomId: string, userId: string, role: Role | null): Promise<void> {
     await publish(subjects.membershipChanged, { id: newEventId(clock()), roomId, userId, role });
   }
@@ -171,6 +179,7 @@ export function createAuthCore(deps: {
     authenticate,
     createSession,
     revokeSession,
+    revokeAllSessions,
     membershipChanged,
     throttleCheck,
     recordFailure,

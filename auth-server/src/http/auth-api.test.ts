@@ -168,6 +168,21 @@ describe('profile and sessions', () => {
     );
   });
 
+  it('signs out every device of the user with DELETE /api/auth/sessions, one session.revoked each', async () => {
+    const user = await registerUser(api, 'everywhere');
+    const other = await registerUser(api, 'bystander');
+    const second = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    const ids = (await api('GET', '/api/auth/sessions', { token: user.token })).body.sessions.map(
+      (s: { id: string }) => s.id,
+    );
+    expect((await api('DELETE', '/api/auth/sessions', { token: second.body.token })).status).toBe(204);
+    expect((await api('GET', '/api/auth/me', { token: user.token })).status).toBe(401);
+    expect((await api('GET', '/api/auth/me', { token: second.body.token })).status).toBe(401);
+    expect((await api('GET', '/api/auth/me', { token: other.token })).status).toBe(200);
+    const revoked = server.memoryBus.eventsOn(subjects.sessionRevoked).filter((e) => e.userId === user.userId);
+    expect(revoked.map((e) => e.sessionId).sort()).toEqual([...ids].sort());
+  });
+
   it("answers 404 when deleting an unknown session or someone else's", async () => {
     const alice = await registerUser(api, 'alice');
     const bob = await registerUser(api, 'bob');

@@ -123,6 +123,14 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
     });
   });
 
+  // Extension: sign out everywhere (every device, this one included), e.g. after a lost phone.
+  app.delete('/sessions', session, async (c) => {
+    const caller = c.get('caller');
+    await core.revokeAllSessions(caller.userId);
+    if (caller.viaCookie) c.header('set-cookie', clearCookie(SESSION_COOKIE, { secure: config.secureCookies }));
+    return c.body(null, 204);
+  });
+
   app.delete('/sessions/:id', session, async (c) => {
     const caller = c.get('caller');
     const target = await repo.sessionById(c.req.param('id'));

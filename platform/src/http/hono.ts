@@ -32,10 +32,11 @@ export function installHttpKit<E extends KitEnv>(
     const startedAt = performance.now();
     await next();
     c.res.headers.set(REQUEST_ID_HEADER, requestId);
-    histogram?.observe(
-      { method: c.req.method, route: routeOf(c), status: String(c.res.status) },
-      (performance.now() - startedAt) / 1000,
-    );
+    const route = routeOf(c);
+    const durationMs = performance.now() - startedAt;
+    histogram?.observe({ method: c.req.method, route, status: String(c.res.status) }, durationMs / 1000);
+    // The route pattern, never the raw URL or headers: paths can carry invite codes.
+    c.get('log').debug({ method: c.req.method, route, status: c.res.status, durationMs }, 'request');
   });
   app.onError((error, c) => {
     const { status, body, headers, expected } = errorResponse(error);
