@@ -170,7 +170,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     bus,
     jwks: issuer.jwks,
     registry,
-    guard: options.guard ?? passThroughGuard,
+    ...('guard' in options ? (options.guard ? { guard: options.guard } : {}) : { guard: passThroughGuard }),
     listen: { port: 0, host: '127.0.0.1' },
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.extra,

@@ -1,0 +1,160 @@
+import { uniqueSuffix, waitFor } from '@confab/platform/testing';
+import {
+  appendMessage,
+  deleteMessage,
+  editMessage,
+  type MessageId,
+  markRead,
+  newMessageId,
+  parseEvent,
+  type UserId,
+} from '@confab/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { startTestServer, type TestServer } from './testing/harness';
+import { MemoryBus } from './testing/memory-bus';
+
+const roomId = () => `r${uniqueSuffix()}`;
+const texts = (doc: Y.Doc) =>
+  doc
+    .getArray<{ text: string }>('messages')
+    .toArray()
+    .map((m) => m.text);
+
+describe('events from accepted updates (room schema guard)', () => {
+  let t: TestServer;
+  const bus = new MemoryBus();
+
+  beforeAll(async () => {
+    // The real guard (the default) derives the changes the events come from.
+    t = await startTestServer({ bus, guard: undefined, extra: { eventSweepIntervalMs: 200 } });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await t?.db.close();
+  });
+
+  it('publishes message.created exactly as the contract says, with the users online in the room', async () => {
+    const id = roomId();
+    const name = `room:${id}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const bob = await t.connect({ name, user: 'bob' });
+    const gone = await t.connect({ name, user: 'carol' });
+    gone.destroy();
+    await waitFor(() => t.server.hocuspocus.documents.get(name)?.getConnectionsCount() === 2);
+    const messageId = newMessageId();
+    const replyTo = newMessageId();
+    appendMessage(alice.doc, {
+      id: messageId,
+      author: 'alice' as UserId,
+      text: 'hello @bob',
+      createdAt: 1_800_000_000_000,
+      replyTo,
+      mentions: ['bob' as UserId],
+    });
+    await alice.acknowledged();
+    const [event] = await waitFor(
+      () => bus.on(`confab.room.${id}.message.created`).length && bus.on(`confab.room.${id}.message.created`),
+    );
+    expect(Object.keys(event!).sort()).toEqual(
+      ['id', 'roomId', 'messageId', 'authorId', 'text', 'replyTo', 'mentions', 'createdAt', 'onlineUserIds'].sort(),
+    );
+    expect(event).toMatchObject({
+      roomId: id,
+      messageId,
+      authorId: 'alice',
+      text: 'hello @bob',
+      replyTo,
+      mentions: ['bob'],
+      createdAt: 1_800_000_000_000,
+      onlineUserIds: ['alice', 'bob'],
+    });
+    expect(() => parseEvent(`confab.room.${id}.message.created`, event)).not.toThrow();
+    alice.destroy();
+    bob.destroy();
+  });
+
+  it('publishes message.edited, message.deleted and read for edits, deletions and read markers', async () => {
+    const id = roomId();
+    const name = `room:${id}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const messageId = newMessageId() as MessageId;
+    appendMessage(alice.doc, { id: messageId, author: 'alice' as UserId, text: 'first', createdAt: 1 });
+    await alice.acknowledged();
+    editMessage(alice.doc, messageId, 'first, edited', 2);
+    await alice.acknowledged();
+    markRead(alice.doc, 'alice' as UserId, messageId, 3);
+    await alice.acknowledged();
+    deleteMessage(alice.doc, messageId);
+    await alice.acknowledged();
+    const prefix = `confab.room.${id}`;
+    await waitFor(() => bus.on(`${prefix}.message.deleted`).length === 1);
+    const edited = bus.on(`${prefix}.message.edited`);
+    expect(edited).toHaveLength(1);
+    expect(edited[0]).toEqual({
+      id: expect.any(String),
+      roomId: id,
+      messageId,
+      authorId: 'alice',
+      text: 'first, edited',
+      editedAt: 2,
+    });
+    expect(bus.on(`${prefix}.read`)).toEqual([
+      { id: expect.any(String), roomId: id, userId: 'alice', messageId, at: 3 },
+    ]);
+    expect(bus.on(`${prefix}.message.deleted`)).toEqual([
+      { id: expect.any(String), roomId: id, messageId, deletedBy: 'alice' },
+    ]);
+    for (const p of bus.published.filter((e) => e.subject.startsWith(prefix))) {
+      expect(() => parseEvent(p.subject, p.event)).not.toThrow();
+    }
+    alice.destroy();
+  });
+
+  it('refuses a message written in someone else’s name: closed, not stored, not seen, no event', async () => {
+    const id = roomId();
+    const name = `room:${id}`;
+    const bob = await t.connect({ name, user: 'bob' });
+    const mallory = await t.connect({ name, user: 'mallory' });
+    appendMessage(mallory.doc, { id: newMessageId(), author: 'bob' as UserId, text: 'I am bob', createdAt: 1 });
+    await waitFor(() => mallory.closes.some((c) => c.reason === 'forbidden_update'));
+    expect(mallory.closes.find((c) => c.reason === 'forbidden_update')?.code).toBe(4422);
+    mallory.destroy();
+    // Its twin in its own name goes through.
+    const honest = await t.connect({ name, user: 'mallory' });
+    appendMessage(honest.doc, { id: newMessageId(), author: 'mallory' as UserId, text: 'I am mallory', createdAt: 2 });
+    await honest.acknowledged();
+    await waitFor(() => texts(bob.doc).length === 1);
+    expect(texts(bob.doc)).toEqual(['I am mallory']);
+    const stored = await t.server.store.load(name);
+    const doc = new Y.Doc();
+    for (const u of stored.updates) Y.applyUpdate(doc, u);
+    expect(texts(doc)).toEqual(['I am mallory']);
+    await waitFor(() => bus.on(`confab.room.${id}.message.created`).length === 1);
+    expect(bus.on(`confab.room.${id}.message.created`)[0]).toMatchObject({ authorId: 'mallory' });
+    bob.destroy();
+    honest.destroy();
+  });
+
+  it('keeps syncing while the bus is down and publishes the held events once it is back', async () => {
+    const id = roomId();
+    const name = `room:${id}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const bob = await t.connect({ name, user: 'bob' });
+    bus.setDown(true);
+    const messageId = newMessageId();
+    appendMessage(alice.doc, { id: messageId, author: 'alice' as UserId, text: 'while the bus is down', createdAt: 5 });
+    await alice.acknowledged();
+    await waitFor(() => texts(bob.doc).includes('while the bus is down'));
+    const depth = async () =>
+      (await t.registry.getSingleMetric('confab_sync_outbox_depth')?.get())?.values[0]?.value ?? Number.NaN;
+    expect(await depth()).toBeGreaterThanOrEqual(1);
+    expect(bus.on(`confab.room.${id}.message.created`)).toHaveLength(0);
+    bus.setDown(false);
+    await waitFor(() => bus.on(`confab.room.${id}.message.created`).length === 1, { timeoutMs: 5000 });
+    expect(bus.on(`confab.room.${id}.message.created`)[0]).toMatchObject({ messageId });
+    await waitFor(async () => (await depth()) === 0);
+    alice.destroy();
+    bob.destroy();
+  });
+});
