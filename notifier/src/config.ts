@@ -91,6 +91,8 @@ export const notifierConfigSchema = z.object({
       .regex(/^[A-Za-z0-9_-]+$/, 'must be one subject token')
       .default('confab'),
   ),
+  /** How long an event handed to a notifier that died stays with it before the bus hands it to another. */
+  NOTIFIER_ACK_WAIT_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(100).max(3_600_000).default(30_000)),
   LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -118,6 +120,7 @@ export interface NotifierConfig {
   readonly natsStream: string;
   readonly natsSubjectPrefix: string;
   readonly logLevel: string;
+  readonly ackWaitMs: number;
 }
 
 /** Parses the environment; throws a ConfigError naming the first bad variable. */
@@ -162,5 +165,6 @@ export function loadNotifierConfig(env: Record<string, string | undefined>): Not
     natsStream: raw.NATS_STREAM,
     natsSubjectPrefix: raw.NATS_SUBJECT_PREFIX,
     logLevel: raw.LOG_LEVEL,
+    ackWaitMs: raw.NOTIFIER_ACK_WAIT_MS,
   };
 }

@@ -60,14 +60,22 @@ export function createDispatcher(deps: DispatcherDeps) {
       messageId: delivery.messageId,
       url: roomUrl(deps.publicUrl, delivery.roomId),
     });
-    const outcome = await deps.push.send({
-      endpoint: subscription.endpoint,
-      keys: subscription,
-      payload,
-      ttlSeconds: PUSH_TTL_SECONDS[delivery.kind],
-      urgency: delivery.kind === 'message' ? 'normal' : 'high',
-      topic: pushTopic(delivery.roomId),
-    });
+    let handedOff: Promise<void> = Promise.resolve();
+    const outcome = await deps.push.send(
+      {
+        endpoint: subscription.endpoint,
+        keys: subscription,
+        payload,
+        ttlSeconds: PUSH_TTL_SECONDS[delivery.kind],
+        urgency: delivery.kind === 'message' ? 'normal' : 'high',
+        topic: pushTopic(delivery.roomId),
+      },
+      () => {
+        handedOff = repo.handedOff(delivery);
+      },
+    );
+    // The hand-off is recorded before the outcome, so the row never goes back from `sent`.
+    await handedOff.catch((error) => logger.warn({ err: error }, 'recording a push hand-off failed'));
     const nowMs = clock();
     metrics.deliveries.inc({ channel: 'push', result: outcome.kind });
     const attempts = delivery.attempts + 1;
@@ -232,8 +240,10 @@ export function createDispatcher(deps: DispatcherDeps) {
   return {
     kick,
     async start(): Promise<void> {
-      const released = await repo.releaseInFlight();
-      if (released > 0) logger.warn({ released }, 'deliveries interrupted by the last stop will be retried');
+      const released = await repo.releaseInFlight(clock());
+      if (released.retried + released.assumedSent > 0) {
+        logger.warn(released, 'deliveries interrupted by the last stop: unsent ones retried, handed-off ones counted');
+      }
       timer = setInterval(() => void kick(), deps.intervalMs);
       timer.unref();
       void kick();

@@ -113,6 +113,7 @@ export async function startNotifier(options: StartNotifierOptions): Promise<Noti
     subjects: [subjects.allRoomEvents, subjects.allAuthEvents],
     handler,
     maxDeliver: MAX_DELIVER,
+    ackWaitMs: config.ackWaitMs,
   });
 
   const app = createNotifierApp({

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import dns from 'node:dns';
+import type http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import webpush, { WebPushError } from 'web-push';
+import webpush from 'web-push';
 
 /**
  * Web Push over the `web-push` library (VAPID + aes128gcm payload
@@ -29,7 +30,13 @@ export interface PushMessage {
 }
 
 export interface PushSender {
-  send(message: PushMessage): Promise<PushOutcome>;
+  /**
+   * Sends one push. `onHandedOff` runs once the whole request has been
+   * handed to the operating system (it will reach the push service even if
+   * this process dies now); the dispatcher records that, so a crash after
+   * it does not send the push again.
+   */
+  send(message: PushMessage, onHandedOff?: () => void): Promise<PushOutcome>;
 }
 
 export interface VapidKeys {
@@ -77,10 +84,14 @@ export function createWebPushSender(options: {
   const agent =
     options.agent ??
     new https.Agent({ keepAlive: true, lookup: options.allowPrivateEndpoints ? undefined : publicOnlyLookup });
+  const timeoutMs = options.timeoutMs ?? 10_000;
   return {
-    async send(message) {
+    async send(message, onHandedOff) {
+      let details: ReturnType<typeof webpush.generateRequestDetails>;
       try {
-        await webpush.sendNotification(
+        // web-push builds the request (VAPID JWT, aes128gcm encryption, headers); sending it
+        // here rather than with sendNotification exposes the moment it is handed off.
+        details = webpush.generateRequestDetails(
           { endpoint: message.endpoint, keys: { p256dh: message.keys.p256dh, auth: message.keys.auth } },
           message.payload,
           {
@@ -89,22 +100,42 @@ export function createWebPushSender(options: {
             urgency: message.urgency,
             topic: message.topic,
             contentEncoding: 'aes128gcm',
-            agent,
-            timeout: options.timeoutMs ?? 10_000,
           },
         );
-        return { kind: 'sent' };
       } catch (error) {
-        if (error instanceof WebPushError) {
-          if (error.statusCode === 404 || error.statusCode === 410) return { kind: 'gone' };
-          if (error.statusCode === 429) {
-            return { kind: 'rate_limited', retryAfterMs: retryAfterMs(error.headers?.['retry-after'], clock()) };
-          }
-          if (error.statusCode >= 500) return { kind: 'retry', error: `push service answered ${error.statusCode}` };
-          return { kind: 'rejected', error: `push service answered ${error.statusCode}: ${error.body.slice(0, 200)}` };
-        }
-        return { kind: 'retry', error: error instanceof Error ? error.message : String(error) };
+        return { kind: 'rejected', error: error instanceof Error ? error.message : String(error) };
       }
+      const response = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string } | Error>(
+        (resolve) => {
+          const request = https.request(details.endpoint, {
+            method: details.method,
+            headers: details.headers as http.OutgoingHttpHeaders,
+            agent,
+            timeout: timeoutMs,
+          });
+          request.on('finish', () => onHandedOff?.());
+          request.on('timeout', () => request.destroy(new Error(`push service did not answer in ${timeoutMs} ms`)));
+          request.on('error', (error) => resolve(error));
+          request.on('response', (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              if (body.length < 1000) body += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+            res.on('error', (error) => resolve(error));
+          });
+          request.end(details.body ?? undefined);
+        },
+      );
+      if (response instanceof Error) return { kind: 'retry', error: response.message };
+      const { status } = response;
+      if (status >= 200 && status < 300) return { kind: 'sent' };
+      if (status === 404 || status === 410) return { kind: 'gone' };
+      if (status === 429)
+        return { kind: 'rate_limited', retryAfterMs: retryAfterMs(response.headers['retry-after'], clock()) };
+      if (status >= 500) return { kind: 'retry', error: `push service answered ${status}` };
+      return { kind: 'rejected', error: `push service answered ${status}: ${response.body.slice(0, 200)}` };
     },
   };
 }

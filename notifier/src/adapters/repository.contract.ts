@@ -107,10 +107,22 @@ export function runRepositoryContract(
       expect(await repo.claim(due)).toHaveLength(1);
       expect(await repo.claim(due)).toHaveLength(0);
       expect(await repo.duePushes(5, 10)).toEqual([]);
-      expect(await repo.releaseInFlight()).toBe(1);
+      expect(await repo.releaseInFlight(6)).toEqual({ retried: 1, assumedSent: 0 });
       const [again] = await repo.duePushes(5, 10);
       await repo.finish(again!, { status: 'sent', nowMs: 6 });
       expect(await repo.duePushes(1e15, 10)).toEqual([]);
+    });
+
+    it('counts a push handed off before a crash as sent, and sends one only claimed again', async () => {
+      const handed = item('h1', { pushTargets: ['https://p/h1'], pushAtMs: 5 });
+      const claimedOnly = item('h2', { pushTargets: ['https://p/h2'], pushAtMs: 5 });
+      await repo.recordNotifications(event(31), [handed, claimedOnly], 1);
+      const due = (await repo.duePushes(5, 10)).filter((d) => d.eventId === 'e31');
+      await repo.claim(due);
+      await repo.handedOff(due.find((d) => d.userId === 'h1')!);
+      expect(await repo.releaseInFlight(9)).toEqual({ retried: 1, assumedSent: 1 });
+      expect((await repo.duePushes(5, 10)).map((d) => d.userId)).toEqual(['h2']);
+      expect(await repo.deliveryCounts()).toMatchObject({ 'push:sent': 2, 'push:pending': 1 });
     });
 
     it('cancels pending deliveries up to a read marker, and marks those notifications read', async () => {

@@ -55,7 +55,11 @@ export interface PendingDelivery extends DeliveryKey {
   readonly attempts: number;
 }
 
-export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'cancelled' | 'failed';
+/**
+ * `sending`: claimed, the request may not have left; `handed_off`: the
+ * request has left the process (it will arrive), the answer is not in yet.
+ */
+export type DeliveryStatus = 'pending' | 'sending' | 'handed_off' | 'sent' | 'cancelled' | 'failed';
 
 const num = (value: number | string | bigint | null): number => Number(value);
 
@@ -480,6 +484,11 @@ export function createRepository(database: Database<NotifierTables>) {
       return claimed;
     },
 
+    /** The request has been handed to the operating system (see PushSender.send). */
+    async handedOff(key: DeliveryKey): Promise<void> {
+      await withKey(key).set({ status: 'handed_off' }).where('status', '=', 'sending').execute();
+    },
+
     async finish(
       key: DeliveryKey,
       outcome:
@@ -499,18 +508,26 @@ export function createRepository(database: Database<NotifierTables>) {
     },
 
     /**
-     * After a crash, deliveries caught in `sending` go back to `pending`.
-     * This is the one window where a notification can go out twice (sent, then
-     * killed before it was marked); push Topic and a stable email Message-ID
-     * let the receiving side collapse such a repeat.
+     * After a crash: a delivery still `sending` had not left the process, so
+     * it goes back to `pending`; one `handed_off` had left and reached the
+     * push service, so it counts as sent. The one window where a push can go
+     * out twice is between its hand-off and that row's update (about one
+     * database write); emails are only marked after the SMTP server's answer,
+     * so an email interrupted mid-transaction is sent again (with the same
+     * Message-ID, which mail systems use to drop the repeat).
      */
-    async releaseInFlight(): Promise<number> {
-      const result = await db
+    async releaseInFlight(nowMs: number): Promise<{ retried: number; assumedSent: number }> {
+      const assumed = await db
+        .updateTable('notifier_deliveries')
+        .set({ status: 'sent', sent_at: nowMs, last_error: 'interrupted after hand-off; counted as sent' })
+        .where('status', '=', 'handed_off')
+        .executeTakeFirst();
+      const retried = await db
         .updateTable('notifier_deliveries')
         .set({ status: 'pending' })
         .where('status', '=', 'sending')
         .executeTakeFirst();
-      return Number(result.numUpdatedRows);
+      return { retried: Number(retried.numUpdatedRows), assumedSent: Number(assumed.numUpdatedRows) };
     },
 
     async deliveryCounts(): Promise<Record<string, number>> {

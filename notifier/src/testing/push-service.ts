@@ -30,6 +30,10 @@ export interface FakeBrowser {
 export interface PushService {
   readonly origin: string;
   readonly agent: https.Agent;
+  /** The certificate, for NODE_EXTRA_CA_CERTS of a child process. */
+  readonly certPem: string;
+  /** Delays every answer (a slow push service keeps a batch in flight). */
+  delayMs: number;
   readonly received: ReceivedPush[];
   /** Requests seen per browser, answered or not. */
   readonly hits: Map<string, number>;
@@ -78,7 +82,8 @@ export async function startPushService(): Promise<PushService> {
   const server = https.createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      if (service.delayMs > 0) await new Promise((r) => setTimeout(r, service.delayMs));
       const name = decodeURIComponent((req.url ?? '').replace(/^\/push\//, ''));
       hits.set(name, (hits.get(name) ?? 0) + 1);
       const next = scripted.get(name)?.shift();
@@ -116,9 +121,11 @@ export async function startPushService(): Promise<PushService> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const agent = new https.Agent({ ca: pems.cert, keepAlive: false });
-  return {
+  const service: PushService = {
     origin,
     agent,
+    certPem: pems.cert,
+    delayMs: 0,
     received,
     hits,
     browser(name) {
@@ -146,4 +153,5 @@ export async function startPushService(): Promise<PushService> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+  return service;
 }
