@@ -13,8 +13,10 @@ import { build } from 'esbuild';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function bundleService(workspace: string): Promise<string> {
-  const outfile = path.join(REPO_ROOT, workspace, 'dist', 'main.mjs');
+export async function bundleService(
+  workspace: string,
+  outfile = path.join(REPO_ROOT, workspace, 'dist', 'main.mjs'),
+): Promise<string> {
   await build({
     entryPoints: [path.join(REPO_ROOT, workspace, 'src', 'main.ts')],
     outfile,

@@ -134,7 +134,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       name: 'auth',
       workspace: 'auth-server',
       port: ports.auth,
-      env: { ...common, DATA_DIR: path.join(dataDir, 'auth') },
+      // Behind the gateway: throttling keys on X-Forwarded-For, not on the gateway's address.
+      env: { ...common, DATA_DIR: path.join(dataDir, 'auth'), TRUST_PROXY: '1' },
     });
     gateway.setUpstreams('auth', [{ name: auth.spec.name, port: auth.spec.port }]);
 
@@ -149,6 +150,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           ...common,
           DATA_DIR: path.join(dataDir, `sync-${index + 1}`),
           REDIS_URL: redisUrl,
+          // Names the instance's bus consumer and Redis identity; the default (the host name) is the same for both here.
+          SYNC_INSTANCE_ID: `sync-${index + 1}`,
           ...(options.redisPrefix ? { REDIS_PREFIX: options.redisPrefix } : {}),
         },
       };

@@ -62,7 +62,7 @@ export function spawnService(spec: ServiceSpec, onLine?: (name: string, line: st
   const command = spec.command ?? { file: process.execPath, args: ['--import', 'tsx', mainOf(spec.workspace)] };
   const child: ChildProcess = spawn(command.file, command.args, {
     cwd: path.join(REPO_ROOT, spec.workspace),
-    env: { ...inheritedEnv(), ...spec.env, PORT: String(spec.port) },
+    env: asProcessEnv({ ...inheritedEnv(), ...spec.env, PORT: String(spec.port) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -122,6 +122,11 @@ function inheritedEnv(): Record<string, string> {
     if (value !== undefined && !skip.test(name)) env[name] = value;
   }
   return env;
+}
+
+/** Next.js's types (in the same program) make NODE_ENV a required key of ProcessEnv; a child may go without. */
+export function asProcessEnv(variables: Record<string, string>): NodeJS.ProcessEnv {
+  return Object.assign(Object.create(null) as NodeJS.ProcessEnv, variables);
 }
 
 /** Resolves when `GET path` answers 200; rejects with the child's last output when it exits or times out first. */
