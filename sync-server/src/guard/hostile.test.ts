@@ -167,7 +167,7 @@ describe('hostile bytes', () => {
 
   it('refuses a delete set that touches more structs than the step budget', () => {
     const server = new Y.Doc();
-    const guard = new RoomGuard(server, { maxDeleteSteps: 10 });
+    const guard = new RoomGuard(server, { maxSteps: 10 });
     const ids: string[] = [];
     const c = new Y.Doc();
     c.clientID = 100;
@@ -184,6 +184,21 @@ describe('hostile bytes', () => {
       [itemIdOf(server, ids[0]!)].map((id) => ({ ...id, length: 1 })),
     );
     expect(rule(guard.check(one, olivia))).toBe('ok');
+  });
+
+  it('refuses quickly an update whose many appends each point far from the end', () => {
+    const server = new Y.Doc();
+    const guard = new RoomGuard(server);
+    const messages = roomMaps(server).messages;
+    for (let i = 0; i < 3000; i++) {
+      server.clientID = 100 + (i % 20);
+      messages.insert(messages.length, [message(alice)]);
+    }
+    const origin = itemIdOf(server, messages.get(0).id);
+    const items = Array.from({ length: 2000 }, () => ({ origin, values: [message(alice)] }));
+    const start = performance.now();
+    expect(rule(guard.check(craftUpdate(555, 0, items), alice))).toBe('decode_budget');
+    expect(performance.now() - start).toBeLessThan(100);
   });
 
   it('refuses an append that would land further than the allowed distance before the end', () => {

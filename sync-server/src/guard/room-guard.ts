@@ -44,13 +44,17 @@ export interface RoomGuardOptions {
    * walk from the append's left origin to the end; see README "Appends".
    */
   maxAppendDistance?: number;
-  /** Structs and message elements visited while resolving the delete set. */
-  maxDeleteSteps?: number;
+  /**
+   * Work budget of one check: structs and message elements visited for the
+   * delete set plus items walked for appends. Bounds a hostile update whose
+   * many structs each point far from the end.
+   */
+  maxSteps?: number;
 }
 
 export const DEFAULT_MAX_UPDATE_BYTES = 1024 * 1024;
 const DEFAULT_MAX_APPEND_DISTANCE = 10_000;
-const DEFAULT_MAX_DELETE_STEPS = 100_000;
+const DEFAULT_MAX_STEPS = 100_000;
 
 export function emptyChanges(): RoomChanges {
   return { created: [], edited: [], deleted: [], reads: [], reactions: [] };
@@ -134,7 +138,7 @@ export class RoomGuard {
   private readonly maxUpdateBytes: number;
   private readonly decodeLimits: DecodeLimits;
   private readonly maxAppendDistance: number;
-  private readonly maxDeleteSteps: number;
+  private readonly maxSteps: number;
   private readonly onAfterTransaction: (tr: Y.Transaction) => void;
 
   /** Builds its indexes from the loaded document (O(room) once, at load). */
@@ -144,7 +148,7 @@ export class RoomGuard {
     this.maxUpdateBytes = options.maxUpdateBytes ?? DEFAULT_MAX_UPDATE_BYTES;
     this.decodeLimits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
     this.maxAppendDistance = options.maxAppendDistance ?? DEFAULT_MAX_APPEND_DISTANCE;
-    this.maxDeleteSteps = options.maxDeleteSteps ?? DEFAULT_MAX_DELETE_STEPS;
+    this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     for (const message of this.maps.messages.toArray()) this.learn(message);
     this.onAfterTransaction = (tr) => this.track(tr);
     doc.on('afterTransaction', this.onAfterTransaction);
@@ -242,7 +246,7 @@ export class RoomGuard {
     const reactionsOff: string[] = [];
     let steps = 0;
     const step = () => {
-      if (++steps > this.maxDeleteSteps) fail('decode_budget', `delete set touches more than ${this.maxDeleteSteps}`);
+      if (++steps > this.maxSteps) fail('decode_budget', `checking needs more than ${this.maxSteps} steps`);
     };
     for (const range of decoded.update.deletes) {
       const rangeEnd = range.clock + range.length;
@@ -277,7 +281,7 @@ export class RoomGuard {
       }
       if (placement.root === 'messages') {
         if (placement.key !== null) fail('wrong_type', 'messages is an array, not a map');
-        this.checkAppendPosition(item, findNew, deletedByUpdate);
+        this.checkAppendPosition(item, findNew, deletedByUpdate, step);
         if (content.kind !== 'any') continue;
         for (const value of content.values) {
           const id = (value as { id?: unknown } | null)?.id;
@@ -469,6 +473,7 @@ export class RoomGuard {
     item: NewItem,
     findNew: (id: StructId) => { item: NewItem | null } | undefined,
     deletedByUpdate: RangeIndex,
+    step: () => void,
   ): void {
     if (item.rightOrigin !== null) {
       const ref = item.rightOrigin;
@@ -503,6 +508,7 @@ export class RoomGuard {
       fail('message_not_appended', `message lands more than ${this.maxAppendDistance} items before the end`);
     if (distance > this.maxAppendDistance) tooFar();
     for (; next !== null; next = next.right) {
+      step();
       // Live elements count one each (that is what the reader sees skipped); a deleted run counts once.
       distance += next.deleted ? 1 : next.length;
       if (distance > this.maxAppendDistance) tooFar();
