@@ -23,7 +23,7 @@ const MESSAGES = 60;
 function startChild(env: Record<string, string>): { child: ChildProcess; port: Promise<number>; log: string[] } {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: path.dirname(MAIN),
-    env: { PATH: process.env.PATH ?? '', ...env } as NodeJS.ProcessEnv,
+    env: { PATH: process.env.PATH ?? '', ...env } as unknown as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: string[] = [];

@@ -135,7 +135,7 @@ describe('Web Push to a local HTTPS push service', () => {
     expect(push.received).toHaveLength(0);
     notifier!.clock.now += 60_000;
     await waitFor(() => push.received.length === 1);
-    expect((push.received[0]?.payload as { body: string }).body).toBe('shh');
+    expect((push.received[0]!.payload as { body: string }).body).toBe('shh');
   });
 
   it('sends no push to a user who is online in the room', async () => {
@@ -144,7 +144,7 @@ describe('Web Push to a local HTTPS push service', () => {
     await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'live', onlineUserIds: ['bob'] });
     await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'after', onlineUserIds: [] });
     await waitFor(() => push.received.length === 1);
-    expect((push.received[0]?.payload as { body: string }).body).toBe('after');
+    expect((push.received[0]!.payload as { body: string }).body).toBe('after');
   });
 
   it('refuses endpoints that are not https: or resolve to private addresses, naming the field', async () => {
