@@ -240,6 +240,31 @@ describe('notifier service (SQLite, in-process bus)', () => {
     expect(preferenceQueries).toBe(2);
   });
 
+  it('dead-letters an event that fails every delivery, counts it, and goes on with the next', async () => {
+    notifier = await startTestNotifier({ extra: { retryBackoffMs: [10] } });
+    const ann = notifier.auth.addUser('ann');
+    const bob = notifier.auth.addUser('bob');
+    notifier.auth.addRoom('room1', 'General', ['ann', 'bob']);
+    const dead: unknown[] = [];
+    await notifier.bus.subscribe({
+      durable: 'notifier_test_deadletters',
+      subjects: ['confab.deadletter.notifier'],
+      handler: async (d) => {
+        dead.push(d.event);
+      },
+    });
+    // Missing every field but the id: it can never be handled.
+    await notifier.publish(subjects.messageCreated('room1'), { id: 'poison-1' });
+    await notifier.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'after the poison' });
+    await waitFor(async () => (await itemsOf(bob)).length === 1, { timeoutMs: 10_000 });
+    await waitFor(() => dead.length === 1, { timeoutMs: 10_000 });
+    expect(JSON.stringify(dead[0])).toContain('poison-1');
+    const metrics = await notifier.registry.metrics();
+    expect(metrics).toContain('confab_notifier_dead_letters_total 1');
+    expect(metrics).toMatch(/confab_notifier_events_total\{kind="message.created"\} 1/);
+    expect(await itemsOf(ann)).toEqual([]);
+  });
+
   it('serves the VAPID public key it generated, without a session', async () => {
     await roomWith(['ann']);
     const res = await notifier!.api(null, '/api/push/vapid-public-key');

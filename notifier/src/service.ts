@@ -43,6 +43,8 @@ export interface StartNotifierOptions {
   readonly pushAgent?: https.Agent;
   /** Replaces the SMTP / .eml mailer (tests). */
   readonly mailer?: Mailer;
+  /** Delays between redeliveries of an event whose handling failed (the bus's default when unset). */
+  readonly retryBackoffMs?: readonly number[];
   /** DNS used to check push endpoints (tests). */
   readonly lookup?: (hostname: string) => Promise<{ address: string; family: number }[]>;
 }
@@ -114,6 +116,7 @@ export async function startNotifier(options: StartNotifierOptions): Promise<Noti
     handler,
     maxDeliver: MAX_DELIVER,
     ackWaitMs: config.ackWaitMs,
+    ...(options.retryBackoffMs ? { backoffMs: options.retryBackoffMs } : {}),
   });
 
   const app = createNotifierApp({
