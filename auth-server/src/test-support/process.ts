@@ -16,10 +16,12 @@ export interface RunningProcess {
 
 /** Runs `src/main.ts` as its own process with exactly the given environment (plus PATH). */
 export function spawnMain(env: Record<string, string>): RunningProcess {
+  // node_modules/.bin first: its `node` is the pinned Node 24, not the machine's.
+  const childEnv: Record<string, string> = { PATH: `${binDir}:${process.env.PATH ?? ''}`, ...env };
   const child = spawn(tsx, ['src/main.ts'], {
     cwd: packageDir,
-    // node_modules/.bin first: its `node` is the pinned Node 24, not the machine's.
-    env: { PATH: `${binDir}:${process.env.PATH ?? ''}`, ...env },
+    // Next's global types (pulled in elsewhere in the workspace) make NODE_ENV required; a child needs none.
+    env: childEnv as unknown as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
