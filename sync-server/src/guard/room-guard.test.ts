@@ -152,6 +152,17 @@ describe('messages', () => {
     expect(roomMaps(room.server).messages.length).toBe(4);
   });
 
+  it('reports an offline batch from several app sessions in the order it was written', () => {
+    const room = createRoom();
+    const first = room.join(10);
+    const earlier = post(first, alice, 'before the reload');
+    const second = room.join(20); // the app reloaded: a new Yjs client id, same IndexedDB state
+    Y.applyUpdate(second, Y.encodeStateAsUpdate(first));
+    const later = post(second, alice, 'after the reload');
+    const verdict = room.send(second, alice);
+    expect(verdict.ok && verdict.changes.created.map((m) => m.id)).toEqual([earlier.id, later.id]);
+  });
+
   it('accepts the updates a client emits one by one, as a provider sends them', () => {
     const room = createRoom();
     const a = room.join();

@@ -327,6 +327,9 @@ export class RoomGuard {
         if (!deletedNow) changes.reads.push({ userId: key!, messageId: marker.messageId, at: marker.at });
       }
     }
+    // Structs come grouped by Yjs client (highest id first); an offline batch from several app sessions
+    // spans several clients, so order by the sender's clock (stable: one client's run keeps its order).
+    changes.created.sort((a, b) => a.createdAt - b.createdAt);
     for (const key of reactionsOff) if (!reactionsOn.has(key)) changes.reactions.push({ key, on: false });
     for (const key of reactionsOn) changes.reactions.push({ key, on: true });
     return changes;
