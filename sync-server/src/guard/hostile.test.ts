@@ -6,6 +6,12 @@ import { checkUserDocumentUpdate, type GuardVerdict, RoomGuard } from './room-gu
 import { alice, Bytes, craftUpdate, createRoom, itemIdOf, message, olivia, post, prng } from './test-kit';
 
 const rule = (verdict: GuardVerdict) => (verdict.ok ? 'ok' : verdict.rule);
+/**
+ * "Returns quickly": each of these answers in well under a millisecond to a
+ * few ms; what they guard against runs for seconds or forever. The margin is
+ * wide because the test machine is shared.
+ */
+const STALL_MS = 250;
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 
 /** Runs a check and returns its rule and how long it took. */
@@ -32,7 +38,7 @@ describe('hostile bytes', () => {
     ]) {
       const result = timed(guard, hex(bytes));
       expect(result.rule).not.toBe('ok');
-      expect(result.ms).toBeLessThan(50);
+      expect(result.ms).toBeLessThan(STALL_MS);
     }
   });
 
@@ -47,7 +53,7 @@ describe('hostile bytes', () => {
       .bytes();
     const result = timed(guard, update);
     expect(result).toMatchObject({ rule: 'malformed_update' });
-    expect(result.ms).toBeLessThan(50);
+    expect(result.ms).toBeLessThan(STALL_MS);
   });
 
   it('refuses a value nested deeper than the limit without recursing through it', () => {
@@ -60,7 +66,7 @@ describe('hostile bytes', () => {
     });
     const result = timed(guard, update);
     expect(result.rule).toBe('decode_budget');
-    expect(result.ms).toBeLessThan(100);
+    expect(result.ms).toBeLessThan(STALL_MS);
   });
 
   it('refuses garbage-collected ranges and delete ranges spanning absurd clock lengths', () => {
@@ -126,7 +132,7 @@ describe('hostile bytes', () => {
       slowest = Math.max(slowest, performance.now() - start);
       expect(typeof verdict.ok).toBe('boolean');
     }
-    expect(slowest).toBeLessThan(50);
+    expect(slowest).toBeLessThan(STALL_MS);
   });
 
   it('refuses an update over the size limit before decoding it', () => {
@@ -198,7 +204,7 @@ describe('hostile bytes', () => {
     const items = Array.from({ length: 2000 }, () => ({ origin, values: [message(alice)] }));
     const start = performance.now();
     expect(rule(guard.check(craftUpdate(555, 0, items), alice))).toBe('decode_budget');
-    expect(performance.now() - start).toBeLessThan(100);
+    expect(performance.now() - start).toBeLessThan(STALL_MS);
   });
 
   it('refuses an append that would land further than the allowed distance before the end', () => {
