@@ -243,6 +243,19 @@ function readAny(r: Reader, depth: number, limits: DecodeLimits): unknown {
   }
 }
 
+/** Yjs parses these with JSON.parse while applying; a string that does not parse would throw inside Yjs. */
+function readJson(r: Reader): unknown {
+  return parseJson(r.string());
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw malformed('JSON content does not parse');
+  }
+}
+
 function readId(r: Reader): StructId {
   return { client: r.varUint(), clock: r.varUint() };
 }
@@ -262,12 +275,9 @@ function readContent(r: Reader, ref: number, limits: DecodeLimits): { content: D
       const n = r.count('JSON element');
       const values: unknown[] = [];
       for (let i = 0; i < n; i++) {
+        // Yjs writes `undefined` as the bare word, which JSON.parse would refuse.
         const text = r.string();
-        try {
-          values.push(text === 'undefined' ? undefined : JSON.parse(text));
-        } catch {
-          throw malformed('JSON content does not parse');
-        }
+        values.push(text === 'undefined' ? undefined : parseJson(text));
       }
       if (n === 0) throw malformed('empty JSON content');
       return { content: { kind: 'json', values }, length: n };
@@ -282,11 +292,11 @@ function readContent(r: Reader, ref: number, limits: DecodeLimits): { content: D
       return { content: { kind: 'string', text }, length: text.length };
     }
     case 5:
-      r.string();
+      readJson(r);
       return { content: { kind: 'embed' }, length: 1 };
     case 6:
       r.string(limits.maxKeyBytes);
-      r.string();
+      readJson(r);
       return { content: { kind: 'format' }, length: 1 };
     case 7: {
       const typeRef = r.varUint();
