@@ -1,5 +1,12 @@
 import { createTestPostgres, needService, SERVICES, uniqueSuffix, waitFor } from '@confab/platform/testing';
-import { appendMessage, type MessageId, newMessageId, readMessages, type UserId } from '@confab/protocol';
+import {
+  appendMessage,
+  type MessageId,
+  newMessageId,
+  PROTOCOL_VERSION,
+  readMessages,
+  type UserId,
+} from '@confab/protocol';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -70,7 +77,7 @@ describe.skipIf(!SERVICES_PRESENT || !infra)(
     /** A device of `account` on the room, with its own WebSocket through the gateway, like a browser tab. */
     function device(account: Account, document = new Y.Doc()): HocuspocusProvider {
       const socket = new HocuspocusProviderWebsocket({
-        url: `ws://127.0.0.1:${cluster.gateway.port}/sync`,
+        url: `ws://127.0.0.1:${cluster.gateway.port}/sync?protocolVersion=${PROTOCOL_VERSION}`,
         WebSocketPolyfill: WebSocket,
         // Reconnect quickly after an instance is killed; the default backoff would only slow the test down.
         delay: 100,

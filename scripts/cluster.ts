@@ -191,18 +191,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const notifier = await notifierStarted;
     gateway.setUpstreams('notifier', [{ name: notifier.spec.name, port: notifier.spec.port }]);
 
-    if (options.client ?? clientCommand(ports.client) !== null) {
-      const command = clientCommand(ports.client);
-      if (!command) throw new Error('the client has neither a build (next build) nor next installed');
-      const client = await launch({
+    const client = clientCommand();
+    if (options.client ?? client !== null) {
+      if (!client) throw new Error('the client (client/server.ts) is not there');
+      const service = await launch({
         name: 'client',
         workspace: 'client',
         port: ports.client,
-        command,
+        command: client.command,
         readyPath: '/',
-        env: { ...common, DATA_DIR: path.join(dataDir, 'client'), HOSTNAME: '127.0.0.1' },
+        env: { ...common, DATA_DIR: path.join(dataDir, 'client'), ...client.env },
       });
-      gateway.setUpstreams('client', [{ name: client.spec.name, port: client.spec.port }]);
+      gateway.setUpstreams('client', [{ name: service.spec.name, port: service.spec.port }]);
     }
 
     return {
@@ -238,18 +238,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 }
 
 /**
- * How to run the web app: the standalone server of a production build when
- * there is one (what the Docker image runs), else `next start` on a plain
- * build, else `next dev`. Null when Next is not installed.
+ * How to run the web app: its own server (`npm start -w client`, client/server.ts)
+ * on the production build when there is one, else in Next's dev mode, which
+ * compiles pages on first request. Null when the client is not there.
  */
-function clientCommand(port: number): { file: string; args: string[] } | null {
+function clientCommand(): { command: { file: string; args: string[] }; env: Record<string, string> } | null {
   const clientDir = path.join(REPO_ROOT, 'client');
-  const standalone = path.join(clientDir, '.next', 'standalone', 'client', 'server.js');
-  if (existsSync(standalone)) return { file: process.execPath, args: [standalone] };
-  const next = path.join(REPO_ROOT, 'node_modules', 'next', 'dist', 'bin', 'next');
-  if (!existsSync(next) || !existsSync(path.join(clientDir, 'package.json'))) return null;
-  const mode = existsSync(path.join(clientDir, '.next', 'BUILD_ID')) ? 'start' : 'dev';
-  return { file: process.execPath, args: [next, mode, '--port', String(port), '--hostname', '127.0.0.1'] };
+  const server = path.join(clientDir, 'server.ts');
+  if (!existsSync(server)) return null;
+  const built = existsSync(path.join(clientDir, '.next', 'BUILD_ID'));
+  return {
+    command: { file: process.execPath, args: ['--import', 'tsx', server] },
+    env: { HOST: '127.0.0.1', NODE_ENV: built ? 'production' : 'development' },
+  };
 }
 
 const cliSchema = z.object({
