@@ -1,0 +1,90 @@
+import { uniqueSuffix, waitFor } from '@confab/platform/testing';
+import {
+  appendMessage,
+  editMessage,
+  type MessageId,
+  markRead,
+  readMessages,
+  roomMaps,
+  setReaction,
+  type UserId,
+} from '@confab/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConfabGuard } from '../extensions/confab-guard';
+import { startTestServer, type TestServer } from '../testing/harness';
+
+/**
+ * The guard behind the real server, with real @hocuspocus/provider clients:
+ * what a provider actually sends (sync step 2 on connect, updates, an offline
+ * batch on reconnect) passes, and a forged update closes the connection.
+ */
+const room = () => `room:r${uniqueSuffix()}`;
+const u = (s: string) => s as UserId;
+let seq = 0;
+const say = (author: string, text: string) => ({
+  id: `p${uniqueSuffix()}${seq++}` as MessageId,
+  author: u(author),
+  text,
+  createdAt: Date.now(),
+});
+const texts = (doc: import('yjs').Doc) => readMessages(doc).map((m) => m.text);
+
+describe('the guard behind a real sync server', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ guard: createConfabGuard() });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await t?.db.close();
+  });
+
+  it('accepts what real providers send for messages, edits, reactions and read markers', async () => {
+    const name = room();
+    const a = await t.connect({ name, user: 'alice' });
+    const b = await t.connect({ name, user: 'bob' });
+    const m = appendMessage(a.doc, say('alice', 'hello'));
+    await a.acknowledged();
+    await waitFor(() => texts(b.doc).includes('hello'));
+    editMessage(a.doc, m.id, 'hello, world', Date.now());
+    setReaction(b.doc, m.id, u('bob'), '👍', true, Date.now());
+    markRead(b.doc, u('bob'), m.id, Date.now());
+    await Promise.all([a.acknowledged(), b.acknowledged()]);
+    await waitFor(() => texts(b.doc).includes('hello, world') && readMessages(a.doc)[0]?.reactions['👍'] !== undefined);
+    expect([...a.closes, ...b.closes].filter((c) => c.code === 4422)).toEqual([]);
+  });
+
+  it('accepts an offline batch on reconnect although others appended meanwhile', async () => {
+    const name = room();
+    const a = await t.connect({ name, user: 'alice' });
+    appendMessage(a.doc, say('alice', 'before'));
+    await a.acknowledged();
+    const offlineDoc = a.doc;
+    a.destroy();
+    appendMessage(offlineDoc, say('alice', 'offline one'));
+    appendMessage(offlineDoc, say('alice', 'offline two'));
+    const b = await t.connect({ name, user: 'bob' });
+    appendMessage(b.doc, say('bob', 'meanwhile'));
+    await b.acknowledged();
+    const back = await t.connect({ name, user: 'alice', document: offlineDoc });
+    await back.acknowledged();
+    await waitFor(() => texts(b.doc).length === 4 && texts(back.doc).length === 4);
+    expect(new Set(texts(b.doc))).toEqual(new Set(['before', 'offline one', 'offline two', 'meanwhile']));
+    expect(back.closes.filter((c) => c.code === 4422)).toEqual([]);
+  });
+
+  it('closes a connection that forges an author with forbidden_update, and no one sees the message', async () => {
+    const name = room();
+    const watcher = await t.connect({ name, user: 'bob' });
+    const evil = await t.connect({ name, user: 'mallory' });
+    roomMaps(evil.doc).messages.push([say('bob', 'I am bob')]);
+    await waitFor(() => evil.closes.some((c) => c.code === 4422), { message: 'close 4422' });
+    expect(evil.closes.find((c) => c.code === 4422)?.reason).toBe('forbidden_update');
+    evil.destroy();
+    const good = await t.connect({ name, user: 'alice' });
+    appendMessage(good.doc, say('alice', 'legitimate'));
+    await good.acknowledged();
+    await waitFor(() => texts(watcher.doc).includes('legitimate'));
+    expect(texts(watcher.doc)).toEqual(['legitimate']);
+  });
+});
