@@ -51,6 +51,7 @@ describe('random legitimate traffic', () => {
         created += verdict.changes.created.length;
         deleted += verdict.changes.deleted.length;
         room.pull(d.doc);
+        expect(room.guard.indexedMessages).toBe(roomMaps(room.server).messages.length);
       };
 
       for (let step = 0; step < 400; step++) {
