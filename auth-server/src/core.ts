@@ -22,7 +22,17 @@ export interface Credentials {
 }
 
 export type Authentication =
-  | { ok: true; userId: string; sessionId: string; expiresAt: number; viaCookie: boolean }
+  | {
+      ok: true;
+      userId: string;
+      sessionId: string;
+      expiresAt: number;
+      viaCookie: boolean;
+      /** The expiry slid forward on this use: a cookie must be re-sent so the browser keeps it as long. */
+      renewed: boolean;
+      /** The presented token, to re-send in a renewed cookie. */
+      token: string;
+    }
   | { ok: false; reason: 'missing' | 'invalid' | 'expired' };
 
 export interface SyncToken {
@@ -69,6 +79,8 @@ export function createAuthCore(deps: {
       sessionId: session.id,
       expiresAt: check.expiresAt,
       viaCookie: !bearer,
+      renewed: check.update?.expiresAt !== undefined,
+      token,
     };
   }
 

@@ -1,4 +1,4 @@
-import { assertOrigin, installHttpKit, type Logger } from '@confab/platform';
+import { assertOrigin, installHttpKit, type Logger, readCookie } from '@confab/platform';
 import { Hono } from 'hono';
 import type { JWK } from 'jose';
 import { SESSION_COOKIE } from '../core';
@@ -27,7 +27,7 @@ export function buildApp(
         method: c.req.method,
         origin: c.req.header('origin'),
         publicOrigin: deps.config.publicOrigin,
-        cookieAuthenticated: (c.req.header('cookie') ?? '').includes(`${SESSION_COOKIE}=`),
+        cookieAuthenticated: readCookie(c.req.header('cookie'), SESSION_COOKIE) !== undefined,
       });
     }
     await next();

@@ -1,14 +1,13 @@
-import { clearCookie, HttpError, readJsonBody, serializeCookie } from '@confab/platform';
+import { clearCookie, HttpError, readJsonBody } from '@confab/platform';
 import { uuidv7 } from '@confab/protocol';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../adapters/passwords';
 import { SESSION_COOKIE } from '../core';
 import { displayNameField, emailField, passwordField } from '../domain/identity';
-import { SESSION_POLICY } from '../domain/session';
 import { MAX_DOCUMENTS_PER_BATCH } from '../domain/sync-grant';
 import type { UserRow } from '../ports';
-import { type AuthContext, type AuthEnv, clientIp, type RouteDeps, requireSession } from './context';
+import { type AuthContext, type AuthEnv, clientIp, type RouteDeps, requireSession, sessionCookie } from './context';
 
 const registerBody = z.object({ email: emailField, password: passwordField, displayName: displayNameField });
 // Login does not enforce the password length rule: a wrong password is a 401, not a hint about the rule.
@@ -35,17 +34,11 @@ export function publicUser(user: UserRow) {
 export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   const { config, repo, core, metrics, clock } = deps;
   const app = new Hono<AuthEnv>();
-  const session = requireSession(core);
-
-  const sessionCookie = (token: string) =>
-    serializeCookie(SESSION_COOKIE, token, {
-      secure: config.secureCookies,
-      maxAgeSeconds: Math.floor(SESSION_POLICY.lifetimeMs / 1000),
-    });
+  const session = requireSession(core, config.secureCookies);
 
   async function startSession(c: AuthContext, user: UserRow, status: 200 | 201) {
     const { token } = await core.createSession(user.id, c.req.header('user-agent') ?? null);
-    c.header('set-cookie', sessionCookie(token));
+    c.header('set-cookie', sessionCookie(token, config.secureCookies));
     c.header('cache-control', 'no-store');
     return c.json({ user: publicUser(user), token }, status);
   }
@@ -85,9 +78,13 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
     return startSession(c, user, 200);
   });
 
-  app.post('/logout', session, async (c) => {
-    const caller = c.get('caller');
-    await core.revokeSession(caller.sessionId, caller.userId);
+  // Idempotent: without a valid session there is nothing to end, but a stale cookie is still cleared.
+  app.post('/logout', async (c) => {
+    const auth = await core.authenticate({
+      cookie: c.req.header('cookie'),
+      authorization: c.req.header('authorization'),
+    });
+    if (auth.ok) await core.revokeSession(auth.sessionId, auth.userId);
     c.header('set-cookie', clearCookie(SESSION_COOKIE, { secure: config.secureCookies }));
     return c.body(null, 204);
   });

@@ -1,9 +1,10 @@
 import type { KitVariables, Logger } from '@confab/platform';
-import { HttpError } from '@confab/platform';
+import { HttpError, serializeCookie } from '@confab/platform';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AuthConfig } from '../config';
-import type { AuthCore } from '../core';
+import { type AuthCore, SESSION_COOKIE } from '../core';
+import { SESSION_POLICY } from '../domain/session';
 import type { AuthMetrics } from '../metrics';
 import type { AuthRepository } from '../ports';
 
@@ -32,7 +33,14 @@ export interface RouteDeps {
 }
 
 /** 401 unless a valid session comes with the request; sets `caller`. */
-export function requireSession(core: AuthCore): MiddlewareHandler<AuthEnv> {
+export function sessionCookie(token: string, secure: boolean): string {
+  return serializeCookie(SESSION_COOKIE, token, {
+    secure,
+    maxAgeSeconds: Math.floor(SESSION_POLICY.lifetimeMs / 1000),
+  });
+}
+
+export function requireSession(core: AuthCore, secureCookies: boolean): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const auth = await core.authenticate({
       cookie: c.req.header('cookie'),
@@ -44,6 +52,10 @@ export function requireSession(core: AuthCore): MiddlewareHandler<AuthEnv> {
     }
     c.set('caller', { userId: auth.userId, sessionId: auth.sessionId, viaCookie: auth.viaCookie });
     await next();
+    // The session slid forward; the cookie's Max-Age must follow, or the browser drops a live session after 30 days.
+    if (auth.renewed && auth.viaCookie && !c.res.headers.has('set-cookie')) {
+      c.res.headers.append('set-cookie', sessionCookie(auth.token, secureCookies));
+    }
   };
 }
 

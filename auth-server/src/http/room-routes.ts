@@ -50,7 +50,7 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
   const { config, repo, core, clock } = deps;
   const app = new Hono<AuthEnv>();
   // Per route, not app.use('*'): an unknown path must answer 404, not 401.
-  const session = requireSession(core);
+  const session = requireSession(core, config.secureCookies);
 
   /** The room and the caller's role in it; 404 when either does not exist (non-members cannot probe rooms). */
   async function membership(roomId: string, userId: string): Promise<{ room: RoomRow; role: Role }> {
@@ -145,10 +145,10 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
 }
 
 export function inviteRoutes(deps: RouteDeps): Hono<AuthEnv> {
-  const { repo, core, clock } = deps;
+  const { config, repo, core, clock } = deps;
   const app = new Hono<AuthEnv>();
   // Per route, not app.use('*'): an unknown path must answer 404, not 401.
-  const session = requireSession(core);
+  const session = requireSession(core, config.secureCookies);
 
   app.post('/:code/accept', session, async (c) => {
     const code = c.req.param('code');

@@ -36,6 +36,33 @@ describe('session expiry (injected clock)', () => {
     expect(sessions.body.sessions[0].lastSeenAt).toBe(server.clock());
   });
 
+  it('re-sends the cookie with a fresh 30-day Max-Age when a cookie session is renewed, and not otherwise', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const user = await registerUser(api);
+    const cookie = `confab_session=${user.token}`;
+    expect((await api('GET', '/api/auth/me', { cookie })).headers.get('set-cookie')).toBeNull();
+    server.clock.advance(16 * DAY);
+    const renewed = await api('GET', '/api/auth/me', { cookie });
+    expect(renewed.status).toBe(200);
+    expect(renewed.headers.get('set-cookie')).toMatch(
+      new RegExp(`^confab_session=${user.token.replace('.', '\\.')}; Max-Age=2592000; Path=/; HttpOnly; SameSite=Lax$`),
+    );
+    expect((await api('GET', '/api/auth/me', { cookie })).headers.get('set-cookie')).toBeNull();
+  });
+
+  it('logout is idempotent: without a valid session it still answers 204 and clears the cookie', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const res = await api('POST', '/api/auth/logout', {
+      cookie: 'confab_session=stale.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+      origin: 'http://chat.test:3000',
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('set-cookie')).toMatch(/confab_session=;.*Max-Age=0/);
+    expect(server.memoryBus.published).toHaveLength(0);
+  });
+
   it('does not renew a session used with more than 15 days left', async () => {
     server = await startTestAuthServer();
     const api = apiClient(server.url);
