@@ -92,4 +92,6 @@ export interface AuthRepository {
   bucket(key: string): Promise<BucketState | null>;
   saveBucket(key: string, state: BucketState): Promise<void>;
   deleteBucket(key: string): Promise<void>;
+  /** Drops buckets untouched since `updatedBefore` (by then they have refilled: a missing bucket is a full one). */
+  deleteStaleBuckets(updatedBefore: number): Promise<number>;
 }

@@ -19,6 +19,7 @@ import { AUTH_MIGRATIONS, type AuthTables } from './adapters/schema';
 import { loadSigningKeys } from './adapters/signing-keys';
 import type { AuthConfig } from './config';
 import { createAuthCore, type SyncToken } from './core';
+import { BUCKET_FULL_AFTER_MS } from './domain/throttle';
 import { buildApp } from './http/app';
 import { createAuthMetrics } from './metrics';
 import type { AuthRepository } from './ports';
@@ -47,8 +48,11 @@ export interface AuthServerHandle extends ServiceHandle {
   issueSyncTokens(userId: string, sessionId: string, documents: readonly string[]): Promise<Map<string, SyncToken>>;
 }
 
-/** Expired sessions are swept this often (they are also refused and removed when presented). */
-const SESSION_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * Expired sessions (also refused and removed when presented) and refilled
+ * throttle buckets are swept this often, so neither table grows without bound.
+ */
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
 /**
  * Starts the auth service: migrates its tables, loads (or creates) the sync
@@ -89,8 +93,12 @@ export async function startAuthServer(options: StartAuthServerOptions): Promise<
   const listener = getRequestListener(app.fetch);
 
   const sweep = setInterval(() => {
-    repo.deleteExpiredSessions(clock()).catch((err) => logger.warn({ err }, 'could not sweep expired sessions'));
-  }, SESSION_SWEEP_INTERVAL_MS);
+    const now = clock();
+    repo.deleteExpiredSessions(now).catch((err) => logger.warn({ err }, 'could not sweep expired sessions'));
+    repo
+      .deleteStaleBuckets(now - BUCKET_FULL_AFTER_MS)
+      .catch((err) => logger.warn({ err }, 'could not sweep throttle buckets'));
+  }, SWEEP_INTERVAL_MS);
   sweep.unref();
 
   logger.info({ kid: keys.kid, database: database.kind }, 'auth server started');

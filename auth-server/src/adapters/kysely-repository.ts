@@ -348,5 +348,10 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
     async deleteBucket(key) {
       await db.deleteFrom('auth_throttle').where('key', '=', key).execute();
     },
+
+    async deleteStaleBuckets(updatedBefore) {
+      const result = await db.deleteFrom('auth_throttle').where('updated_at', '<', updatedBefore).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
   };
 }

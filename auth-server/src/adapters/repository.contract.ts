@@ -254,5 +254,13 @@ export function runRepositoryContract(
       await repo.deleteBucket('acct:x');
       expect(await repo.bucket('acct:x')).toBeNull();
     });
+
+    it('sweeps only the buckets untouched since the cut-off', async () => {
+      await repo.saveBucket('ip:old', { tokens: 1, updatedAt: 100 });
+      await repo.saveBucket('ip:new', { tokens: 1, updatedAt: 300 });
+      expect(await repo.deleteStaleBuckets(200)).toBeGreaterThanOrEqual(1);
+      expect(await repo.bucket('ip:old')).toBeNull();
+      expect(await repo.bucket('ip:new')).not.toBeNull();
+    });
   });
 }

@@ -44,3 +44,8 @@ export function checkBucket(
 export function takeToken(state: BucketState | null, policy: BucketPolicy, nowMs: number): BucketState {
   return { tokens: Math.max(0, tokensAt(state, policy, nowMs) - 1), updatedAt: nowMs };
 }
+
+/** After this long untouched, every bucket has refilled completely, so its row can go. */
+export const BUCKET_FULL_AFTER_MS = Math.max(
+  ...Object.values(THROTTLE_POLICY).map((p) => p.capacity * p.refillEveryMs),
+);
