@@ -153,7 +153,12 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
         return;
       }
       const { userId, roomId, role } = parsed.data;
-      if (stillMatters) await revocations.membershipChanged(userId, roomId, at);
+      // Only a loss of rights makes older tokens dangerous. A grant (room created, invite accepted)
+      // must not refuse the token the client fetches in the same second: `iat` has second resolution.
+      // Known gap: an owner demoted to member keeps an owner token until it expires (≤ 15 min);
+      // the event does not say the previous role (see docs/sync.md).
+      const lostRights = role === null || role === 'reader';
+      if (stillMatters && lostRights) await revocations.membershipChanged(userId, roomId, at);
       const affected = registry.membershipChanged(userId, roomId, role);
       logger.info({ userId, roomId, role, affected }, 'membership changed');
     },

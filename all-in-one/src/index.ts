@@ -1,0 +1,2 @@
+export { type Confab, startConfab } from './app';
+export { type AllInOneConfig, loadAllInOneConfig } from './config';
