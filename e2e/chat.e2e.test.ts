@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './support/app';
 import {
   createInvite,
@@ -9,6 +9,7 @@ import {
   newUserContext,
   send,
   shot,
+  shotOnFailure,
   signUp,
   waitForSynced,
 } from './support/browser';
@@ -32,6 +33,10 @@ beforeAll(async () => {
   bobContext = await newUserContext(browser, app.url);
   alice = await aliceContext.newPage();
   bob = await bobContext.newPage();
+});
+
+afterEach(async (context) => {
+  if (context.task.result?.state === 'fail') await shotOnFailure(context.task.name, { alice, bob });
 });
 
 afterAll(async () => {

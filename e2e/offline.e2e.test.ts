@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './support/app';
 import {
   createInvite,
@@ -8,6 +8,7 @@ import {
   message,
   newUserContext,
   send,
+  shotOnFailure,
   signUp,
   waitForSynced,
 } from './support/browser';
@@ -50,6 +51,10 @@ beforeAll(async () => {
   await waitForSynced(bob);
   await send(alice, 'History from before');
   await message(bob, 'History from before').waitFor();
+});
+
+afterEach(async (context) => {
+  if (context.task.result?.state === 'fail') await shotOnFailure(context.task.name, { alice, bob });
 });
 
 afterAll(async () => {

@@ -137,7 +137,7 @@ export function Profile() {
           </div>
           <button type="submit">Save name</button>
         </form>
-        <label htmlFor="theme-select">Appearance</label>
+        <h3>Appearance</h3>
         <ThemeToggle />
       </section>
 

@@ -235,7 +235,7 @@ function RoomView({ roomId }: { roomId: string }) {
                 ? 'Loading…'
                 : status.kind === 'connecting'
                   ? 'Syncing…'
-                  : 'Offline: changes are kept on this device'}
+                  : 'Offline · changes kept here'}
           </span>
           <button type="button" onClick={() => setShowSettings((s) => !s)} aria-expanded={showSettings}>
             {canModerate ? 'Settings' : 'Members'}

@@ -9,7 +9,7 @@ import { PwaControls } from './Pwa';
 
 type Theme = 'system' | 'light' | 'dark';
 
-export function ThemeToggle() {
+export function ThemeToggle({ className }: { className?: string }) {
   const [theme, setTheme] = useState<Theme>('system');
   useEffect(() => {
     const saved = localStorage.getItem('confab:theme');
@@ -26,7 +26,7 @@ export function ThemeToggle() {
     }
   };
   return (
-    <label className="field-inline" style={{ margin: 0 }}>
+    <label className={`field-inline ${className ?? ''}`} style={{ margin: 0 }}>
       <span className="sr-only">Theme</span>
       <select
         value={theme}
@@ -96,7 +96,7 @@ export function Shell({ children }: { children: ReactNode }) {
           </Link>
         </nav>
         <ConnectionPill />
-        <ThemeToggle />
+        <ThemeToggle className="theme-toggle" />
         <PwaControls />
       </header>
       {connection.kind === 'upgrade_required' && (

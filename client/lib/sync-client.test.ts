@@ -39,7 +39,7 @@ function memoryStorage(): KeyValueStorage {
   };
 }
 
-function device(userId: string, options: { url?: string; storage?: KeyValueStorage } = {}) {
+function device(userId: string, options: { url?: string; storage?: KeyValueStorage; idleCloseMs?: number } = {}) {
   const tokenCalls: string[][] = [];
   const grant = (doc: string): SyncToken => ({ token: `ok:${doc}:${++issued}`, expiresAt: Date.now() + 600_000 });
   const tokens = createTokenBroker({
@@ -60,6 +60,7 @@ function device(userId: string, options: { url?: string; storage?: KeyValueStora
     tokens,
     cache: createAccountCache(storage),
     relay: () => () => {},
+    ...(options.idleCloseMs !== undefined ? { idleCloseMs: options.idleCloseMs } : {}),
   });
   return { client, tokens, tokenCalls, storage };
 }
@@ -155,5 +156,17 @@ describe('sync client', () => {
     const room = gina.client.open('room:r6' as DocumentName);
     await waitFor(() => gina.client.connection().kind === 'signed_out', { message: 'signed out' });
     expect(room.status().kind).not.toBe('synced');
+  });
+
+  it('reuses a document released a moment ago instead of closing and reopening it, and closes it when idle', async () => {
+    const hana = track(device('hana', { idleCloseMs: 200 }));
+    const first = hana.client.open('room:r7' as DocumentName);
+    await waitFor(() => first.status().kind === 'synced', { message: 'synced' });
+    first.release();
+    const again = hana.client.open('room:r7' as DocumentName);
+    expect(again.doc).toBe(first.doc);
+    expect(again.status().kind).toBe('synced');
+    again.release();
+    await waitFor(() => hana.client.openDocuments().length === 0, { message: 'closed when idle' });
   });
 });

@@ -78,6 +78,8 @@ export interface SyncClientOptions {
   WebSocketPolyfill?: unknown;
   /** Injected for tests; defaults to IndexedDB persistence. */
   persist?: (name: string, doc: Y.Doc) => { whenSynced: Promise<unknown>; destroy(): unknown };
+  /** How long a released document stays open in case it is opened again. Default 15 s. */
+  idleCloseMs?: number;
   /** Injected for tests; defaults to a BroadcastChannel relay. Return a stop function. */
   relay?: (doc: Y.Doc, channelName: string) => () => void;
 }
@@ -91,6 +93,7 @@ export function defaultSyncUrl(location: { protocol: string; host: string }): st
 interface Entry {
   handle: DocHandle;
   refs: number;
+  idleTimer: ReturnType<typeof setTimeout> | null;
   destroy: () => void;
 }
 
@@ -99,6 +102,7 @@ const MAX_AUTH_RETRIES = 2;
 
 export function createSyncClient(options: SyncClientOptions) {
   const { userId, tokens, cache } = options;
+  const idleCloseMs = options.idleCloseMs ?? 15_000;
   const persist =
     options.persist ?? ((name: string, doc: Y.Doc) => new IndexeddbPersistence(name, doc) as IndexeddbPersistence);
   const relay =
@@ -174,6 +178,8 @@ export function createSyncClient(options: SyncClientOptions) {
     const existing = entries.get(name);
     if (existing) {
       existing.refs++;
+      if (existing.idleTimer) clearTimeout(existing.idleTimer);
+      existing.idleTimer = null;
       return existing.handle;
     }
 
@@ -290,15 +296,21 @@ export function createSyncClient(options: SyncClientOptions) {
         const entry = entries.get(name);
         if (!entry) return;
         entry.refs--;
-        if (entry.refs <= 0) {
+        if (entry.refs > 0) return;
+        // Kept open a little: moving between the room list and a room reopens
+        // the same documents at once, and closing and reattaching a document on
+        // the shared socket in the same breath only costs a round of auth.
+        entry.idleTimer = setTimeout(() => {
+          if (entries.get(name) !== entry || entry.refs > 0) return;
           entries.delete(name);
           entry.destroy();
-        }
+        }, idleCloseMs);
       },
     };
     entries.set(name, {
       handle,
       refs: 1,
+      idleTimer: null,
       destroy: () => {
         destroyed = true;
         stopRelay();
@@ -324,7 +336,10 @@ export function createSyncClient(options: SyncClientOptions) {
         window.removeEventListener('online', onOnline);
         window.removeEventListener('offline', onOffline);
       }
-      for (const entry of entries.values()) entry.destroy();
+      for (const entry of entries.values()) {
+        if (entry.idleTimer) clearTimeout(entry.idleTimer);
+        entry.destroy();
+      }
       entries.clear();
       socket.destroy();
     },

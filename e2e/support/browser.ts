@@ -95,3 +95,11 @@ export async function criticalViolations(page: Page): Promise<{ id: string; help
     .filter((v) => v.impact === 'critical')
     .map((v) => ({ id: v.id, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
 }
+
+/** Screenshots of every page of a failed test, named after it, for the artifacts folder. */
+export async function shotOnFailure(testName: string, pages: Record<string, Page>): Promise<void> {
+  const slug = testName.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+  for (const [name, page] of Object.entries(pages)) {
+    if (!page.isClosed()) await shot(page, `failed-${slug}-${name}`).catch(() => {});
+  }
+}

@@ -1,0 +1,83 @@
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab/platform/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bundleService } from '../scripts/bundle';
+import { freePort, REPO_ROOT, type ServiceProcess, spawnService, waitUntilReady } from '../scripts/cluster/process';
+
+/**
+ * The container images run `node dist/main.mjs`, the output of
+ * scripts/bundle.ts, with no tsx and no TypeScript sources next to it. This
+ * is what can be checked of them without a Docker engine: each service
+ * bundles, and the bundles start with plain Node and answer /readyz.
+ */
+const infra = (await needService('postgres')) && (await needService('nats'));
+const WORKSPACES = ['auth-server', 'sync-server', 'notifier'] as const;
+
+/**
+ * Inside the workspace's own node_modules (ignored by git), so module
+ * resolution walks the same way as from /app/<service>/dist in the image:
+ * the workspace's nested node_modules first, then the hoisted ones.
+ */
+const outfileFor = (workspace: string) =>
+  path.join(REPO_ROOT, workspace, 'node_modules', '.cache', 'confab-bundle-test', 'main.mjs');
+
+describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
+  const started: ServiceProcess[] = [];
+  const suffix = uniqueSuffix();
+  let dropDatabase: (() => Promise<void>) | undefined;
+
+  afterAll(async () => {
+    for (const service of started.reverse()) await service.stop();
+    await dropDatabase?.();
+    const nc = await connect({ servers: SERVICES.nats.url });
+    await (await jetstreamManager(nc)).streams.delete(`CONFAB_T_${suffix}`.toUpperCase()).catch(() => false);
+    await nc.close();
+    for (const workspace of WORKSPACES) await rm(path.dirname(outfileFor(workspace)), { recursive: true, force: true });
+  });
+
+  it('inlines the workspace packages and leaves third-party packages as imports', async () => {
+    for (const workspace of WORKSPACES) {
+      const code = await readFile(await bundleService(workspace, outfileFor(workspace)), 'utf8');
+      expect(code, workspace).not.toMatch(/from ["']@confab\//);
+      expect(code, workspace).not.toMatch(/["']tsx["']/);
+      expect(code, workspace).toMatch(/from ["']pino["']/);
+    }
+  });
+
+  it('starts every service from its bundle with plain node, up to a 200 on /readyz', async () => {
+    const database = await createTestPostgres();
+    dropDatabase = database.drop;
+    const authPort = await freePort();
+    const common = {
+      DATABASE_URL: database.url,
+      NATS_URL: SERVICES.nats.url,
+      NATS_STREAM: `CONFAB_T_${suffix}`.toUpperCase(),
+      NATS_SUBJECT_PREFIX: `t${suffix}`,
+      AUTH_URL: `http://127.0.0.1:${authPort}`,
+      INTERNAL_API_TOKEN: `bundle-test-${suffix}-token`,
+      PUBLIC_URL: 'http://localhost:8080',
+      LOG_LEVEL: 'warn',
+    };
+    for (const workspace of WORKSPACES) {
+      const port = workspace === 'auth-server' ? authPort : await freePort();
+      const service = spawnService({
+        name: workspace,
+        workspace,
+        port,
+        command: { file: process.execPath, args: [outfileFor(workspace)] },
+        env: {
+          ...common,
+          DATA_DIR: path.join(path.dirname(outfileFor(workspace)), 'data'),
+          SYNC_INSTANCE_ID: 'bundle-1',
+        },
+      });
+      started.push(service);
+      await waitUntilReady(service, 60_000);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status, workspace).toBe(200);
+    }
+  });
+});
