@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab/platform/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -35,7 +35,12 @@ describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
     const nc = await connect({ servers: SERVICES.nats.url });
     await (await jetstreamManager(nc)).streams.delete(`CONFAB_T_${suffix}`.toUpperCase()).catch(() => false);
     await nc.close();
-    for (const workspace of WORKSPACES) await rm(path.dirname(outfileFor(workspace)), { recursive: true, force: true });
+    for (const workspace of WORKSPACES) {
+      const dir = path.dirname(outfileFor(workspace));
+      await rm(dir, { recursive: true, force: true });
+      // node_modules/.cache too, unless something else keeps files there.
+      await rmdir(path.dirname(dir)).catch(() => undefined);
+    }
   });
 
   it('inlines the workspace packages and leaves third-party packages as imports', async () => {
