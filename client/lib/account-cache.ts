@@ -17,7 +17,8 @@ export interface KeyValueStorage {
 
 const ACCOUNT_KEY = 'confab:account';
 const roomsKey = (userId: string) => `confab:rooms:${userId}`;
-const pendingKey = (userId: string, document: string) => `confab:pending:${userId}:${document}`;
+/** The storage key of a document's pending ids; tabs watch it (storage event) to share the pending state. */
+export const pendingKey = (userId: string, document: string) => `confab:pending:${userId}:${document}`;
 const membersKey = (userId: string, roomId: string) => `confab:members:${userId}:${roomId}`;
 
 export interface CachedMember {

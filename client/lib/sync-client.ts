@@ -2,7 +2,7 @@ import { CLOSE, type DocumentName, PROTOCOL_VERSION, TERMINAL_CLOSE_REASONS } fr
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
-import { type AccountCache, idbName } from './account-cache';
+import { type AccountCache, idbName, pendingKey } from './account-cache';
 import { addPending, type PendingState, settlePending } from './pending';
 import { startTabRelay } from './tab-relay';
 import type { TokenBroker } from './token-broker';
@@ -265,6 +265,14 @@ export function createSyncClient(options: SyncClientOptions) {
     provider.setAwarenessField('user', { id: userId, displayName: options.displayName });
     provider.setAwarenessField('typing', false);
 
+    // Another tab added or settled pending messages of this document.
+    const onStorage = (event: StorageEvent) => {
+      if (event.key !== pendingKey(userId, name)) return;
+      pending = { ids: new Set(cache.pending(userId, name)) };
+      notify();
+    };
+    if (typeof window !== 'undefined') window.addEventListener('storage', onStorage);
+
     const persistence = persist(idbName(userId, name), doc);
     let stopRelay: () => void = () => {};
     let destroyed = false;
@@ -284,7 +292,8 @@ export function createSyncClient(options: SyncClientOptions) {
       unsyncedChanges: () => provider.unsyncedChanges,
       pendingIds: () => pending.ids,
       markPending(messageId) {
-        pending = addPending(pending, messageId);
+        // Merge with what other tabs of this browser recorded: the set is shared through localStorage.
+        pending = addPending({ ids: new Set([...cache.pending(userId, name), ...pending.ids]) }, messageId);
         savePending();
         notify();
       },
@@ -313,6 +322,7 @@ export function createSyncClient(options: SyncClientOptions) {
       idleTimer: null,
       destroy: () => {
         destroyed = true;
+        if (typeof window !== 'undefined') window.removeEventListener('storage', onStorage);
         stopRelay();
         provider.destroy();
         void persistence.destroy();
