@@ -142,7 +142,13 @@ function connect(init: GeneratorInit, room: Room, spec: RoomSpec['clients'][numb
     });
     ws.on('close', (code, reason) => {
       if (!settled) fail(new Error(`closed while connecting: ${code} ${reason.toString()}`));
-      else state.closedSockets++;
+      else {
+        state.closedSockets++;
+        // Say why (a guard refusal is 4422 forbidden_update), but not a thousand times.
+        if (state.closedSockets <= 3) {
+          process.stderr.write(`bench generator: socket of ${client.userId} closed: ${code} ${reason.toString()}\n`);
+        }
+      }
     });
     ws.on('error', (error) => fail(error));
   });
@@ -195,6 +201,10 @@ function sendOne(client: Client): void {
   const room = client.room;
   const seq = state.nextSeq++;
   room.lastItem = lastMessageItem(room.doc, room.lastItem);
+  // The client's own view ends with its own messages the server has not echoed
+  // yet: its next append goes after the last of them, never before.
+  const ownPending = Y.getState(room.doc.store, client.yClientId) < client.clock;
+  const origin = ownPending ? { client: client.yClientId, clock: client.clock - 1 } : lastElementId(room.lastItem);
   const message = {
     id: newMessageId(),
     author: client.userId,
@@ -205,7 +215,7 @@ function sendOne(client: Client): void {
     const problem = messageShapeError(message);
     if (problem) throw new Error(`the bench's message breaks room schema v1: ${problem}`);
   }
-  const update = encodeAppendUpdate(client.yClientId, client.clock++, lastElementId(room.lastItem), message);
+  const update = encodeAppendUpdate(client.yClientId, client.clock++, origin, message);
   client.ws.send(client.codec.updateFrame(update));
   client.lastSentAt = performance.now();
 }
@@ -227,9 +237,14 @@ async function step(message: GeneratorStep): Promise<void> {
     const tick = () => {
       const elapsedMs = performance.now() - started;
       const due = Math.min(message.durationMs, elapsedMs) * (message.messagesPerSecond / 1000);
-      while (sent < due && senders.length > 0) {
+      let skipped = 0;
+      while (sent < due && skipped < senders.length) {
         const client = senders[cursor++ % senders.length];
-        if (!client || client.ws.readyState !== WebSocket.OPEN) continue;
+        if (!client || client.ws.readyState !== WebSocket.OPEN) {
+          skipped++;
+          continue;
+        }
+        skipped = 0;
         sendOne(client);
         sent++;
         expected += client.room.clients.length - 1;
