@@ -180,6 +180,11 @@ describe.skipIf(!ready)('exactly once across a kill -9 (standalone process, NATS
     } finally {
       await db.close();
     }
+    const secondPort = await second.port;
+    const readyz = await fetch(`http://127.0.0.1:${secondPort}/readyz`);
+    expect(readyz.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${secondPort}/metrics`)).text();
+    expect(metrics).toContain('confab_notifier_deliveries_total{channel="push",result="sent"}');
     second.child.kill('SIGTERM');
     const code = await new Promise((resolve) => second.child.once('exit', resolve));
     expect(code).toBe(0);

@@ -265,6 +265,22 @@ describe('notifier service (SQLite, in-process bus)', () => {
     expect(await itemsOf(ann)).toEqual([]);
   });
 
+  it('retries an event while the directory is unreachable and notifies once it is back; HTTP says 503 meanwhile', async () => {
+    notifier = await startTestNotifier({ extra: { retryBackoffMs: [50] } });
+    notifier.auth.addUser('ann');
+    const bob = notifier.auth.addUser('bob');
+    notifier.auth.addRoom('room1', 'General', ['ann', 'bob']);
+    notifier.auth.down = true;
+    await notifier.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'while auth was down' });
+    const unavailable = await notifier.api(bob, '/api/notifications');
+    expect(unavailable.status).toBe(503);
+    expect(((await unavailable.json()) as { error: { code: string } }).error.code).toBe('unavailable');
+    await new Promise((r) => setTimeout(r, 120));
+    notifier.auth.down = false;
+    await waitFor(async () => (await itemsOf(bob)).length === 1);
+    expect((await itemsOf(bob))[0]?.body).toBe('while auth was down');
+  });
+
   it('serves the VAPID public key it generated, without a session', async () => {
     await roomWith(['ann']);
     const res = await notifier!.api(null, '/api/push/vapid-public-key');

@@ -35,6 +35,12 @@ export interface PushSender {
    * handed to the operating system (it will reach the push service even if
    * this process dies now); the dispatcher records that, so a crash after
    * it does not send the push again.
+   *
+   * Why after the write and not just before it: some window between the
+   * database and the socket always remains. Recorded after, a crash in it
+   * repeats a push (same Topic and messageId, so it collapses); recorded
+   * before, a crash in it loses one for good. crash.nats.test.ts saw both
+   * when we tried the second order; a repeat is the lesser harm.
    */
   send(message: PushMessage, onHandedOff?: () => void): Promise<PushOutcome>;
 }

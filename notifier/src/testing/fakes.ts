@@ -11,6 +11,12 @@ export class FakeAuth implements SessionVerifier, Directory {
   private readonly users = new Map<string, { id: string; email: string; displayName: string }>();
   /** Calls to `room()`, to see the cache at work. */
   roomLookups = 0;
+  /** While true, every call fails as if auth-server were unreachable. */
+  down = false;
+
+  private check(): void {
+    if (this.down) throw new Error('auth-server unreachable (test)');
+  }
 
   addUser(id: string, displayName = id, email = `${id}@example.test`): { id: string; token: string } {
     this.users.set(id, { id, email, displayName });
@@ -33,12 +39,14 @@ export class FakeAuth implements SessionVerifier, Directory {
   }
 
   async verify(credentials: { cookie?: string | undefined; authorization?: string | undefined }) {
+    this.check();
     const bearer = /^Bearer (\S+)$/.exec(credentials.authorization ?? '')?.[1];
     const cookie = /(?:^|;\s*)confab_session=([^;]+)/.exec(credentials.cookie ?? '')?.[1];
     return this.sessions.get(bearer ?? cookie ?? '') ?? null;
   }
 
   async room(roomId: string) {
+    this.check();
     this.roomLookups++;
     const room = this.rooms.get(roomId);
     return room ? { ...room, members: [...room.members] } : null;
