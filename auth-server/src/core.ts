@@ -10,7 +10,7 @@ import {
   secretMatches,
 } from './domain/session';
 import { MAX_DOCUMENTS_PER_BATCH, roomIdsIn, SYNC_TOKEN_TTL_MS, syncGrant } from './domain/sync-grant';
-import { type BucketPolicy, checkBucket, THROTTLE_POLICY, takeToken } from './domain/throttle';
+import { checkBucket, giveTokenBack, THROTTLE_POLICY, takeToken } from './domain/throttle';
 import type { AuthMetrics } from './metrics';
 import type { AuthRepository } from './ports';
 
@@ -135,26 +135,60 @@ export function createAuthCore(deps: {
     await publish(subjects.membershipChanged, { id: newEventId(clock()), roomId, userId, role });
   }
 
+  const queues = new Map<string, Promise<unknown>>();
+
+  /** Runs `task` after every earlier task with the same key has finished. */
+  async function serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = queues.get(key) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const tail = run.catch(() => {});
+    queues.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (queues.get(key) === tail) queues.delete(key);
+    }
+  }
+
   type ThrottleCheck = { allowed: true } | { allowed: false; retryAfterMs: number };
 
-  async function throttleCheck(email: string, ip: string): Promise<ThrottleCheck> {
+  /**
+   * Starts a login attempt: refused while the account's or the address's
+   * bucket is empty; otherwise one token is taken from each BEFORE the
+   * password is checked, so parallel guesses cannot all slip through during
+   * the Argon2 verification. A success gives them back (loginSucceeded), so
+   * in effect only failures cost a token.
+   */
+  async function beginLoginAttempt(email: string, ip: string): Promise<ThrottleCheck> {
+    // Check-and-take is serialized per account within this process; across processes it is best effort.
+    return serialized(`acct:${email}`, () => checkAndTake(email, ip));
+  }
+
+  async function checkAndTake(email: string, ip: string): Promise<ThrottleCheck> {
     const now = clock();
-    const [account, address] = await Promise.all([repo.bucket(`acct:${email}`), repo.bucket(`ip:${ip}`)]);
+    const accountKey = `acct:${email}`;
+    const addressKey = `ip:${ip}`;
+    const [account, address] = await Promise.all([repo.bucket(accountKey), repo.bucket(addressKey)]);
     const a = checkBucket(account, THROTTLE_POLICY.account, now);
     const b = checkBucket(address, THROTTLE_POLICY.ip, now);
     const waits = [a, b].flatMap((r) => (r.allowed ? [] : [r.retryAfterMs]));
-    return waits.length === 0 ? { allowed: true } : { allowed: false, retryAfterMs: Math.max(...waits) };
+    if (waits.length > 0) return { allowed: false, retryAfterMs: Math.max(...waits) };
+    await Promise.all([
+      repo.saveBucket(accountKey, takeToken(account, THROTTLE_POLICY.account, now)),
+      repo.saveBucket(addressKey, takeToken(address, THROTTLE_POLICY.ip, now)),
+    ]);
+    return { allowed: true };
   }
 
-  async function recordFailure(email: string, ip: string): Promise<void> {
+  /** The right password: the account's bucket is refilled, the address gets its token back. */
+  async function loginSucceeded(email: string, ip: string): Promise<void> {
     const now = clock();
-    const take = async (key: string, policy: BucketPolicy) =>
-      repo.saveBucket(key, takeToken(await repo.bucket(key), policy, now));
-    await Promise.all([take(`acct:${email}`, THROTTLE_POLICY.account), take(`ip:${ip}`, THROTTLE_POLICY.ip)]);
-  }
-
-  async function recordSuccess(email: string): Promise<void> {
-    await repo.deleteBucket(`acct:${email}`);
+    const addressKey = `ip:${ip}`;
+    const address = await repo.bucket(addressKey);
+    await Promise.all([
+      repo.deleteBucket(`acct:${email}`),
+      address ? repo.saveBucket(addressKey, giveTokenBack(address, THROTTLE_POLICY.ip, now)) : Promise.resolve(),
+    ]);
   }
 
   /**
@@ -193,9 +227,8 @@ export function createAuthCore(deps: {
     revokeSession,
     revokeAllSessions,
     membershipChanged,
-    throttleCheck,
-    recordFailure,
-    recordSuccess,
+    beginLoginAttempt,
+    loginSucceeded,
     issueSyncTokens,
     publish,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkBucket, takeToken, tokensAt } from './throttle';
+import { checkBucket, giveTokenBack, takeToken, tokensAt } from './throttle';
 
 const policy = { capacity: 5, refillEveryMs: 60_000 };
 
@@ -17,6 +17,11 @@ describe('token bucket', () => {
     expect(checkBucket(state, policy, 0)).toEqual({ allowed: false, retryAfterMs: 60_000 });
     expect(checkBucket(state, policy, 45_000)).toEqual({ allowed: false, retryAfterMs: 15_000 });
     expect(checkBucket(state, policy, 60_000)).toEqual({ allowed: true });
+  });
+
+  it('gives a token back, never above capacity', () => {
+    expect(giveTokenBack({ tokens: 2, updatedAt: 0 }, policy, 0)).toEqual({ tokens: 3, updatedAt: 0 });
+    expect(giveTokenBack({ tokens: 4.5, updatedAt: 0 }, policy, 0).tokens).toBe(5);
   });
 
   it('never refills above capacity and never goes below zero', () => {

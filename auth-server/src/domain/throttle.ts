@@ -1,5 +1,5 @@
 /**
- * Login throttling as token buckets: each failed login takes a token from the
+ * Login throttling as token buckets: each failed login costs a token from the
  * account's bucket and from the client IP's bucket; a login is refused (429)
  * while either is empty. Buckets refill steadily, so a user who mistypes
  * twice loses nothing, while guessing is held to about one try a minute per
@@ -40,7 +40,12 @@ export function checkBucket(
   return { allowed: false, retryAfterMs: Math.ceil((1 - tokens) * policy.refillEveryMs) };
 }
 
-/** The bucket after one failure at `nowMs`. */
+/** The bucket after a successful attempt returns the token it took. */
+export function giveTokenBack(state: BucketState, policy: BucketPolicy, nowMs: number): BucketState {
+  return { tokens: Math.min(policy.capacity, tokensAt(state, policy, nowMs) + 1), updatedAt: nowMs };
+}
+
+/** The bucket after one attempt at `nowMs`. */
 export function takeToken(state: BucketState | null, policy: BucketPolicy, nowMs: number): BucketState {
   return { tokens: Math.max(0, tokensAt(state, policy, nowMs) - 1), updatedAt: nowMs };
 }

@@ -57,7 +57,7 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   app.post('/login', async (c) => {
     const body = await readJsonBody(c.req.raw, loginBody);
     const ip = clientIp(c, config.trustProxy);
-    const throttle = await core.throttleCheck(body.email, ip);
+    const throttle = await core.beginLoginAttempt(body.email, ip);
     if (!throttle.allowed) {
       metrics.logins.inc({ outcome: 'throttled' });
       const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
@@ -69,11 +69,10 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
     // Unknown emails still cost one Argon2 verification, so timing does not tell which accounts exist.
     const ok = await verifyPassword(user?.passwordHash ?? deps.dummyPasswordHash, body.password);
     if (!user || !ok) {
-      await core.recordFailure(body.email, ip);
       metrics.logins.inc({ outcome: 'failure' });
       throw new HttpError('invalid_credentials', 'wrong email or password');
     }
-    await core.recordSuccess(body.email);
+    await core.loginSucceeded(body.email, ip);
     metrics.logins.inc({ outcome: 'success' });
     return startSession(c, user, 200);
   });

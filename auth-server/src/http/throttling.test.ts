@@ -62,6 +62,16 @@ describe('login throttling', () => {
     expect((await login(user.email, user.password, newIp())).status).toBe(200);
   });
 
+  it('lets at most 5 of 20 parallel wrong guesses at one account reach the password check', async () => {
+    const user = await registerUser(api);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => login(user.email, `parallel guess ${i}`, newIp())),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(15);
+  });
+
   it('throttles unknown emails like known ones, so 429 does not reveal which accounts exist', async () => {
     for (let i = 0; i < 5; i++) await login('ghost@example.com', 'wrong password!', newIp());
     expect((await login('ghost@example.com', 'wrong password!', newIp())).status).toBe(429);
