@@ -10,6 +10,7 @@
 import { appendMessage, editMessage, type MessageId, roomMaps, type UserId } from '@confab/protocol';
 import * as Y from 'yjs';
 import { RoomGuard } from '../sync-server/src/guard/index';
+import { craftUpdate } from '../sync-server/src/guard/test-kit';
 
 const AUTHORS = 50;
 const alice = { userId: 'alice', role: 'member' as const };
@@ -87,6 +88,46 @@ for (const size of [small!, large!]) {
     Y.applyUpdate(clone, stateUpdate);
     Y.applyUpdate(clone, append);
   });
+  // Big legitimate input: an offline batch of 2,000 messages in one update.
+  const batch = clientUpdate(server, (doc) => {
+    for (let i = 0; i < 2_000; i++) {
+      appendMessage(doc, { id: `b${i}` as MessageId, author: 'alice' as UserId, text: `offline ${i}`, createdAt: i });
+    }
+  });
+  if (!guard.check(batch, alice).ok) throw new Error('the batch must pass');
+  const checkBatch = measure(50, () => guard.check(batch, alice));
+  console.log(
+    JSON.stringify({
+      bench: 'guard',
+      room: size,
+      op: 'check_offline_batch_2000',
+      updateBytes: batch.length,
+      ...checkBatch,
+    }),
+  );
+  // Worst hostile input within the limits: 15,000 appends (just under 1 MiB) that all point at the first message,
+  // each of which would walk the room to its end. Refused by the per-check step budget.
+  const first = roomMaps(server).messages._start!.id;
+  const hostile = craftUpdate(
+    4242,
+    0,
+    Array.from({ length: 15_000 }, (_, i) => ({
+      origin: first,
+      values: [{ id: `h${i}`, author: 'alice', text: 'x', createdAt: 1 }],
+    })),
+  );
+  const hostileVerdict = guard.check(hostile, alice);
+  const checkHostile = measure(20, () => guard.check(hostile, alice));
+  console.log(
+    JSON.stringify({
+      bench: 'guard',
+      room: size,
+      op: 'check_hostile_far_origins',
+      updateBytes: hostile.length,
+      verdict: hostileVerdict.ok ? 'ok' : hostileVerdict.rule,
+      ...checkHostile,
+    }),
+  );
   results.set(`append:${size}`, checkAppend.medianUs);
   results.set(`naive:${size}`, naive.medianUs);
   for (const [op, r] of [

@@ -190,9 +190,8 @@ class Reader {
 }
 
 /**
- * lib0's `readAny`, bounded in depth. Objects get a null prototype and keep
- * `__proto__` as an ordinary own key, so the shape checks see every key a
- * client would see.
+ * lib0's `readAny`, bounded in depth. A `__proto__` key stays an ordinary own
+ * key, so the shape checks see every key and refuse it.
  */
 function readAny(r: Reader, depth: number, limits: DecodeLimits): unknown {
   if (depth > limits.maxAnyDepth) throw budget(`value nested deeper than ${limits.maxAnyDepth}`);
@@ -218,15 +217,14 @@ function readAny(r: Reader, depth: number, limits: DecodeLimits): unknown {
       return r.string();
     case 118: {
       const n = r.count('object key', 2);
-      const obj: Record<string, unknown> = Object.create(null);
+      const obj: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
         const key = r.string();
-        Object.defineProperty(obj, key, {
-          value: readAny(r, depth + 1, limits),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        const value = readAny(r, depth + 1, limits);
+        // `obj.__proto__ = v` would set the prototype instead of a key the shape checks can see.
+        if (key === '__proto__') {
+          Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+        } else obj[key] = value;
       }
       return obj;
     }

@@ -7,11 +7,11 @@ import { alice, Bytes, craftUpdate, createRoom, itemIdOf, message, olivia, post,
 
 const rule = (verdict: GuardVerdict) => (verdict.ok ? 'ok' : verdict.rule);
 /**
- * "Returns quickly": each of these answers in well under a millisecond to a
- * few ms; what they guard against runs for seconds or forever. The margin is
- * wide because the test machine is shared.
+ * "Returns quickly": warmed up, each of these answers in microseconds to a few
+ * milliseconds; what they guard against runs for seconds or forever. The
+ * margin is wide because the test machine is shared and the code is cold.
  */
-const STALL_MS = 250;
+const STALL_MS = 1000;
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 
 /** Runs a check and returns its rule and how long it took. */
@@ -163,12 +163,10 @@ describe('hostile bytes', () => {
     expect(rule(guard.check(update, alice))).toBe('ok');
     expect(rule(guard.check(bytes, alice))).toBe('message_shape');
     const decoded = decodeUpdateBounded(bytes);
-    expect(
-      decoded.ok &&
-        Object.getPrototypeOf(
-          (decoded.update.structs[0] as never as { content: { values: object[] } }).content.values[0]!,
-        ),
-    ).toBeNull();
+    const struct = decoded.ok ? decoded.update.structs[0] : undefined;
+    const parsed = struct?.kind === 'item' && struct.content.kind === 'any' ? (struct.content.values[0] as object) : {};
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
   });
 
   it('refuses a delete set that touches more structs than the step budget', () => {
