@@ -110,7 +110,7 @@ describe('offline', () => {
     await message(alice, 'Written on the train').getByText('pending').waitFor({ state: 'detached', timeout: 30_000 });
   });
 
-  it('opens a room URL in a fresh tab while offline, from the service worker's precached shell and IndexedDB', async () => {
+  it('opens a room URL in a fresh tab while offline, from the precached shell of the service worker and IndexedDB', async () => {
     // A fresh tab of Bob's, offline, straight to the room URL: the shell comes from the precache, the messages from IndexedDB.
     const tab = await bobContext.newPage();
     await bobContext.setOffline(true);

@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './support/app';
 import {
   createRoom,
@@ -8,6 +8,7 @@ import {
   newUserContext,
   send,
   shot,
+  shotOnFailure,
   signUp,
   waitForSynced,
 } from './support/browser';
@@ -15,10 +16,15 @@ import {
 /** Accessibility (axe: no critical violations) and screenshots of the main screens, desktop and a 360 px phone. */
 let app: RunningApp;
 let browser: Browser;
+let current: Page | null = null;
 
 beforeAll(async () => {
   app = await startApp();
   browser = await launchBrowser();
+});
+
+afterEach(async (context) => {
+  if (context.task.result?.state === 'fail' && current) await shotOnFailure(context.task.name, { page: current });
 });
 
 afterAll(async () => {
@@ -38,6 +44,7 @@ describe.each([
   it('have no critical accessibility violations', async () => {
     const context = await newUserContext(browser, app.url, viewport);
     const page = await context.newPage();
+    current = page;
     await page.goto('/login');
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await checkScreen(page, `login-${label}`);
@@ -67,6 +74,7 @@ describe('themes', () => {
   it('follows the system dark preference and the explicit toggle', async () => {
     const context = await browser.newContext({ baseURL: app.url, colorScheme: 'dark' });
     const page = await context.newPage();
+    current = page;
     await page.goto('/login');
     const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     const dark = await background();
