@@ -4,7 +4,9 @@ import type { Kysely } from 'kysely';
 import { type KyselyPlugin, OperationNodeTransformer } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NotifierTables } from './adapters/schema';
-import { readSse, startTestNotifier, type TestNotifier } from './testing/harness';
+import { loadNotifierConfig } from './config';
+import { startNotifier } from './service';
+import { readSse, silentLogger, startTestNotifier, type TestNotifier } from './testing/harness';
 
 let notifier: TestNotifier | undefined;
 afterEach(async () => {
@@ -279,6 +281,25 @@ describe('notifier service (SQLite, in-process bus)', () => {
     notifier.auth.down = false;
     await waitFor(async () => (await itemsOf(bob)).length === 1);
     expect((await itemsOf(bob))[0]?.body).toBe('while auth was down');
+  });
+
+  it('keeps its generated VAPID key across restarts, and is not ready once its database is gone', async () => {
+    notifier = await startTestNotifier();
+    const again = await startNotifier({
+      config: loadNotifierConfig({ DATA_DIR: notifier.dataDir }),
+      logger: silentLogger,
+      database: notifier.database,
+      bus: notifier.bus,
+      sessions: notifier.auth,
+      directory: notifier.auth,
+    });
+    expect(again.vapidPublicKey).toBe(notifier.handle.vapidPublicKey);
+    await again.stop();
+    expect(await notifier.handle.ready()).toBe(true);
+    await notifier.handle.stop();
+    await notifier.bus.close();
+    await notifier.database.close();
+    expect(await notifier.handle.ready()).toBe(false);
   });
 
   it('serves the VAPID public key it generated, without a session', async () => {
