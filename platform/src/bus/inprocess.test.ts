@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { openDatabase } from '../db/database';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../db/database';
+import { waitFor } from '../testing';
 import { runBusContract } from './contract';
 import { createInProcessBus } from './inprocess';
 
@@ -17,4 +20,122 @@ runBusContract('in-process on SQLite', async () => {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('in-process bus on SQLite', () => {
+  const logger = pino({ level: 'silent' });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    cleanups.length = 0;
+  });
+
+  function tempDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bus-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  function open(dir: string): Database<unknown> {
+    const database = openDatabase<unknown>({ dataDir: dir });
+    cleanups.push(() => database.close());
+    return database;
+  }
+
+  it('redelivers the event whose process died mid-handler, after its lease runs out, then goes on', async () => {
+    const dir = tempDir();
+    // The same Node as the tests (the machine's default node is too old for better-sqlite3's build).
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures/crash-child.ts'), dir, 'crashy'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    cleanups.push(() => {
+      child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += String(chunk);
+    });
+    await waitFor(() => out.includes('started'), { timeoutMs: 20_000, message: 'the child to start handling' });
+    child.kill('SIGKILL');
+    await exited;
+
+    const bus = await createInProcessBus({ database: open(dir), logger, pollIntervalMs: 100 });
+    cleanups.push(() => bus.close());
+    const seen: [string, number][] = [];
+    await bus.subscribe({
+      durable: 'crashy',
+      subjects: ['confab.crash.>'],
+      handler: async (d) => {
+        seen.push([d.event.id, d.attempt]);
+      },
+    });
+    await waitFor(() => seen.length === 2, { timeoutMs: 5_000 });
+    expect(seen).toEqual([
+      ['crash-1', 2],
+      ['crash-2', 1],
+    ]);
+  });
+
+  it('keeps undelivered events across a restart of the whole database', async () => {
+    const dir = tempDir();
+    const first = openDatabase<unknown>({ dataDir: dir });
+    const bus1 = await createInProcessBus({ database: first, logger });
+    const sub = await bus1.subscribe({ durable: 'later', subjects: ['confab.x.>'], handler: async () => {} });
+    await sub.stop();
+    await bus1.publish('confab.x.y', { id: 'kept' });
+    await bus1.close();
+    await first.close();
+
+    const bus2 = await createInProcessBus({ database: open(dir), logger });
+    cleanups.push(() => bus2.close());
+    const seen: string[] = [];
+    await bus2.subscribe({
+      durable: 'later',
+      subjects: ['confab.x.>'],
+      handler: async (d) => {
+        seen.push(d.event.id);
+      },
+    });
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual(['kept']);
+  });
+
+  it('reports as outbox depth the events the slowest durable has not finished', async () => {
+    const database = open(tempDir());
+    const bus = await createInProcessBus({ database, logger });
+    cleanups.push(() => bus.close());
+    expect(await bus.outboxDepth()).toBe(0);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let handled = 0;
+    const sub = await bus.subscribe({
+      durable: 'slow',
+      subjects: ['confab.x.>'],
+      handler: async () => {
+        await gate;
+        handled++;
+      },
+    });
+    for (let n = 0; n < 3; n++) await bus.publish('confab.x.y', { id: `d${n}` });
+    // One in the handler (pending), two not yet handed over.
+    await waitFor(async () => (await bus.outboxDepth()) === 3);
+    release();
+    await waitFor(() => handled === 3);
+    await waitFor(async () => (await bus.outboxDepth()) === 0);
+    await sub.stop();
+  });
+
+  it('rejects a publish when its database is gone, so the caller never believes an event is safe when it is not', async () => {
+    const database = openDatabase<unknown>({ dataDir: tempDir() });
+    const bus = await createInProcessBus({ database, logger });
+    cleanups.push(() => bus.close());
+    await database.close();
+    await expect(bus.publish('confab.x.y', { id: 'lost?' })).rejects.toThrow();
+    expect(await bus.healthy()).toBe(false);
+  });
 });
