@@ -121,6 +121,7 @@ describe('the all-in-one process', () => {
     expect(await (await fetch(`${confab.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${confab.url}/readyz`);
     expect(ready.status).toBe(200);
+    expect((await ready.json()).services).toEqual({ auth: true, 'sync-server': true, notifier: true });
     const metrics = await (await fetch(`${confab.url}/metrics`)).text();
     for (const family of ['confab_auth_', 'confab_sync_', 'confab_notifier_', 'process_cpu_seconds_total']) {
       expect(metrics).toContain(family);

@@ -7,6 +7,7 @@ import {
   createInProcessBus,
   createLogger,
   createNatsBus,
+  createOpsHandler,
   createRegistry,
   type EventBus,
   type Logger,
@@ -109,23 +110,11 @@ export async function startConfab(
     if (client) started.push(client);
 
     const services = { auth, notifier, client };
+    // Readiness of the process = every service ready (each checks its database and bus).
+    const ops = createOpsHandler({ handles: () => started, registry });
     const server = http.createServer((req, res) => {
       const pathname = (req.url ?? '/').split('?', 1)[0] ?? '/';
-      if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
-      if (pathname === '/readyz') {
-        void Promise.all([database.ping(), bus?.healthy() ?? false, ...started.map((s) => s.ready())]).then(
-          (checks) => json(res, checks.every(Boolean) ? 200 : 503, { ready: checks.every(Boolean) }),
-          () => json(res, 503, { ready: false }),
-        );
-        return;
-      }
-      if (pathname === '/metrics') {
-        void registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(text);
-        });
-        return;
-      }
+      if (ops(req, res)) return;
       const target = services[routeOf(pathname)];
       if (target) return target.handleRequest(req, res);
       json(res, 404, errorBody('not_found', 'no such route'));
