@@ -32,7 +32,7 @@ export async function newUserContext(
 
 let serial = 0;
 export function uniqueEmail(name: string): string {
-  return `${name.toLowerCase()}-${Date.now().toString(36)}-${++serial}@example.test`;
+  return `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${Date.now().toString(36)}-${++serial}@example.test`;
 }
 
 export async function signUp(
