@@ -16,6 +16,11 @@ const PUSH_CONCURRENCY = 8;
 /** How long a push service keeps a notification for an offline device. */
 const PUSH_TTL_SECONDS = { mention: 24 * 3600, reply: 24 * 3600, message: 4 * 3600 } as const;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** How long history is kept: finished deliveries, in-app notifications, message authors (for replies). */
+export const RETENTION = { deliveriesMs: 30 * DAY_MS, notificationsMs: 90 * DAY_MS, messagesMs: 90 * DAY_MS } as const;
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
 /** 1 s, 2 s, 4 s, … capped at 10 minutes. */
 export function backoffMs(attempts: number): number {
   return Math.min(1000 * 2 ** Math.max(0, attempts - 1), 10 * 60_000);
@@ -46,6 +51,19 @@ export function createDispatcher(deps: DispatcherDeps) {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  let lastPruneMs = Number.NEGATIVE_INFINITY;
+
+  async function pruneWhenDue(): Promise<void> {
+    const nowMs = clock();
+    if (nowMs - lastPruneMs < PRUNE_EVERY_MS) return;
+    lastPruneMs = nowMs;
+    const removed = await repo.prune({
+      deliveriesMs: nowMs - RETENTION.deliveriesMs,
+      notificationsMs: nowMs - RETENTION.notificationsMs,
+      messagesMs: nowMs - RETENTION.messagesMs,
+    });
+    if (removed > 0) logger.info({ removed }, 'pruned old notification history');
+  }
 
   async function sendPush(delivery: PendingDelivery): Promise<void> {
     const subscription = await repo.pushSubscription(delivery.target);
@@ -217,6 +235,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       try {
         const pushes = await runPushes();
         const emails = await runEmails();
+        await pruneWhenDue();
         if (pushes >= PUSH_BATCH || emails >= EMAIL_USERS_BATCH) again = true;
       } catch (error) {
         logger.error({ err: error }, 'dispatcher run failed');

@@ -155,6 +155,21 @@ export function runRepositoryContract(
       expect((await repo.pushSubscriptionsOf(['u1'])).get('u1')).toBeUndefined();
     });
 
+    it('prunes finished history but keeps what a delivery still waits for', async () => {
+      await repo.recordNotifications(event(60), [item('old', { emailAtMs: 1 })], 100);
+      await repo.recordNotifications(event(61), [item('old')], 100);
+      await repo.rememberMessage({ messageId: 'ancient', roomId: 'r1', authorId: 'ann', createdAt: 50 });
+      await repo.prune({ deliveriesMs: 1000, notificationsMs: 1000, messagesMs: 1000 });
+      // m60 still has a pending email, so its notification stays; m61 is gone.
+      expect((await repo.listNotifications('old', null, 10)).items.map((i) => i.messageId)).toEqual(['m60']);
+      expect(await repo.message('ancient')).toBeNull();
+      const [pending] = await repo.pendingEmailsOf('old');
+      await repo.finish(pending!, { status: 'sent', nowMs: 200 });
+      await repo.prune({ deliveriesMs: 1000, notificationsMs: 1000, messagesMs: 1000 });
+      expect((await repo.listNotifications('old', null, 10)).items).toEqual([]);
+      expect(await repo.pendingEmailsOf('old')).toEqual([]);
+    });
+
     it('remembers message authors for replies', async () => {
       await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'ann', createdAt: 5 });
       await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'changed', createdAt: 6 });

@@ -530,6 +530,39 @@ export function createRepository(database: Database<NotifierTables>) {
       return { retried: Number(retried.numUpdatedRows), assumedSent: Number(assumed.numUpdatedRows) };
     },
 
+    /**
+     * Forgets old history so the tables do not grow without end: finished
+     * deliveries, notifications (never one a delivery still waits for) and
+     * remembered message authors older than the given instants.
+     */
+    async prune(before: { deliveriesMs: number; notificationsMs: number; messagesMs: number }): Promise<number> {
+      const deliveries = await db
+        .deleteFrom('notifier_deliveries')
+        .where('status', 'in', ['sent', 'cancelled', 'failed'])
+        .where('created_at', '<', before.deliveriesMs)
+        .executeTakeFirst();
+      const notifications = await db
+        .deleteFrom('notifier_notifications')
+        .where('created_at', '<', before.notificationsMs)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('notifier_deliveries as d')
+                .select('d.event_id')
+                .whereRef('d.notification_id', '=', 'notifier_notifications.id')
+                .where('d.status', 'in', ['pending', 'sending', 'handed_off']),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      const messages = await db
+        .deleteFrom('notifier_messages')
+        .where('created_at', '<', before.messagesMs)
+        .executeTakeFirst();
+      return Number(deliveries.numDeletedRows) + Number(notifications.numDeletedRows) + Number(messages.numDeletedRows);
+    },
+
     async deliveryCounts(): Promise<Record<string, number>> {
       const rows = await db
         .selectFrom('notifier_deliveries')
