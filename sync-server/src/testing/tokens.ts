@@ -15,6 +15,8 @@ export interface TokenClaims {
 /** An Ed25519 key pair that signs sync tokens the way the auth server does, and the JWKS resolver to verify them. */
 export async function createTokenIssuer(): Promise<{
   jwks: JWTVerifyGetKey;
+  /** The JSON Web Key Set, as `GET /api/auth/jwks` serves it. */
+  publicJwks: { keys: Array<Record<string, unknown>> };
   sign: (claims: TokenClaims) => Promise<string>;
 }> {
   const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
@@ -30,5 +32,5 @@ export async function createTokenIssuer(): Promise<{
       .setExpirationTime(claims.exp ?? iat + 15 * 60)
       .sign(privateKey);
   };
-  return { jwks, sign };
+  return { jwks, publicJwks: { keys: [jwk] }, sign };
 }

@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { needService, SERVICES, uniqueSuffix, waitFor } from '@confab/platform/testing';
+import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient } from './testing/harness';
+import { createTokenIssuer } from './testing/tokens';
+
+const nats = await needService('nats');
+const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsx = path.resolve(packageDir, '..', 'node_modules', '.bin', 'tsx');
+const ITERATIONS = Number(process.env.KILL9_ITERATIONS ?? 20);
+
+interface Child {
+  process: ChildProcess;
+  port: number;
+}
+
+describe.skipIf(!nats)('durability against kill -9 (the real main.ts as a child process)', () => {
+  const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '');
+  const stream = `CONFAB_T_${suffix}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-sync-kill-'));
+  let issuer: Awaited<ReturnType<typeof createTokenIssuer>>;
+  let auth: Server;
+  const running = new Set<ChildProcess>();
+
+  beforeAll(async () => {
+    issuer = await createTokenIssuer();
+    // Stands in for the auth server: only the JWKS endpoint is needed.
+    auth = createServer((req, res) => {
+      res.writeHead(req.url === '/api/auth/jwks' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(issuer.publicJwks));
+    });
+    await new Promise<void>((resolve) => auth.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    // A failed assertion must not leave a server behind.
+    for (const child of running) if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    await new Promise((resolve) => auth?.close(resolve));
+    const nc = await connect({ servers: SERVICES.nats.url });
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+    await nc.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function start(): Promise<Child> {
+    const child = spawn(tsx, ['src/main.ts'], {
+      cwd: packageDir,
+      // Its own process group, so kill -9 reaches the node process tsx starts, not just tsx.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PORT: '0',
+        DATA_DIR: dataDir,
+        NATS_URL: SERVICES.nats.url,
+        NATS_STREAM: stream,
+        NATS_SUBJECT_PREFIX: `t${suffix}`,
+        AUTH_URL: `http://127.0.0.1:${(auth.address() as AddressInfo).port}`,
+        SYNC_INSTANCE_ID: 'kill9',
+        LOG_LEVEL: 'info',
+      },
+    });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
+    let output = '';
+    return new Promise<Child>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`child did not start:\n${output}`)), 20_000);
+      child.stderr?.on('data', (d) => {
+        output += d;
+      });
+      child.stdout?.on('data', (d: Buffer) => {
+        output += d;
+        const m = /"port":(\d+),"database"/.exec(output);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ process: child, port: Number(m[1]) });
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`child exited with ${code}:\n${output}`)));
+    });
+  }
+
+  function kill9(child: Child): Promise<void> {
+    return new Promise((resolve) => {
+      child.process.on('exit', () => resolve());
+      process.kill(-child.process.pid!, 'SIGKILL');
+    });
+  }
+
+  it(`keeps every acknowledged update across ${ITERATIONS} kill -9s`, { timeout: 180_000 }, async () => {
+    const name = `room:kill${suffix}`;
+    const expected: string[] = [];
+    for (let i = 0; i <= ITERATIONS; i++) {
+      const child = await start();
+      const token = await issuer.sign({ sub: 'alice', doc: name });
+      const client = await connectClient(`ws://127.0.0.1:${child.port}/sync`, token, { name, user: 'alice' });
+      const texts = () =>
+        client.doc
+          .getArray<{ text: string }>('messages')
+          .toArray()
+          .map((m) => m.text);
+      const post = (text: string) =>
+        appendMessage(client.doc, { id: newMessageId(), author: 'alice' as UserId, text, createdAt: Date.now() });
+      // Everything acknowledged before the previous kill is there after the restart.
+      await waitFor(() => texts().length >= expected.length, {
+        message: `${expected.length} messages after restart ${i}`,
+      });
+      const seen = texts();
+      for (const text of expected) expect(seen).toContain(text);
+      // A write that was never acknowledged may or may not have made it; nothing else may appear.
+      for (const text of seen) if (!expected.includes(text)) expect(text).toMatch(/^unacknowledged /);
+      if (i < ITERATIONS) {
+        const text = `message ${i}`;
+        post(text);
+        await client.acknowledged();
+        expected.push(text);
+        post(`unacknowledged ${i}`);
+        await kill9(child);
+        client.destroy();
+      } else {
+        client.destroy();
+        await kill9(child);
+      }
+    }
+  });
+});
