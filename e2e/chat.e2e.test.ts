@@ -143,4 +143,16 @@ describe('chatting in real time', () => {
     await alice.getByRole('heading', { name: 'Design' }).waitFor();
     expect(new URL(alice.url()).pathname).toBe(`/chat/${roomId}`);
   });
+
+  it('tells a member removed by the owner why the room closed for them', async () => {
+    await alice.goto(`/chat/${roomId}`);
+    await waitForSynced(alice);
+    await bob.goto(`/chat/${roomId}`);
+    await waitForSynced(bob);
+    await alice.getByRole('button', { name: 'Settings' }).click();
+    alice.once('dialog', (d) => void d.accept());
+    await alice.getByRole('complementary', { name: 'Room details' }).getByRole('button', { name: 'Remove' }).click();
+    await bob.getByText('You were removed from this room.').waitFor({ timeout: 30_000 });
+    await shot(bob, 'removed-member');
+  });
 });

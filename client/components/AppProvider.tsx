@@ -1,8 +1,8 @@
 'use client';
 
-import { type UserId, userDocument } from '@confab/protocol';
+import { type RoomId, roomDocument, type UserId, userDocument } from '@confab/protocol';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
-import { type AccountCache, createAccountCache, deleteAccountDatabases } from '../lib/account-cache';
+import { type AccountCache, createAccountCache, deleteAccountDatabases, idbName } from '../lib/account-cache';
 import { type Api, createApi, type Room, type User } from '../lib/api';
 import { type ConnectionState, createSyncClient, defaultSyncUrl, type SyncClient } from '../lib/sync-client';
 import { createTokenBroker } from '../lib/token-broker';
@@ -157,6 +157,8 @@ export function AppProvider({ children }: { children: ReactNode }) {
       if (!user || !cache) return;
       cache.removeRoom(user.id, roomId);
       setRooms(cache.rooms(user.id));
+      // The room's local copy goes too (deletion completes once its document handle closes).
+      indexedDB.deleteDatabase(idbName(user.id, roomDocument(roomId as RoomId)));
     },
     updateUser(next) {
       cache?.setUser(next);

@@ -20,6 +20,7 @@ import {
 } from '@confab/protocol';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
+import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Member, Room } from '../lib/api';
 import { getDraft, setDraft } from '../lib/drafts';
@@ -40,6 +41,7 @@ export function RoomScreen() {
 
 function RoomView({ roomId }: { roomId: string }) {
   const { user, rooms, api, cache, rememberRoom, forgetRoom } = useApp();
+  const router = useRouter();
   const me = user!.id;
   const cachedRoom = rooms.find((r) => r.id === roomId) ?? null;
   const [room, setRoom] = useState<Room | null>(cachedRoom);
@@ -208,7 +210,13 @@ function RoomView({ roomId }: { roomId: string }) {
           <Link href="/chat">Back to your rooms</Link>
         </p>
         {status.reason === 'membership_revoked' && (
-          <button type="button" onClick={() => forgetRoom(roomId)}>
+          <button
+            type="button"
+            onClick={() => {
+              forgetRoom(roomId);
+              router.push('/chat');
+            }}
+          >
             Remove this room from the list
           </button>
         )}
