@@ -9,6 +9,8 @@ export const SERVERS: ServerKind[] = ['confab', 'hocuspocus', 'y-websocket'];
 export interface Plan {
   fanout: FanoutPlan;
   crdtMessageCounts: number[];
+  /** Appends timed per CRDT case (each also applied to a peer copy). */
+  crdtAppends: number;
   /** Time each other engineer's bench file may take; 0 skips them. */
   othersBudgetMs: number;
   /** Time all of them together may take. */
@@ -32,6 +34,7 @@ export const PLANS: Record<Mode, Plan> = {
       textChars: 60,
     },
     crdtMessageCounts: [1000],
+    crdtAppends: 20,
     othersBudgetMs: 0,
     othersTotalMs: 0,
     deadlineMs: 120_000,
@@ -53,6 +56,7 @@ export const PLANS: Record<Mode, Plan> = {
       textChars: 60,
     },
     crdtMessageCounts: [10_000],
+    crdtAppends: 100,
     othersBudgetMs: 25_000,
     othersTotalMs: 75_000,
     deadlineMs: 8 * 60_000,
@@ -79,6 +83,7 @@ export const PLANS: Record<Mode, Plan> = {
       textChars: 60,
     },
     crdtMessageCounts: [10_000, 100_000],
+    crdtAppends: 100,
     othersBudgetMs: 300_000,
     othersTotalMs: 20 * 60_000,
     deadlineMs: 80 * 60_000,
@@ -193,7 +198,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (options.suites.includes('crdt')) {
     const { runCrdt } = await import('./crdt/crdt');
-    await runCrdt(plan.crdtMessageCounts, record);
+    await runCrdt(plan.crdtMessageCounts, plan.crdtAppends, record);
   }
   if (options.suites.includes('others') && plan.othersBudgetMs > 0) {
     const { runOthers } = await import('./others');

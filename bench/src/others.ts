@@ -5,9 +5,11 @@ import { BENCH_DIR, type Mode, REPO_DIR, type Recorder } from './results';
 
 /**
  * The other engineers' benchmarks, run when their file exists. Each is a
- * script that prints JSON lines; it gets the mode as its first argument
- * (`--smoke`, `--quick` or `--full`) and in BENCH_MODE, and a time budget:
- * past it the script is stopped and whatever it printed is kept. Its lines
+ * script that prints JSON lines; it gets no arguments (each script has its
+ * own defaults, and some read numbers from argv), the pass's mode in the
+ * BENCH_MODE environment variable (`smoke`, `quick` or `full`), and a time
+ * budget: past it the script's process group is killed and whatever it
+ * printed is kept. Its lines
  * are recorded as they are, under `bench: 'other'` with the file's name.
  */
 export const OTHER_BENCHES = ['auth-tokens', 'bus', 'guard', 'sync-storage', 'notifier', 'client'] as const;
@@ -15,7 +17,7 @@ export const OTHER_BENCHES = ['auth-tokens', 'bus', 'guard', 'sync-storage', 'no
 function runOne(file: string, mode: Mode, budgetMs: number, onLine: (value: unknown) => void) {
   return new Promise<{ exitCode: number | null; timedOut: boolean; nonJsonLines: number; stderrTail: string }>(
     (resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', file, `--${mode}`], {
+      const child = spawn(process.execPath, ['--import', 'tsx', file], {
         cwd: REPO_DIR,
         env: { ...process.env, BENCH_MODE: mode },
         stdio: ['ignore', 'pipe', 'pipe'],

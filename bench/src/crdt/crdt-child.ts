@@ -1,20 +1,24 @@
 /**
- * One CRDT at one room size, in a fresh process (started with --expose-gc)
- * so its memory figure is not mixed with another case's garbage or WASM heap.
+ * One CRDT at one room size. Two fresh processes (started with --expose-gc)
+ * per case: one builds the room and saves it to a file, the other loads it,
+ * so the memory figures of the load are not mixed with the build's garbage
+ * or its high-water mark in RSS.
  */
+import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { MODELS, messageAt } from './models';
 
-export interface CrdtCase {
-  model: keyof typeof MODELS;
-  messages: number;
-  appends: number;
-}
+export type CrdtRequest =
+  | { phase: 'build'; model: keyof typeof MODELS; messages: number; file: string }
+  | { phase: 'load'; model: keyof typeof MODELS; messages: number; file: string; appends: number };
 
-export interface CrdtFigures {
+export interface BuildFigures {
   buildMs: number;
   encodedBytes: number;
   bytesPerMessage: number;
+}
+
+export interface LoadFigures {
   loadMs: number;
   loadedMemoryMiB: number;
   loadedRssMiB: number;
@@ -22,6 +26,8 @@ export interface CrdtFigures {
   appendChangeBytes: number;
   applyRemoteUs: number;
 }
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 function memory(): { total: number; rss: number } {
   if (!globalThis.gc) throw new Error('run with --expose-gc: memory figures need a full collection');
@@ -33,20 +39,24 @@ function memory(): { total: number; rss: number } {
   return { total: m.heapUsed + m.external, rss: m.rss };
 }
 
-function run(c: CrdtCase): CrdtFigures {
-  const model = MODELS[c.model];
-  let started = performance.now();
-  let bytes: Uint8Array | null = model.build(c.messages);
+function build(r: Extract<CrdtRequest, { phase: 'build' }>): BuildFigures {
+  const started = performance.now();
+  const bytes = MODELS[r.model].build(r.messages);
   const buildMs = performance.now() - started;
-  const encodedBytes = bytes.length;
-  const saved = bytes.slice();
-  bytes = null;
+  fs.writeFileSync(r.file, bytes);
+  return { buildMs: round(buildMs), encodedBytes: bytes.length, bytesPerMessage: round(bytes.length / r.messages) };
+}
 
+function load(r: Extract<CrdtRequest, { phase: 'load' }>): LoadFigures {
+  const model = MODELS[r.model];
+  const saved = new Uint8Array(fs.readFileSync(r.file));
+  // Warm the code paths on a tiny room so the timed load is not mostly JIT/WASM start-up.
+  model.load(model.build(10));
   const before = memory();
-  started = performance.now();
+  const started = performance.now();
   const loaded = model.load(saved);
   const loadMs = performance.now() - started;
-  if (loaded.messages !== c.messages) throw new Error(`${c.model} loaded ${loaded.messages} of ${c.messages} messages`);
+  if (loaded.messages !== r.messages) throw new Error(`${r.model} loaded ${loaded.messages} of ${r.messages} messages`);
   const after = memory();
 
   // A second copy of the room plays the peer that receives each append.
@@ -56,8 +66,8 @@ function run(c: CrdtCase): CrdtFigures {
   let applyTotal = 0;
   let changeBytes = 0;
   const now = Date.now();
-  for (let i = 0; i < c.appends; i++) {
-    const message = messageAt(c.messages + i, now);
+  for (let i = 0; i < r.appends; i++) {
+    const message = messageAt(r.messages + i, now);
     let t = performance.now();
     const appended = model.append(handle, message);
     appendTotal += performance.now() - t;
@@ -67,23 +77,20 @@ function run(c: CrdtCase): CrdtFigures {
     peer = model.applyRemote(peer, appended.change);
     applyTotal += performance.now() - t;
   }
-  const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
   return {
-    buildMs: round(buildMs),
-    encodedBytes,
-    bytesPerMessage: round(encodedBytes / c.messages),
     loadMs: round(loadMs),
     loadedMemoryMiB: round((after.total - before.total) / 2 ** 20),
     loadedRssMiB: round((after.rss - before.rss) / 2 ** 20),
-    appendUs: round((appendTotal / c.appends) * 1000),
-    appendChangeBytes: round(changeBytes / c.appends),
-    applyRemoteUs: round((applyTotal / c.appends) * 1000),
+    appendUs: round((appendTotal / r.appends) * 1000),
+    appendChangeBytes: round(changeBytes / r.appends),
+    applyRemoteUs: round((applyTotal / r.appends) * 1000),
   };
 }
 
-process.on('message', (c: CrdtCase) => {
+process.on('message', (r: CrdtRequest) => {
   try {
-    process.send?.({ type: 'figures', figures: run(c) });
+    const figures = r.phase === 'build' ? build(r) : load(r);
+    process.send?.({ type: 'figures', figures });
   } catch (error) {
     process.send?.({ type: 'failed', error: error instanceof Error ? error.message : String(error) });
   }

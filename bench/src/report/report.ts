@@ -69,7 +69,13 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     out.push(`### Rooms of ${roomSize}, ${num(connections)} connections`, '');
     const summary = (s: string) => rows.find((l) => l.server === s && l.kind === 'summary');
     const conn = (s: string) => rows.find((l) => l.server === s && l.kind === 'connections');
-    const steps = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
+    // A failed step is retried once; the later attempt stands for that rate.
+    const steps = (s: string) => {
+      const byRate = new Map<number, Line>();
+      for (const l of rows) if (l.server === s && l.kind === 'step') byRate.set(l.offeredDeliveriesPerSec, l);
+      return [...byRate.values()];
+    };
+    const attempts = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
     const base = summary('hocuspocus');
     out.push(
       '| server | max sustained deliveries/s (p99 ≤ 200 ms) | vs bare Hocuspocus | server RSS per connection | note |',
@@ -147,9 +153,9 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const s of servers) {
-      for (const l of steps(s)) {
+      for (const l of attempts(s)) {
         out.push(
-          `| ${s} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
+          `| ${s}${l.attempt === 2 ? ' (retry)' : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
         );
       }
     }
