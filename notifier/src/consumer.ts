@@ -24,7 +24,7 @@ export interface ConsumerDeps {
   readonly maxDeliver: number;
   /** New in-app notifications were stored for these users (wakes their SSE streams). */
   readonly onNotified: (userIds: readonly string[]) => void;
-  /** Deliveries were recorded (wakes the dispatcher). */
+  /** Deliveries due now were recorded (wakes the dispatcher; later ones wait for its tick). */
   readonly onDeliveriesRecorded: () => void;
   readonly onSessionRevoked: (sessionId: string) => void;
 }
@@ -79,7 +79,11 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
     );
     metrics.deliveries.inc({ channel: 'inapp', result: 'sent' }, inserted.length);
     if (inserted.length > 0) deps.onNotified(inserted.map((n) => n.userId));
-    deps.onDeliveriesRecorded();
+    const dueNow = items.some(
+      (i) =>
+        (i.pushAtMs !== null && i.pushAtMs <= nowMs && i.pushTargets.length > 0) || (i.emailAtMs ?? Infinity) <= nowMs,
+    );
+    if (inserted.length > 0 && dueNow) deps.onDeliveriesRecorded();
   }
 
   async function messageEdited(event: MessageEditedEvent): Promise<void> {
