@@ -10,9 +10,9 @@
 ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS base
-# better-sqlite3 and @node-rs/argon2 ship prebuilt binaries for glibc x64/arm64, which recent npm
-# uses (it skips dependency install scripts unless package.json allows them); an npm that runs
-# them compiles from source with node-gyp, hence the toolchain. Native modules (better-sqlite3, @node-rs/argon2) build from source when no prebuilt binary fits.
+# Native modules (better-sqlite3, @node-rs/argon2) ship prebuilt binaries for glibc x64/arm64;
+# recent npm uses those (it skips dependency install scripts unless package.json allows them),
+# an npm that runs the scripts compiles from source with node-gyp: hence the toolchain.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
