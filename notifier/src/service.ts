@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type https from 'node:https';
 import path from 'node:path';
 import type { Database, Directory, EventBus, Logger, ServiceHandle, SessionVerifier } from '@confab/platform';
-import { migrate } from '@confab/platform';
+import { httpRequestHistogram, migrate } from '@confab/platform';
 import { subjects } from '@confab/protocol';
 import { getRequestListener } from '@hono/node-server';
 import { Registry } from 'prom-client';
@@ -73,7 +73,8 @@ export async function startNotifier(options: StartNotifierOptions): Promise<Noti
     config.unsubscribeSecret ??
     (await repo.settingOrCreate('unsubscribe_secret', () => randomBytes(32).toString('base64url')));
 
-  const metrics = createNotifierMetrics(options.registry ?? new Registry());
+  const registry = options.registry ?? new Registry();
+  const metrics = createNotifierMetrics(registry);
   const directory = cacheDirectory(options.directory, { ttlMs: options.directoryCacheMs ?? 60_000, clock });
   const streams = createStreamHub();
   const mailer =
@@ -132,6 +133,7 @@ export async function startNotifier(options: StartNotifierOptions): Promise<Noti
     unsubscribeSecret,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     streamPollMs: 5000,
+    histogram: httpRequestHistogram(registry, 'confab_notifier'),
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   const listener = getRequestListener(app.fetch);

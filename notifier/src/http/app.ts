@@ -11,6 +11,7 @@ import {
 } from '@confab/platform';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import type { Histogram } from 'prom-client';
 import { z } from 'zod';
 import { checkPushEndpoint } from '../adapters/push';
 import type { NotifierRepository } from '../adapters/repository';
@@ -44,6 +45,8 @@ export interface AppDeps {
   readonly heartbeatMs: number;
   /** A stream re-reads the database this often even without a wake-up (other instances' notifications). */
   readonly streamPollMs: number;
+  /** Request durations by route (`confab_notifier_http_request_duration_seconds`). */
+  readonly histogram?: Histogram<'method' | 'route' | 'status'>;
   /** DNS for push endpoint checks (tests inject one). */
   readonly lookup?: (hostname: string) => Promise<{ address: string; family: number }[]>;
 }
@@ -67,10 +70,12 @@ const unsubscribeBody = z.object({ endpoint: z.string().max(2048) });
 export function createNotifierApp(deps: AppDeps): Hono<Env> {
   const { repo } = deps;
   const app = new Hono<Env>();
-  installHttpKit(app, { logger: deps.logger });
+  installHttpKit(app, { logger: deps.logger, ...(deps.histogram ? { histogram: deps.histogram } : {}) });
 
   // Authentication for everything but the VAPID key and the unsubscribe link
-  // (which carries its own signed token so it works from a mail client).
+  // (which carries its own signed token so it works from a mail client). Hono
+  // runs handlers in registration order, so the routes registered above the
+  // `authenticate` middleware answer before it is reached.
   const authenticate = async (c: import('hono').Context<Env>, next: () => Promise<void>) => {
     const cookie = c.req.header('cookie');
     const authorization = c.req.header('authorization');
