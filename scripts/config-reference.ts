@@ -10,6 +10,7 @@
  * to change it. The parse relies on Biome's formatting: `z.object({` with one
  * variable per two-space-indented key, its JSDoc comment right above it.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,6 +140,21 @@ export function generate(): { table: string; missing: string[] } {
   return { table: renderTable(variables), missing };
 }
 
+/** The doc as Biome formats it (it pads Markdown tables), so `npm run lint` and `--check` agree. */
+function formatMarkdown(text: string): string {
+  const biome = spawnSync(
+    path.join(ROOT, 'node_modules', '.bin', 'biome'),
+    ['format', '--stdin-file-path=docs/operations.md'],
+    {
+      cwd: ROOT,
+      input: text,
+      encoding: 'utf8',
+    },
+  );
+  if (biome.status !== 0) throw new Error(`biome format failed: ${biome.stderr}`);
+  return biome.stdout;
+}
+
 function main(): void {
   const check = process.argv.includes('--check');
   const { table, missing } = generate();
@@ -150,7 +166,7 @@ function main(): void {
     process.exit(1);
   }
   const note = missing.length > 0 ? `\n\n_Not yet covered (no config.ts): ${missing.join(', ')}._` : '';
-  const updated = `${doc.slice(0, start)}${START}\n${table}${note}\n${doc.slice(end)}`;
+  const updated = formatMarkdown(`${doc.slice(0, start)}${START}\n${table}${note}\n${doc.slice(end)}`);
   if (check) {
     if (updated !== doc) {
       process.stderr.write(
