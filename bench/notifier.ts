@@ -26,6 +26,8 @@ import {
 } from '@confab/platform';
 import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab/platform/testing';
 import { newEventId, newMessageId, subjects } from '@confab/protocol';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 
 const EVENTS = Number(process.argv[2] ?? 200);
@@ -147,6 +149,9 @@ try {
     });
     await runCase('nats_postgres', database, bus, tmp);
     await bus.close();
+    const nc = await connect({ servers: SERVICES.nats.url });
+    await (await jetstreamManager(nc)).streams.delete(`BENCH_NOTIFIER_${suffix}`).catch(() => false);
+    await nc.close();
     await database.close();
     await pg.drop();
   }

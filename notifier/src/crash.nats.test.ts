@@ -11,6 +11,7 @@ import type { NotifierTables } from './adapters/schema';
 import { serveFakeAuth } from './testing/auth-http';
 import { FakeAuth } from './testing/fakes';
 import { silentLogger } from './testing/harness';
+import { deleteNatsStream } from './testing/nats';
 import { type PushService, startPushService } from './testing/push-service';
 
 const ready = (await needService('nats')) && (await needService('postgres'));
@@ -86,6 +87,7 @@ describe.skipIf(!ready)('exactly once across a kill -9 (standalone process, NATS
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await bus?.close();
+    await deleteNatsStream(`NOTIFIER_CRASH_${suffix}`);
     await publisherDb?.close();
     await push?.close();
     await authServer?.close();

@@ -4,7 +4,8 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInProcessBus, type Database, type EventBus, openDatabase } from '@confab/platform';
+import { createInProcessBus, createNatsBus, type Database, type EventBus, openDatabase } from '@confab/platform';
+import { SERVICES, uniqueSuffix } from '@confab/platform/testing';
 import { type MessageCreatedEvent, newEventId, newMessageId, subjects } from '@confab/protocol';
 import type { Kysely } from 'kysely';
 import pino from 'pino';
@@ -13,6 +14,7 @@ import type { NotifierTables } from '../adapters/schema';
 import { loadNotifierConfig } from '../config';
 import { type NotifierHandle, type StartNotifierOptions, startNotifier } from '../service';
 import { FakeAuth } from './fakes';
+import { deleteNatsStream } from './nats';
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -41,13 +43,25 @@ export interface TestNotifierOptions {
   /** Wraps the database handed to the notifier (query counting). */
   wrapDb?: (db: Kysely<NotifierTables>) => Kysely<NotifierTables>;
   extra?: Partial<StartNotifierOptions>;
+  /** `nats` runs the bus on real NATS JetStream with a stream and subject prefix of its own. */
+  busKind?: 'inprocess' | 'nats';
 }
 
-/** A notifier over SQLite and the real in-process bus, served on port 0, with a fake auth server and a fake clock. */
+/** A notifier over SQLite and the real in-process bus (or NATS JetStream), served on port 0, with a fake auth server and a fake clock. */
 export async function startTestNotifier(options: TestNotifierOptions = {}): Promise<TestNotifier> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-notifier-'));
   const database = openDatabase<NotifierTables>({ dataDir });
-  const bus = await createInProcessBus({ database, logger: silentLogger, pollIntervalMs: 200 });
+  const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '');
+  const bus =
+    options.busKind === 'nats'
+      ? await createNatsBus({
+          url: SERVICES.nats.url,
+          database,
+          logger: silentLogger,
+          stream: `NOTIFIER_TEST_${suffix}`,
+          subjectPrefix: `t${suffix}`,
+        })
+      : await createInProcessBus({ database, logger: silentLogger, pollIntervalMs: 200 });
   const auth = new FakeAuth();
   const clock = { now: Date.UTC(2026, 10, 26, 12, 0) };
   const registry = new Registry();
@@ -112,6 +126,7 @@ export async function startTestNotifier(options: TestNotifierOptions = {}): Prom
       await new Promise((resolve) => server.close(resolve));
       await handle.stop();
       await bus.close();
+      if (options.busKind === 'nats') await deleteNatsStream(`NOTIFIER_TEST_${suffix}`);
       await database.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
