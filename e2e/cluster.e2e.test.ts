@@ -171,8 +171,32 @@ describe.skipIf(!infra)('the cluster (auth, 2 sync instances, notifier behind on
     expect(texts(aliceDevice)).toEqual(texts(bobDevice));
   });
 
-  it('delivers a mention to the in-app feed of the user mentioned', async () => {
+  it('delivers a mention to the in-app feed of the user mentioned, live through the gateway', async () => {
+    // The live feed (Server-Sent Events) crosses the gateway too: it must arrive as it happens, not buffered.
+    const live = new AbortController();
+    const stream = await fetch(`http://127.0.0.1:${cluster.gateway.port}/api/notifications/stream`, {
+      headers: { authorization: `Bearer ${alice.token}`, accept: 'text/event-stream' },
+      signal: live.signal,
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    let received = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of stream.body as AsyncIterable<Uint8Array>)
+          received += decoder.decode(chunk, { stream: true });
+      } catch {
+        // aborted below
+      }
+    })();
+
     const messageId = say(bobDevice, bob, `@alice look at this (${suffix})`, [alice.id]);
+    await waitFor(() => received.includes(messageId), { timeoutMs: 30_000, message: 'the mention on the live feed' });
+    expect(received).toMatch(/event: notification/);
+    live.abort();
+    await reading;
+
     const item = await waitFor(
       async () => {
         const { items } = await api<{ items: Array<{ messageId: string; kind: string; roomId: string }> }>(
