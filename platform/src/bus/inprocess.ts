@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
+import { groupCommit } from './group-commit';
 import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
 import {
   assertEvent,
@@ -35,19 +36,40 @@ const PRUNE_INTERVAL_MS = 60_000;
 const SCAN_BATCH = 256;
 
 /**
- * Wake-ups shared by every bus built on the same database handle, so a
- * publish (or an ack) through one wakes the subscriptions of all of them at
- * once instead of at their next poll.
+ * State shared by every bus built on the same database handle (one process):
+ * - wake-ups, so a publish (or an ack) through one wakes the subscriptions of
+ *   all of them at once instead of at their next poll;
+ * - acks not yet written, per durable: the next claim round of ANY local
+ *   subscriber of that durable writes them in its own transaction (one write
+ *   per event instead of two), so no subscriber waits on another's acks.
  */
-const wakersByDatabase = new WeakMap<object, Set<() => void>>();
+interface SharedState {
+  readonly wakers: Set<() => void>;
+  readonly acks: Map<string, number[]>;
+}
+const sharedByDatabase = new WeakMap<object, SharedState>();
 
-function wakersOf(database: object): Set<() => void> {
-  let set = wakersByDatabase.get(database);
-  if (!set) {
-    set = new Set();
-    wakersByDatabase.set(database, set);
+function sharedStateOf(database: object): SharedState {
+  let state = sharedByDatabase.get(database);
+  if (!state) {
+    state = { wakers: new Set(), acks: new Map() };
+    sharedByDatabase.set(database, state);
   }
-  return set;
+  return state;
+}
+
+/** Takes (and clears) the acks waiting to be written for `durable`. */
+function takeAcks(state: SharedState, durable: string): number[] {
+  const acks = state.acks.get(durable) ?? [];
+  state.acks.delete(durable);
+  return acks;
+}
+
+function addAcks(state: SharedState, durable: string, seqs: number[]): void {
+  if (seqs.length === 0) return;
+  const list = state.acks.get(durable);
+  if (list) list.push(...seqs);
+  else state.acks.set(durable, [...seqs]);
 }
 
 interface Claimed {
@@ -83,7 +105,8 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   const isPg = database.kind === 'postgres';
   await migrateBus(database);
   const db = busDb(database);
-  const wakers = wakersOf(database);
+  const shared = sharedStateOf(database);
+  const wakers = shared.wakers;
   const runners = new Set<Runner>();
   let closed = false;
   let rotation = 0;
@@ -96,13 +119,28 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
     for (let i = 0; i < list.length; i++) list[(start + i) % list.length]?.();
   };
 
+  interface NewEvent {
+    readonly id: string;
+    readonly subject: string;
+    readonly payload: string;
+  }
+
   async function insertEvent(trx: Kysely<BusTables>, subject: string, event: BusEvent): Promise<void> {
+    await insertEvents(trx, [{ id: event.id, subject, payload: JSON.stringify(event) }]);
+  }
+
+  async function insertEvents(trx: Kysely<BusTables>, items: NewEvent[]): Promise<void> {
+    const t = now();
+    // A duplicate id, already stored or twice in this batch, is dropped (the dedupe rule).
     await trx
       .insertInto('bus_events')
-      .values({ id: event.id, subject, payload: JSON.stringify(event), created_at: now() })
+      .values(items.map((item) => ({ ...item, created_at: t })))
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
   }
+
+  /** Concurrent publishes share one transaction (one fsync on SQLite). */
+  const append = groupCommit<NewEvent>((items) => insertEvents(db, items));
 
   async function deadLetter(
     trx: Kysely<BusTables>,
@@ -122,9 +160,16 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
     log.warn({ durable, subject: event.subject, eventId: original.id, attempts }, 'event dead-lettered');
   }
 
-  async function claim(sub: ResolvedSubscribeOptions, want: number): Promise<ClaimResult> {
+  /**
+   * One transaction per round: records the acks since the last round (deleting their pending rows),
+   * then hands out up to `want` events: due retries and lost leases first, then new events past the cursor.
+   */
+  async function claim(sub: ResolvedSubscribeOptions, want: number, acked: number[]): Promise<ClaimResult> {
     return db.transaction().execute(async (trx) => {
       const t = now();
+      if (acked.length > 0) {
+        await trx.deleteFrom('bus_pending').where('durable', '=', sub.durable).where('seq', 'in', acked).execute();
+      }
       let consumerQuery = trx.selectFrom('bus_consumers').select('last_seq').where('durable', '=', sub.durable);
       if (isPg) consumerQuery = consumerQuery.forUpdate();
       const consumer = await consumerQuery.executeTakeFirst();
@@ -217,8 +262,9 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
     });
   }
 
-  async function ack(durable: string, seq: number): Promise<void> {
-    await db.deleteFrom('bus_pending').where('durable', '=', durable).where('seq', '=', seq).execute();
+  async function ack(durable: string, seqs: number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await db.deleteFrom('bus_pending').where('durable', '=', durable).where('seq', 'in', seqs).execute();
   }
 
   /** The handler threw: schedule the retry, or dead-letter after the last attempt. */
@@ -310,10 +356,12 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       while (!this.stopping) {
         const free = this.sub.concurrency - this.inFlight.size;
         let result: ClaimResult = { deliveries: [], more: false, nextDueAt: null, deadLettered: 0 };
-        if (free > 0) {
+        const acked = takeAcks(shared, this.sub.durable);
+        if (free > 0 || acked.length > 0) {
           try {
-            result = await claim(this.sub, free);
+            result = await claim(this.sub, Math.max(0, free), acked);
           } catch (error) {
+            addAcks(shared, this.sub.durable, acked);
             log.error({ err: error, durable: this.sub.durable }, 'claiming events failed; retrying');
             await this.sleep(pollIntervalMs);
             continue;
@@ -350,7 +398,8 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
           );
           await nack(this.sub, delivery, failure.error);
         } else {
-          await ack(this.sub.durable, delivery.seq);
+          // Written by the next claim round (or stop()); dying before that means a redelivery.
+          addAcks(shared, this.sub.durable, [delivery.seq]);
         }
       })()
         .catch((error) => {
@@ -370,6 +419,10 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       await this.loop;
       await Promise.all(this.inFlight.values());
       clearInterval(this.leaseTimer);
+      const acked = takeAcks(shared, this.sub.durable);
+      await ack(this.sub.durable, acked).catch((error) =>
+        log.error({ err: error, durable: this.sub.durable }, 'could not record acks; those events will be redelivered'),
+      );
       wakers.delete(this.wake);
     }
   }
@@ -388,7 +441,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       assertPublishSubject(subject);
       assertEvent(event);
       if (closed) throw new Error('bus is closed');
-      await insertEvent(db, subject, event);
+      await append({ id: event.id, subject, payload: JSON.stringify(event) });
       notify();
     },
 

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database';
+import { groupCommit } from './group-commit';
 import type { BusEvent } from './port';
 import { busDb } from './schema';
 
@@ -22,14 +23,20 @@ export function createOutbox(database: Database<unknown>, now: () => number = Da
   const db = busDb(database);
   const isPg = database.kind === 'postgres';
 
+  // Concurrent publishes share one transaction (one fsync on SQLite).
+  const append = groupCommit<{ id: string; subject: string; payload: string }>(async (rows) => {
+    const t = now();
+    await db
+      .insertInto('bus_outbox')
+      .values(rows.map((row) => ({ ...row, created_at: t })))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  });
+
   return {
     /** Durable once this resolves. A row whose id is already waiting is dropped. */
-    async add(subject: string, event: BusEvent): Promise<void> {
-      await db
-        .insertInto('bus_outbox')
-        .values({ id: event.id, subject, payload: JSON.stringify(event), created_at: now() })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
+    add(subject: string, event: BusEvent): Promise<void> {
+      return append({ id: event.id, subject, payload: JSON.stringify(event) });
     },
 
     /** Up to `limit` unleased rows, oldest first, leased to the caller for `leaseMs`. */
