@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { groupCommit } from './group-commit';
+
+describe('groupCommit', () => {
+  it('writes calls that arrive during a write together in the next one, in arrival order', async () => {
+    const writes: number[][] = [];
+    const add = groupCommit<number>(async (items) => {
+      writes.push(items);
+      await new Promise((r) => setTimeout(r, 10));
+    });
+    await Promise.all([1, 2, 3, 4].map((n) => add(n)));
+    expect(writes).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('caps a batch at maxBatch items', async () => {
+    const writes: number[][] = [];
+    const add = groupCommit<number>(async (items) => {
+      writes.push(items);
+    }, 2);
+    await Promise.all([1, 2, 3, 4, 5].map((n) => add(n)));
+    expect(writes.flat()).toEqual([1, 2, 3, 4, 5]);
+    expect(Math.max(...writes.map((w) => w.length))).toBeLessThanOrEqual(2);
+  });
+
+  it('rejects only the callers whose batch failed, and keeps working afterwards', async () => {
+    let fail = true;
+    const add = groupCommit<number>(async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      if (fail) {
+        fail = false;
+        throw new Error('disk full');
+      }
+    });
+    const results = await Promise.allSettled([add(1), add(2), add(3)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    await expect(add(4)).resolves.toBeUndefined();
+  });
+});
