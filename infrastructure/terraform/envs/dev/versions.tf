@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.10" # use_lockfile in the S3 backend
 
   # State per environment; the bucket and lock table exist before the first apply.
   backend "s3" {

@@ -6,7 +6,7 @@ variable "name" {
 variable "kubernetes_version" {
   description = "EKS Kubernetes version."
   type        = string
-  default     = "1.33"
+  default     = "1.34"
 }
 
 variable "subnet_ids" {
