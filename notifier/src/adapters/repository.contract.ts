@@ -170,6 +170,21 @@ export function runRepositoryContract(
       expect(await repo.pendingEmailsOf('old')).toEqual([]);
     });
 
+    it('keeps at most the newest push subscriptions of a user', async () => {
+      for (let n = 0; n < 5; n++) {
+        await repo.savePushSubscription(
+          { endpoint: `https://p/cap${n}`, userId: 'capped', p256dh: 'k', auth: 'a' },
+          n,
+          3,
+        );
+      }
+      const kept = (await repo.pushSubscriptionsOf(['capped']))
+        .get('capped')
+        ?.map((s) => s.endpoint)
+        .sort();
+      expect(kept).toEqual(['https://p/cap2', 'https://p/cap3', 'https://p/cap4']);
+    });
+
     it('remembers message authors for replies', async () => {
       await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'ann', createdAt: 5 });
       await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'changed', createdAt: 6 });

@@ -234,23 +234,52 @@ export function createRepository(database: Database<NotifierTables>) {
       return row ? { endpoint: row.endpoint, userId: row.user_id, p256dh: row.p256dh, auth: row.auth } : null;
     },
 
-    /** Adds or takes over a subscription (a browser re-subscribing after a sign-in as someone else). */
-    async savePushSubscription(subscription: PushSubscriptionRecord, nowMs: number): Promise<void> {
-      await db
-        .insertInto('notifier_push_subscriptions')
-        .values({
-          endpoint: subscription.endpoint,
-          user_id: subscription.userId,
-          p256dh: subscription.p256dh,
-          auth: subscription.auth,
-          created_at: nowMs,
-        })
-        .onConflict((oc) =>
-          oc
-            .column('endpoint')
-            .doUpdateSet({ user_id: subscription.userId, p256dh: subscription.p256dh, auth: subscription.auth }),
-        )
-        .execute();
+    /**
+     * Adds or takes over a subscription (a browser re-subscribing after a
+     * sign-in as someone else). A user keeps at most `maxPerUser`: the oldest
+     * go, so one account cannot make every message fan out to a thousand
+     * endpoints.
+     */
+    async savePushSubscription(subscription: PushSubscriptionRecord, nowMs: number, maxPerUser = 20): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('notifier_push_subscriptions')
+          .values({
+            endpoint: subscription.endpoint,
+            user_id: subscription.userId,
+            p256dh: subscription.p256dh,
+            auth: subscription.auth,
+            created_at: nowMs,
+          })
+          .onConflict((oc) =>
+            oc.column('endpoint').doUpdateSet({
+              user_id: subscription.userId,
+              p256dh: subscription.p256dh,
+              auth: subscription.auth,
+              created_at: nowMs,
+            }),
+          )
+          .execute();
+        const surplus = await trx
+          .selectFrom('notifier_push_subscriptions')
+          .select('endpoint')
+          .where('user_id', '=', subscription.userId)
+          .orderBy('created_at', 'desc')
+          .orderBy('endpoint')
+          .offset(maxPerUser)
+          .limit(1000)
+          .execute();
+        if (surplus.length > 0) {
+          await trx
+            .deleteFrom('notifier_push_subscriptions')
+            .where(
+              'endpoint',
+              'in',
+              surplus.map((s) => s.endpoint),
+            )
+            .execute();
+        }
+      });
     },
 
     /** Removes a subscription; with `userId`, only when it is theirs. True when one was removed. */
