@@ -1,0 +1,177 @@
+/**
+ * The sync server's storage: bytes written and append latency per message at
+ * 1k / 10k / 100k messages in a room, load time of the room, compaction time;
+ * next to the baseline of `@hocuspocus/extension-sqlite`-style persistence
+ * (encode the whole document and write it on every store), measured in the
+ * same run on the same database.
+ *
+ *   npx tsx bench/sync-storage.ts                 (SQLite, JSON lines on stdout)
+ *   npx tsx bench/sync-storage.ts --pg            (PostgreSQL at TEST_DATABASE_URL or 127.0.0.1)
+ *   npx tsx bench/sync-storage.ts --sizes=1000,10000
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Database, migrate, openDatabase } from '@confab/platform';
+import { createTestPostgres } from '@confab/platform/testing';
+import { appendMessage, type MessageId, type UserId } from '@confab/protocol';
+import { type Kysely, sql } from 'kysely';
+import * as Y from 'yjs';
+import { MIGRATION_TABLE, type SyncTables, syncMigrations } from '../sync-server/src/storage/schema';
+import { KyselySyncStore } from '../sync-server/src/storage/sync-store';
+
+const args = process.argv.slice(2);
+const usePg = args.includes('--pg');
+const sizes = (args.find((a) => a.startsWith('--sizes='))?.slice(8) ?? '1000,10000,100000').split(',').map(Number);
+const SAMPLES = 200;
+
+function emit(record: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ bench: 'sync-storage', db: usePg ? 'postgres' : 'sqlite', ...record })}\n`);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function stats(samplesMs: number[]) {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return {
+    p50: +percentile(sorted, 50).toFixed(3),
+    p99: +percentile(sorted, 99).toFixed(3),
+    max: +(sorted.at(-1) ?? 0).toFixed(3),
+  };
+}
+
+/** One update per message, as clients send them (about 120 bytes of JSON each), continuing `doc`. */
+function messageUpdates(count: number, startAt = 0, doc = new Y.Doc()): { doc: Y.Doc; updates: Uint8Array[] } {
+  const updates: Uint8Array[] = [];
+  const collect = (u: Uint8Array) => updates.push(u);
+  doc.on('update', collect);
+  for (let i = startAt; i < startAt + count; i++) {
+    doc.clientID = 1_000 + (i % 50);
+    appendMessage(doc, {
+      id: `m${i}` as MessageId,
+      author: `user${i % 50}` as UserId,
+      text: `message number ${i}: the quick brown fox jumps over the lazy dog`,
+      createdAt: 1_800_000_000_000 + i,
+    });
+  }
+  doc.off('update', collect);
+  return { doc, updates };
+}
+
+async function openBenchDatabase(): Promise<{ database: Database<unknown>; close: () => Promise<void> }> {
+  if (usePg) {
+    const pg = await createTestPostgres();
+    const database = openDatabase<unknown>({ databaseUrl: pg.url, dataDir: '.' });
+    return {
+      database,
+      close: async () => {
+        await database.close();
+        await pg.drop();
+      },
+    };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bench-storage-'));
+  const database = openDatabase<unknown>({ dataDir: dir });
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { database, close } = await openBenchDatabase();
+  await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
+  const db = database.db as unknown as Kysely<SyncTables>;
+  // The baseline's table: one row per document, rewritten whole on every store.
+  await sql`create table if not exists bench_whole_documents (name text primary key, data ${sql.raw(
+    database.kind === 'postgres' ? 'bytea' : 'blob',
+  )} not null)`.execute(db);
+  const store = new KyselySyncStore({ database });
+
+  for (const size of sizes) {
+    const name = `room:bench${size}`;
+    const { doc, updates } = messageUpdates(size);
+    // Build the room's log fast (batched), as if `size` messages had been appended one by one.
+    for (let i = 0; i < updates.length; i += 1000) {
+      await db
+        .insertInto('sync_updates')
+        .values(
+          updates
+            .slice(i, i + 1000)
+            .map((u) => ({ document: name, update: Buffer.from(u), bytes: u.byteLength, created_at: 0 })),
+        )
+        .execute();
+    }
+
+    // Compaction of the whole log into the first snapshot.
+    let started = performance.now();
+    const compaction = await store.compact(name);
+    emit({
+      messages: size,
+      metric: 'compaction',
+      ms: +(performance.now() - started).toFixed(1),
+      mergedUpdates: compaction?.mergedUpdates,
+      snapshotBytes: compaction?.snapshotBytes,
+    });
+
+    // Appends at this size: each writes one row of the message's size.
+    const tail = messageUpdates(SAMPLES, size, doc);
+    const appendMs: number[] = [];
+    let appendBytes = 0;
+    for (const u of tail.updates) {
+      started = performance.now();
+      await store.append(name, u);
+      appendMs.push(performance.now() - started);
+      appendBytes += u.byteLength;
+    }
+    emit({ messages: size, metric: 'append', bytesPerMessage: Math.round(appendBytes / SAMPLES), ...stats(appendMs) });
+
+    // Baseline: the whole document encoded and written on every store.
+    const wholeMs: number[] = [];
+    let wholeBytes = 0;
+    // Fewer samples for big rooms: each one rewrites the whole (multi-megabyte) document.
+    const baselineSamples = size >= 100_000 ? 20 : SAMPLES;
+    for (let i = 0; i < baselineSamples; i++) {
+      started = performance.now();
+      const state = Y.encodeStateAsUpdate(doc);
+      await db
+        .insertInto('bench_whole_documents' as never)
+        .values({ name, data: Buffer.from(state) } as never)
+        .onConflict((oc) => oc.column('name' as never).doUpdateSet({ data: Buffer.from(state) } as never))
+        .execute();
+      wholeMs.push(performance.now() - started);
+      wholeBytes += state.byteLength;
+    }
+    emit({
+      messages: size,
+      metric: 'baseline_whole_document_store',
+      bytesPerMessage: Math.round(wholeBytes / baselineSamples),
+      ...stats(wholeMs),
+    });
+
+    // Load: snapshot + the log after it, applied to a fresh document (what onLoadDocument does).
+    const loadMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      started = performance.now();
+      const stored = await store.load(name);
+      const loaded = new Y.Doc();
+      loaded.transact(() => {
+        if (stored.snapshot) Y.applyUpdate(loaded, stored.snapshot);
+        for (const u of stored.updates) Y.applyUpdate(loaded, u);
+      });
+      loadMs.push(performance.now() - started);
+      if (loaded.getArray('messages').length !== size + SAMPLES) throw new Error('load lost messages');
+      loaded.destroy();
+    }
+    emit({ messages: size, metric: 'load', logRows: SAMPLES, ...stats(loadMs) });
+    doc.destroy();
+  }
+  await close();
+}
+
+await main();
