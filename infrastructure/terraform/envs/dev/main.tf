@@ -76,6 +76,13 @@ provider "helm" {
   }
 }
 
+module "nats" {
+  source = "../../modules/nats"
+
+  replicas     = 1
+  storage_size = "5Gi"
+}
+
 module "monitoring" {
   source = "../../modules/monitoring"
 

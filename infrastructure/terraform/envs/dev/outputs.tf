@@ -17,3 +17,8 @@ output "redis_url" {
   description = "REDIS_URL for the sync servers."
   value       = module.redis.url
 }
+
+output "nats_url" {
+  description = "NATS_URL for the services."
+  value       = module.nats.url
+}

@@ -76,6 +76,13 @@ provider "helm" {
   }
 }
 
+module "nats" {
+  source = "../../modules/nats"
+
+  replicas     = 3
+  storage_size = "10Gi"
+}
+
 module "monitoring" {
   source = "../../modules/monitoring"
 
