@@ -78,6 +78,8 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   // SSE streams end when the handle stops; anything else gets DRAIN_TIMEOUT_MS.
   await handle.stop();
+  // The SSE responses have ended; their keep-alive connections are idle now.
+  server.closeIdleConnections();
   const drain = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
   drain.unref();
   await closed;
