@@ -27,7 +27,7 @@ import { getDraft, setDraft } from '../lib/drafts';
 import { extractMentions, groupMessages, onlineUserIds, seenBy, typingNames } from '../lib/room-view';
 import { useApp } from './AppProvider';
 import { Composer } from './Composer';
-import { useDocHandle, useDocVersion, usePathSegment } from './hooks';
+import { useDocHandle, useDocVersion, usePageVisible, usePathSegment } from './hooks';
 import { type MessageActions, MessageItem } from './MessageItem';
 import { RoomSettings } from './RoomSettings';
 
@@ -111,6 +111,7 @@ function RoomView({ roomId }: { roomId: string }) {
 
   // --- list, scrolling, read marker
   const scroller = useRef<HTMLDivElement>(null);
+  const pageVisible = usePageVisible();
   const [atBottom, setAtBottom] = useState(true);
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -139,10 +140,10 @@ function RoomView({ roomId }: { roomId: string }) {
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
   useEffect(() => {
-    if (!handle || !lastId || !atBottom || document.visibilityState !== 'visible') return;
+    if (!handle || !lastId || !atBottom || !pageVisible) return;
     const current = roomMaps(handle.doc).reads.get(me);
     if (current?.messageId !== lastId) markRead(handle.doc, me as UserId, lastId as MessageId, Date.now());
-  }, [handle, lastId, atBottom, version, me]);
+  }, [handle, lastId, atBottom, version, me, pageVisible]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
   const seen = useMemo(() => {

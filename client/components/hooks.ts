@@ -84,3 +84,15 @@ export function usePathSegment(index: number): string | null {
   }, [pathname, index]);
   return segment;
 }
+
+/** Whether the page is visible: the read marker only moves for messages the user can actually see. */
+export function usePageVisible(): boolean {
+  return useSyncExternalStore(
+    (onChange) => {
+      document.addEventListener('visibilitychange', onChange);
+      return () => document.removeEventListener('visibilitychange', onChange);
+    },
+    () => document.visibilityState === 'visible',
+    () => true,
+  );
+}

@@ -25,10 +25,22 @@ export interface MessageRow {
   day: string | null;
 }
 
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** `YYYY-MM-DD` in `timeZone` (the viewer's by default). Formatters are cached: rooms have 50,000 messages. */
 export function dayKey(epochMs: number, timeZone?: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
-    epochMs,
-  );
+  const zone = timeZone ?? '';
+  let format = dayFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone: timeZone || undefined,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    dayFormats.set(zone, format);
+  }
+  return format.format(epochMs);
 }
 
 export function groupMessages(messages: readonly MessageView[], timeZone?: string): MessageRow[] {

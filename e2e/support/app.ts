@@ -49,8 +49,16 @@ export function ensureFreshClientBuild(): void {
   const sources = ['app', 'components', 'lib', 'public'].map((d) => path.join(CLIENT, d));
   const newest = Math.max(...sources.map(newestMtimeMs), newestMtimeMs(path.join(ROOT, 'protocol', 'src')));
   if (existsSync(buildId) && statSync(buildId).mtimeMs > newest) return;
-  const result = spawnSync('npm', ['run', 'build', '-w', 'client'], { cwd: ROOT, stdio: 'pipe', encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
+  // Another process (a teammate's `npm start`) may be building the same .next: wait for it, then check again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const result = spawnSync('npm', ['run', 'build', '-w', 'client'], { cwd: ROOT, stdio: 'pipe', encoding: 'utf8' });
+    if (result.status === 0) return;
+    const busy = `${result.stdout}${result.stderr}`.includes('build still in progress');
+    if (!busy) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
+    spawnSync('sleep', ['30']);
+    if (existsSync(buildId) && statSync(buildId).mtimeMs > newest) return;
+  }
+  throw new Error('client build: another build kept .next busy for too long');
 }
 
 export async function startApp(): Promise<RunningApp> {
