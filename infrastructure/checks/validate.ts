@@ -87,6 +87,8 @@ export function checkNats(): Problems {
   }
   const devDeps = read('infrastructure/kubernetes/overlays/dev/dependencies.yaml');
   if (!/sync_interval:\s*always/.test(devDeps)) problems.push('kubernetes dev NATS config lacks sync_interval: always');
+  const helm = read('infrastructure/terraform/modules/nats/main.tf');
+  if (!/sync_interval\s*=\s*"always"/.test(helm)) problems.push('terraform nats module lacks sync_interval = "always"');
   return problems;
 }
 
