@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Database, openDatabase } from '@confab/platform';
+import { type Database, type EventBus, openDatabase } from '@confab/platform';
 import { createTestPostgres } from '@confab/platform/testing';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import pino from 'pino';
@@ -53,7 +53,7 @@ export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<Tes
 export interface TestServerOptions {
   database?: TestDatabase;
   guard?: UpdateGuard;
-  bus?: MemoryBus;
+  bus?: EventBus;
   env?: Record<string, string>;
   issuer?: Awaited<ReturnType<typeof createTokenIssuer>>;
   clock?: () => number;
@@ -63,7 +63,7 @@ export interface TestServerOptions {
 export interface TestServer {
   server: SyncServerHandle;
   url: string;
-  bus: MemoryBus;
+  bus: EventBus;
   registry: Registry;
   db: TestDatabase;
   sign: (claims: TokenClaims) => Promise<string>;
