@@ -10,7 +10,7 @@ import { pushTopic } from './adapters/push';
 import type { NotifierTables } from './adapters/schema';
 import { serveFakeAuth } from './testing/auth-http';
 import { FakeAuth } from './testing/fakes';
-import { silentLogger } from './testing/harness';
+import { readSse, silentLogger } from './testing/harness';
 import { deleteNatsStream } from './testing/nats';
 import { type PushService, startPushService } from './testing/push-service';
 
@@ -187,9 +187,19 @@ describe.skipIf(!ready)('exactly once across a kill -9 (standalone process, NATS
     expect(readyz.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${secondPort}/metrics`)).text();
     expect(metrics).toContain('confab_notifier_deliveries_total{channel="push",result="sent"}');
+    // SIGTERM with a live SSE stream open: the stream ends and the process exits 0 promptly.
+    const live = readSse(
+      await fetch(`http://127.0.0.1:${secondPort}/api/notifications/stream`, {
+        headers: { authorization: `Bearer ${users[1]!.token}` },
+      }),
+    );
+    await waitFor(() => live.events.some((e) => e.event === 'ready'));
+    const termAt = Date.now();
     second.child.kill('SIGTERM');
     const code = await new Promise((resolve) => second.child.once('exit', resolve));
     expect(code).toBe(0);
+    await live.done;
+    expect(Date.now() - termAt).toBeLessThan(5000);
     console.info(`kill -9 after ${atKill}/${expected} pushes; repeated after restart: ${repeats}`);
   }, 90_000);
 });
