@@ -130,6 +130,53 @@ describe('in-process bus on SQLite', () => {
     await sub.stop();
   });
 
+  it('prunes events older than the retention period, unless a durable still has them pending', async () => {
+    const database = open(tempDir());
+    let nowMs = 1_000_000;
+    const bus = await createInProcessBus({
+      database,
+      logger,
+      retentionMs: 60_000,
+      pruneIntervalMs: 50,
+      now: () => nowMs,
+    });
+    cleanups.push(() => bus.close());
+    const sub = await bus.subscribe({
+      durable: 'stuck',
+      subjects: ['confab.keep.>'],
+      backoffMs: [10 * 60_000],
+      handler: async () => {
+        throw new Error('not yet');
+      },
+    });
+    await bus.publish('confab.old.x', { id: 'old' });
+    await bus.publish('confab.keep.x', { id: 'kept-pending' });
+    await waitFor(async () => (await bus.outboxDepth()) > 0);
+    nowMs += 61_000;
+    await bus.publish('confab.old.x', { id: 'young' });
+    const rows = async () =>
+      (
+        await database.db
+          .selectFrom('bus_events' as never)
+          .select('id' as never)
+          .execute()
+      ).map((r) => (r as { id: string }).id);
+    await waitFor(async () => !(await rows()).includes('old'), { message: 'old event pruned' });
+    expect((await rows()).sort()).toEqual(['kept-pending', 'young']);
+    // A brand-new durable starts at what is retained.
+    const seen: string[] = [];
+    const fresh = await bus.subscribe({
+      durable: 'fresh',
+      subjects: ['confab.old.>'],
+      handler: async (d) => {
+        seen.push(d.event.id);
+      },
+    });
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual(['young']);
+    await Promise.all([sub.stop(), fresh.stop()]);
+  });
+
   it('rejects a publish when its database is gone, so the caller never believes an event is safe when it is not', async () => {
     const database = openDatabase<unknown>({ dataDir: tempDir() });
     const bus = await createInProcessBus({ database, logger });

@@ -23,6 +23,8 @@ export interface InProcessBusOptions {
   readonly pollIntervalMs?: number;
   /** Events older than this are pruned (and can no longer be deduped or replayed). Default 7 days. */
   readonly retentionMs?: number;
+  /** How often old events are pruned. Default 60 s. */
+  readonly pruneIntervalMs?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
 }
@@ -433,7 +435,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       .where('seq', 'not in', db.selectFrom('bus_pending').select('seq'))
       .execute()
       .catch((error) => log.warn({ err: error }, 'pruning old events failed'));
-  }, PRUNE_INTERVAL_MS);
+  }, options.pruneIntervalMs ?? PRUNE_INTERVAL_MS);
   pruneTimer.unref();
 
   return {

@@ -151,6 +151,22 @@ describe.skipIf(!haveNatsServer)('NATS bus while NATS is unreachable', () => {
     expect([...handled.keys()].sort()).toEqual(['before', 'during-1', 'during-2']);
   });
 
+  it('stops and closes promptly while NATS is down, keeping what was published', async () => {
+    const natsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-nats-'));
+    const server = await startOwnNatsServer(natsDir);
+    cleanups.push(() => server.kill());
+    const { bus, handled } = await setup(natsDir, server.url);
+    await bus.publish('confab.room.r.read', { id: 'one' });
+    await waitFor(() => handled.get('one') === 1, { timeoutMs: 10_000 });
+    await server.kill();
+    await waitFor(async () => !(await bus.healthy()), { timeoutMs: 10_000 });
+    await bus.publish('confab.room.r.read', { id: 'two' });
+    const started = Date.now();
+    await bus.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await bus.outboxDepth()).toBe(1);
+  });
+
   it('accepts publishes before NATS has ever been reachable and relays them once it starts', async () => {
     const natsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-nats-'));
     const port = await freePort();

@@ -64,6 +64,7 @@ const RELAY_BATCH = 256;
 const RELAY_LEASE_MS = 30_000;
 const PUBLISH_TIMEOUT_MS = 5_000;
 const HEALTH_PING_TIMEOUT_MS = 1_000;
+const FLUSH_TIMEOUT_MS = 2_000;
 
 /**
  * The event bus over NATS JetStream. `publish` never talks to NATS directly:
@@ -446,8 +447,9 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       await this.messages?.close();
       await this.loop;
       await Promise.all(this.inFlight);
-      // Acks are written to the socket; make sure the server has them before we say stopped.
-      await nc?.flush().catch(() => {});
+      // Acks are written to the socket; make sure the server has them before we say stopped. While
+      // NATS is down a flush would wait for the reconnect: don't (those events come back, at least once).
+      if (ready && nc) await withTimeout(nc.flush(), FLUSH_TIMEOUT_MS).catch(() => {});
     }
   }
 
@@ -489,10 +491,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       const c = nc;
       if (!ready || !c || c.isClosed()) return false;
       try {
-        await Promise.race([
-          c.flush(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), HEALTH_PING_TIMEOUT_MS).unref()),
-        ]);
+        await withTimeout(c.flush(), HEALTH_PING_TIMEOUT_MS);
         return true;
       } catch {
         return false;
@@ -517,6 +516,16 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       await connecting.catch(() => {});
     },
   };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (close() must not wait out a reconnect delay). */
