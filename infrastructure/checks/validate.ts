@@ -249,6 +249,11 @@ export function checkKustomizationReferences(): { problems: Problems; base: Yaml
       return;
     }
     const kustomization = parse(readFileSync(file, 'utf8'));
+    for (const component of kustomization.components ?? []) {
+      const target = path.join(dir, component);
+      if (!existsSync(target)) problems.push(`${path.relative(ROOT, file)}: component ${component} does not exist`);
+      else visit(target, false);
+    }
     for (const resource of kustomization.resources ?? []) {
       const target = path.join(dir, resource);
       if (!existsSync(target)) problems.push(`${path.relative(ROOT, file)}: resource ${resource} does not exist`);
