@@ -6,6 +6,7 @@ export const MAX_BODY_CHARS = 280;
 export const MAX_PUSH_PAYLOAD_BYTES = 3000;
 
 export function truncate(text: string, maxChars: number): string {
+  if (maxChars <= 0) return '';
   const chars = Array.from(text);
   return chars.length <= maxChars ? text : `${chars.slice(0, maxChars - 1).join('')}…`;
 }
@@ -39,7 +40,9 @@ export function pushPayload(payload: PushPayload): string {
   let title = truncate(payload.title, 200);
   for (;;) {
     const json = JSON.stringify({ ...payload, title, body });
-    if (Buffer.byteLength(json) < MAX_PUSH_PAYLOAD_BYTES) return json;
+    // Ids and the URL are bounded (64-character ids, the configured origin), so this ends with
+    // them alone at the latest; the guard keeps a misconfigured giant PUBLIC_URL from looping.
+    if (Buffer.byteLength(json) < MAX_PUSH_PAYLOAD_BYTES || (body === '' && title === '')) return json;
     if (body.length > 0) body = truncate(body, Math.floor(Array.from(body).length / 2));
     else title = truncate(title, Math.floor(Array.from(title).length / 2));
   }
