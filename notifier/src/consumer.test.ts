@@ -77,6 +77,12 @@ describe('the bus handler', () => {
     ).rejects.toThrow();
   });
 
+  it('acks events on subjects outside the contract instead of retrying them', async () => {
+    await expect(
+      handler({ subject: 'confab.room.r1.reaction.added', event: { id: 'future-1' }, attempt: 1 }),
+    ).resolves.toBeUndefined();
+  });
+
   it('ignores a message for a room the directory does not know', async () => {
     await handler({
       subject: subjects.messageCreated('gone'),

@@ -1,5 +1,6 @@
 import type { Delivery } from '@confab/platform';
 import {
+  eventKindOf,
   type MembershipChangedEvent,
   type MessageCreatedEvent,
   type MessageDeletedEvent,
@@ -107,6 +108,11 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
   }
 
   return async (delivery) => {
+    // Subjects outside the contract (newer publishers, dead letters of others) are not ours to judge.
+    if (eventKindOf(delivery.subject) === null) {
+      logger.debug({ subject: delivery.subject }, 'ignoring an event the notifier does not handle');
+      return;
+    }
     let parsed: ReturnType<typeof parseEvent>;
     try {
       parsed = parseEvent(delivery.subject, delivery.event);
