@@ -132,4 +132,35 @@ describe.skipIf(!nats)('durability against kill -9 (the real main.ts as a child 
       }
     }
   });
+
+  it('stops cleanly on SIGTERM: clients are told 1001 going_away, the process exits 0, nothing is lost', async () => {
+    const name = `room:term${suffix}`;
+    const child = await start();
+    const token = await issuer.sign({ sub: 'alice', doc: name });
+    const client = await connectClient(`ws://127.0.0.1:${child.port}/sync`, token, { name, user: 'alice' });
+    appendMessage(client.doc, { id: newMessageId(), author: 'alice' as UserId, text: 'before SIGTERM', createdAt: 1 });
+    await client.acknowledged();
+    const exited = new Promise<number | null>((resolve) => child.process.on('exit', (code) => resolve(code)));
+    process.kill(child.process.pid!, 'SIGTERM');
+    expect(await exited).toBe(0);
+    expect(client.closes[0]).toEqual({ code: 1001, reason: 'going_away' });
+    client.destroy();
+    const again = await start();
+    const reader = await connectClient(
+      `ws://127.0.0.1:${again.port}/sync`,
+      await issuer.sign({ sub: 'bob', doc: name }),
+      {
+        name,
+        user: 'bob',
+      },
+    );
+    expect(
+      reader.doc
+        .getArray<{ text: string }>('messages')
+        .toArray()
+        .map((m) => m.text),
+    ).toEqual(['before SIGTERM']);
+    reader.destroy();
+    await kill9(again);
+  });
 });
