@@ -1,6 +1,6 @@
 # Redis for the sync tier: pub/sub between sync-server instances (Hocuspocus
-# Redis extension), presence, and the revocation list. Nothing in it outlives
-# the 15-minute sync tokens, so a failover loses nothing durable.
+# Redis extension) and presence. Nothing in it must survive (revocations live
+# in PostgreSQL), so a failover loses nothing durable.
 
 resource "aws_elasticache_subnet_group" "this" {
   name       = "${var.name}-redis"
