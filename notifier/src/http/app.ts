@@ -9,7 +9,7 @@ import {
   readCookie,
   readJsonBody,
 } from '@confab/platform';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Histogram } from 'prom-client';
 import { z } from 'zod';
@@ -76,7 +76,7 @@ export function createNotifierApp(deps: AppDeps): Hono<Env> {
   // (which carries its own signed token so it works from a mail client). Hono
   // runs handlers in registration order, so the routes registered above the
   // `authenticate` middleware answer before it is reached.
-  const authenticate = async (c: import('hono').Context<Env>, next: () => Promise<void>) => {
+  const authenticate = async (c: Context<Env>, next: () => Promise<void>) => {
     const cookie = c.req.header('cookie');
     const authorization = c.req.header('authorization');
     const bearer = bearerToken(authorization);
