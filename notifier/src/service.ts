@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type https from 'node:https';
 import path from 'node:path';
-import type { Database, Directory, EventBus, Logger, ServiceHandle, SessionVerifier } from '@confab/platform';
+import type {
+  Database,
+  Directory,
+  EventBus,
+  Logger,
+  ServiceHandle,
+  SessionVerifier,
+  Subscription,
+} from '@confab/platform';
 import { httpRequestHistogram, migrate } from '@confab/platform';
 import { subjects } from '@confab/protocol';
 import { getRequestListener } from '@hono/node-server';
@@ -111,14 +119,22 @@ export async function startNotifier(options: StartNotifierOptions): Promise<Noti
     onDeliveriesRecorded: () => void dispatcher.kick(),
     onSessionRevoked: (sessionId) => streams.revokeSession(sessionId),
   });
-  const subscription = await bus.subscribe({
-    durable: CONSUMER_NAME,
-    subjects: [subjects.allRoomEvents, subjects.allAuthEvents],
-    handler,
-    maxDeliver: MAX_DELIVER,
-    ackWaitMs: config.ackWaitMs,
-    ...(options.retryBackoffMs ? { backoffMs: options.retryBackoffMs } : {}),
-  });
+  let subscription: Subscription;
+  try {
+    subscription = await bus.subscribe({
+      durable: CONSUMER_NAME,
+      subjects: [subjects.allRoomEvents, subjects.allAuthEvents],
+      handler,
+      maxDeliver: MAX_DELIVER,
+      ackWaitMs: config.ackWaitMs,
+      ...(options.retryBackoffMs ? { backoffMs: options.retryBackoffMs } : {}),
+    });
+  } catch (error) {
+    // Nothing may keep running when the start fails (the caller exits or retries).
+    await dispatcher.stop();
+    mailer.close();
+    throw error;
+  }
 
   const app = createNotifierApp({
     repo,
