@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
@@ -166,7 +167,12 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
    * One transaction per round: records the acks since the last round (deleting their pending rows),
    * then hands out up to `want` events: due retries and lost leases first, then new events past the cursor.
    */
-  async function claim(sub: ResolvedSubscribeOptions, want: number, acked: number[]): Promise<ClaimResult> {
+  async function claim(
+    sub: ResolvedSubscribeOptions,
+    owner: string,
+    want: number,
+    acked: number[],
+  ): Promise<ClaimResult> {
     return db.transaction().execute(async (trx) => {
       const t = now();
       if (acked.length > 0) {
@@ -178,12 +184,18 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       let lastSeq = Number(consumer?.last_seq ?? 0);
       const pending = await trx
         .selectFrom('bus_pending')
-        .select(['seq', 'attempts', 'next_attempt_at', 'lease_until'])
+        .select(['seq', 'attempts', 'next_attempt_at', 'lease_until', 'owner'])
         .where('durable', '=', sub.durable)
         .orderBy('seq')
         .execute();
       const deliveries: Claimed[] = [];
-      let outstanding = pending.length;
+      // What holds this subscriber back. Concurrency 1 means strict order for the durable: every
+      // outstanding event counts, wherever it is (in flight here or elsewhere, a dead process's lease,
+      // a retry waiting). Above 1 order is not promised: only this subscriber's deliveries and retries
+      // waiting count, so subscribers sharing a durable each get work.
+      const counts = (p: { owner: string; lease_until: number | string }) =>
+        sub.concurrency === 1 || p.owner === owner || Number(p.lease_until) === 0;
+      let outstanding = pending.filter(counts).length;
       let nextDueAt: number | null = null;
       let deadLettered = 0;
       for (const p of pending) {
@@ -203,16 +215,17 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
           // Pruned under us, or its last delivery never came back (the process died): no more tries.
           if (row) await deadLetter(trx, sub.durable, row, p.attempts, new Error('no ack before the lease ran out'));
           await trx.deleteFrom('bus_pending').where('durable', '=', sub.durable).where('seq', '=', seq).execute();
-          outstanding--;
+          if (counts(p)) outstanding--;
           if (row) deadLettered++;
           continue;
         }
         await trx
           .updateTable('bus_pending')
-          .set({ attempts: p.attempts + 1, lease_until: t + sub.ackWaitMs })
+          .set({ attempts: p.attempts + 1, lease_until: t + sub.ackWaitMs, owner })
           .where('durable', '=', sub.durable)
           .where('seq', '=', seq)
           .execute();
+        if (!counts(p)) outstanding++; // a lost lease of another (dead) subscriber, now ours
         deliveries.push({ seq, subject: row.subject, payload: row.payload, attempt: p.attempts + 1 });
       }
 
@@ -247,6 +260,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
                 next_attempt_at: t,
                 lease_until: t + sub.ackWaitMs,
                 last_error: null,
+                owner,
               })),
             )
             .execute();
@@ -313,6 +327,8 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
 
   class Runner {
     private readonly inFlight = new Map<number, Promise<void>>();
+    /** Marks this subscriber's leases in bus_pending. */
+    private readonly owner = `${process.pid}-${randomUUID()}`;
     private stopping = false;
     private wakeRequested = false;
     private wakeSleeper: (() => void) | null = null;
@@ -361,7 +377,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         const acked = takeAcks(shared, this.sub.durable);
         if (free > 0 || acked.length > 0) {
           try {
-            result = await claim(this.sub, Math.max(0, free), acked);
+            result = await claim(this.sub, this.owner, Math.max(0, free), acked);
           } catch (error) {
             addAcks(shared, this.sub.durable, acked);
             log.error({ err: error, durable: this.sub.durable }, 'claiming events failed; retrying');

@@ -38,10 +38,13 @@ export interface SubscribeOptions {
   /** Deliveries before an event is dead-lettered. Default 5. */
   readonly maxDeliver?: number;
   /**
-   * At most this many events outstanding (being handled or waiting for their
-   * redelivery) for this durable, across every instance that shares it (NATS
-   * `max_ack_pending`). Default 1: events are handled strictly in order, and
-   * an event waiting for its retry holds back the ones after it.
+   * At most this many events in flight at once for this subscriber. Default 1:
+   * the durable is handled strictly in order, everywhere: nothing is handed
+   * out while one of its events is outstanding (being handled by any
+   * instance, or waiting for its retry). On NATS this is the durable's
+   * `max_ack_pending`, so above 1 it bounds all instances of the durable
+   * together, while in-process each subscriber gets its own share. With one
+   * subscriber per durable (the usual case) the two agree.
    */
   readonly concurrency?: number;
   /**

@@ -35,6 +35,8 @@ export interface BusTables {
     next_attempt_at: number | string;
     lease_until: number | string;
     last_error: string | null;
+    /** The subscriber that holds the lease (in-process), for its concurrency limit. */
+    owner: Generated<string>;
   };
   bus_outbox: {
     seq: Generated<number | string>;
@@ -87,6 +89,11 @@ function migrations(kind: Database<unknown>['kind']): Record<string, Migration> 
           lease_until bigint not null default 0,
           attempts integer not null default 0
         )`.execute(db);
+      },
+    },
+    '0002_pending_owner': {
+      up: async (db: Kysely<unknown>) => {
+        await sql`alter table bus_pending add column owner text not null default ''`.execute(db);
       },
     },
   };
