@@ -47,7 +47,7 @@ describe('in-process bus on SQLite', () => {
     // The same Node as the tests (the machine's default node is too old for better-sqlite3's build).
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures/crash-child.ts'), dir, 'crashy'],
+      ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures/crash-child.ts'), 'sqlite', dir, 'crashy'],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -182,6 +182,71 @@ describe.skipIf(!haveNatsServer)('NATS bus while NATS is unreachable', () => {
   });
 });
 
+describe.skipIf(!nats)('NATS bus when a consumer process dies', () => {
+  it('redelivers the event whose process died mid-handler after the ack wait, then goes on', async () => {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '');
+    const stream = `CONFAB_T_${suffix}`;
+    const subjectPrefix = `t${suffix}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bus-crash-'));
+    // The same Node as the tests (the machine's default node is too old for better-sqlite3's build).
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(import.meta.dirname, 'fixtures/crash-child.ts'),
+        'nats',
+        path.join(dir, 'child'),
+        'crashy',
+        SERVICES.nats.url,
+        stream,
+        subjectPrefix,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const database = openDatabase({ dataDir: path.join(dir, 'parent') });
+    const bus = await createNatsBus({
+      url: SERVICES.nats.url,
+      database,
+      logger: pino({ level: 'silent' }),
+      stream,
+      subjectPrefix,
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += String(chunk);
+      });
+      await waitFor(() => out.includes('started'), { timeoutMs: 20_000, message: 'the child to start handling' });
+      child.kill('SIGKILL');
+      await exited;
+      const seen: [string, number][] = [];
+      await bus.subscribe({
+        durable: 'crashy',
+        subjects: ['confab.crash.>'],
+        ackWaitMs: 1_000,
+        handler: async (d) => {
+          seen.push([d.event.id, d.attempt]);
+        },
+      });
+      await waitFor(() => seen.length === 2, { timeoutMs: 10_000 });
+      expect(seen).toEqual([
+        ['crash-1', 2],
+        ['crash-2', 1],
+      ]);
+    } finally {
+      child.kill('SIGKILL');
+      await bus.close();
+      await database.close();
+      const nc = await connect({ servers: SERVICES.nats.url });
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+      await nc.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!nats)('NATS bus on the wire', () => {
   const logger = pino({ level: 'silent' });
   const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '');
