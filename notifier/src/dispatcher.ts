@@ -5,6 +5,8 @@ import type { NotifierMetrics } from './adapters/metrics';
 import { type PushSender, pushTopic } from './adapters/push';
 import type { NotifierRepository, PendingDelivery } from './adapters/repository';
 import { type DigestItem, pushPayload, renderDigest, roomUrl } from './domain/content';
+import { levelAllows } from './domain/decide';
+import { DEFAULT_PREFERENCES, levelFor } from './domain/preferences';
 import { unsubscribeToken } from './domain/unsubscribe';
 
 /** Tries before a push or email is given up on. */
@@ -69,6 +71,12 @@ export function createDispatcher(deps: DispatcherDeps) {
     const subscription = await repo.pushSubscription(delivery.target);
     if (!subscription || subscription.userId !== delivery.userId) {
       await repo.finish(delivery, { status: 'cancelled', error: 'subscription removed' });
+      return;
+    }
+    // Preferences may have changed since the push was scheduled (quiet hours hold pushes for hours).
+    const preferences = (await repo.preferencesOf([delivery.userId])).get(delivery.userId) ?? DEFAULT_PREFERENCES;
+    if (!preferences.push || !levelAllows(levelFor(preferences, delivery.roomId), delivery.kind)) {
+      await repo.finish(delivery, { status: 'cancelled', error: 'turned off in preferences' });
       return;
     }
     const payload = pushPayload({
@@ -167,8 +175,16 @@ export function createDispatcher(deps: DispatcherDeps) {
       for (const d of claimed) await repo.finish(d, { status: 'cancelled', error: 'no email address' });
       return;
     }
-    const items: DigestItem[] = [];
+    // Preferences may have changed during the delay: an unsubscribe or a muted room stops what is waiting.
+    const preferences = (await repo.preferencesOf([userId])).get(userId) ?? DEFAULT_PREFERENCES;
+    const wanted: PendingDelivery[] = [];
     for (const d of claimed) {
+      if (preferences.email && levelAllows(levelFor(preferences, d.roomId), d.kind)) wanted.push(d);
+      else await repo.finish(d, { status: 'cancelled', error: 'turned off in preferences' });
+    }
+    if (wanted.length === 0) return;
+    const items: DigestItem[] = [];
+    for (const d of wanted) {
       const room = await deps.directory.room(d.roomId);
       items.push({
         roomId: d.roomId,
@@ -180,7 +196,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
     const unsubscribeUrl = `${deps.publicUrl}/api/notifications/unsubscribe?token=${unsubscribeToken(deps.unsubscribeSecret, userId)}`;
     const digest = renderDigest(items, deps.publicUrl, unsubscribeUrl);
-    const first = claimed[0] as PendingDelivery;
+    const first = wanted[0] as PendingDelivery;
     try {
       await deps.mailer.send({
         to: user.email,
@@ -196,10 +212,10 @@ export function createDispatcher(deps: DispatcherDeps) {
         },
       });
     } catch (error) {
-      metrics.deliveries.inc({ channel: 'email', result: 'retry' }, claimed.length);
-      const attempts = Math.max(...claimed.map((d) => d.attempts)) + 1;
+      metrics.deliveries.inc({ channel: 'email', result: 'retry' }, wanted.length);
+      const attempts = Math.max(...wanted.map((d) => d.attempts)) + 1;
       logger.warn({ err: error, userId, attempts }, 'sending the email failed');
-      for (const d of claimed) {
+      for (const d of wanted) {
         await repo.finish(
           d,
           attempts >= MAX_SEND_ATTEMPTS
@@ -210,11 +226,11 @@ export function createDispatcher(deps: DispatcherDeps) {
       return;
     }
     const nowMs = clock();
-    for (const d of claimed) {
+    for (const d of wanted) {
       await repo.finish(d, { status: 'sent', nowMs });
       metrics.deliveryLatency.observe({ channel: 'email' }, Math.max(0, nowMs - d.createdAt) / 1000);
     }
-    metrics.deliveries.inc({ channel: 'email', result: 'sent' }, claimed.length);
+    metrics.deliveries.inc({ channel: 'email', result: 'sent' }, wanted.length);
   }
 
   async function runEmails(): Promise<number> {

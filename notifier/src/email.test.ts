@@ -184,6 +184,23 @@ describe('delayed emails over a real SMTP server', () => {
     expect(mail.text).not.toContain('regrettable');
   });
 
+  it('follows preferences changed during the delay: a muted room and email turned off stop what waits', async () => {
+    const [, bob, cy] = await setup();
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'in the room bob mutes' });
+    await notifier!.publishMessage({ roomId: 'room2', authorId: 'ann', text: 'in the room bob keeps' });
+    await waitFor(async () => (await itemCount(bob!)) === 2 && (await itemCount(cy!)) === 1);
+    const put = (user: { token: string }, body: unknown) =>
+      notifier!.api(user, '/api/notifications/preferences', { method: 'PUT', body: JSON.stringify(body) });
+    expect((await put(bob!, { rooms: { room1: 'none' } })).status).toBe(200);
+    expect((await put(cy!, { email: false })).status).toBe(200);
+    notifier!.clock.now += 10 * MINUTE;
+    await waitFor(() => mailTo('bob@').length === 1);
+    await notifier!.handle.dispatchNow();
+    expect(mailTo('bob@')[0]?.text).toContain('in the room bob keeps');
+    expect(mailTo('bob@')[0]?.text).not.toContain('in the room bob mutes');
+    expect(mailTo('cy@')).toHaveLength(0);
+  });
+
   it('sends no email to a member who was online in the room', async () => {
     const [, bob] = await setup();
     await notifier!.publishMessage({ roomId: 'room2', authorId: 'ann', text: 'seen live', onlineUserIds: ['bob'] });

@@ -138,6 +138,25 @@ describe('Web Push to a local HTTPS push service', () => {
     expect((push.received[0]!.payload as { body: string }).body).toBe('shh');
   });
 
+  it('drops a held-back push when the user turns push off before quiet hours end', async () => {
+    const { bob } = await setup();
+    await subscribe(bob, 'bob-changed-mind');
+    await notifier!.api(bob, '/api/notifications/preferences', {
+      method: 'PUT',
+      body: JSON.stringify({ quietHours: { start: '11:00', end: '13:00', timeZone: 'UTC' } }),
+    });
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'held' });
+    await waitFor(async () => {
+      const res = await notifier!.api(bob, '/api/notifications');
+      return ((await res.json()) as { items: unknown[] }).items.length === 1;
+    });
+    await notifier!.api(bob, '/api/notifications/preferences', { method: 'PUT', body: '{"push":false}' });
+    notifier!.clock.now += 2 * 60 * 60_000;
+    await notifier!.handle.dispatchNow();
+    await notifier!.handle.dispatchNow();
+    expect(push.hits.get('bob-changed-mind')).toBeUndefined();
+  });
+
   it('sends no push to a user who is online in the room', async () => {
     const { bob } = await setup();
     await subscribe(bob, 'bob-online');

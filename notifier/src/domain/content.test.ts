@@ -41,6 +41,24 @@ describe('content', () => {
   });
 });
 
+describe('a long digest', () => {
+  it('shows the newest 50 messages and counts the rest', () => {
+    const items = Array.from({ length: 60 }, (_, n) => ({
+      roomId: 'r',
+      roomName: 'Room',
+      title: `t${n}`,
+      body: `message number ${n}.`,
+      createdAt: n,
+    }));
+    const digest = renderDigest(items, 'https://c.example', 'https://c.example/u');
+    expect(digest.subject).toBe('60 new messages in Room');
+    expect(digest.text).not.toContain('message number 9.');
+    expect(digest.text).toContain('message number 10.');
+    expect(digest.text).toContain('message number 59.');
+    expect(digest.text).toContain('…and 10 earlier messages');
+  });
+});
+
 describe('unsubscribe tokens', () => {
   it('verify for the user they were made for', () => {
     expect(verifyUnsubscribeToken('s'.repeat(32), unsubscribeToken('s'.repeat(32), 'user-1'))).toBe('user-1');

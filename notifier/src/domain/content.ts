@@ -75,9 +75,16 @@ export interface Digest {
  * One email for everything a user missed, grouped by room (like Zulip's
  * missed-message emails). Every user-written string is escaped in the HTML.
  */
+/** Messages shown in one email at most; the rest are counted, the app has them all. */
+export const MAX_DIGEST_ITEMS = 50;
+
 export function renderDigest(items: readonly DigestItem[], publicUrl: string, unsubscribeUrl: string): Digest {
   const rooms = new Map<string, DigestItem[]>();
-  for (const item of [...items].sort((a, b) => a.createdAt - b.createdAt)) {
+  const sorted = [...items].sort((a, b) => a.createdAt - b.createdAt);
+  // The newest ones are shown: the oldest are the likeliest to be stale.
+  const shown = sorted.slice(-MAX_DIGEST_ITEMS);
+  const hidden = sorted.length - shown.length;
+  for (const item of shown) {
     const list = rooms.get(item.roomId) ?? [];
     list.push(item);
     rooms.set(item.roomId, list);
@@ -101,6 +108,12 @@ export function renderDigest(items: readonly DigestItem[], publicUrl: string, un
     }
     htmlParts.push('</ul>');
     textParts.push('');
+  }
+  if (hidden > 0) {
+    textParts.push(`…and ${hidden} earlier messages: ${publicUrl}/chat`, '');
+    htmlParts.push(
+      `<p>…and ${hidden} earlier messages in <a href="${escapeHtml(`${publicUrl}/chat`)}">Confab</a>.</p>`,
+    );
   }
   textParts.push(`Stop these emails: ${unsubscribeUrl}`);
   htmlParts.push(`<p><a href="${escapeHtml(unsubscribeUrl)}">Stop these emails</a></p>`);
