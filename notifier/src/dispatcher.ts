@@ -6,7 +6,7 @@ import { type PushSender, pushTopic } from './adapters/push';
 import type { NotifierRepository, PendingDelivery } from './adapters/repository';
 import { type DigestItem, pushPayload, renderDigest, roomUrl } from './domain/content';
 import { levelAllows } from './domain/decide';
-import { DEFAULT_PREFERENCES, levelFor } from './domain/preferences';
+import { DEFAULT_PREFERENCES, levelFor, type Preferences } from './domain/preferences';
 import { unsubscribeToken } from './domain/unsubscribe';
 
 /** Tries before a push or email is given up on. */
@@ -67,14 +67,14 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (removed > 0) logger.info({ removed }, 'pruned old notification history');
   }
 
-  async function sendPush(delivery: PendingDelivery): Promise<void> {
+  async function sendPush(delivery: PendingDelivery, preferencesNow: Map<string, Preferences>): Promise<void> {
     const subscription = await repo.pushSubscription(delivery.target);
     if (!subscription || subscription.userId !== delivery.userId) {
       await repo.finish(delivery, { status: 'cancelled', error: 'subscription removed' });
       return;
     }
     // Preferences may have changed since the push was scheduled (quiet hours hold pushes for hours).
-    const preferences = (await repo.preferencesOf([delivery.userId])).get(delivery.userId) ?? DEFAULT_PREFERENCES;
+    const preferences = preferencesNow.get(delivery.userId) ?? DEFAULT_PREFERENCES;
     if (!preferences.push || !levelAllows(levelFor(preferences, delivery.roomId), delivery.kind)) {
       await repo.finish(delivery, { status: 'cancelled', error: 'turned off in preferences' });
       return;
@@ -146,11 +146,13 @@ export function createDispatcher(deps: DispatcherDeps) {
   async function runPushes(): Promise<number> {
     const due = await repo.duePushes(clock(), PUSH_BATCH);
     const claimed = await repo.claim(due);
+    // One preferences query per batch, not per push.
+    const preferencesNow = await repo.preferencesOf([...new Set(claimed.map((d) => d.userId))]);
     const queue = [...claimed];
     const workers = Array.from({ length: Math.min(PUSH_CONCURRENCY, queue.length) }, async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         try {
-          await sendPush(next);
+          await sendPush(next, preferencesNow);
         } catch (error) {
           logger.error({ err: error }, 'push delivery failed unexpectedly');
           await repo.finish(next, {
