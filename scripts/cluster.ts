@@ -31,7 +31,7 @@ import {
 
 export { type Gateway, ROUTES, routeFor, type UpstreamGroup } from './cluster/gateway';
 export { dropDatabase, ensureDatabase } from './cluster/postgres';
-export { hasMain, mainOf, type ServiceProcess } from './cluster/process';
+export { mainOf, type ServiceProcess } from './cluster/process';
 
 export interface ClusterOptions {
   /** Gateway port; 0 picks a free one. */

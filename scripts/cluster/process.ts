@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,10 +38,6 @@ export interface ServiceProcess {
 
 export function mainOf(workspace: string): string {
   return path.join(REPO_ROOT, workspace, 'src', 'main.ts');
-}
-
-export function hasMain(workspace: string): boolean {
-  return existsSync(mainOf(workspace));
 }
 
 /** A port the OS says is free now. Another process may take it before we bind; the readiness check catches that. */
