@@ -14,6 +14,8 @@ export class Child<In, Out extends { type: string }> {
 
   constructor(file: string, args: string[] = [], options: { exposeGc?: boolean } = {}) {
     const execArgv = ['--import', 'tsx', ...(options.exposeGc ? ['--expose-gc'] : [])];
+    // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child there (to see where a generator spends).
+    if (process.env.BENCH_CPU_PROF) execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
     this.proc = fork(file, args, { cwd: REPO_DIR, execArgv, stdio: ['ignore', 2, 2, 'ipc'] });
     this.proc.on('message', (message: Out) => {
       const waiter = this.waiters.find((w) => w.match(message));

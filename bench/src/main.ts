@@ -4,7 +4,9 @@ import { createRecorder, createRunContext, type Mode, type Recorder } from './re
 
 export const SUITES = ['fanout', 'crdt', 'others'] as const;
 export type Suite = (typeof SUITES)[number];
-export const SERVERS: ServerKind[] = ['confab', 'hocuspocus', 'y-websocket'];
+export const SERVERS: ServerKind[] = ['confab', 'confab-pg', 'hocuspocus', 'y-websocket'];
+/** The smoke pass: Confab as the all-in-one runs it (SQLite) and the peers; PostgreSQL needs a server. */
+export const DEFAULT_SERVERS: ServerKind[] = ['confab', 'hocuspocus', 'y-websocket'];
 
 export interface Plan {
   fanout: FanoutPlan;
@@ -22,7 +24,7 @@ export interface Plan {
 export const PLANS: Record<Mode, Plan> = {
   smoke: {
     fanout: {
-      servers: SERVERS,
+      servers: DEFAULT_SERVERS,
       scenarios: [{ roomSize: 5, connections: 10 }],
       deliveryRates: [400],
       stepMs: 800,
@@ -58,7 +60,7 @@ export const PLANS: Record<Mode, Plan> = {
     crdtMessageCounts: [10_000],
     crdtAppends: 100,
     othersBudgetMs: 20_000,
-    othersTotalMs: 60_000,
+    othersTotalMs: 50_000,
     deadlineMs: 8 * 60_000,
   },
   full: {
@@ -95,7 +97,8 @@ interface Options {
   reportOnly: boolean;
   report: boolean;
   suites: Suite[];
-  servers: ServerKind[];
+  /** null: the plan's servers. */
+  servers: ServerKind[] | null;
   scenarios: FanoutScenario[] | null;
 }
 
@@ -105,7 +108,7 @@ export function parseArgs(argv: string[]): Options | string {
     reportOnly: false,
     report: true,
     suites: [...SUITES],
-    servers: SERVERS,
+    servers: null,
     scenarios: null,
   };
   for (const arg of argv) {
@@ -188,13 +191,14 @@ export async function main(argv: string[]): Promise<number> {
     kind: 'start',
     command,
     suites: options.suites,
-    servers: options.servers,
+    servers: options.servers ?? plan.fanout.servers,
     startedAt: run.startedAt,
   });
   const started = Date.now();
   if (options.suites.includes('fanout')) {
-    const fanout = { ...plan.fanout, servers: options.servers, scenarios: options.scenarios ?? plan.fanout.scenarios };
-    await runFanout(fanout, options.servers, record);
+    const servers = options.servers ?? plan.fanout.servers;
+    const fanout = { ...plan.fanout, servers, scenarios: options.scenarios ?? plan.fanout.scenarios };
+    await runFanout(fanout, servers, record);
   }
   if (options.suites.includes('crdt')) {
     const { runCrdt } = await import('./crdt/crdt');

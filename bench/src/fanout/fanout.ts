@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTestPostgres } from '@confab/platform/testing';
 import { Child } from '../child';
 import { LatencyHistogram } from '../histogram';
 import type { Recorder } from '../results';
@@ -62,26 +63,28 @@ async function serverStats(server: ServerChild, gc: boolean) {
 async function startServer(
   kind: ServerKind,
   signer: TokenSigner | null,
-): Promise<{ child: ServerChild; url: string; cleanup: () => void }> {
-  const dataDir = kind === 'confab' ? fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bench-')) : undefined;
+): Promise<{ child: ServerChild; url: string; cleanup: () => Promise<void> }> {
+  const confab = kind === 'confab' || kind === 'confab-pg';
+  const dataDir = confab ? fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bench-')) : undefined;
+  // A fresh PostgreSQL database per server start, dropped afterwards.
+  const postgres = kind === 'confab-pg' ? await createTestPostgres() : undefined;
   const options: ServerChildOptions = {
     kind,
     ...(signer ? { publicJwk: signer.publicJwk } : {}),
     ...(dataDir ? { dataDir } : {}),
+    ...(postgres ? { databaseUrl: postgres.url } : {}),
+  };
+  const cleanup = async () => {
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await postgres?.drop();
   };
   const child: ServerChild = new Child(SERVER_CHILD, [JSON.stringify(options)], { exposeGc: true });
   try {
     const listening = await child.next('listening', 60_000);
-    return {
-      child,
-      url: `ws://127.0.0.1:${listening.port}${listening.path}`,
-      cleanup: () => {
-        if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+    return { child, url: `ws://127.0.0.1:${listening.port}${listening.path}`, cleanup };
   } catch (error) {
     child.kill();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await cleanup();
     throw error;
   }
 }
@@ -256,7 +259,7 @@ export async function runFanoutScenario(
   plan: FanoutPlan,
   record: Recorder,
 ): Promise<void> {
-  const signer = kind === 'confab' ? await createTokenSigner() : null;
+  const signer = kind === 'confab' || kind === 'confab-pg' ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
   let generators: { child: GeneratorChild; clients: number }[] = [];
   const base = { bench: 'fanout', server: kind, roomSize: scenario.roomSize, connections: scenario.connections };
@@ -319,13 +322,13 @@ export async function runFanoutScenario(
   } finally {
     await Promise.all(generators.map((g) => g.child.stop({ type: 'stop' })));
     await server.stop({ type: 'stop' });
-    cleanup();
+    await cleanup();
   }
 }
 
 /** Memory of loaded rooms: `memoryRooms` rooms with one client each, each holding `preloadMessages` messages. */
 export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: Recorder): Promise<void> {
-  const signer = kind === 'confab' ? await createTokenSigner() : null;
+  const signer = kind === 'confab' || kind === 'confab-pg' ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
   let generators: { child: GeneratorChild; clients: number }[] = [];
   try {
@@ -351,6 +354,6 @@ export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: 
   } finally {
     await Promise.all(generators.map((gen) => gen.child.stop({ type: 'stop' })));
     await server.stop({ type: 'stop' });
-    cleanup();
+    await cleanup();
   }
 }

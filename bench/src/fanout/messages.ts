@@ -3,10 +3,11 @@ import type { Dialect } from './wire';
 
 /** IPC between the orchestrator and its child processes (server and load generators). */
 
-export type ServerKind = 'confab' | 'hocuspocus' | 'y-websocket';
+export type ServerKind = 'confab' | 'confab-pg' | 'hocuspocus' | 'y-websocket';
 
 export const SERVER_DIALECT: Record<ServerKind, Dialect> = {
   confab: 'hocuspocus',
+  'confab-pg': 'hocuspocus',
   hocuspocus: 'hocuspocus',
   'y-websocket': 'y-websocket',
 };
@@ -15,8 +16,10 @@ export interface ServerChildOptions {
   kind: ServerKind;
   /** Confab only: the public JWK that verifies the tokens the orchestrator signs. */
   publicJwk?: Record<string, unknown>;
-  /** Confab only: a scratch directory for its SQLite database. */
+  /** Confab only: a scratch directory (its SQLite database unless databaseUrl is set). */
   dataDir?: string;
+  /** Confab only: PostgreSQL instead of SQLite. */
+  databaseUrl?: string;
 }
 
 export type ServerChildMessage =

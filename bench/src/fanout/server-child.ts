@@ -17,6 +17,7 @@ async function start(options: ServerChildOptions): Promise<RunningServer> {
     case 'y-websocket':
       return (await import('./servers/y-websocket')).startYWebsocket();
     case 'confab':
+    case 'confab-pg':
       return (await import('./servers/confab')).startConfab(options);
   }
 }
