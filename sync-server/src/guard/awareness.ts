@@ -2,8 +2,12 @@
  * Awareness (presence and typing) is not part of the room document, so the
  * update guard does not see it. The server relays a client's awareness state
  * only when this returns true: the state must describe the connection's own
- * user, in exactly the v1 shape `{user: {id, displayName}, typing}`, so nobody
- * can appear as someone else or smuggle extra fields to other clients.
+ * user, in the v1 shape `{user: {id, displayName}, typing}`, so nobody can
+ * appear as someone else or smuggle extra fields to other clients.
+ *
+ * `typing` may be absent and then means false: y-protocols clients set the
+ * state field by field (`setLocalStateField('user', …)` then `'typing'`), and
+ * dropping the first of those two states would hide a user who is present.
  *
  * `null` is how a client says "I left" (y-protocols removes the state); it is
  * kept, because dropping it would leave a ghost in everyone's presence list.
@@ -20,8 +24,9 @@ const hasExactly = (obj: Record<string, unknown>, keys: readonly string[]) => {
 
 export function filterAwarenessState(state: unknown, userId: string): boolean {
   if (state === null) return true;
-  if (!isPlainObject(state) || !hasExactly(state, ['user', 'typing'])) return false;
-  if (typeof state.typing !== 'boolean') return false;
+  if (!isPlainObject(state)) return false;
+  if (!hasExactly(state, ['user', 'typing']) && !hasExactly(state, ['user'])) return false;
+  if (state.typing !== undefined && typeof state.typing !== 'boolean') return false;
   const user = state.user;
   if (!isPlainObject(user) || !hasExactly(user, ['id', 'displayName'])) return false;
   if (user.id !== userId) return false;

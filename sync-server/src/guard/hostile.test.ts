@@ -205,19 +205,80 @@ describe('hostile bytes', () => {
     expect(performance.now() - start).toBeLessThan(STALL_MS);
   });
 
-  it('refuses an append that would land further than the allowed distance before the end', () => {
+  it('refuses an update whose appends compete for one place by the thousand, which Yjs would take seconds to order', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice);
+    room.send(a, alice);
+    const last = itemIdOf(room.server, roomMaps(room.server).messages.get(0).id);
+    // One struct per Yjs client, all right after the last message: each would walk past all the others.
+    const siblings = (count: number) => {
+      const w = new Bytes().varUint(count);
+      for (let i = 0; i < count; i++) {
+        w.varUint(1)
+          .varUint(5_000_000 + i)
+          .varUint(0);
+        w.u8(1 | 0x80)
+          .varUint(last.client)
+          .varUint(last.clock)
+          .varUint(1); // deleted content, origin = last
+      }
+      return w.varUint(0).bytes();
+    };
+    const hostile = timed(room.guard, siblings(20_000));
+    expect(hostile.rule).toBe('decode_budget');
+    expect(hostile.ms).toBeLessThan(STALL_MS);
+    const twin = siblings(4);
+    expect(rule(room.guard.check(twin, alice))).toBe('ok');
+    Y.applyUpdate(room.server, twin);
+  });
+
+  it('accepts four appends far from the end in one update and refuses a fifth', () => {
     const server = new Y.Doc();
-    const guard = new RoomGuard(server, { maxAppendDistance: 3 });
-    const c = new Y.Doc();
-    const first = post(c, alice);
-    for (let i = 0; i < 5; i++) post(c, alice);
-    Y.applyUpdate(server, Y.encodeStateAsUpdate(c));
-    const origin = itemIdOf(server, first.id);
-    expect(rule(guard.check(craftUpdate(555, 0, [{ origin, values: [message(alice)] }]), alice))).toBe(
-      'message_not_appended',
-    );
-    const last = itemIdOf(server, roomMaps(server).messages.get(5).id);
-    expect(rule(guard.check(craftUpdate(555, 0, [{ origin: last, values: [message(alice)] }]), alice))).toBe('ok');
+    const guard = new RoomGuard(server);
+    const messages = roomMaps(server).messages;
+    for (let i = 0; i < 500; i++) {
+      server.clientID = 100 + (i % 20);
+      messages.insert(messages.length, [message(alice)]);
+    }
+    const ids = messages.toArray().map((m) => itemIdOf(server, m.id));
+    const farAppends = (count: number) => {
+      const w = new Bytes().varUint(count);
+      for (let i = 0; i < count; i++) {
+        w.varUint(1)
+          .varUint(9_000 + i)
+          .varUint(0);
+        w.u8(8 | 0x80)
+          .varUint(ids[i * 10]!.client)
+          .varUint(ids[i * 10]!.clock)
+          .varUint(1)
+          .any(message(alice));
+      }
+      return w.varUint(0).bytes();
+    };
+    expect(rule(guard.check(farAppends(5), alice))).toBe('decode_budget');
+    expect(rule(guard.check(farAppends(4), alice))).toBe('ok');
+  });
+
+  it('refuses an update whose map entries compete for one key by the dozen, and accepts two tabs’ first marks', () => {
+    const { guard } = createRoom();
+    const firstMarks = (count: number) => {
+      const w = new Bytes().varUint(count);
+      for (let i = 0; i < count; i++) {
+        w.varUint(1)
+          .varUint(6_000 + i)
+          .varUint(0);
+        w.u8(8 | 0x20)
+          .varUint(1)
+          .string('reads')
+          .string('alice')
+          .varUint(1)
+          .any({ messageId: 'm1', at: i });
+      }
+      return w.varUint(0).bytes();
+    };
+    expect(rule(guard.check(firstMarks(66), alice))).toBe('decode_budget');
+    expect(rule(guard.check(firstMarks(2), alice))).toBe('ok');
   });
 });
 

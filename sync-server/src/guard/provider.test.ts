@@ -1,6 +1,7 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
 import {
   appendMessage,
+  deleteMessage,
   editMessage,
   type MessageId,
   markRead,
@@ -71,6 +72,28 @@ describe('the guard behind a real sync server', () => {
     await waitFor(() => texts(b.doc).length === 4 && texts(back.doc).length === 4);
     expect(new Set(texts(b.doc))).toEqual(new Set(['before', 'offline one', 'offline two', 'meanwhile']));
     expect(back.closes.filter((c) => c.code === 4422)).toEqual([]);
+  });
+
+  it('accepts an offline edit and reaction of a message an owner deleted meanwhile, and readers never see the edit', async () => {
+    const name = room();
+    const a = await t.connect({ name, user: 'alice' });
+    const m = appendMessage(a.doc, say('alice', 'regrettable'));
+    await a.acknowledged();
+    const offlineDoc = a.doc;
+    a.destroy();
+    editMessage(offlineDoc, m.id, 'edited offline', Date.now());
+    setReaction(offlineDoc, m.id, u('alice'), '🙈', true, Date.now());
+    appendMessage(offlineDoc, say('alice', 'still here'));
+    const owner = await t.connect({ name, user: 'olivia', role: 'owner' });
+    await waitFor(() => texts(owner.doc).includes('regrettable'));
+    deleteMessage(owner.doc, m.id);
+    await owner.acknowledged();
+    const back = await t.connect({ name, user: 'alice', document: offlineDoc });
+    await back.acknowledged();
+    await waitFor(() => texts(owner.doc).includes('still here'));
+    expect(back.closes.filter((c) => c.code === 4422)).toEqual([]);
+    expect(texts(owner.doc)).toEqual(['still here']);
+    expect(texts(back.doc)).toEqual(['still here']);
   });
 
   it('closes a connection that forges an author with forbidden_update, and no one sees the message', async () => {

@@ -4,6 +4,7 @@ import {
   type MessageId,
   markRead,
   reactionKey,
+  readMessages,
   roomMaps,
   setReaction,
   type UserId,
@@ -100,24 +101,49 @@ describe('messages', () => {
     expect(roomMaps(room.server).messages.length).toBe(2);
   });
 
-  it('refuses an append that lands before the sender’s own earlier message', () => {
+  it('accepts an append from a device that was offline while more than 10,000 messages arrived', () => {
     const room = createRoom();
-    const b = room.join();
-    const first = post(b, bob, 'bob first');
-    expect(rule(room.send(b, bob))).toBe('ok');
-    const a = room.join(7000);
-    post(a, alice, 'alice later');
+    const phone = room.join(50); // a low Yjs client id: Yjs still places its message after the later ones' origin
+    const laptop = room.join(999_999);
+    const seen = post(laptop, alice, 'the last message the phone saw');
+    expect(rule(room.send(laptop, alice))).toBe('ok');
+    room.pull(phone);
+    const others = room.join(60);
+    roomMaps(others).messages.push(Array.from({ length: 12_000 }, (_, i) => message(bob, `while you were away ${i}`)));
+    expect(rule(room.send(others, bob))).toBe('ok');
+
+    const late = post(phone, alice, 'back after months');
+    post(laptop, alice, 'also back');
+    const verdict = room.send(phone, alice);
+    expect(verdict.ok && verdict.changes.created).toEqual([late]);
+    expect(rule(room.send(laptop, alice))).toBe('ok');
+    expect(roomMaps(room.server).messages.length).toBe(12_003);
+    expect(readMessages(room.server)[0]?.id).toBe(seen.id);
+  });
+
+  it('refuses a message inserted before a live message however old its origin, and accepts it pushed', () => {
+    const room = createRoom();
+    const a = room.join();
+    const first = post(a, alice, 'first');
+    for (let i = 0; i < 20; i++) post(a, alice, `later ${i}`);
     expect(rule(room.send(a, alice))).toBe('ok');
-
-    // Origin = bob's message, right origin = none: Yjs would place it before
-    // alice's message, which alice's own Yjs client (7000) wrote earlier.
     const origin = itemIdOf(room.server, first.id);
-    const crafted = craftUpdate(7000, 1, [{ origin, values: [message(alice, 'rewriting history')] }]);
-    expect(rule(room.guard.check(crafted, alice))).toBe('message_not_appended');
+    const second = itemIdOf(room.server, roomMaps(room.server).messages.get(1).id);
+    const before = craftUpdate(4000, 0, [{ origin, rightOrigin: second, values: [message(bob, 'between')] }]);
+    expect(rule(room.guard.check(before, bob))).toBe('message_not_appended');
+    const pushed = craftUpdate(4000, 0, [{ origin, values: [message(bob, 'between')] }]);
+    expect(rule(room.guard.check(pushed, bob))).toBe('ok');
+  });
 
-    // The same struct from a Yjs client that had not seen alice's message is a concurrent append.
-    const concurrent = craftUpdate(7001, 0, [{ origin, values: [message(alice, 'from my phone')] }]);
-    expect(rule(room.guard.check(concurrent, alice))).toBe('ok');
+  it('refuses an origin inside a longer item of the sender’s own Yjs client, and accepts its end', () => {
+    const room = createRoom();
+    const a = room.join(7000);
+    roomMaps(a).messages.push([message(alice, 'one'), message(alice, 'two'), message(alice, 'three')]);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const inside = craftUpdate(7000, 3, [{ origin: { client: 7000, clock: 0 }, values: [message(alice, 'rewrite')] }]);
+    expect(rule(room.guard.check(inside, alice))).toBe('message_not_appended');
+    const end = craftUpdate(7000, 3, [{ origin: { client: 7000, clock: 2 }, values: [message(alice, 'next')] }]);
+    expect(rule(room.guard.check(end, alice))).toBe('ok');
   });
 
   it('accepts concurrent appends from two clients, whichever the server receives first', () => {
@@ -278,11 +304,19 @@ describe('edits', () => {
     expect(rule(room.send(b, bob))).toBe('edit_not_author');
   });
 
-  it('refuses an edit of a message that does not exist', () => {
+  it('accepts an edit of a message id the room does not know as inert, and then refuses that id for a new message', () => {
     const room = createRoom();
+    const b = room.join();
+    editMessage(b, mid('future'), 'words for a message not yet written', 1_790_000_100_000);
+    const verdict = room.send(b, bob);
+    expect(verdict.ok && verdict.changes.edited).toEqual([]);
     const a = room.join();
-    editMessage(a, mid('nope'), 'ghost', 1_790_000_100_000);
-    expect(rule(room.send(a, alice))).toBe('edit_not_author');
+    roomMaps(a).messages.push([{ ...message(alice, 'my message'), id: mid('future') }]);
+    expect(rule(room.send(a, alice))).toBe('message_shape');
+    const twin = room.join();
+    roomMaps(twin).messages.push([{ ...message(alice, 'my message'), id: mid('fresh') }]);
+    expect(rule(room.send(twin, alice))).toBe('ok');
+    expect(readMessages(room.server).map((m) => m.text)).toEqual(['my message']);
   });
 
   it('refuses an edit whose value breaks the edit shape', () => {
@@ -329,14 +363,76 @@ describe('edits', () => {
     expect(rule(room.guard.check(removal(902), alice))).toBe('ok');
   });
 
-  it('refuses an edit of a deleted message (its index entry is gone)', () => {
+  it('accepts an offline edit of a message an owner deleted meanwhile, and keeps it out of readers’ views', () => {
     const { room, m } = roomWith();
+    const offline = room.join();
+    const owner = room.join();
+    deleteMessage(owner, m.id);
+    expect(rule(room.send(owner, olivia))).toBe('ok');
+    expect(room.guard.deletedAuthorOf(m.id)).toBe('alice');
+    editMessage(offline, m.id, 'edited on the train', 1_790_000_100_000);
+    post(offline, alice, 'and a new message');
+    const verdict = room.send(offline, alice);
+    expect(verdict.ok && [verdict.changes.edited, verdict.changes.created.length]).toEqual([[], 1]);
+    expect(roomMaps(room.server).edits.get(m.id)?.text).toBe('edited on the train');
+    expect(readMessages(room.server).map((v) => v.text)).toEqual(['and a new message']);
+    const reader = room.join();
+    expect(readMessages(reader).map((v) => v.text)).toEqual(['and a new message']);
+  });
+
+  it('refuses an edit of a deleted message by someone other than its author', () => {
+    const { room, m } = roomWith();
+    const b = room.join();
     const a = room.join();
-    const stale = room.join();
     deleteMessage(a, m.id);
     expect(rule(room.send(a, alice))).toBe('ok');
-    editMessage(stale, m.id, 'too late', 1_790_000_100_000);
-    expect(rule(room.send(stale, alice))).toBe('edit_not_author');
+    editMessage(b, m.id, 'words in her mouth', 1_790_000_100_000);
+    expect(rule(room.send(b, bob))).toBe('edit_not_author');
+  });
+
+  it('refuses re-inserting the id of a message deleted in an earlier update', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    deleteMessage(a, m.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    roomMaps(a).messages.push([{ ...m, text: 'rewritten' }]);
+    expect(rule(room.send(a, alice))).toBe('message_immutable');
+  });
+
+  it('accepts after a reload an offline edit of a message deleted and collected before the load', () => {
+    const { room, m } = roomWith();
+    const offline = room.join();
+    const a = room.join();
+    deleteMessage(a, m.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    // The room unloads and loads again: the content of the deleted message, its author included, is gone.
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, Y.encodeStateAsUpdate(room.server));
+    const guard = new RoomGuard(reloaded);
+    expect(guard.deletedAuthorOf(m.id)).toBeUndefined();
+    editMessage(offline, m.id, 'too late', 1_790_000_100_000);
+    const update = Y.encodeStateAsUpdate(offline, Y.encodeStateVector(reloaded));
+    expect(rule(guard.check(update, alice))).toBe('ok');
+    Y.applyUpdate(reloaded, update);
+    expect(readMessages(reloaded)).toEqual([]);
+    // The inert edit keeps its id from ever being used by a new message.
+    const b = new Y.Doc();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(reloaded));
+    roomMaps(b).messages.push([{ ...message(bob, 'mine now'), id: m.id }]);
+    expect(rule(guard.check(Y.encodeStateAsUpdate(b, Y.encodeStateVector(reloaded)), bob))).toBe('message_shape');
+  });
+
+  it('reports an edit in the same update as its message even when the edit comes first in the update', () => {
+    const room = createRoom();
+    const first = room.join(10);
+    const m = post(first, alice, 'typo');
+    const second = room.join(20); // a later app session: a higher Yjs client id, encoded before the first
+    Y.applyUpdate(second, Y.encodeStateAsUpdate(first));
+    editMessage(second, m.id, 'no typo', 1_790_000_100_000);
+    const verdict = room.send(second, alice);
+    expect(verdict.ok && verdict.changes.edited).toEqual([
+      { messageId: m.id, authorId: 'alice', text: 'no typo', editedAt: 1_790_000_100_000 },
+    ]);
   });
 });
 
@@ -378,6 +474,21 @@ describe('reactions', () => {
     roomMaps(b).reactions.set(reactionKey('m1', 'bob', '🎉'), 'soon' as never);
     expect(rule(room.send(b, bob))).toBe('reaction_shape');
   });
+
+  it('accepts a reaction by its own user on a message deleted meanwhile, and refuses one in another’s name', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const b = room.join();
+    deleteMessage(a, m.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    setReaction(b, m.id, uid('bob'), '👍', true, 1_790_000_000_000);
+    expect(rule(room.send(b, bob))).toBe('ok');
+    const c = room.join();
+    setReaction(c, m.id, uid('alice'), '🎉', true, 1_790_000_000_000);
+    expect(rule(room.send(c, bob))).toBe('reaction_not_own');
+  });
 });
 
 describe('read markers', () => {
@@ -401,6 +512,19 @@ describe('read markers', () => {
     const a = room.join();
     roomMaps(a).reads.set('alice', { messageId: 'm9' } as never);
     expect(rule(room.send(a, alice))).toBe('read_shape');
+  });
+
+  it('accepts a read marker pointing at a message deleted meanwhile', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const b = room.join();
+    deleteMessage(a, m.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    markRead(b, uid('bob'), m.id, 1_790_000_000_000);
+    const verdict = room.send(b, bob);
+    expect(verdict.ok && verdict.changes.reads).toEqual([{ userId: 'bob', messageId: m.id, at: 1_790_000_000_000 }]);
   });
 });
 

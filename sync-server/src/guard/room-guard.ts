@@ -8,6 +8,7 @@ import {
   type StructId,
 } from './decode';
 import {
+  type EditTarget,
   editDeleteRule,
   editValueRule,
   editWriteRule,
@@ -39,22 +40,29 @@ export interface RoomGuardOptions {
   maxUpdateBytes?: number;
   decodeLimits?: DecodeLimits;
   /**
-   * How many items an append may land behind the end of `messages` (other
-   * clients' concurrent or offline-period appends it had not seen). Bounds the
-   * walk from the append's left origin to the end; see README "Appends".
-   */
-  maxAppendDistance?: number;
-  /**
-   * Work budget of one check: structs and message elements visited for the
-   * delete set plus items walked for appends. Bounds a hostile update whose
-   * many structs each point far from the end.
+   * Work budget of one check: structs and message elements visited to
+   * resolve the delete set. Bounds a hostile update that deletes wide ranges.
    */
   maxSteps?: number;
+  /**
+   * New `messages` items per update that Yjs has to order against other items
+   * (README "What applying costs"): an append behind items the sender had not
+   * seen (a device back from offline) or several appends competing for one
+   * place. Yjs walks the room for each, so this bounds what one accepted
+   * update costs to apply. A device sends one per offline period.
+   */
+  maxContestedAppends?: number;
+  /** The same for map entries (`edits`, `reactions`, `reads`); each walks the history of its key. */
+  maxContestedEntries?: number;
+  /** Deleted messages whose author the guard remembers (oldest forgotten first). */
+  maxTombstones?: number;
 }
 
 export const DEFAULT_MAX_UPDATE_BYTES = 1024 * 1024;
-const DEFAULT_MAX_APPEND_DISTANCE = 10_000;
 const DEFAULT_MAX_STEPS = 100_000;
+const DEFAULT_MAX_CONTESTED_APPENDS = 4;
+const DEFAULT_MAX_CONTESTED_ENTRIES = 64;
+const DEFAULT_MAX_TOMBSTONES = 100_000;
 
 export function emptyChanges(): RoomChanges {
   return { created: [], edited: [], deleted: [], reads: [], reactions: [] };
@@ -69,6 +77,8 @@ type Placement = { ok: true; root: RootName; key: string | null } | { ok: false;
 interface NewItem extends DecodedItem {
   placement?: Placement;
 }
+
+type FindNew = (id: StructId) => { item: NewItem | null } | undefined;
 
 class Refused extends Error {
   constructor(readonly refusal: Refusal) {
@@ -119,26 +129,59 @@ class RangeIndex {
 }
 
 /**
+ * What applying an update will cost Yjs beyond O(update). Yjs places a new
+ * item by walking right from its left origin over the items it must order
+ * itself against (YATA conflict resolution, yjs Item.integrate), which is
+ * nothing for an item whose origin is still followed by its right origin. It
+ * walks when the origin has items after it the sender had not seen (an
+ * append back from offline: up to the whole room) and when several new items
+ * of the update share one insertion point (each walks past the others; tens
+ * of thousands of them in one frame would take Yjs minutes). Counting both
+ * kinds is O(1) per item; the guard caps the counts per update.
+ */
+class ContestCounter {
+  appends = 0;
+  entries = 0;
+  private readonly children = new Map<string, number>();
+
+  /** `far`: the origin is an existing item that Yjs will walk from. */
+  place(item: NewItem, where: string, far: boolean): void {
+    const point = item.origin === null ? `${where}|start` : `${item.origin.client}:${item.origin.clock}`;
+    const siblings = (this.children.get(point) ?? 0) + 1;
+    this.children.set(point, siblings);
+    // The first child of a point costs nothing unless far; every further child walks past its siblings.
+    if (!far && siblings === 1) return;
+    if (where === 'messages') this.appends++;
+    else this.entries++;
+  }
+}
+
+/**
  * Checks incoming Yjs updates of one loaded `room:<id>` document against the
  * room schema v1 rules, before the server applies them.
  *
  * Indexes: the guard keeps message id → author itself (built once at load,
  * kept current by a doc `afterTransaction` listener, so it sees every applied
- * update whatever its origin: a client, Redis, another instance). For item
- * ids it uses the document's own struct store (binary search by client and
- * clock) and each root map's `_map` (key → current item), which Yjs keeps
- * current and garbage-collects itself. The end of `messages` is reached by
- * walking right from the append's origin, which is 0 steps for an append at
- * the end. So a check costs O(update · log room), flat in practice.
+ * update whatever its origin: a client, Redis, another instance), and deleted
+ * message id → author for messages deleted while it runs (tombstones). For
+ * item ids it uses the document's own struct store (binary search by client
+ * and clock) and each root map's `_map` (key → current item), which Yjs keeps
+ * current and garbage-collects itself. An append is judged by its origins and
+ * their immediate neighbours only, never by walking the array. So a check
+ * costs O(update · log room), flat in room size.
  */
 export class RoomGuard {
   private readonly doc: Y.Doc;
   private readonly maps: RoomMaps;
   private readonly authors = new Map<string, string>();
+  /** Messages deleted since load: id → author (Map keeps insertion order, so the oldest go first). */
+  private readonly tombstones = new Map<string, string>();
   private readonly maxUpdateBytes: number;
   private readonly decodeLimits: DecodeLimits;
-  private readonly maxAppendDistance: number;
   private readonly maxSteps: number;
+  private readonly maxContestedAppends: number;
+  private readonly maxContestedEntries: number;
+  private readonly maxTombstones: number;
   private readonly onAfterTransaction: (tr: Y.Transaction) => void;
 
   /** Builds its indexes from the loaded document (O(room) once, at load). */
@@ -147,8 +190,10 @@ export class RoomGuard {
     this.maps = roomMaps(doc);
     this.maxUpdateBytes = options.maxUpdateBytes ?? DEFAULT_MAX_UPDATE_BYTES;
     this.decodeLimits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
-    this.maxAppendDistance = options.maxAppendDistance ?? DEFAULT_MAX_APPEND_DISTANCE;
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.maxContestedAppends = options.maxContestedAppends ?? DEFAULT_MAX_CONTESTED_APPENDS;
+    this.maxContestedEntries = options.maxContestedEntries ?? DEFAULT_MAX_CONTESTED_ENTRIES;
+    this.maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     for (const message of this.maps.messages.toArray()) this.learn(message);
     this.onAfterTransaction = (tr) => this.track(tr);
     doc.on('afterTransaction', this.onAfterTransaction);
@@ -157,11 +202,17 @@ export class RoomGuard {
   destroy(): void {
     this.doc.off('afterTransaction', this.onAfterTransaction);
     this.authors.clear();
+    this.tombstones.clear();
   }
 
   /** The author of a message in the room, from the index (for the server's events and for tests). */
   authorOf(messageId: string): string | undefined {
     return this.authors.get(messageId);
+  }
+
+  /** The author of a message deleted since the room was loaded (for tests and diagnostics). */
+  deletedAuthorOf(messageId: string): string | undefined {
+    return this.tombstones.get(messageId);
   }
 
   /** Number of messages indexed (live messages in the room). */
@@ -268,52 +319,74 @@ export class RoomGuard {
       }
     }
 
-    // 3. New items: where they go, then the rules of that place.
+    // 3. New items: where they go. Messages first, so that edits in the same update know them.
+    const contested = new ContestCounter();
+    const mapItems: { item: NewItem; placement: Placement & { ok: true } }[] = [];
     const newMessageIds = new Map<string, string>();
-    const reactionsOn = new Set<string>();
     for (const item of newItems) {
       const placement = this.place(item, findNew);
       if (!placement.ok) throw new Refused(placement.refusal);
-      const deletedNow = deletedByUpdate.has(item.client, item.clock + item.length - 1);
       const { content } = item;
       if (content.kind !== 'any' && content.kind !== 'deleted') {
         fail('wrong_type', `${placement.root} holds plain values, not ${content.kind} content`);
       }
-      if (placement.root === 'messages') {
-        if (placement.key !== null) fail('wrong_type', 'messages is an array, not a map');
-        this.checkAppendPosition(item, findNew, deletedByUpdate, step);
-        if (content.kind !== 'any') continue;
-        for (const value of content.values) {
-          const id = (value as { id?: unknown } | null)?.id;
-          if (typeof id === 'string' && deletedMessageIds.has(id)) {
-            fail('message_immutable', `message ${id} is deleted and re-inserted: messages never change in place`);
-          }
-          failWith(newMessageRule(value, ctx, (mid) => this.authors.has(mid) || newMessageIds.has(mid)));
-          const message = { ...(value as ChatMessage) };
-          newMessageIds.set(message.id, message.author);
-          if (!deletedNow) changes.created.push(message);
-        }
+      if (placement.root !== 'messages') {
+        mapItems.push({ item, placement });
         continue;
       }
+      if (placement.key !== null) fail('wrong_type', 'messages is an array, not a map');
+      this.checkAppendPosition(item, findNew, deletedByUpdate, contested);
+      if (contested.appends > this.maxContestedAppends) {
+        fail('decode_budget', `more than ${this.maxContestedAppends} appends compete for their place in one update`);
+      }
+      if (content.kind !== 'any') continue;
+      const deletedNow = deletedByUpdate.has(item.client, item.clock + item.length - 1);
+      for (const value of content.values) {
+        const id = (value as { id?: unknown } | null)?.id;
+        if (typeof id === 'string' && (deletedMessageIds.has(id) || this.tombstones.has(id))) {
+          fail('message_immutable', `message ${id} was deleted and is re-inserted: messages never change in place`);
+        }
+        failWith(newMessageRule(value, ctx, (mid) => this.idTaken(mid) || newMessageIds.has(mid)));
+        const message = { ...(value as ChatMessage) };
+        newMessageIds.set(message.id, message.author);
+        if (!deletedNow) changes.created.push(message);
+      }
+    }
+
+    // 4. Map entries: the rules of their key.
+    const reactionsOn = new Set<string>();
+    for (const { item, placement } of mapItems) {
       const key = placement.key;
       if (key === null) fail('wrong_type', `${placement.root} is a map, not an array`);
       if (item.rightOrigin !== null) fail('malformed_update', `${placement.root} entry inserted before another entry`);
-      const value = content.kind === 'any' ? content.values : null;
+      this.countContestedEntry(item, placement.root, key!, findNew, contested);
+      if (contested.entries > this.maxContestedEntries) {
+        fail(
+          'decode_budget',
+          `more than ${this.maxContestedEntries} map entries compete for their place in one update`,
+        );
+      }
+      const deletedNow = deletedByUpdate.has(item.client, item.clock + item.length - 1);
+      const value = item.content.kind === 'any' ? item.content.values : null;
       if (value !== null && value.length !== 1) fail('malformed_update', `${placement.root} entry with several values`);
       const v = value?.[0];
       if (placement.root === 'edits') {
-        const author = this.authors.get(key!) ?? newMessageIds.get(key!);
+        const newAuthor = newMessageIds.get(key!);
+        const target: EditTarget =
+          newAuthor !== undefined ? { state: 'live', author: newAuthor } : this.editTarget(key!);
         if (value === null) {
           // A value written and removed before it was sent (its content already collected by the
           // sender). Integrating it still replaces the key's current value, so it is a removal.
-          if (this.hasLiveEntry(this.maps.edits, key!)) failWith(editDeleteRule(key!, author, ctx));
+          if (this.hasLiveEntry(this.maps.edits, key!)) failWith(editDeleteRule(key!, target, ctx));
           continue;
         }
-        failWith(editWriteRule(key!, author, ctx));
+        failWith(editWriteRule(key!, target, ctx));
         failWith(editValueRule(v));
         const edit = v as { text: string; editedAt: number };
-        if (!deletedNow)
-          changes.edited.push({ messageId: key!, authorId: author!, text: edit.text, editedAt: edit.editedAt });
+        // Only edits of messages that are there are news: an edit of a deleted message stays hidden
+        // (readers ignore it), and publishing its text would bring it back where deleting removed it.
+        if (!deletedNow && target.state === 'live' && !deletedMessageIds.has(key!))
+          changes.edited.push({ messageId: key!, authorId: target.author, text: edit.text, editedAt: edit.editedAt });
       } else if (placement.root === 'reactions') {
         failWith(reactionKeyRule(key!, ctx));
         if (value === null) continue;
@@ -370,7 +443,7 @@ export class RoomGuard {
       if (ctx.role !== 'owner') fail('wrong_type', `${root.root} holds no list elements`);
       return;
     }
-    if (root.root === 'edits') failWith(editDeleteRule(key, this.authors.get(key), ctx));
+    if (root.root === 'edits') failWith(editDeleteRule(key, this.editTarget(key), ctx));
     else if (root.root === 'reactions') {
       failWith(reactionKeyRule(key, ctx));
       reactionsOff.push(key);
@@ -464,20 +537,31 @@ export class RoomGuard {
   }
 
   /**
-   * "Only at the end of the array as the sender saw it." The right origin
-   * must be nothing (a push) or a deleted item (an insert at `length` lands
-   * before trailing deleted items). The left origin is the end, another new
-   * message of this update (a batch), or an item followed only by deleted
-   * items and by items the sender cannot have seen: concurrent appends from
-   * other Yjs clients. An item of the sender's own Yjs client after the origin
-   * proves it saw that item, so landing before it is an insert in the middle.
+   * "Only at the end of the array as the sender saw it", judged from what the
+   * struct proves, in O(1) (plus one binary search per origin):
+   *
+   * - the right origin is nothing (a push) or a deleted item (an insert at
+   *   `length` lands before trailing deleted items). A live right origin is
+   *   an insert before something the sender saw: refused.
+   * - the left origin is nothing (the sender's array was empty), another new
+   *   item of this update (an offline batch), or any item of `messages`: the
+   *   items after it that the sender had not seen are concurrent appends
+   *   (someone posting at the same moment, a device back after months).
+   *   Yjs orders the new item among them. There is no distance limit, so a
+   *   long-offline device is never wedged; the price is README "Appends".
+   * - the one thing an old origin can still prove: an origin inside a longer
+   *   item of the sender's own Yjs client (it wrote the elements after it).
+   *
+   * Appends that Yjs must order against other items are counted (see
+   * `ContestCounter`), because Yjs walks the room for each of them.
    */
   private checkAppendPosition(
     item: NewItem,
-    findNew: (id: StructId) => { item: NewItem | null } | undefined,
+    findNew: FindNew,
     deletedByUpdate: RangeIndex,
-    step: () => void,
+    contested: ContestCounter,
   ): void {
+    let rightItem: Y.Item | null = null;
     if (item.rightOrigin !== null) {
       const ref = item.rightOrigin;
       const inUpdate = findNew(ref);
@@ -491,34 +575,66 @@ export class RoomGuard {
         ? inUpdate.item?.content.kind === 'deleted' || deletedByUpdate.has(ref.client, ref.clock)
         : (existing as Y.Item).deleted || deletedByUpdate.has(ref.client, ref.clock);
       if (!deleted) fail('message_not_appended', `message inserted before ${idText(ref)}, not at the end`);
+      if (existing instanceof Y.Item) rightItem = existing;
     }
-    let next: Y.Item | null;
-    let distance = 0;
     if (item.origin === null) {
-      next = this.maps.messages._start;
-    } else {
-      if (findNew(item.origin)) return;
+      contested.place(item, 'messages', this.maps.messages._start !== null && this.maps.messages._start !== rightItem);
+      return;
+    }
+    if (findNew(item.origin)) {
+      contested.place(item, 'messages', false);
+      return;
+    }
+    // place() resolved the origin to an item of messages (a GC'd range is refused there).
+    const left = this.existing(item.origin) as Y.Item;
+    const inside = item.origin.clock < left.id.clock + left.length - 1;
+    if (inside && !left.deleted && left.id.client === item.client) {
+      fail('message_not_appended', 'message inserted between earlier messages of the same sender');
+    }
+    // Yjs runs its conflict walk when the origin's right neighbour is not the right origin.
+    contested.place(item, 'messages', inside || left.right !== rightItem);
+  }
+
+  /** Counts a map entry Yjs must order against other entries of its key (it walks the key's history for it). */
+  private countContestedEntry(
+    item: NewItem,
+    root: RootName,
+    key: string,
+    findNew: FindNew,
+    contested: ContestCounter,
+  ): void {
+    const map = this.maps[root] as unknown as { _map: Map<string, Y.Item> };
+    let far: boolean;
+    if (item.origin === null) far = map._map.has(key);
+    else if (findNew(item.origin)) far = false;
+    else {
       const left = this.existing(item.origin) as Y.Item;
-      const lastClock = left.id.clock + left.length - 1;
-      if (!left.deleted && item.origin.clock < lastClock) {
-        // The origin is inside a multi-message item: the rest of that item comes after it.
-        if (left.id.client === item.client) fail('message_not_appended', 'message inserted between earlier messages');
-        distance = lastClock - item.origin.clock;
-      }
-      next = left.right;
+      far = left.right !== null || item.origin.clock < left.id.clock + left.length - 1;
     }
-    const tooFar = () =>
-      fail('message_not_appended', `message lands more than ${this.maxAppendDistance} items before the end`);
-    if (distance > this.maxAppendDistance) tooFar();
-    for (; next !== null; next = next.right) {
-      step();
-      // Live elements count one each (that is what the reader sees skipped); a deleted run counts once.
-      distance += next.deleted ? 1 : next.length;
-      if (distance > this.maxAppendDistance) tooFar();
-      if (next.deleted || next.id.client !== item.client) continue;
-      if (deletedByUpdate.has(next.id.client, next.id.clock)) continue;
-      fail('message_not_appended', `message inserted before the sender's own ${idText(next.id)}`);
-    }
+    contested.place(item, `${root}/${key}`, far);
+  }
+
+  /** What the room knows about the message `messageId` (for edits). */
+  private editTarget(messageId: string): EditTarget {
+    const live = this.authors.get(messageId);
+    if (live !== undefined) return { state: 'live', author: live };
+    const deleted = this.tombstones.get(messageId);
+    if (deleted !== undefined) return { state: 'deleted', author: deleted };
+    return { state: 'unknown' };
+  }
+
+  /**
+   * Whether a new message may not use this id: a message in the room, one
+   * deleted since load, or an id with an `edits` entry (live or overwritten).
+   * The last makes edits of unknown ids inert: they can never attach to a
+   * message appended later (see rules.ts `editWriteRule`).
+   */
+  private idTaken(messageId: string): boolean {
+    return (
+      this.authors.has(messageId) ||
+      this.tombstones.has(messageId) ||
+      (this.maps.edits as unknown as { _map: Map<string, Y.Item> })._map.has(messageId)
+    );
   }
 
   private hasLiveEntry(map: { _map: Map<string, Y.Item> }, key: string): boolean {
@@ -531,16 +647,24 @@ export class RoomGuard {
     if (m && typeof m.id === 'string' && typeof m.author === 'string') this.authors.set(m.id, m.author);
   }
 
+  /** A message was deleted: it leaves the index and its author is remembered as a tombstone. */
   private forget(value: unknown): void {
     const m = value as Partial<ChatMessage> | null;
-    if (m && typeof m.id === 'string' && this.authors.get(m.id) === m.author) this.authors.delete(m.id);
+    if (!m || typeof m.id !== 'string' || typeof m.author !== 'string' || this.authors.get(m.id) !== m.author) return;
+    this.authors.delete(m.id);
+    this.tombstones.delete(m.id);
+    this.tombstones.set(m.id, m.author);
+    if (this.tombstones.size > this.maxTombstones) {
+      const oldest = this.tombstones.keys().next().value as string;
+      this.tombstones.delete(oldest);
+    }
   }
 
   /**
    * Keeps the message index current after every transaction on the document
    * (accepted client updates, Redis, load, server-side writes). Runs before
    * Yjs garbage-collects the deleted content, so deleted messages can still be
-   * read here and forgotten. Cost: the structs the transaction added or deleted.
+   * read here and moved to the tombstones. Cost: the structs the transaction added or deleted.
    */
   private track(tr: Y.Transaction): void {
     const store = this.doc.store;

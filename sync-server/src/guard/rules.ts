@@ -53,8 +53,10 @@ export function writeAllowed(ctx: GuardContext): Refusal | null {
 
 /**
  * A new element of `messages`: a valid v1 message written by the sender,
- * with an id not already in the room (edits and reactions address messages by
- * id, so a reused id would let one user's edit land on another's message).
+ * with an id not already used in the room (edits and reactions address
+ * messages by id, so a reused id would let one user's edit land on another's
+ * message). `idTaken` answers for live messages, remembered deleted ones and
+ * ids that have an `edits` entry.
  */
 export function newMessageRule(value: unknown, ctx: GuardContext, idTaken: (id: string) => boolean): Refusal | null {
   const shape = messageShapeError(value);
@@ -72,13 +74,32 @@ export function messageDeleteRule(authorId: string, ctx: GuardContext): Refusal 
 }
 
 /**
- * Writing `edits[messageId]`: only the author of a message that exists.
- * `authorOf` answers from the room (and the update's own new messages).
+ * What the room knows about the message an edit addresses: a message in the
+ * room (or appended by the same update), a message deleted while the room was
+ * loaded (the guard remembers its author), or nothing (never existed, or
+ * deleted before the room was loaded: Yjs garbage-collected its content, so
+ * its author is gone with it).
  */
-export function editWriteRule(messageId: string, authorOf: string | undefined, ctx: GuardContext): Refusal | null {
-  if (authorOf === undefined) return refuse('edit_not_author', `message ${messageId} does not exist`);
-  if (authorOf !== ctx.userId) return refuse('edit_not_author', `message ${messageId} belongs to ${authorOf}`);
-  return null;
+export type EditTarget =
+  | { state: 'live'; author: string }
+  | { state: 'deleted'; author: string }
+  | { state: 'unknown' };
+
+/**
+ * Writing `edits[messageId]`: only the author of the message, also after the
+ * message was deleted (an edit made offline must not wedge the author's
+ * device; readers ignore edits of missing messages, so the text stays hidden).
+ *
+ * An id the room knows nothing about is accepted too, and the entry is inert:
+ * a message is never appended with an id that already has an `edits` entry
+ * (`newMessageRule`), so such an edit can never attach to a future message,
+ * whoever wrote it. That is what makes it safe to accept an offline edit of a
+ * message that was deleted and garbage-collected before this load.
+ */
+export function editWriteRule(messageId: string, target: EditTarget, ctx: GuardContext): Refusal | null {
+  if (target.state === 'unknown' || target.author === ctx.userId) return null;
+  const deleted = target.state === 'deleted' ? ' (deleted)' : '';
+  return refuse('edit_not_author', `message ${messageId}${deleted} belongs to ${target.author}`);
 }
 
 export function editValueRule(value: unknown): Refusal | null {
@@ -89,9 +110,11 @@ export function editValueRule(value: unknown): Refusal | null {
 /**
  * Removing `edits[messageId]`: its author, or an owner (who removes the edit
  * together with the message it moderates: protocol `deleteMessage` does both).
+ * When the author is unknown (the message is gone and garbage-collected), the
+ * entry is inert and anyone who may write may clean it up.
  */
-export function editDeleteRule(messageId: string, authorOf: string | undefined, ctx: GuardContext): Refusal | null {
-  if (ctx.role === 'owner' || (authorOf !== undefined && authorOf === ctx.userId)) return null;
+export function editDeleteRule(messageId: string, target: EditTarget, ctx: GuardContext): Refusal | null {
+  if (ctx.role === 'owner' || target.state === 'unknown' || target.author === ctx.userId) return null;
   return refuse('edit_not_author', `only the author of ${messageId} or an owner may remove its edit`);
 }
 
