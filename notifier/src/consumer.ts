@@ -39,10 +39,17 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
   const { repo, directory, logger, metrics, clock } = deps;
 
   async function messageCreated(event: MessageCreatedEvent): Promise<void> {
-    await repo.rememberMessage(event);
+    const facts = {
+      eventId: event.id,
+      roomId: event.roomId,
+      messageId: event.messageId,
+      messageCreatedAt: event.createdAt,
+      authorId: event.authorId,
+    };
     const room = await directory.room(event.roomId);
     if (!room) {
       logger.warn({ roomId: event.roomId, eventId: event.id }, 'message for a room the directory does not know');
+      await repo.recordNotifications(facts, [], clock());
       return;
     }
     const replyToAuthorId = event.replyTo ? ((await repo.message(event.replyTo))?.authorId ?? null) : null;
@@ -56,7 +63,10 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
       (userId) => preferences.get(userId),
       nowMs,
     );
-    if (decisions.length === 0) return;
+    if (decisions.length === 0) {
+      await repo.recordNotifications(facts, [], nowMs);
+      return;
+    }
     const pushUsers = decisions.filter((d) => d.pushAtMs !== null).map((d) => d.userId);
     const subscriptions = await repo.pushSubscriptionsOf(pushUsers);
     const authorName =
@@ -73,11 +83,7 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
       pushAtMs: d.pushAtMs,
       emailAtMs: d.emailAtMs,
     }));
-    const inserted = await repo.recordNotifications(
-      { eventId: event.id, roomId: event.roomId, messageId: event.messageId, messageCreatedAt: event.createdAt },
-      items,
-      nowMs,
-    );
+    const inserted = await repo.recordNotifications(facts, items, nowMs);
     metrics.deliveries.inc({ channel: 'inapp', result: 'sent' }, inserted.length);
     if (inserted.length > 0) deps.onNotified(inserted.map((n) => n.userId));
     const dueNow = items.some(

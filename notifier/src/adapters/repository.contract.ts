@@ -31,7 +31,13 @@ export function runRepositoryContract(
       await teardown?.();
     });
 
-    const event = (n: number) => ({ eventId: `e${n}`, roomId: 'r1', messageId: `m${n}`, messageCreatedAt: 1000 + n });
+    const event = (n: number) => ({
+      eventId: `e${n}`,
+      roomId: 'r1',
+      messageId: `m${n}`,
+      messageCreatedAt: 1000 + n,
+      authorId: 'author',
+    });
     const item = (
       userId: string,
       extra: Partial<Parameters<NotifierRepository['recordNotifications']>[1][0]> = {},
@@ -185,7 +191,9 @@ export function runRepositoryContract(
       expect(kept).toEqual(['https://p/cap2', 'https://p/cap3', 'https://p/cap4']);
     });
 
-    it('remembers message authors for replies', async () => {
+    it('remembers message authors for replies, also with the notifications of the message', async () => {
+      await repo.recordNotifications({ ...event(70), authorId: 'zed' }, [], 1);
+      expect(await repo.message('m70')).toEqual({ roomId: 'r1', authorId: 'zed', createdAt: 1070 });
       await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'ann', createdAt: 5 });
       await repo.rememberMessage({ messageId: 'mm', roomId: 'r1', authorId: 'changed', createdAt: 6 });
       expect(await repo.message('mm')).toEqual({ roomId: 'r1', authorId: 'ann', createdAt: 5 });

@@ -291,17 +291,28 @@ export function createRepository(database: Database<NotifierTables>) {
     },
 
     /**
-     * Stores the in-app notifications of one event and the deliveries they
-     * lead to, in one transaction. A redelivered event changes nothing
+     * Remembers the message's author and stores the in-app notifications of
+     * one event and the deliveries they lead to, in one transaction. A redelivered event changes nothing
      * (unique keys). Returns the notifications that are new.
      */
     async recordNotifications(
-      event: { eventId: string; roomId: string; messageId: string; messageCreatedAt: number },
+      event: { eventId: string; roomId: string; messageId: string; messageCreatedAt: number; authorId: string },
       items: readonly NewNotification[],
       nowMs: number,
     ): Promise<{ id: string; userId: string }[]> {
-      if (items.length === 0) return [];
+      // One transaction (one commit, one fsync on SQLite) for the message's author and everything it causes.
       return db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('notifier_messages')
+          .values({
+            message_id: event.messageId,
+            room_id: event.roomId,
+            author_id: event.authorId,
+            created_at: event.messageCreatedAt,
+          })
+          .onConflict((oc) => oc.column('message_id').doNothing())
+          .execute();
+        if (items.length === 0) return [];
         const inserted = await trx
           .insertInto('notifier_notifications')
           .values(
