@@ -155,4 +155,21 @@ describe('chatting in real time', () => {
     await bob.getByText('You were removed from this room.').waitFor({ timeout: 30_000 });
     await shot(bob, 'removed-member');
   });
+
+  it('signs out and leaves nothing of the account on the device', async () => {
+    await alice.goto('/profile');
+    await alice.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await alice.waitForURL('**/login**');
+    await alice.waitForFunction(
+      async () =>
+        localStorage.getItem('confab:account') === null &&
+        Object.keys(localStorage).every((k) => !k.startsWith('confab:rooms:')) &&
+        (await indexedDB.databases()).every((d) => !d.name?.startsWith('confab:')),
+      undefined,
+      { timeout: 15_000 },
+    );
+    // And the session is gone on the server too.
+    const me = await alice.evaluate(async () => (await fetch('/api/auth/me')).status);
+    expect(me).toBe(401);
+  });
 });

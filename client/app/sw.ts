@@ -1,6 +1,6 @@
 /// <reference lib="webworker" />
 import { defaultCache } from '@serwist/turbopack/worker';
-import { type PrecacheEntry, Serwist, type SerwistGlobalConfig } from 'serwist';
+import { NetworkOnly, type PrecacheEntry, type RouteHandlerCallback, Serwist, type SerwistGlobalConfig } from 'serwist';
 
 /**
  * The service worker. Precaches the app shell (static assets and one
@@ -15,13 +15,30 @@ declare global {
 
 declare const self: ServiceWorkerGlobalScope;
 
+const SHELLS = ['/chat', '/chat/_', '/invite/_', '/login', '/register', '/profile'];
+
 /** Which precached shell answers an offline navigation to `pathname`. */
 function shellFor(pathname: string): string {
   if (pathname.startsWith('/chat/')) return '/chat/_';
   if (pathname.startsWith('/invite/')) return '/invite/_';
-  for (const route of ['/chat', '/login', '/register', '/profile']) if (pathname === route) return route;
-  return '/chat';
+  return SHELLS.includes(pathname) ? pathname : '/chat';
 }
+
+/**
+ * Page navigations: the network when it answers, else the precached shell of
+ * the route. Written out instead of Serwist's `fallbacks`, whose plugin did not
+ * answer navigations to never-visited room URLs (found by bench/client.ts).
+ */
+const navigate: RouteHandlerCallback = async ({ request, event }) => {
+  try {
+    const preloaded = (await (event as FetchEvent).preloadResponse) as Response | undefined;
+    if (preloaded) return preloaded;
+    return await fetch(request);
+  } catch {
+    const shell = shellFor(new URL(request.url).pathname);
+    return (await serwist.matchPrecache(shell)) ?? (await serwist.matchPrecache('/chat')) ?? Response.error();
+  }
+};
 
 const serwist = new Serwist({
   precacheEntries: self.__SW_MANIFEST,
@@ -29,15 +46,13 @@ const serwist = new Serwist({
   skipWaiting: false,
   clientsClaim: true,
   navigationPreload: true,
-  runtimeCaching: defaultCache,
-  fallbacks: {
-    // When a navigation fails (offline, server down), answer with the precached shell of its route.
-    entries: ['/chat/_', '/invite/_', '/chat', '/login', '/register', '/profile'].map((shell) => ({
-      url: shell,
-      matcher: ({ request }: { request: Request }) =>
-        request.destination === 'document' && shellFor(new URL(request.url).pathname) === shell,
-    })),
-  },
+  runtimeCaching: [
+    { matcher: ({ request, sameOrigin }) => sameOrigin && request.mode === 'navigate', handler: navigate },
+    // API answers are private to an account and the app keeps its own offline
+    // state (localStorage, IndexedDB): never cache them, unlike defaultCache's "apis".
+    { matcher: ({ sameOrigin, url }) => sameOrigin && url.pathname.startsWith('/api/'), handler: new NetworkOnly() },
+    ...defaultCache,
+  ],
 });
 
 interface PushPayload {

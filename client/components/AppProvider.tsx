@@ -69,6 +69,8 @@ export function AppProvider({ children }: { children: ReactNode }) {
         // The sync client (and its IndexedDB handles) is torn down by the effect below before deletion completes.
         await new Promise((r) => setTimeout(r, 0));
         await deleteAccountDatabases(indexedDB, current.id).catch(() => []);
+        // Older workers cached API answers ("apis"); none may outlive the account on this device.
+        await globalThis.caches?.delete('apis').catch(() => false);
       }
     },
     [api, cache, user],
