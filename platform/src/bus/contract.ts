@@ -331,6 +331,27 @@ export function runBusContract(name: string, setup: () => Promise<BusContractHar
       await s2.stop();
     });
 
+    it('stop() right after subscribe() resolves promptly, and the durable still gets its events later', async () => {
+      const t = token();
+      const b = await bus();
+      await waitFor(() => b.healthy(), WAIT);
+      const started = Date.now();
+      const s1 = await b.subscribe({ durable: t, subjects: [`confab.${t}.>`], handler: async () => {} });
+      await s1.stop();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await b.publish(`confab.${t}.x`, { id: `${t}-1` });
+      const seen: string[] = [];
+      const s2 = await b.subscribe({
+        durable: t,
+        subjects: [`confab.${t}.>`],
+        handler: async (d) => {
+          seen.push(d.event.id);
+        },
+      });
+      await waitFor(() => seen.length === 1, WAIT);
+      await s2.stop();
+    });
+
     it('shares the work of one durable between two subscribers, each event handled once', async () => {
       const t = token();
       const [b1, b2] = [await bus(), await bus()];

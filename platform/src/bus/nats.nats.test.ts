@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -303,6 +303,43 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
     await waitFor(async () => (await bus.outboxDepth()) === 0);
     const after = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
     expect(after - before).toBe(1);
+    await bus.close();
+  });
+
+  it('configures each durable as an explicit-ack pull consumer and updates it when a restart brings new settings', async () => {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    // Once connected, subscribe() creates the consumer before it resolves (while NATS is down it does so later).
+    await waitFor(() => bus.healthy());
+    const jsm = await jetstreamManager(nc);
+    const first = await bus.subscribe({
+      durable: 'settings',
+      subjects: ['confab.settings.>'],
+      maxDeliver: 3,
+      ackWaitMs: 5_000,
+      handler: async () => {},
+    });
+    let info = await jsm.consumers.info(stream, 'settings');
+    expect(info.config).toMatchObject({
+      durable_name: 'settings',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: `${subjectPrefix}.settings.>`,
+      ack_wait: nanos(5_000),
+      max_deliver: 4,
+      max_ack_pending: 1,
+    });
+    await first.stop();
+    const second = await bus.subscribe({
+      durable: 'settings',
+      subjects: ['confab.settings.>'],
+      maxDeliver: 7,
+      concurrency: 8,
+      ackWaitMs: 9_000,
+      handler: async () => {},
+    });
+    info = await jsm.consumers.info(stream, 'settings');
+    expect(info.config).toMatchObject({ ack_wait: nanos(9_000), max_deliver: 8, max_ack_pending: 8 });
+    await second.stop();
     await bus.close();
   });
 

@@ -345,7 +345,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
           const messages = await consumer.consume({ max_messages: this.sub.concurrency });
           this.messages = messages;
           log.debug({ durable: this.sub.durable }, 'pulling');
-          if (this.stopping) await messages.close();
+          // close() resolves only once the iterator below has drained, so it is never awaited here.
+          if (this.stopping) void messages.close();
           void this.watch(messages);
           failures = 0;
           for await (const msg of messages) {
@@ -387,7 +388,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
           s.type === 'no_responders'
         ) {
           log.warn({ durable: this.sub.durable, status: s.type }, 'consumer is gone; recreating it');
-          await messages.close();
+          void messages.close();
           return;
         }
       }
@@ -444,7 +445,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       this.stopping = true;
       this.stopSignal.abort();
       wakeWaiters();
-      await this.messages?.close();
+      void this.messages?.close();
       await this.loop;
       await Promise.all(this.inFlight);
       // Acks are written to the socket; make sure the server has them before we say stopped. While
