@@ -47,7 +47,8 @@ const SCAN_BATCH = 256;
  *   per event instead of two), so no subscriber waits on another's acks.
  */
 interface SharedState {
-  readonly wakers: Set<() => void>;
+  /** Wake-up → the durable of its subscription. */
+  readonly wakers: Map<() => void, string>;
   readonly acks: Map<string, number[]>;
 }
 const sharedByDatabase = new WeakMap<object, SharedState>();
@@ -55,7 +56,7 @@ const sharedByDatabase = new WeakMap<object, SharedState>();
 function sharedStateOf(database: object): SharedState {
   let state = sharedByDatabase.get(database);
   if (!state) {
-    state = { wakers: new Set(), acks: new Map() };
+    state = { wakers: new Map(), acks: new Map() };
     sharedByDatabase.set(database, state);
   }
   return state;
@@ -114,10 +115,11 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   let closed = false;
   let rotation = 0;
 
-  const notify = () => {
+  /** Wakes every local subscription, or only those of `durable` (a finished delivery frees capacity only there). */
+  const notify = (durable?: string) => {
     // Rotate who is woken first: claims run in call order, so a fixed order would let the first
     // subscriber of a shared durable take every event and starve the others.
-    const list = [...wakers];
+    const list = [...wakers].filter(([, d]) => durable === undefined || d === durable).map(([wake]) => wake);
     const start = rotation++ % Math.max(1, list.length);
     for (let i = 0; i < list.length; i++) list[(start + i) % list.length]?.();
   };
@@ -285,14 +287,14 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
 
   /** The handler threw: schedule the retry, or dead-letter after the last attempt. */
   async function nack(sub: ResolvedSubscribeOptions, delivery: Claimed, error: unknown): Promise<void> {
-    await db.transaction().execute(async (trx) => {
+    const deadLettered = await db.transaction().execute(async (trx) => {
       const p = await trx
         .selectFrom('bus_pending')
         .select('attempts')
         .where('durable', '=', sub.durable)
         .where('seq', '=', delivery.seq)
         .executeTakeFirst();
-      if (!p) return; // acked or dead-lettered elsewhere after our lease ran out
+      if (!p) return false; // acked or dead-lettered elsewhere after our lease ran out
       if (p.attempts >= sub.maxDeliver) {
         await deadLetter(trx, sub.durable, delivery, p.attempts, error);
         await trx
@@ -300,7 +302,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
           .where('durable', '=', sub.durable)
           .where('seq', '=', delivery.seq)
           .execute();
-        return;
+        return true;
       }
       await trx
         .updateTable('bus_pending')
@@ -312,7 +314,10 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         .where('durable', '=', sub.durable)
         .where('seq', '=', delivery.seq)
         .execute();
+      return false;
     });
+    // The dead letter is a new event: wake whoever watches the dead-letter subject.
+    if (deadLettered) notify();
   }
 
   async function extendLeases(sub: ResolvedSubscribeOptions, seqs: number[]): Promise<void> {
@@ -343,7 +348,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       private readonly sub: ResolvedSubscribeOptions,
       private readonly handler: (delivery: Delivery) => Promise<void>,
     ) {
-      wakers.add(this.wake);
+      wakers.set(this.wake, sub.durable);
       // Live handlers keep their lease, so only a dead process's deliveries come back.
       this.leaseTimer = setInterval(() => {
         extendLeases(sub, [...this.inFlight.keys()]).catch((error) =>
@@ -426,7 +431,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         })
         .finally(() => {
           this.inFlight.delete(delivery.seq);
-          notify();
+          notify(this.sub.durable);
         });
       this.inFlight.set(delivery.seq, done);
     }
