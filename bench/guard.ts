@@ -3,6 +3,10 @@
  * Measures `RoomGuard.check` of one append (and one edit) in a 100-message
  * room and in a 100,000-message room, next to the naive approach (clone the
  * room document and apply the update to the clone), and reports the ratio.
+ * Also: an append from a device that was offline since the room's first
+ * message (checked in O(1); what Yjs then spends applying it), the most
+ * expensive update the guard accepts (`maxContestedAppends` such appends) and
+ * hostile updates it refuses.
  *
  *   npx tsx bench/guard.ts            (JSON lines on stdout)
  *   npx tsx bench/guard.ts 100 10000  (other room sizes)
@@ -10,7 +14,7 @@
 import { appendMessage, editMessage, type MessageId, roomMaps, type UserId } from '@confab/protocol';
 import * as Y from 'yjs';
 import { RoomGuard } from '../sync-server/src/guard/index';
-import { craftUpdate } from '../sync-server/src/guard/test-kit';
+import { Bytes, craftUpdate } from '../sync-server/src/guard/test-kit';
 
 const AUTHORS = 50;
 const alice = { userId: 'alice', role: 'member' as const };
@@ -30,6 +34,16 @@ function buildRoom(messages: number): Y.Doc {
   }
   doc.clientID = 999;
   return doc;
+}
+
+const states = new WeakMap<Y.Doc, Uint8Array>();
+function stateOf(doc: Y.Doc): Uint8Array {
+  let state = states.get(doc);
+  if (!state) {
+    state = Y.encodeStateAsUpdate(doc);
+    states.set(doc, state);
+  }
+  return state;
 }
 
 function clientUpdate(server: Y.Doc, change: (doc: Y.Doc) => void): Uint8Array {
@@ -81,7 +95,7 @@ for (const size of [small!, large!]) {
 
   const checkAppend = measure(5_000, () => guard.check(append, alice));
   const checkEdit = measure(5_000, () => guard.check(edit, editor));
-  const stateUpdate = Y.encodeStateAsUpdate(server);
+  const stateUpdate = stateOf(server);
   const naiveIterations = size > 10_000 ? 5 : 500;
   const naive = measure(naiveIterations, () => {
     const clone = new Y.Doc();
@@ -105,9 +119,47 @@ for (const size of [small!, large!]) {
       ...checkBatch,
     }),
   );
-  // Worst hostile input within the limits: 15,000 appends (just under 1 MiB) that all point at the first message,
-  // each of which would walk the room to its end. Refused by the per-check step budget.
+  // A device that was offline since the first message came back: its append's origin is the first message.
+  // The guard checks it in O(1); Yjs walks the room to place it (a high Yjs client id sorts it last).
   const first = roomMaps(server).messages._start!.id;
+  const farAppend = (client: number) =>
+    craftUpdate(client, 0, [
+      { origin: first, values: [{ id: `far${client}`, author: 'alice', text: 'back after months', createdAt: 1 }] },
+    ]);
+  const longOffline = farAppend(999_999_000);
+  // The most expensive update the guard accepts: maxContestedAppends (4) such appends from 4 app sessions.
+  const worstAccepted = Y.mergeUpdates([0, 1, 2, 3].map((i) => farAppend(999_998_000 + i)));
+  for (const update of [longOffline, worstAccepted]) {
+    const verdict = guard.check(update, alice);
+    if (!verdict.ok) throw new Error(`far appends within the budget must pass: ${verdict.rule}`);
+  }
+  const checkLongOffline = measure(2_000, () => guard.check(longOffline, alice));
+  // What Yjs spends applying them: on a fresh copy of the room each time, since applying changes the room.
+  const applyMs = (update: Uint8Array) => {
+    const copies = size > 10_000 ? 3 : 30;
+    const samples: number[] = [];
+    for (let i = 0; i < copies; i++) {
+      const copy = new Y.Doc();
+      Y.applyUpdate(copy, stateOf(server));
+      const start = performance.now();
+      Y.applyUpdate(copy, update);
+      samples.push(performance.now() - start);
+    }
+    samples.sort((x, y) => x - y);
+    return +samples[Math.floor(samples.length / 2)]!.toFixed(1);
+  };
+  console.log(
+    JSON.stringify({
+      bench: 'guard',
+      room: size,
+      op: 'long_offline_append',
+      checkMedianUs: checkLongOffline.medianUs,
+      yjsApplyMedianMs: applyMs(longOffline),
+      worstAcceptedYjsApplyMedianMs: applyMs(worstAccepted),
+    }),
+  );
+  // Worst hostile input within the limits: 15,000 appends (just under 1 MiB) that all point at the first message.
+  // Yjs would walk the room for each of them; the guard refuses it by counting (maxContestedAppends).
   const hostile = craftUpdate(
     4242,
     0,
@@ -126,6 +178,35 @@ for (const size of [small!, large!]) {
       updateBytes: hostile.length,
       verdict: hostileVerdict.ok ? 'ok' : hostileVerdict.rule,
       ...checkHostile,
+    }),
+  );
+  // 20,000 Yjs clients each appending one (deleted) item right after the last message: each would walk past all
+  // the others (about 23 s for Yjs, measured), in a 300 kB frame. Refused by counting siblings.
+  let last = roomMaps(server).messages._start!;
+  while (last.right) last = last.right;
+  const siblings = new Bytes().varUint(20_000);
+  for (let i = 0; i < 20_000; i++) {
+    siblings
+      .varUint(1)
+      .varUint(5_000_000 + i)
+      .varUint(0);
+    siblings
+      .u8(1 | 0x80)
+      .varUint(last.id.client)
+      .varUint(last.id.clock + last.length - 1)
+      .varUint(1);
+  }
+  const siblingUpdate = siblings.varUint(0).bytes();
+  const siblingVerdict = guard.check(siblingUpdate, alice);
+  const checkSiblings = measure(20, () => guard.check(siblingUpdate, alice));
+  console.log(
+    JSON.stringify({
+      bench: 'guard',
+      room: size,
+      op: 'check_hostile_siblings',
+      updateBytes: siblingUpdate.length,
+      verdict: siblingVerdict.ok ? 'ok' : siblingVerdict.rule,
+      ...checkSiblings,
     }),
   );
   results.set(`append:${size}`, checkAppend.medianUs);
