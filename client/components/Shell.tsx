@@ -107,7 +107,7 @@ export function Shell({ children }: { children: ReactNode }) {
           </button>
         </div>
       )}
-      <div className="main">{children}</div>
+      <main className="main">{children}</main>
     </div>
   );
 }
