@@ -422,6 +422,21 @@ describe('edits', () => {
     expect(rule(guard.check(Y.encodeStateAsUpdate(b, Y.encodeStateVector(reloaded)), bob))).toBe('message_shape');
   });
 
+  it('remembers at most maxTombstones deleted authors, forgetting the oldest first', () => {
+    const server = new Y.Doc();
+    const guard = new RoomGuard(server, { maxTombstones: 2 });
+    const c = new Y.Doc();
+    const ms = [post(c, alice), post(c, alice), post(c, alice)];
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(c));
+    for (const m of ms) deleteMessage(c, m.id);
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(c, Y.encodeStateVector(server)));
+    expect(ms.map((m) => guard.deletedAuthorOf(m.id))).toEqual([undefined, 'alice', 'alice']);
+    const b = new Y.Doc();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(server));
+    editMessage(b, ms[1]!.id, 'not hers to edit', 1_790_000_100_000);
+    expect(rule(guard.check(Y.encodeStateAsUpdate(b, Y.encodeStateVector(server)), bob))).toBe('edit_not_author');
+  });
+
   it('reports an edit in the same update as its message even when the edit comes first in the update', () => {
     const room = createRoom();
     const first = room.join(10);

@@ -62,7 +62,7 @@ export const DEFAULT_MAX_UPDATE_BYTES = 1024 * 1024;
 const DEFAULT_MAX_STEPS = 100_000;
 const DEFAULT_MAX_CONTESTED_APPENDS = 4;
 const DEFAULT_MAX_CONTESTED_ENTRIES = 64;
-const DEFAULT_MAX_TOMBSTONES = 100_000;
+const DEFAULT_MAX_TOMBSTONES = 10_000;
 
 export function emptyChanges(): RoomChanges {
   return { created: [], edited: [], deleted: [], reads: [], reactions: [] };
@@ -355,6 +355,7 @@ export class RoomGuard {
 
     // 4. Map entries: the rules of their key.
     const reactionsOn = new Set<string>();
+    const createdNow = new Set<string>(changes.created.map((m) => m.id));
     for (const { item, placement } of mapItems) {
       const key = placement.key;
       if (key === null) fail('wrong_type', `${placement.root} is a map, not an array`);
@@ -385,7 +386,8 @@ export class RoomGuard {
         const edit = v as { text: string; editedAt: number };
         // Only edits of messages that are there are news: an edit of a deleted message stays hidden
         // (readers ignore it), and publishing its text would bring it back where deleting removed it.
-        if (!deletedNow && target.state === 'live' && !deletedMessageIds.has(key!))
+        const shown = newAuthor !== undefined ? createdNow.has(key!) : !deletedMessageIds.has(key!);
+        if (!deletedNow && target.state === 'live' && shown)
           changes.edited.push({ messageId: key!, authorId: target.author, text: edit.text, editedAt: edit.editedAt });
       } else if (placement.root === 'reactions') {
         failWith(reactionKeyRule(key!, ctx));
