@@ -277,13 +277,15 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   async function ensureConsumer(c: NatsConnection, sub: ResolvedSubscribeOptions): Promise<void> {
     const jsm = await jetstreamManager(c);
     const filters = sub.subjects.map(wire.toWire);
+    // The two fields exclude each other; the unused one is set to undefined so that an update
+    // (which merges into the existing config) drops it.
     const filter: Partial<ConsumerConfig> =
       filters.length === 1
-        ? { filter_subject: filters[0] as string }
+        ? { filter_subject: filters[0] as string, filter_subjects: undefined }
         : supportsMultipleFilters(c.info?.version)
-          ? { filter_subjects: filters }
+          ? { filter_subjects: filters, filter_subject: undefined }
           : // Older servers take one filter: take the whole stream and filter here (see Runner.handle).
-            { filter_subject: wire.all };
+            { filter_subject: wire.all, filter_subjects: undefined };
     // No consumer-level `backoff`: with it, nats-server (seen on 2.9) ignores the delay of a nak after
     // the first redelivery and falls back to the backoff list. The retry backoff is the nak delay below;
     // an unacked delivery (dead process) comes back after ack_wait.
@@ -298,14 +300,23 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       await jsm.consumers.info(streamName, sub.durable);
     } catch (error) {
       if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) throw error;
-      await jsm.consumers.add(streamName, {
-        durable_name: sub.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...editable,
-        ...filter,
-      });
-      return;
+      try {
+        await jsm.consumers.add(streamName, {
+          durable_name: sub.durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ...editable,
+          ...filter,
+        });
+        return;
+      } catch (addError) {
+        // Another instance of the durable may have created it a moment ago: then update it below.
+        const exists = await jsm.consumers.info(streamName, sub.durable).then(
+          () => true,
+          () => false,
+        );
+        if (!exists) throw addError;
+      }
     }
     try {
       await jsm.consumers.update(streamName, sub.durable, { ...editable, ...filter });
@@ -348,7 +359,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
           // close() resolves only once the iterator below has drained, so it is never awaited here.
           if (this.stopping) void messages.close();
           void this.watch(messages);
-          failures = 0;
+          const pullingSince = Date.now();
           for await (const msg of messages) {
             await this.slots.acquire();
             if (this.stopping) {
@@ -362,6 +373,13 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
               this.inFlight.delete(done);
             });
             this.inFlight.add(done);
+          }
+          // Ended by restart(), a lost consumer or a closed connection. If that keeps happening at
+          // once (a server whose JetStream is not answering), back off instead of spinning.
+          if (Date.now() - pullingSince < 1_000 && !this.stopping) {
+            await sleep(reconnectDelayMs(baseReconnectMs, maxReconnectMs, failures++), this.stopSignal.signal);
+          } else {
+            failures = 0;
           }
         } catch (error) {
           if (this.stopping) break;
