@@ -135,6 +135,18 @@ describe('messages', () => {
     expect(rule(room.guard.check(pushed, bob))).toBe('ok');
   });
 
+  it('refuses a message inserted before the sender’s own unsent message, and accepts the batch pushed in order', () => {
+    const room = createRoom();
+    const a = room.join();
+    a.transact(() => post(a, alice, 'one'));
+    a.transact(() => post(a, alice, 'two'));
+    roomMaps(a).messages.insert(1, [message(alice, 'squeezed between my own')]);
+    expect(rule(room.send(a, alice))).toBe('message_not_appended');
+    const twin = room.join();
+    for (const text of ['one', 'two', 'three']) post(twin, alice, text);
+    expect(rule(room.send(twin, alice))).toBe('ok');
+  });
+
   it('refuses an origin inside a longer item of the sender’s own Yjs client, and accepts its end', () => {
     const room = createRoom();
     const a = room.join(7000);
