@@ -124,6 +124,16 @@ describe('chatting in real time', () => {
     await alice.getByText('Seen by Bob').waitFor();
   });
 
+  it('keeps an unsent draft of a room across navigation and a reload', async () => {
+    await bob.getByLabel('Message', { exact: true }).fill('half-written thought');
+    // Leaving the room saves the draft into the private user document.
+    await bob.getByRole('link', { name: 'Back to rooms' }).click();
+    await bob.getByRole('heading', { name: 'Chats' }).waitFor();
+    await bob.goto(`/chat/${roomId}`);
+    await expect.poll(() => bob.getByLabel('Message', { exact: true }).inputValue()).toBe('half-written thought');
+    await bob.getByLabel('Message', { exact: true }).fill('');
+  });
+
   it('lists the room with its last message and an unread count for messages not yet seen', async () => {
     await bob.goto('/chat');
     await send(alice, 'One more while you are away');

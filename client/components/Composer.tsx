@@ -18,6 +18,8 @@ interface Props {
 }
 
 const TYPING_IDLE_MS = 3000;
+/** Drafts are saved (a Yjs update of the user document, stored by the server) at most this often while typing. */
+const DRAFT_SAVE_DELAY_MS = 500;
 
 export function Composer({
   members,
@@ -37,6 +39,26 @@ export function Composer({
   const area = useRef<HTMLTextAreaElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const draftBeforeEdit = useRef('');
+  const draftTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const unsavedDraft = useRef<string | null>(null);
+  // Timers and the unmount flush run later than the render that scheduled them: read the latest callback.
+  const onDraftRef = useRef(onDraft);
+  onDraftRef.current = onDraft;
+
+  function saveDraftSoon(next: string) {
+    unsavedDraft.current = next;
+    if (draftTimer.current) return;
+    draftTimer.current = setTimeout(flushDraft, DRAFT_SAVE_DELAY_MS);
+  }
+  function flushDraft() {
+    if (draftTimer.current) clearTimeout(draftTimer.current);
+    draftTimer.current = null;
+    if (unsavedDraft.current !== null) onDraftRef.current(unsavedDraft.current);
+    unsavedDraft.current = null;
+  }
+  // Leaving the room saves what was typed.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: flush once, on unmount
+  useEffect(() => flushDraft, []);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: only when a new edit starts; text is read, not tracked
   useEffect(() => {
@@ -66,7 +88,7 @@ export function Composer({
     setText(next);
     setCaret(nextCaret);
     setSelected(0);
-    if (!editing) onDraft(next);
+    if (!editing) saveDraftSoon(next);
     if (!typingTimer.current) onTyping(true);
     if (typingTimer.current) clearTimeout(typingTimer.current);
     typingTimer.current = setTimeout(stopTyping, TYPING_IDLE_MS);
@@ -90,7 +112,8 @@ export function Composer({
     } else {
       onSend(value);
       setText('');
-      onDraft('');
+      unsavedDraft.current = '';
+      flushDraft();
     }
     stopTyping();
   }
