@@ -1,13 +1,5 @@
 import * as A from '@automerge/automerge';
-import {
-  appendMessage,
-  type ChatMessage,
-  messageShapeError,
-  readMessages,
-  roomMaps,
-  type UserId,
-  uuidv7,
-} from '@confab/protocol';
+import { appendMessage, type ChatMessage, messageShapeError, roomMaps, type UserId, uuidv7 } from '@confab/protocol';
 import * as Y from 'yjs';
 
 /**
@@ -41,7 +33,7 @@ export interface CrdtModel {
   writers: number;
   /** Builds a room of `n` messages, one change (transaction) per message, and returns its saved bytes. */
   build(n: number): Uint8Array;
-  /** Loads saved bytes and returns the number of messages, so the load is not lazy. */
+  /** Loads saved bytes and returns the number of messages (Yjs integrates everything on load; Automerge builds its document). */
   load(bytes: Uint8Array): { handle: unknown; messages: number };
   /** Appends one message to a loaded room; returns the bytes a peer receives for it. */
   append(handle: unknown, message: ChatMessage): { handle: unknown; change: Uint8Array };
@@ -72,7 +64,7 @@ export const yjsModel: CrdtModel = {
   load(bytes) {
     const doc = new Y.Doc();
     Y.applyUpdate(doc, bytes);
-    return { handle: doc, messages: readMessages(doc).length };
+    return { handle: doc, messages: roomMaps(doc).messages.length };
   },
   append(handle, message) {
     const doc = handle as Y.Doc;

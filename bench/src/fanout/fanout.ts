@@ -172,6 +172,8 @@ interface StepFigures {
   generatorLimited: boolean;
   /** Sockets the server closed during the step (a guard refusal closes one): should stay 0. */
   closedSockets: number;
+  /** The machine's 1-minute load average after the step: above the core count, others' work is in the figures. */
+  loadAverage1m: number;
   sustained: boolean;
 }
 
@@ -244,6 +246,7 @@ async function runStep(
     generatorEventLoopUtilization: round(elu, 3) ?? Number.NaN,
     generatorLimited,
     closedSockets,
+    loadAverage1m: round(os.loadavg()[0] ?? 0) ?? 0,
     sustained:
       closedSockets === 0 &&
       received > 0 &&

@@ -52,9 +52,10 @@ function runHeader(run: Line[], what: string): string {
     m.loadAverage1m >= 0.5
       ? ' The machine was already busy when the run started (see the load average): treat absolute figures as noisy; the ratios within the run are the meaningful part.'
       : '';
+  const note = start?.note ? `\nNote recorded with the run: ${start.note}` : '';
   return [
     `${what} come from run \`${first.runId}\` (${first.mode} pass) started ${start?.startedAt ?? first.at}, commit \`${first.commit}\`, command \`${start?.command ?? 'npm run bench'}\`${end ? `, ${Math.round(end.durationMs / 1000)} s in all` : ' (the run did not finish: figures are partial)'}.`,
-    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, 1-minute load average ${m.loadAverage1m} at the start.${busy}`,
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, 1-minute load average ${m.loadAverage1m} at the start.${busy}${note}`,
   ].join('\n');
 }
 
@@ -155,13 +156,13 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     out.push(
       '<details><summary>Every step of the sweep</summary>',
       '',
-      '| server | offered/s | delivered/s | lost | p50 ms | p95 ms | p99 ms | max ms | server µs/delivery | server cores | generator µs/delivery | generator cores | generator loop p99 ms | sustained |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| server | offered/s | delivered/s | lost | p50 ms | p95 ms | p99 ms | max ms | server µs/delivery | server cores | generator µs/delivery | generator cores | generator loop p99 ms | load avg | sustained |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const s of servers) {
       for (const l of attempts(s)) {
         out.push(
-          `| ${s}${l.attempt === 2 ? ' (retry)' : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
+          `| ${s}${l.attempt === 2 ? ' (retry)' : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${num(l.loadAverage1m, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
         );
       }
     }
