@@ -32,7 +32,7 @@ const schema = z.object({
     .default('http://localhost:3000'),
   /** Guards /internal/*; when unset those endpoints answer 404. At least 16 characters. */
   INTERNAL_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /** `1` when behind a reverse proxy: the client address for throttling comes from X-Forwarded-For. */
+  /** `1` when behind ONE reverse proxy: the client address for throttling is the last X-Forwarded-For entry (the one it appended). */
   TRUST_PROXY: z.enum(['0', '1'], { message: 'must be 0 or 1' }).default('0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

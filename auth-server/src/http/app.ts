@@ -1,4 +1,4 @@
-import { assertOrigin, installHttpKit, type Logger, readCookie } from '@confab/platform';
+import { assertOrigin, bearerToken, installHttpKit, type Logger, readCookie } from '@confab/platform';
 import { Hono } from 'hono';
 import type { JWK } from 'jose';
 import { SESSION_COOKIE } from '../core';
@@ -22,7 +22,9 @@ export function buildApp(
     }
     // CSRF: a write that leans on the session cookie must come from PUBLIC_URL's origin (see
     // platform/src/http/origin.ts). Bearer requests are exempt: no cross-site page can attach that header.
-    if (!c.req.header('authorization')) {
+    // Only a Bearer token exempts: any other Authorization (Basic, garbage) leaves the cookie in charge
+    // (core.authenticate falls back to it), so the Origin rule must still apply.
+    if (!bearerToken(c.req.header('authorization'))) {
       assertOrigin({
         method: c.req.method,
         origin: c.req.header('origin'),

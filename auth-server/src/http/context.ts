@@ -59,10 +59,15 @@ export function requireSession(core: AuthCore, secureCookies: boolean): Middlewa
   };
 }
 
-/** The client address for throttling: the socket's, or X-Forwarded-For's first hop behind a trusted proxy. */
+/**
+ * The client address for throttling: the socket's, or, behind one trusted
+ * proxy, the LAST X-Forwarded-For entry: the one that proxy appended. Entries
+ * before it were written by the client and prove nothing (a forged one per
+ * request would otherwise give every guess a fresh address bucket).
+ */
 export function clientIp(c: AuthContext, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   return c.env?.incoming?.socket?.remoteAddress ?? 'unknown';

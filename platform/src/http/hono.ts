@@ -32,6 +32,10 @@ export function installHttpKit<E extends KitEnv>(
     const startedAt = performance.now();
     await next();
     c.res.headers.set(REQUEST_ID_HEADER, requestId);
+    // API answers are JSON for scripts: never sniffed into HTML, and never kept by a shared or browser cache
+    // (they are private to a session). A route that wants caching (the JWKS) sets its own Cache-Control.
+    c.res.headers.set('x-content-type-options', 'nosniff');
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
     const route = routeOf(c);
     const durationMs = performance.now() - startedAt;
     histogram?.observe({ method: c.req.method, route, status: String(c.res.status) }, durationMs / 1000);
