@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { groupCommit } from './group-commit';
@@ -35,6 +35,8 @@ export type InProcessBus = EventBus & { outboxDepth(): Promise<number> };
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60_000;
+/** pg_advisory_xact_lock key serializing inserts into bus_events (any constant unique to this use). */
+const BUS_EVENTS_INSERT_LOCK = 0x62_75_73_5f_65_76; // "bus_ev"
 /** Events scanned per claim when looking past a durable's cursor. */
 const SCAN_BATCH = 256;
 
@@ -134,10 +136,21 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
     await insertEvents(trx, [{ id: event.id, subject, payload: JSON.stringify(event) }]);
   }
 
-  async function insertEvents(trx: Kysely<BusTables>, items: NewEvent[]): Promise<void> {
+  async function insertEvents(executor: Kysely<BusTables>, items: NewEvent[]): Promise<void> {
+    if (isPg && !executor.isTransaction) {
+      await executor.transaction().execute((trx) => insertEvents(trx, items));
+      return;
+    }
+    if (isPg) {
+      // Cursors assume seq order = commit order. PostgreSQL hands out identity values at insert, so
+      // two concurrent transactions could commit 11 before 10, and a claim between the two commits
+      // would move a cursor past 10 for good. Inserting under one lock makes the orders agree.
+      // (SQLite has a single writer.)
+      await sql`select pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK})`.execute(executor);
+    }
     const t = now();
     // A duplicate id, already stored or twice in this batch, is dropped (the dedupe rule).
-    await trx
+    await executor
       .insertInto('bus_events')
       .values(items.map((item) => ({ ...item, created_at: t })))
       .onConflict((oc) => oc.column('id').doNothing())
