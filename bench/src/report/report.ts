@@ -273,7 +273,7 @@ peer is the real npm package started by the harness. Compare ratios within a run
 | command | what it runs | time |
 |---|---|---|
 | \`npm run bench\` | quick pass: fan-out in rooms of 10 (100 connections) and 50 (1,000 connections) for Confab on SQLite and on PostgreSQL and both peers, room memory, CRDTs at 10k messages, the other benchmarks with a short budget | under 5 minutes |
-| \`npm run bench -- --full\` | every scenario (rooms of 10 and 50 × 100 and 1,000 connections), finer and longer steps, CRDTs at 10k and 100k | about half an hour |
+| \`npm run bench -- --full\` | every scenario (rooms of 10 and 50 × 100 and 1,000 connections), finer and longer steps, CRDTs at 10k and 100k | about 40 minutes |
 | \`npm run bench -- --smoke\` | a few seconds of each suite (Confab on SQLite, no PostgreSQL needed), for CI, to keep the harness from rotting | seconds |
 | \`npm run bench -- --report\` | only rebuild this page | – |
 
@@ -301,7 +301,9 @@ const METHOD = `## How the fan-out is measured
   (\`#@seq.sender.sentMicros;\`) in the received frame. Each room keeps one Y.Doc per process fed by one listening client,
   so every append's left origin is an item the server has confirmed: what a real client sends, and what the
   Confab guard accepts when many clients append at once. The generator's CPU per delivery and its event-loop delay
-  are printed next to the server's: when the generator's loop delay grows, the latency includes its lag.
+  are printed next to the server's: when the generator's loop delay grows, the latency includes its lag. Its CPU
+  includes the kernel's work of receiving every frame on its own socket, as the server's includes sending it
+  (\`BENCH_CPU_PROF=<dir>\` writes V8 CPU profiles of every child process to see where each one spends).
 - **CPU per delivery** = the server process's user+system CPU (\`process.cpuUsage\` over IPC) during the step
   and its drain, divided by the deliveries. This is the fairest server-to-server figure: it does not depend on
   how much CPU the generator left over on a small machine.
