@@ -53,6 +53,7 @@ function RoomView({ roomId }: { roomId: string }) {
 
   const handle = useDocHandle(roomDocument(roomId as RoomId));
   const version = useDocVersion(handle);
+  const contentVersion = useDocVersion(handle, { contentOnly: true });
   const userDoc = useDocHandle(userDocument(me as UserId));
   const userVersion = useDocVersion(userDoc);
 
@@ -74,8 +75,8 @@ function RoomView({ roomId }: { roomId: string }) {
     void loadMembers();
   }, [loadMembers]);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` changes with the document
-  const messages = useMemo(() => (handle ? readMessages(handle.doc) : []), [handle, version]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `contentVersion` changes with the document
+  const messages = useMemo(() => (handle ? readMessages(handle.doc) : []), [handle, contentVersion]);
   const rows = useMemo(() => groupMessages(messages), [messages]);
   const byId = useMemo(() => new Map(messages.map((m) => [m.id as string, m])), [messages]);
   const ids = useMemo(() => messages.map((m) => m.id as string), [messages]);

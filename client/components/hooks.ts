@@ -27,10 +27,10 @@ export function useDocHandle(name: DocumentName | null): DocHandle | null {
 
 /**
  * A counter that changes whenever the document, its status, pending set or
- * awareness changes. Bursts of updates (a sync of 50,000 messages) are
+ * awareness changes (with `contentOnly`, only when the document does). Bursts of updates (a sync of 50,000 messages) are
  * coalesced into one render per animation frame.
  */
-export function useDocVersion(handle: DocHandle | null): number {
+export function useDocVersion(handle: DocHandle | null, { contentOnly = false } = {}): number {
   const [version, setVersion] = useState(0);
   useEffect(() => {
     if (!handle) return;
@@ -43,14 +43,15 @@ export function useDocVersion(handle: DocHandle | null): number {
       });
     };
     handle.doc.on('update', bump);
-    const unsubscribe = handle.subscribe(bump);
+    // Status, pending and awareness (typing) changes; a 50,000-message list need not recompute for those.
+    const unsubscribe = contentOnly ? () => {} : handle.subscribe(bump);
     void handle.whenLoaded.then(bump);
     return () => {
       if (frame) cancelAnimationFrame(frame);
       handle.doc.off('update', bump);
       unsubscribe();
     };
-  }, [handle]);
+  }, [handle, contentOnly]);
   return version;
 }
 
