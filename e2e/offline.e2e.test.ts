@@ -85,6 +85,42 @@ describe('the installable app', () => {
   });
 });
 
+describe('push', () => {
+  it('shows a pushed message as a notification tagged with its room, a newer one replacing it', async () => {
+    await aliceContext.grantPermissions(['notifications'], { origin: app.url });
+    const cdp = await aliceContext.newCDPSession(alice);
+    const registration = new Promise<string>((resolve) => {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const live = registrations.find((r) => !r.isDeleted && r.scopeURL === `${app.url}/`);
+        if (live) resolve(live.registrationId);
+      });
+    });
+    await cdp.send('ServiceWorker.enable');
+    const registrationId = await registration;
+    const push = (body: string) =>
+      cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: app.url,
+        registrationId,
+        data: JSON.stringify({ title: 'Bob in Offline club', body, roomId }),
+      });
+    const shown = () =>
+      alice.evaluate(async () =>
+        (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({
+          title: n.title,
+          body: n.body,
+          tag: n.tag,
+          url: (n.data as { url: string }).url,
+        })),
+      );
+    await push('first');
+    await push('second');
+    await expect
+      .poll(shown)
+      .toEqual([{ title: 'Bob in Offline club', body: 'second', tag: `room:${roomId}`, url: `/chat/${roomId}` }]);
+    await cdp.detach();
+  });
+});
+
 describe('offline', () => {
   it('sends while offline, shows the message as pending, and keeps it and the history across an offline reload', async () => {
     await aliceContext.setOffline(true);
