@@ -280,6 +280,68 @@ describe('hostile bytes', () => {
     expect(rule(guard.check(firstMarks(66), alice))).toBe('decode_budget');
     expect(rule(guard.check(firstMarks(2), alice))).toBe('ok');
   });
+
+  it('refuses a second map entry that would make Yjs walk a long key history, and accepts the first', () => {
+    const server = new Y.Doc();
+    const guard = new RoomGuard(server, { maxSteps: 5_000 });
+    // alice's read marker gets a history of 3,000 items: written from 3,000 Yjs clients one after the other.
+    for (let i = 0; i < 3_000; i++) {
+      const current = roomMaps(server).reads._map.get('alice');
+      const w = new Bytes()
+        .varUint(1)
+        .varUint(1)
+        .varUint(10_000 + i)
+        .varUint(0);
+      if (current)
+        w.u8(8 | 0x80)
+          .varUint(current.id.client)
+          .varUint(current.id.clock);
+      else
+        w.u8(8 | 0x20)
+          .varUint(1)
+          .string('reads')
+          .string('alice');
+      Y.applyUpdate(server, w.varUint(1).any({ messageId: 'm1', at: i }).varUint(0).bytes());
+    }
+    // Each entry below is a first write of the key from a new device (origin none): Yjs walks the whole history.
+    const firstWrites = (key: string, count: number) => {
+      const w = new Bytes().varUint(count);
+      for (let i = 0; i < count; i++) {
+        w.varUint(1)
+          .varUint(50_000 + i)
+          .varUint(0);
+        w.u8(8 | 0x20)
+          .varUint(1)
+          .string('reactions')
+          .string(key)
+          .varUint(1)
+          .any(i);
+      }
+      return w.varUint(0).bytes();
+    };
+    const readWrites = (count: number) => {
+      const w = new Bytes().varUint(count);
+      for (let i = 0; i < count; i++) {
+        w.varUint(1)
+          .varUint(60_000 + i)
+          .varUint(0);
+        w.u8(8 | 0x20)
+          .varUint(1)
+          .string('reads')
+          .string('alice')
+          .varUint(1)
+          .any({ messageId: 'm2', at: i });
+      }
+      return w.varUint(0).bytes();
+    };
+    expect(rule(guard.check(readWrites(2), alice))).toBe('decode_budget');
+    expect(rule(guard.check(readWrites(1), alice))).toBe('ok');
+    // The same after a reload: the history lengths are counted when the guard is built.
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, Y.encodeStateAsUpdate(server));
+    expect(rule(new RoomGuard(reloaded, { maxSteps: 5_000 }).check(readWrites(2), alice))).toBe('decode_budget');
+    expect(rule(guard.check(firstWrites('m1|alice|👍', 2), alice))).toBe('ok');
+  });
 });
 
 describe('user documents', () => {

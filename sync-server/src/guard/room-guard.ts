@@ -142,17 +142,22 @@ class RangeIndex {
 class ContestCounter {
   appends = 0;
   entries = 0;
+  /** Items Yjs may walk for the contested map entries: the key's history when far, plus earlier siblings. */
+  entrySteps = 0;
   private readonly children = new Map<string, number>();
 
-  /** `far`: the origin is an existing item that Yjs will walk from. */
-  place(item: NewItem, where: string, far: boolean): void {
+  /** `far`: the origin is an existing item that Yjs will walk from, over at most `farSteps` items. */
+  place(item: NewItem, where: string, far: boolean, farSteps = 0): void {
     const point = item.origin === null ? `${where}|start` : `${item.origin.client}:${item.origin.clock}`;
     const siblings = (this.children.get(point) ?? 0) + 1;
     this.children.set(point, siblings);
     // The first child of a point costs nothing unless far; every further child walks past its siblings.
     if (!far && siblings === 1) return;
     if (where === 'messages') this.appends++;
-    else this.entries++;
+    else {
+      this.entries++;
+      this.entrySteps += (far ? farSteps : 0) + siblings - 1;
+    }
   }
 }
 
@@ -176,6 +181,12 @@ export class RoomGuard {
   private readonly authors = new Map<string, string>();
   /** Messages deleted since load: id → author (Map keeps insertion order, so the oldest go first). */
   private readonly tombstones = new Map<string, string>();
+  /**
+   * Items ever integrated under each map key (`<root>/<key>`): an upper bound
+   * of the history Yjs walks for an entry whose origin is not the key's
+   * newest item (Yjs merges some of them, so the real list may be shorter).
+   */
+  private readonly keyHistory = new Map<string, number>();
   private readonly maxUpdateBytes: number;
   private readonly decodeLimits: DecodeLimits;
   private readonly maxSteps: number;
@@ -195,6 +206,13 @@ export class RoomGuard {
     this.maxContestedEntries = options.maxContestedEntries ?? DEFAULT_MAX_CONTESTED_ENTRIES;
     this.maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
     for (const message of this.maps.messages.toArray()) this.learn(message);
+    for (const root of ['edits', 'reactions', 'reads'] as const) {
+      for (const [key, newest] of mapItems(this.maps[root])) {
+        let length = 0;
+        for (let n: Y.Item | null = newest; n !== null; n = n.left) length++;
+        this.keyHistory.set(`${root}/${key}`, length);
+      }
+    }
     this.onAfterTransaction = (tr) => this.track(tr);
     doc.on('afterTransaction', this.onAfterTransaction);
   }
@@ -203,6 +221,7 @@ export class RoomGuard {
     this.doc.off('afterTransaction', this.onAfterTransaction);
     this.authors.clear();
     this.tombstones.clear();
+    this.keyHistory.clear();
   }
 
   /** The author of a message in the room, from the index (for the server's events and for tests). */
@@ -366,6 +385,11 @@ export class RoomGuard {
           'decode_budget',
           `more than ${this.maxContestedEntries} map entries compete for their place in one update`,
         );
+      }
+      // One such entry is always accepted (an offline device's write costs Yjs that walk, once);
+      // further ones only while the walks they cause stay within the budget.
+      if (contested.entries > 1 && contested.entrySteps > this.maxSteps) {
+        fail('decode_budget', `map entries of this update would make Yjs walk more than ${this.maxSteps} items`);
       }
       const deletedNow = deletedByUpdate.has(item.client, item.clock + item.length - 1);
       const value = item.content.kind === 'any' ? item.content.values : null;
@@ -605,15 +629,15 @@ export class RoomGuard {
     findNew: FindNew,
     contested: ContestCounter,
   ): void {
-    const map = this.maps[root] as unknown as { _map: Map<string, Y.Item> };
+    const map = mapItems(this.maps[root]);
     let far: boolean;
-    if (item.origin === null) far = map._map.has(key);
+    if (item.origin === null) far = map.has(key);
     else if (findNew(item.origin)) far = false;
     else {
       const left = this.existing(item.origin) as Y.Item;
       far = left.right !== null || item.origin.clock < left.id.clock + left.length - 1;
     }
-    contested.place(item, `${root}/${key}`, far);
+    contested.place(item, `${root}/${key}`, far, this.keyHistory.get(`${root}/${key}`) ?? 0);
   }
 
   /** What the room knows about the message `messageId` (for edits). */
@@ -632,11 +656,7 @@ export class RoomGuard {
    * message appended later (see rules.ts `editWriteRule`).
    */
   private idTaken(messageId: string): boolean {
-    return (
-      this.authors.has(messageId) ||
-      this.tombstones.has(messageId) ||
-      (this.maps.edits as unknown as { _map: Map<string, Y.Item> })._map.has(messageId)
-    );
+    return this.authors.has(messageId) || this.tombstones.has(messageId) || mapItems(this.maps.edits).has(messageId);
   }
 
   private hasLiveEntry(map: { _map: Map<string, Y.Item> }, key: string): boolean {
@@ -677,8 +697,16 @@ export class RoomGuard {
       const structs = store.clients.get(client)!;
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i]!;
-        if (s instanceof Y.Item && s.parent === messages && !s.deleted && s.content instanceof Y.ContentAny) {
-          for (const value of s.content.getContent()) this.learn(value);
+        if (!(s instanceof Y.Item)) continue;
+        if (s.parent === messages) {
+          if (!s.deleted && s.content instanceof Y.ContentAny)
+            for (const value of s.content.getContent()) this.learn(value);
+        } else if (s.parentSub !== null) {
+          const root = this.rootOf(s.parent);
+          if (root.ok) {
+            const name = `${root.root}/${s.parentSub}`;
+            this.keyHistory.set(name, (this.keyHistory.get(name) ?? 0) + 1);
+          }
         }
       }
     }
@@ -735,4 +763,9 @@ export function checkUserDocumentUpdate(
     return { ok: false, rule, detail: decoded.failure.detail };
   }
   return { ok: true, changes: emptyChanges() };
+}
+
+/** A root map's key → newest item (Yjs internal `_map`, public in its typings; deleted items included). */
+function mapItems(map: { _map: Map<string, Y.Item> }): Map<string, Y.Item> {
+  return map._map;
 }
