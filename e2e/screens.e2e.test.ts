@@ -70,6 +70,40 @@ describe.each([
   });
 });
 
+describe('profile', () => {
+  it('saves the display name and the notification preferences, which survive a reload', async () => {
+    const context = await newUserContext(browser, app.url);
+    const page = await context.newPage();
+    current = page;
+    await signUp(page, 'Prefs Person');
+    await page.goto('/profile');
+    await page.getByLabel('Display name').fill('Preferred Name');
+    await page.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Display name saved.').waitFor();
+
+    await page.getByLabel('Notify me about').selectOption('mentions');
+    await page.getByText('Notification preferences saved.').waitFor();
+    await page.getByLabel('Email me about messages I have not read').uncheck();
+    await page.getByLabel('Email after (minutes unread)').fill('30');
+    await page.getByLabel('Quiet hours (no push or email)').check();
+    await page.getByLabel('From').fill('21:30');
+    await page.getByLabel('Until').fill('06:45');
+    await page.getByLabel('Time zone').fill('Europe/Berlin');
+    await page.getByRole('button', { name: 'Save email and quiet hours' }).click();
+    await expect
+      .poll(async () => (await (await page.request.get('/api/notifications/preferences')).json()).quietHours)
+      .toEqual({ start: '21:30', end: '06:45', timeZone: 'Europe/Berlin' });
+
+    await page.reload();
+    await expect(page.getByLabel('Display name').inputValue()).resolves.toBe('Preferred Name');
+    await expect(page.getByLabel('Notify me about').inputValue()).resolves.toBe('mentions');
+    await expect(page.getByLabel('Email me about messages I have not read').isChecked()).resolves.toBe(false);
+    await expect(page.getByLabel('Email after (minutes unread)').inputValue()).resolves.toBe('30');
+    await expect(page.getByLabel('Time zone').inputValue()).resolves.toBe('Europe/Berlin');
+    await context.close();
+  });
+});
+
 describe('themes', () => {
   it('follows the system dark preference and the explicit toggle', async () => {
     const context = await browser.newContext({ baseURL: app.url, colorScheme: 'dark' });
