@@ -7,11 +7,13 @@
  * - `inprocess-postgres`: the same on PostgreSQL, when it is reachable.
  * Each variant runs at consumer concurrency 1 (in order) and 64; publishers
  * keep `PUBLISH_WINDOW` publishes in flight, as many request handlers would.
- * Every line carries `ratioToBaseline` = its events/s over the raw JetStream
- * run at the same concurrency, measured in the same process.
+ * Each measurement is repeated (interleaved with the baseline) and the median
+ * reported, with every run's figure, since a shared machine is noisy. Every
+ * line carries `ratioToBaseline` = its median events/s over the raw
+ * JetStream median at the same concurrency, measured in the same process.
  *
- *   npx tsx bench/bus.ts            (JSON lines on stdout; 2000 events per run)
- *   npx tsx bench/bus.ts 10000      (other event counts)
+ *   npx tsx bench/bus.ts            (JSON lines on stdout; 2000 events per run, 3 runs)
+ *   npx tsx bench/bus.ts 10000 5    (other event counts and repeats)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +25,7 @@ import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 
 const EVENTS = Number(process.argv[2] ?? 2000);
+const REPEATS = Number(process.argv[3] ?? 3);
 const PUBLISH_WINDOW = 32;
 const CONCURRENCIES = [1, 64];
 const logger = pino({ level: 'silent' });
@@ -94,7 +97,7 @@ async function runRawJetStream(concurrency: number, stream: string, prefix: stri
   const nc = await connect({ servers: SERVICES.nats.url });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  const durable = `raw_${concurrency}`;
+  const durable = `raw_${concurrency}_${uniqueSuffix().replace(/[^A-Za-z0-9]/g, '')}`;
   const subject = `${prefix}.raw${concurrency}.room.r1.message.created`;
   await jsm.consumers.add(stream, {
     durable_name: durable,
@@ -167,8 +170,10 @@ async function main(): Promise<void> {
       await waitUntil(() => true);
       while (!(await natsBus.healthy())) await new Promise((r) => setTimeout(r, 20));
       for (const concurrency of CONCURRENCIES) {
-        results.push(await runRawJetStream(concurrency, stream, prefix));
-        results.push(await runBus('nats-bus', concurrency, natsBus));
+        for (let r = 0; r < REPEATS; r++) {
+          results.push(await runRawJetStream(concurrency, stream, prefix));
+          results.push(await runBus('nats-bus', concurrency, natsBus));
+        }
       }
     }
 
@@ -178,7 +183,9 @@ async function main(): Promise<void> {
       await sqliteBus.close();
       await sqlite.close();
     });
-    for (const concurrency of CONCURRENCIES) results.push(await runBus('inprocess-sqlite', concurrency, sqliteBus));
+    for (const concurrency of CONCURRENCIES) {
+      for (let r = 0; r < REPEATS; r++) results.push(await runBus('inprocess-sqlite', concurrency, sqliteBus));
+    }
 
     if (havePg) {
       const store = await createTestPostgres();
@@ -189,19 +196,43 @@ async function main(): Promise<void> {
         await pgDb.close();
         await store.drop();
       });
-      for (const concurrency of CONCURRENCIES) results.push(await runBus('inprocess-postgres', concurrency, pgBus));
+      for (const concurrency of CONCURRENCIES) {
+        for (let r = 0; r < REPEATS; r++) results.push(await runBus('inprocess-postgres', concurrency, pgBus));
+      }
     }
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   }
 
   const date = new Date().toISOString();
-  for (const r of results) {
-    const baseline = results.find((b) => b.variant === 'jetstream-raw' && b.concurrency === r.concurrency);
-    const ratioToBaseline = baseline ? Number((r.eventsPerSec / baseline.eventsPerSec).toFixed(3)) : null;
-    process.stdout.write(
-      `${JSON.stringify({ bench: 'bus', date, ...r, publishWindow: PUBLISH_WINDOW, baseline: 'jetstream-raw', ratioToBaseline })}\n`,
-    );
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  };
+  const groups = new Map<string, Result[]>();
+  for (const r of results)
+    groups.set(`${r.variant}/${r.concurrency}`, [...(groups.get(`${r.variant}/${r.concurrency}`) ?? []), r]);
+  const medianOf = (variant: string, concurrency: number) =>
+    median((groups.get(`${variant}/${concurrency}`) ?? []).map((r) => r.eventsPerSec));
+  for (const runs of groups.values()) {
+    const { variant, concurrency } = runs[0] as Result;
+    const eventsPerSec = medianOf(variant, concurrency);
+    const baseline = groups.has(`jetstream-raw/${concurrency}`) ? medianOf('jetstream-raw', concurrency) : null;
+    const ratioToBaseline = baseline ? Number((eventsPerSec / baseline).toFixed(3)) : null;
+    const line = {
+      bench: 'bus',
+      date,
+      variant,
+      concurrency,
+      events: EVENTS,
+      publishWindow: PUBLISH_WINDOW,
+      eventsPerSec,
+      runs: runs.map((r) => r.eventsPerSec),
+      baseline: 'jetstream-raw',
+      ratioToBaseline,
+      loadAverage1m: Number(os.loadavg()[0]?.toFixed(2)),
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 }
 
