@@ -151,6 +151,10 @@ export function parseArgs(argv: string[]): Options | string {
 }
 
 async function runFanout(plan: FanoutPlan, servers: ServerKind[], record: Recorder): Promise<void> {
+  if (servers.includes('confab')) {
+    const { measureSqliteCommit } = await import('./fanout/disk');
+    record({ bench: 'fanout', kind: 'disk', probe: 'sqlite-wal-full-commit', ...measureSqliteCommit(200) });
+  }
   // Scenario-major order: the servers compared in one table run back to back,
   // so a burst of other load on the machine hits them alike.
   for (const scenario of plan.scenarios) {

@@ -65,6 +65,13 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
   const run = picked.lines;
   const fan = run.filter((l) => l.bench === 'fanout');
   const out: string[] = [runHeader(run, 'The figures below'), ''];
+  const disk = fan.find((l) => l.kind === 'disk');
+  if (disk) {
+    out.push(
+      `Context measured in the same run: one durable SQLite commit (WAL, \`synchronous=FULL\`, a 200-byte row) takes ${num(disk.commitMs, 2)} ms on this machine's temp disk, i.e. at most ${num(disk.commitsPerSec)} commits/s through one writer. See "Reading the Confab figures" below.`,
+      '',
+    );
+  }
   const charts: Record<string, string> = {};
   const scenarios = [
     ...new Set(fan.filter((l) => l.roomSize && l.kind !== 'rooms').map((l) => `${l.roomSize}x${l.connections}`)),
