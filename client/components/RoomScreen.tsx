@@ -71,9 +71,13 @@ function RoomView({ roomId }: { roomId: string }) {
     }
     // Offline: keep what the cache had.
   }, [api, roomId, cache, me]);
+  // Roles and members change elsewhere (an owner makes you a reader, someone joins):
+  // refresh when the room (re)connects and when the page comes back into view.
+  const statusKind = handle?.status().kind;
+  const visibleNow = usePageVisible();
   useEffect(() => {
-    void loadMembers();
-  }, [loadMembers]);
+    if (visibleNow && statusKind !== 'loading') void loadMembers();
+  }, [loadMembers, visibleNow, statusKind]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `contentVersion` changes with the document
   const messages = useMemo(() => (handle ? readMessages(handle.doc) : []), [handle, contentVersion]);
