@@ -113,14 +113,14 @@ export async function startConfab(
     // Readiness of the process = every service ready (each checks its database and bus).
     const ops = createOpsHandler({ handles: () => started, registry });
     const server = http.createServer((req, res) => {
-      const pathname = (req.url ?? '/').split('?', 1)[0] ?? '/';
+      const pathname = routingPath(req.url);
       if (ops(req, res)) return;
       const target = services[routeOf(pathname)];
       if (target) return target.handleRequest(req, res);
       json(res, 404, errorBody('not_found', 'no such route'));
     });
     server.on('upgrade', (req, socket, head) => {
-      const pathname = (req.url ?? '/').split('?', 1)[0];
+      const pathname = routingPath(req.url);
       if (pathname === '/sync' || pathname?.startsWith('/sync/')) return sync.handleUpgrade?.(req, socket, head);
       if (client?.handleUpgrade) return client.handleUpgrade(req, socket, head);
       socket.destroy();
@@ -155,6 +155,20 @@ export async function startConfab(
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * The path as the services will see it: WHATWG-normalized, so dot segments
+ * (`..`, `%2e%2e`) are resolved BEFORE routing. Routing on the raw path let
+ * `/api/auth/../../internal/…` reach the auth server, whose router normalizes
+ * it to `/internal/…`, an API the all-in-one must not expose.
+ */
+function routingPath(rawUrl: string | undefined): string {
+  try {
+    return new URL(rawUrl ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '/';
   }
 }
 
