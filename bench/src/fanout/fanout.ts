@@ -121,7 +121,7 @@ async function startGenerators(
   kind: ServerKind,
   rooms: RoomSpec[],
   plan: FanoutPlan,
-): Promise<{ child: GeneratorChild; clients: number }[]> {
+): Promise<{ child: GeneratorChild; clients: number; connectMs: number }[]> {
   const count = Math.max(1, Math.min(plan.generators, rooms.length));
   const groups: RoomSpec[][] = Array.from({ length: count }, () => []);
   rooms.forEach((room, i) => {
@@ -131,6 +131,7 @@ async function startGenerators(
     child: new Child<GeneratorParentMessage, GeneratorChildMessage>(GENERATOR_CHILD),
     clients: group.reduce((n, room) => n + room.clients.length, 0),
     group,
+    connectMs: 0,
   }));
   try {
     await Promise.all(
@@ -143,7 +144,7 @@ async function startGenerators(
           connectConcurrency: 32,
           connectTimeoutMs: 20_000,
         });
-        await g.child.next('ready', 120_000);
+        g.connectMs = (await g.child.next('ready', 120_000)).connectMs;
       }),
     );
   } catch (error) {
@@ -264,7 +265,7 @@ export async function runFanoutScenario(
 ): Promise<void> {
   const signer = kind === 'confab' || kind === 'confab-pg' ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
-  let generators: { child: GeneratorChild; clients: number }[] = [];
+  let generators: { child: GeneratorChild; clients: number; connectMs: number }[] = [];
   const base = { bench: 'fanout', server: kind, roomSize: scenario.roomSize, connections: scenario.connections };
   try {
     const idle = await serverStats(server, true);
@@ -282,6 +283,8 @@ export async function runFanoutScenario(
       ...base,
       kind: 'connections',
       generators: generators.length,
+      // Every client opened, authenticated (Confab: token verified) and past sync step 1.
+      connectAllMs: Math.round(Math.max(...generators.map((g) => g.connectMs))),
       serverIdleRssMiB: Math.round((idle.rssBytes / 2 ** 20) * 10) / 10,
       rssKiBPerConnection: Math.round(((connected.rssBytes - idle.rssBytes) / 1024 / scenario.connections) * 10) / 10,
       heapKiBPerConnection:
@@ -333,7 +336,7 @@ export async function runFanoutScenario(
 export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: Recorder): Promise<void> {
   const signer = kind === 'confab' || kind === 'confab-pg' ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
-  let generators: { child: GeneratorChild; clients: number }[] = [];
+  let generators: { child: GeneratorChild; clients: number; connectMs: number }[] = [];
   try {
     const idle = await serverStats(server, true);
     const rooms = await buildRooms(kind, url, Math.random().toString(36).slice(2, 8), plan.memoryRooms, 1, signer);

@@ -92,8 +92,8 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     const attempts = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
     const base = summary('hocuspocus');
     out.push(
-      '| server | max sustained deliveries/s (p99 ≤ 200 ms) | vs bare Hocuspocus | server CPU µs/delivery there | p99 ms there | server RSS per connection | note |',
-      '|---|---:|---:|---:|---:|---:|---|',
+      '| server | max sustained deliveries/s (p99 ≤ 200 ms) | vs bare Hocuspocus | server CPU µs/delivery there | p99 ms there | server RSS per connection | time to connect all | note |',
+      '|---|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const s of servers) {
       const sum = summary(s);
@@ -106,7 +106,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
             ? 'generator-limited'
             : '';
       out.push(
-        `| ${LABEL[s] ?? s} | ${num(sum?.maxSustainedDeliveriesPerSec)} | ${ratio(sum?.maxSustainedDeliveriesPerSec, base?.maxSustainedDeliveriesPerSec)} | ${num(sum?.atMaxSustained?.serverCpuUsPerDelivery, 1)} | ${num(sum?.atMaxSustained?.p99Ms, 1)} | ${num(conn(s)?.rssKiBPerConnection, 1)} KiB | ${note} |`,
+        `| ${LABEL[s] ?? s} | ${num(sum?.maxSustainedDeliveriesPerSec)} | ${ratio(sum?.maxSustainedDeliveriesPerSec, base?.maxSustainedDeliveriesPerSec)} | ${num(sum?.atMaxSustained?.serverCpuUsPerDelivery, 1)} | ${num(sum?.atMaxSustained?.p99Ms, 1)} | ${num(conn(s)?.rssKiBPerConnection, 1)} KiB | ${num(conn(s)?.connectAllMs)} ms | ${note} |`,
       );
     }
     out.push('');
@@ -159,7 +159,23 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
       series,
       yLine: { value: 200, label: 'p99 limit 200 ms' },
     });
-    out.push(`![latency vs load, rooms of ${roomSize}, ${connections} connections](benchmarks/${file})`, '');
+    const cpuFile = `fanout-cpu-${roomSize}x${connections}.svg`;
+    charts[cpuFile] = lineChart({
+      title: `Server CPU per delivery vs load: rooms of ${roomSize}, ${connections} connections`,
+      xLabel: 'offered deliveries per second',
+      yLabel: 'server CPU µs per delivery (log)',
+      series: servers.map((s) => ({
+        name: s,
+        color: COLORS[s] ?? '#555',
+        points: steps(s).map((l) => [l.offeredDeliveriesPerSec, l.serverCpuUsPerDelivery] as [number, number]),
+      })),
+    });
+    out.push(
+      `![latency vs load, rooms of ${roomSize}, ${connections} connections](benchmarks/${file})`,
+      '',
+      `![server CPU per delivery vs load, rooms of ${roomSize}, ${connections} connections](benchmarks/${cpuFile})`,
+      '',
+    );
     out.push(
       '<details><summary>Every step of the sweep</summary>',
       '',
