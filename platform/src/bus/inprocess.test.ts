@@ -8,6 +8,8 @@ import { type Database, openDatabase } from '../db/database';
 import { waitFor } from '../testing';
 import { runBusContract } from './contract';
 import { createInProcessBus } from './inprocess';
+import type { Delivery } from './port';
+import { busDb } from './schema';
 
 runBusContract('in-process on SQLite', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bus-'));
@@ -77,6 +79,50 @@ describe('in-process bus on SQLite', () => {
       ['crash-1', 2],
       ['crash-2', 1],
     ]);
+  });
+
+  it('dead-letters, without calling the handler, an event whose last allowed delivery was never acked', async () => {
+    const database = open(tempDir());
+    const bus = await createInProcessBus({ database, logger });
+    cleanups.push(() => bus.close());
+    const options = { durable: 'lastlost', subjects: ['confab.lastlost.>'], maxDeliver: 1, ackWaitMs: 500 };
+    await (await bus.subscribe({ ...options, handler: async () => {} })).stop();
+    await bus.publish('confab.lastlost.x', { id: 'lost-1' });
+    // What a process that took the only allowed delivery and died leaves behind.
+    const db = busDb(database);
+    const row = await db.selectFrom('bus_events').select('seq').where('id', '=', 'lost-1').executeTakeFirstOrThrow();
+    await db.updateTable('bus_consumers').set({ last_seq: row.seq }).where('durable', '=', 'lastlost').execute();
+    await db
+      .insertInto('bus_pending')
+      .values({
+        durable: 'lastlost',
+        seq: row.seq,
+        attempts: 1,
+        next_attempt_at: 0,
+        lease_until: Date.now() - 1,
+        last_error: null,
+        owner: 'dead',
+      })
+      .execute();
+
+    const handled: string[] = [];
+    const letters: Delivery[] = [];
+    await bus.subscribe({
+      ...options,
+      handler: async (d) => {
+        handled.push(d.event.id);
+      },
+    });
+    await bus.subscribe({
+      durable: 'lastlost_dlq',
+      subjects: ['confab.deadletter.lastlost'],
+      handler: async (d) => {
+        letters.push(d);
+      },
+    });
+    await waitFor(() => letters.length === 1);
+    expect(letters[0]?.event).toMatchObject({ subject: 'confab.lastlost.x', event: { id: 'lost-1' }, attempts: 1 });
+    expect(handled).toEqual([]);
   });
 
   it('keeps undelivered events across a restart of the whole database', async () => {

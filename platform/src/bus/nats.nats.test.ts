@@ -11,6 +11,7 @@ import { openDatabase } from '../db/database';
 import { needService, SERVICES, uniqueSuffix, waitFor } from '../testing';
 import { runBusContract } from './contract';
 import { createNatsBus } from './nats';
+import type { Delivery } from './port';
 
 const nats = await needService('nats');
 
@@ -340,6 +341,40 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
     info = await jsm.consumers.info(stream, 'settings');
     expect(info.config).toMatchObject({ ack_wait: nanos(9_000), max_deliver: 8, max_ack_pending: 8 });
     await second.stop();
+    await bus.close();
+  });
+
+  it('dead-letters, without calling the handler, an event whose last allowed delivery was never acked', async () => {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    await waitFor(() => bus.healthy());
+    const options = { durable: 'lastlost', subjects: ['confab.lastlost.>'], maxDeliver: 1, ackWaitMs: 500 };
+    await (await bus.subscribe({ ...options, handler: async () => {} })).stop();
+    await bus.publish('confab.lastlost.x', { id: 'lost-1' });
+    await waitFor(async () => (await bus.outboxDepth()) === 0);
+    // A process takes the only delivery it is allowed and dies without acking.
+    const taken = await jetstream(nc)
+      .consumers.get(stream, 'lastlost')
+      .then((c) => c.next({ expires: 2_000 }));
+    expect(taken?.info.deliveryCount).toBe(1);
+
+    const handled: string[] = [];
+    const letters: Delivery[] = [];
+    await bus.subscribe({
+      ...options,
+      handler: async (d) => {
+        handled.push(d.event.id);
+      },
+    });
+    await bus.subscribe({
+      durable: 'lastlost_dlq',
+      subjects: ['confab.deadletter.lastlost'],
+      handler: async (d) => {
+        letters.push(d);
+      },
+    });
+    await waitFor(() => letters.length === 1, { timeoutMs: 10_000 });
+    expect(letters[0]?.event).toMatchObject({ subject: 'confab.lastlost.x', event: { id: 'lost-1' }, attempts: 1 });
+    expect(handled).toEqual([]);
     await bus.close();
   });
 
