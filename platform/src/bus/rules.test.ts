@@ -44,6 +44,12 @@ describe('bus rules', () => {
       ackWaitMs: 30_000,
     });
     expect(() => resolveSubscribeOptions({ durable: 'a.b', subjects: ['confab.>'], handler })).toThrow(/durable/);
+    expect(() =>
+      resolveSubscribeOptions({ durable: `sync-${'x'.repeat(64)}`, subjects: ['confab.>'], handler }),
+    ).not.toThrow();
+    expect(() => resolveSubscribeOptions({ durable: 'x'.repeat(129), subjects: ['confab.>'], handler })).toThrow(
+      /durable/,
+    );
     expect(() => resolveSubscribeOptions({ durable: 'a', subjects: [], handler })).toThrow(/subject/);
     expect(() => resolveSubscribeOptions({ durable: 'a', subjects: ['confab.>'], maxDeliver: 0, handler })).toThrow(
       /maxDeliver/,

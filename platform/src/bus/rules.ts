@@ -18,7 +18,8 @@ import {
 
 const SUBJECT_ROOT = 'confab';
 const TOKEN = /^[A-Za-z0-9_:-]+$/;
-const DURABLE = /^[A-Za-z0-9_-]{1,64}$/;
+// Long enough for `sync-<64-char instance id>`; NATS consumer names allow these characters.
+const DURABLE = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Throws (a bug in the caller) unless `subject` is a concrete subject under `confab.`. */
 export function assertPublishSubject(subject: string): void {
