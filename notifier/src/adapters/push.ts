@@ -93,6 +93,9 @@ export function createWebPushSender(options: {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return {
     async send(message, onHandedOff) {
+      // The agent's lookup guards host names only: Node connects to an IP literal without asking DNS.
+      const literal = options.allowPrivateEndpoints ? null : privateLiteral(message.endpoint);
+      if (literal) return { kind: 'rejected', error: `push endpoint points at a private address (${literal})` };
       let details: ReturnType<typeof webpush.generateRequestDetails>;
       try {
         // web-push builds the request (VAPID JWT, aes128gcm encryption, headers); sending it
@@ -183,6 +186,17 @@ export function isPrivateAddress(address: string): boolean {
     if (mapped?.[1]) return blocked.check(mapped[1], 'ipv4');
   }
   return blocked.check(address, family);
+}
+
+/** The endpoint's host when it is a private IP literal (WHATWG-normalized: `2130706433` is 127.0.0.1), else null. */
+function privateLiteral(endpoint: string): string | null {
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return null; // web-push refuses it with its own error
+  }
+  return net.isIP(host) && isPrivateAddress(host) ? host : null;
 }
 
 type LookupAll = (hostname: string) => Promise<{ address: string; family: number }[]>;
