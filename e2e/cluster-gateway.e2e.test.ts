@@ -88,6 +88,32 @@ describe('the cluster gateway', () => {
     expect(answer.headers.get('x-upstream')).toBe('client');
   });
 
+  it('routes and forwards the normalized path, so dot segments cannot reach /internal through an API prefix', async () => {
+    const raw = (target: string) =>
+      new Promise<{ upstream: string | undefined; url: string }>((resolve, reject) => {
+        // node:http sends the path as written; fetch() would normalize it before it leaves.
+        const request = http.get({ host: '127.0.0.1', port: gateway.port, path: target }, (answer) => {
+          let body = '';
+          answer.on('data', (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          answer.on('end', () =>
+            resolve({ upstream: answer.headers['x-upstream'] as string | undefined, url: JSON.parse(body).url }),
+          );
+        });
+        request.on('error', reject);
+      });
+    expect(await raw('/api/auth/../../internal/users/u1?x=1')).toEqual({
+      upstream: 'client',
+      url: '/internal/users/u1?x=1',
+    });
+    expect(await raw('/api/rooms/%2e%2e/%2E%2E/internal/rooms/r1')).toEqual({
+      upstream: 'client',
+      url: '/internal/rooms/r1',
+    });
+    expect(await raw('/api/auth/me/../sessions')).toEqual({ upstream: 'auth', url: '/api/auth/sessions' });
+  });
+
   it('forwards method, path, body and the original Host, and says who the client was', async () => {
     const answer = await fetch(`${base()}/api/rooms?x=1`, {
       method: 'POST',

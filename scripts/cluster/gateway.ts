@@ -25,6 +25,17 @@ export const ROUTES: ReadonlyArray<{ prefix: string; group: UpstreamGroup }> = [
   { prefix: '/sync', group: 'sync' },
 ];
 
+/**
+ * The path as routed: WHATWG-normalized (dot segments, also percent-encoded
+ * ones, resolved), so `/api/auth/../../internal/x` is routed, and forwarded,
+ * as `/internal/x`. Upstreams only ever see the path the routing decision was
+ * made on.
+ */
+export function normalizedTarget(rawUrl: string | undefined): { pathname: string; target: string } {
+  const url = new URL(rawUrl ?? '/', 'http://gateway');
+  return { pathname: url.pathname, target: `${url.pathname}${url.search}` };
+}
+
 export function routeFor(pathname: string): UpstreamGroup {
   for (const { prefix, group } of ROUTES) {
     if (pathname === prefix || pathname.startsWith(`${prefix}/`) || pathname.startsWith(`${prefix}?`)) return group;
@@ -98,7 +109,7 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
     return [...list.slice(start), ...list.slice(0, start)];
   }
 
-  function proxyRequest(req: IncomingMessage, res: ServerResponse, order: Upstream[]): void {
+  function proxyRequest(req: IncomingMessage, res: ServerResponse, target: string, order: Upstream[]): void {
     const upstream = order[0];
     if (!upstream) {
       sendError(res, 502, 'bad_gateway', 'no upstream is available for this path');
@@ -109,7 +120,7 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
         host: '127.0.0.1',
         port: upstream.port,
         method: req.method,
-        path: req.url,
+        path: target,
         headers: forwardedHeaders(req, false),
       },
       (answer) => {
@@ -126,7 +137,7 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
     outgoing.on('error', (error: NodeJS.ErrnoException) => {
       // Only a refused connection is retried elsewhere: the request body has not been consumed then.
       if (error.code === 'ECONNREFUSED' && order.length > 1 && !res.headersSent) {
-        proxyRequest(req, res, order.slice(1));
+        proxyRequest(req, res, target, order.slice(1));
         return;
       }
       sendError(res, 502, 'bad_gateway', `${upstream.name} did not answer`);
@@ -135,7 +146,7 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
     req.pipe(outgoing);
   }
 
-  function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, order: Upstream[]): void {
+  function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, target: string, order: Upstream[]): void {
     const upstream = order[0];
     if (!upstream) {
       client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -145,7 +156,7 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
     let connected = false;
     server.once('connect', () => {
       connected = true;
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      const lines = [`${req.method} ${target} HTTP/1.1`];
       for (const [name, value] of Object.entries(forwardedHeaders(req, true))) {
         for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
       }
@@ -164,7 +175,7 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
     });
     server.on('error', () => {
       if (!connected && order.length > 1) {
-        tunnel(req, client, head, order.slice(1));
+        tunnel(req, client, head, target, order.slice(1));
         return;
       }
       client.destroy();
@@ -174,18 +185,18 @@ export async function startGateway({ port, host = '127.0.0.1' }: { port: number;
   }
 
   const server = http.createServer((req, res) => {
-    const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
+    const { pathname, target } = normalizedTarget(req.url);
     if (pathname === '/gateway/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       return;
     }
-    proxyRequest(req, res, candidates(routeFor(pathname)));
+    proxyRequest(req, res, target, candidates(routeFor(pathname)));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     openSockets.add(socket);
     socket.once('close', () => openSockets.delete(socket));
-    const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
-    tunnel(req, socket, head, candidates(routeFor(pathname)));
+    const { pathname, target } = normalizedTarget(req.url);
+    tunnel(req, socket, head, target, candidates(routeFor(pathname)));
   });
   server.on('connection', (socket) => {
     openSockets.add(socket);
