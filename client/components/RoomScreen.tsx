@@ -22,6 +22,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { idbName } from '../lib/account-cache';
 import type { Member, Room } from '../lib/api';
 import { getDraft, setDraft } from '../lib/drafts';
 import { extractMentions, groupMessages, onlineUserIds, seenBy, typingNames } from '../lib/room-view';
@@ -215,6 +216,25 @@ function RoomView({ roomId }: { roomId: string }) {
         <p>
           <Link href="/chat">Back to your rooms</Link>
         </p>
+        {status.reason === 'forbidden_update' && (
+          <button type="button" onClick={() => handle?.retry()}>
+            Try again
+          </button>
+        )}{' '}
+        {status.reason === 'forbidden_update' && (
+          <button
+            type="button"
+            onClick={() => {
+              // The refused change lives in this device's copy and would be sent again on every
+              // reconnect: drop the copy (and its pending ids) and load the room from the server.
+              cache?.setPending(me, roomDocument(roomId as RoomId), []);
+              indexedDB.deleteDatabase(idbName(me, roomDocument(roomId as RoomId)));
+              window.location.reload();
+            }}
+          >
+            Discard the changes of this device and reload the room
+          </button>
+        )}
         {status.reason === 'membership_revoked' && (
           <button
             type="button"

@@ -19,6 +19,14 @@ const server = new Server({
   port: 0,
   quiet: true,
   stopOnSignals: false,
+  // Stands in for the room guard: a change carrying this marker breaks a rule, and the
+  // whole shared socket is closed with forbidden_update, as Confab's sync server does.
+  async beforeSync({ payload, connection }) {
+    if (Buffer.from(payload).includes('breaks-a-rule')) {
+      connection.webSocket.close(CLOSE.forbiddenUpdate.code, CLOSE.forbiddenUpdate.reason);
+      throw new Error('refused');
+    }
+  },
   async onAuthenticate({ token, documentName }) {
     const reason = refusals.get(documentName) ?? refusals.get(token);
     if (reason) throw { reason };
@@ -168,5 +176,20 @@ describe('sync client', () => {
     expect(again.status().kind).toBe('synced');
     again.release();
     await waitFor(() => hana.client.openDocuments().length === 0, { message: 'closed when idle' });
+  });
+
+  it('keeps the other rooms syncing when the server refuses a change of one room on the shared socket', async () => {
+    const ivan = track(device('ivan'));
+    const bad = ivan.client.open('room:r8' as DocumentName);
+    const good = ivan.client.open('room:r9' as DocumentName);
+    await waitFor(() => bad.status().kind === 'synced' && good.status().kind === 'synced', { message: 'synced' });
+    say(bad.doc, 'ivan', 'this breaks-a-rule');
+    await waitFor(() => bad.status().kind === 'denied', { message: 'the refused room is denied' });
+    expect(bad.status()).toMatchObject({ reason: 'forbidden_update' });
+    await waitFor(() => good.status().kind === 'synced', { message: 'the other room reconnects', timeoutMs: 8000 });
+    say(good.doc, 'ivan', 'still flowing');
+    const judy = track(device('judy'));
+    const seen = judy.client.open('room:r9' as DocumentName);
+    await waitFor(() => readMessages(seen.doc).some((m) => m.text === 'still flowing'), { message: 'judy sees it' });
   });
 });

@@ -59,6 +59,8 @@ export interface DocHandle {
   status(): DocStatus;
   unsyncedChanges(): number;
   pendingIds(): ReadonlySet<string>;
+  /** Attaches a denied document again (after the user fixed what was wrong, or to try once more). */
+  retry(): void;
   /** Records a message written on this device as pending until the server acknowledges it. */
   markPending(messageId: string): void;
   /** Called on any status, pending or awareness change. */
@@ -241,8 +243,14 @@ export function createSyncClient(options: SyncClientOptions) {
         }
         if (reason === CLOSE.unauthorized.reason) tokens.invalidate(name);
         if (reason === CLOSE.forbiddenUpdate.reason) {
-          setStatus({ kind: 'denied', reason, message: explainClose(reason) });
-          return;
+          // The server closes the whole shared socket and does not say which document broke a
+          // rule. The suspects are the documents with changes it had not acknowledged: they stay
+          // detached (so the others can reconnect instead of being closed again and again).
+          if (provider.unsyncedChanges > 0) {
+            setStatus({ kind: 'denied', reason, message: explainClose(reason) });
+            provider.detach();
+            return;
+          }
         }
         setStatus({ kind: connection.kind === 'online' ? 'connecting' : 'offline' });
       },
@@ -291,6 +299,13 @@ export function createSyncClient(options: SyncClientOptions) {
       status: () => status,
       unsyncedChanges: () => provider.unsyncedChanges,
       pendingIds: () => pending.ids,
+      retry() {
+        if (status.kind !== 'denied') return;
+        status = { kind: connection.kind === 'online' ? 'connecting' : 'offline' };
+        authRetries = 0;
+        notify();
+        provider.attach();
+      },
       markPending(messageId) {
         // Merge with what other tabs of this browser recorded: the set is shared through localStorage.
         pending = addPending({ ids: new Set([...cache.pending(userId, name), ...pending.ids]) }, messageId);
