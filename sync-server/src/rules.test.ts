@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { checkClaims } from './extensions/auth';
+import { roomEvents } from './extensions/events';
+import { NO_CHANGES } from './extensions/guard-port';
+import { shouldCompact } from './extensions/persistence';
+import { eventTimeMs } from './extensions/revocation';
+import { isEmptyUpdate } from './extensions/update-pipeline';
+import { originAllowed, protocolVersionAccepted, protocolVersionOf } from './upgrade';
+
+const claims = { sub: 'alice', sid: 's1', doc: 'room:r1', role: 'member', iat: 1000, exp: 1000 + 900 };
+
+describe('token claims', () => {
+  it('grants the document named in the token, read-only for readers', () => {
+    const ok = checkClaims(claims, 'room:r1');
+    expect(ok).toMatchObject({ ok: true, readOnly: false, issuedAtMs: 1_000_000 });
+    expect(checkClaims({ ...claims, role: 'reader' }, 'room:r1')).toMatchObject({ ok: true, readOnly: true });
+  });
+
+  it('refuses another document, another user’s private document, a long-lived token and a missing claim', () => {
+    expect(checkClaims(claims, 'room:r2')).toMatchObject({ ok: false, close: { reason: 'forbidden' } });
+    expect(checkClaims({ ...claims, doc: 'user:bob' }, 'user:bob')).toMatchObject({
+      ok: false,
+      close: { reason: 'forbidden' },
+    });
+    expect(checkClaims({ ...claims, exp: 1000 + 901 }, 'room:r1')).toMatchObject({
+      ok: false,
+      close: { reason: 'unauthorized' },
+    });
+    expect(checkClaims({ ...claims, sid: undefined }, 'room:r1')).toMatchObject({ ok: false });
+    expect(checkClaims({ ...claims, role: 'admin' }, 'room:r1')).toMatchObject({ ok: false });
+    expect(checkClaims({ ...claims, doc: 'room:a b' }, 'room:a b')).toMatchObject({ ok: false });
+  });
+
+  it('makes the owner of a private document its owner, whatever role the token names', () => {
+    expect(checkClaims({ ...claims, doc: 'user:alice', role: 'reader' }, 'user:alice')).toMatchObject({
+      ok: true,
+      readOnly: false,
+      context: { role: 'owner', document: { kind: 'user', userId: 'alice' } },
+    });
+  });
+});
+
+describe('the socket', () => {
+  it('lets through no Origin and PUBLIC_URL’s origin, and nothing else', () => {
+    expect(originAllowed(undefined, 'https://chat.example.org')).toBe(true);
+    expect(originAllowed('https://chat.example.org', 'https://chat.example.org')).toBe(true);
+    expect(originAllowed('https://chat.example.org:443', 'https://chat.example.org')).toBe(true);
+    expect(originAllowed('http://chat.example.org', 'https://chat.example.org')).toBe(false);
+    expect(originAllowed('https://evil.example', 'https://chat.example.org')).toBe(false);
+    expect(originAllowed('null', 'https://chat.example.org')).toBe(false);
+  });
+
+  it('reads the protocol version from the URL, taking a missing one as 1', () => {
+    expect(protocolVersionOf(new URLSearchParams(''))).toBe(1);
+    expect(protocolVersionOf(new URLSearchParams('protocolVersion=1'))).toBe(1);
+    expect(protocolVersionOf(new URLSearchParams('protocolVersion=x'))).toBeNaN();
+    expect(protocolVersionAccepted(new URLSearchParams('protocolVersion=1'))).toBe(true);
+    expect(protocolVersionAccepted(new URLSearchParams('protocolVersion=0'))).toBe(false);
+    expect(protocolVersionAccepted(new URLSearchParams('protocolVersion=2'))).toBe(false);
+  });
+});
+
+describe('storage and events', () => {
+  it('compacts once the log is as large as the snapshot (or the minimum)', () => {
+    expect(shouldCompact({ logBytes: 100, snapshotBytes: 0 }, 1000)).toBe(false);
+    expect(shouldCompact({ logBytes: 1000, snapshotBytes: 0 }, 1000)).toBe(true);
+    expect(shouldCompact({ logBytes: 5000, snapshotBytes: 10_000 }, 1000)).toBe(false);
+    expect(shouldCompact({ logBytes: 10_000, snapshotBytes: 10_000 }, 1000)).toBe(true);
+  });
+
+  it('knows the empty update', () => {
+    expect(isEmptyUpdate(new Uint8Array([0, 0]))).toBe(true);
+    expect(isEmptyUpdate(new Uint8Array([0, 1, 0]))).toBe(false);
+  });
+
+  it('dates an event by its UUIDv7 id, never in the future', () => {
+    expect(eventTimeMs('01890a5d-ac96-774b-bcce-b302099a8057', 2_000_000_000_000)).toBe(0x01890a5dac96);
+    expect(eventTimeMs('01890a5d-ac96-774b-bcce-b302099a8057', 5)).toBe(5);
+    expect(eventTimeMs('not-a-uuid', 42)).toBe(42);
+  });
+
+  it('turns room changes into the contract’s events, one per change, none for reactions', () => {
+    let n = 0;
+    const events = roomEvents(
+      'r1',
+      {
+        ...NO_CHANGES,
+        created: [{ id: 'm1', author: 'alice', text: 'hi', createdAt: 1 } as never],
+        reads: [{ userId: 'bob', messageId: 'm1', at: 2 }],
+        reactions: [{ key: 'm1|bob|👍', on: true }],
+      },
+      ['alice', 'bob'],
+      () => `e${++n}`,
+    );
+    expect(events).toEqual([
+      {
+        subject: 'confab.room.r1.message.created',
+        event: {
+          id: 'e1',
+          roomId: 'r1',
+          messageId: 'm1',
+          authorId: 'alice',
+          text: 'hi',
+          replyTo: null,
+          mentions: [],
+          createdAt: 1,
+          onlineUserIds: ['alice', 'bob'],
+        },
+      },
+      { subject: 'confab.room.r1.read', event: { id: 'e2', roomId: 'r1', userId: 'bob', messageId: 'm1', at: 2 } },
+    ]);
+  });
+});
