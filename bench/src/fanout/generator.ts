@@ -28,7 +28,8 @@ import type {
 } from './messages';
 import { markerText, readPayload, scanMarkers, WireCodec } from './wire';
 
-const KEEPALIVE_MS = 20_000;
+// Overridable to exercise the keep-alive path in a short run.
+const KEEPALIVE_MS = Number(process.env.BENCH_KEEPALIVE_MS ?? 20_000);
 
 interface Room {
   spec: RoomSpec;

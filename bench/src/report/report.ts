@@ -232,6 +232,28 @@ function crdtSection(all: Line[]): string {
   if (!picked) return '_No CRDT results yet._\n';
   const rows = picked.lines.filter((l) => l.bench === 'crdt' && !l.kind);
   const out = [runHeader(picked.lines, 'These figures'), ''];
+  // The quick pass measures 10k only; sizes it did not measure come from the
+  // latest real run that measured both CRDTs at that size (each pair from one run).
+  const have = new Set(rows.map((l) => l.messages as number));
+  const earlier = all.filter((l) => l.bench === 'crdt' && !l.kind && l.mode !== 'smoke' && l.runId !== picked.runId);
+  for (const n of [...new Set(earlier.map((l) => l.messages as number))]) {
+    if (have.has(n)) continue;
+    const runIds = [...new Set(earlier.filter((l) => l.messages === n).map((l) => l.runId))];
+    const runId = runIds
+      .reverse()
+      .find((id) =>
+        ['yjs', 'automerge'].every((m) => earlier.some((l) => l.runId === id && l.messages === n && l.model === m)),
+      );
+    if (!runId) continue;
+    const pair = earlier.filter((l) => l.runId === runId && l.messages === n);
+    rows.push(...pair);
+    const first = pair[0];
+    if (first)
+      out.push(
+        `The ${num(n)}-message rows come from an earlier ${first.mode} run, \`${runId}\` (${first.at}, commit \`${first.commit}\`).`,
+        '',
+      );
+  }
   out.push(
     "| messages | CRDT | encoded size | bytes/message | load ms | memory after load | append µs | bytes sent per append | apply a peer's append µs |",
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
