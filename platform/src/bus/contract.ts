@@ -410,11 +410,13 @@ export function runBusContract(name: string, setup: () => Promise<BusContractHar
       await s.stop();
     });
 
-    it('refuses subjects outside confab. and events without an id, as programming errors', async () => {
+    it('refuses subjects outside confab., events without an id and oversized or non-JSON events, as programming errors', async () => {
       const b = await bus();
       await expect(b.publish('other.thing', { id: 'x' })).rejects.toThrow(TypeError);
       await expect(b.publish('confab.room.*.read', { id: 'x' })).rejects.toThrow(TypeError);
       await expect(b.publish('confab.x', { id: '' } as BusEvent)).rejects.toThrow(TypeError);
+      await expect(b.publish('confab.x', { id: 'big', text: 'x'.repeat(70_000) })).rejects.toThrow(/bytes/);
+      await expect(b.publish('confab.x', { id: 'bigint', n: 1n })).rejects.toThrow(TypeError);
       await expect(
         b.subscribe({ durable: 'has.dot', subjects: ['confab.>'], handler: async () => {} }),
       ).rejects.toThrow(TypeError);

@@ -5,7 +5,6 @@ import type { Database } from '../db/database';
 import { groupCommit } from './group-commit';
 import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
 import {
-  assertEvent,
   assertPublishSubject,
   deadLetterFor,
   describeError,
@@ -13,6 +12,7 @@ import {
   type ResolvedSubscribeOptions,
   resolveSubscribeOptions,
   retryDelayMs,
+  serializeEvent,
 } from './rules';
 import { type BusTables, busDb, migrateBus } from './schema';
 
@@ -475,9 +475,8 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   return {
     async publish(subject: string, event: BusEvent): Promise<void> {
       assertPublishSubject(subject);
-      assertEvent(event);
       if (closed) throw new Error('bus is closed');
-      await append({ id: event.id, subject, payload: JSON.stringify(event) });
+      await append({ id: event.id, subject, payload: serializeEvent(event) });
       notify();
     },
 

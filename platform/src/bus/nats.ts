@@ -19,9 +19,9 @@ import type { Database } from '../db/database';
 import { createOutbox } from './outbox';
 import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
 import {
-  assertEvent,
   assertPublishSubject,
   deadLetterFor,
+  MAX_DEAD_LETTER_BYTES,
   matchesAny,
   parseEventPayload,
   type ResolvedSubscribeOptions,
@@ -449,7 +449,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       const letter = deadLetterFor({ durable: this.sub.durable, subject, event, attempts, error, nowMs: Date.now() });
       try {
         // Through the outbox, so the dead letter survives NATS being down; then the original is done for.
-        await publish(letter.subject, letter.event);
+        await publish(letter.subject, letter.event, MAX_DEAD_LETTER_BYTES);
         // No reason text: nats-server before 2.10.4 does not recognise `+TERM <reason>` as a term.
         msg.term();
         log.warn({ durable: this.sub.durable, subject, eventId: event.id, attempts }, 'event dead-lettered');
@@ -472,8 +472,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
     }
   }
 
-  async function publish(subject: string, event: BusEvent): Promise<void> {
-    await outbox.add(subject, event);
+  async function publish(subject: string, event: BusEvent, maxBytes?: number): Promise<void> {
+    await outbox.add(subject, event, maxBytes);
     kickRelay();
   }
 
@@ -482,7 +482,6 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   return {
     async publish(subject: string, event: BusEvent): Promise<void> {
       assertPublishSubject(subject);
-      assertEvent(event);
       if (closed) throw new Error('bus is closed');
       await publish(subject, event);
     },

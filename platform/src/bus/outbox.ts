@@ -1,6 +1,7 @@
 import type { Database } from '../db/database';
 import { groupCommit } from './group-commit';
 import type { BusEvent } from './port';
+import { serializeEvent } from './rules';
 import { busDb } from './schema';
 
 export interface OutboxRow {
@@ -34,9 +35,9 @@ export function createOutbox(database: Database<unknown>, now: () => number = Da
   });
 
   return {
-    /** Durable once this resolves. A row whose id is already waiting is dropped. */
-    add(subject: string, event: BusEvent): Promise<void> {
-      return append({ id: event.id, subject, payload: JSON.stringify(event) });
+    /** Durable once this resolves. A row whose id is already waiting is dropped. Throws for a bad event. */
+    async add(subject: string, event: BusEvent, maxBytes?: number): Promise<void> {
+      await append({ id: event.id, subject, payload: serializeEvent(event, maxBytes) });
     },
 
     /** Up to `limit` unleased rows, oldest first, leased to the caller for `leaseMs`. */

@@ -145,11 +145,29 @@ export function parseEventPayload(text: string): BusEvent | null {
   }
 }
 
+/**
+ * Events are notices, not documents: far below NATS's 1 MiB message limit, so
+ * an oversized one fails at publish instead of sticking in the outbox.
+ */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
 export function assertEvent(event: BusEvent): void {
   if (typeof event?.id !== 'string' || event.id.length === 0 || event.id.length > 200) {
     throw new TypeError('bus event needs a string id of 1 to 200 characters');
   }
 }
+
+/** The stored and wire form of an event; throws (a bug in the caller) when it is not JSON or too large. */
+export function serializeEvent(event: BusEvent, maxBytes = MAX_EVENT_BYTES): string {
+  assertEvent(event);
+  const payload = JSON.stringify(event);
+  const bytes = Buffer.byteLength(payload);
+  if (bytes > maxBytes) throw new TypeError(`bus event ${event.id} is ${bytes} bytes, over ${maxBytes}`);
+  return payload;
+}
+
+/** A dead letter wraps an event of up to MAX_EVENT_BYTES plus a little; it must never be refused. */
+export const MAX_DEAD_LETTER_BYTES = 2 * MAX_EVENT_BYTES;
 
 /** `filter_subjects` (several filters on one consumer) needs nats-server 2.10 or later. */
 export function supportsMultipleFilters(serverVersion: string | undefined): boolean {
