@@ -6,6 +6,14 @@ function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 
+interface Sources {
+  hocuspocus?: Hocuspocus;
+  outboxDepth?: () => Promise<number>;
+}
+
+/** Per registry, so the gauges created once per registry read the server bound last (restarts in one process). */
+const sourcesByRegistry = new WeakMap<Registry, Sources>();
+
 /**
  * The sync server's Prometheus metrics. Gauges that mirror live state read it
  * at scrape time through `bind` instead of being kept in step by hand.
@@ -17,10 +25,11 @@ export class SyncMetrics {
   readonly storeSeconds: Histogram;
   readonly compactions: Counter<'result'>;
   readonly outboxDepth: Gauge;
-  private sources: { hocuspocus?: Hocuspocus; outboxDepth?: () => Promise<number> } = {};
+  private readonly registry: Registry;
 
   constructor(registry: Registry) {
-    const sources = () => this.sources;
+    this.registry = registry;
+    const sources = (): Sources => sourcesByRegistry.get(registry) ?? {};
     this.connections = getOrCreate(
       registry,
       'confab_sync_connections',
@@ -99,7 +108,7 @@ export class SyncMetrics {
   }
 
   /** Points the scrape-time gauges at this server (the last started one wins in a shared registry). */
-  bind(sources: { hocuspocus: Hocuspocus; outboxDepth: () => Promise<number> }): void {
-    this.sources = sources;
+  bind(sources: Required<Sources>): void {
+    sourcesByRegistry.set(this.registry, sources);
   }
 }
