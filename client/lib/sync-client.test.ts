@@ -192,4 +192,21 @@ describe('sync client', () => {
     const seen = judy.client.open('room:r9' as DocumentName);
     await waitFor(() => readMessages(seen.doc).some((m) => m.text === 'still flowing'), { message: 'judy sees it' });
   });
+
+  it('blames only the room whose offline change was refused, even while every room is in its first sync', async () => {
+    const storage = memoryStorage();
+    const offline = track(device('kate', { url: 'ws://127.0.0.1:9/', storage }));
+    const room = offline.client.open('room:r10' as DocumentName);
+    await room.whenLoaded;
+    say(room.doc, 'kate', 'written offline, breaks-a-rule');
+    await new Promise((r) => setTimeout(r, 300)); // let y-indexeddb store the update
+    room.release();
+
+    const online = track(device('kate', { storage }));
+    const refused = online.client.open('room:r10' as DocumentName);
+    const innocent = online.client.open('room:r11' as DocumentName);
+    await waitFor(() => refused.status().kind === 'denied', { message: 'the refused room is denied', timeoutMs: 8000 });
+    await waitFor(() => innocent.status().kind === 'synced', { message: 'the other room syncs', timeoutMs: 8000 });
+    expect(refused.status()).toMatchObject({ reason: 'forbidden_update' });
+  });
 });

@@ -6,6 +6,7 @@ import { type AccountCache, idbName, pendingKey } from './account-cache';
 import { addPending, type PendingState, settlePending } from './pending';
 import { startTabRelay } from './tab-relay';
 import type { TokenBroker } from './token-broker';
+import { documentWithChanges } from './wire';
 
 /**
  * The sync layer: one Y.Doc per document, loaded from IndexedDB first (the
@@ -134,6 +135,18 @@ export function createSyncClient(options: SyncClientOptions) {
 
   const entries = new Map<string, Entry>();
 
+  // Every frame leaves through socket.send (queued ones too): note which document sent
+  // changes, since a refusal closes the whole socket without naming the document.
+  const sentChangesOf = new Map<string, () => void>();
+  const rawSend = socket.send.bind(socket);
+  socket.send = (message: unknown) => {
+    if (message instanceof Uint8Array) {
+      const document = documentWithChanges(message);
+      if (document) sentChangesOf.get(document)?.();
+    }
+    rawSend(message);
+  };
+
   function stopEverything(state: ConnectionState): void {
     setConnection(state);
     connection = state;
@@ -199,6 +212,12 @@ export function createSyncClient(options: SyncClientOptions) {
     let pending: PendingState = { ids: new Set(cache.pending(userId, name)) };
     const savePending = () => cache.setPending(userId, name, [...pending.ids]);
     let authRetries = 0;
+    // Set when this document sent changes the server has not acknowledged yet: if the
+    // server then refuses a change (closing the shared socket), this is the culprit.
+    let sentChanges = false;
+    sentChangesOf.set(name, () => {
+      sentChanges = true;
+    });
 
     const provider = new HocuspocusProvider({
       name,
@@ -244,9 +263,9 @@ export function createSyncClient(options: SyncClientOptions) {
         if (reason === CLOSE.unauthorized.reason) tokens.invalidate(name);
         if (reason === CLOSE.forbiddenUpdate.reason) {
           // The server closes the whole shared socket and does not say which document broke a
-          // rule. The suspects are the documents with changes it had not acknowledged: they stay
-          // detached (so the others can reconnect instead of being closed again and again).
-          if (provider.unsyncedChanges > 0) {
+          // rule: the one that sent changes not yet acknowledged did. It stays detached, so the
+          // other documents reconnect instead of being closed again and again.
+          if (sentChanges) {
             setStatus({ kind: 'denied', reason, message: explainClose(reason) });
             provider.detach();
             return;
@@ -261,6 +280,7 @@ export function createSyncClient(options: SyncClientOptions) {
         notify();
       },
       onUnsyncedChanges: ({ number }) => {
+        if (number === 0) sentChanges = false;
         const before = pending.ids.size;
         pending = settlePending(pending, number, provider.isSynced);
         if (pending.ids.size !== before) savePending();
@@ -337,6 +357,7 @@ export function createSyncClient(options: SyncClientOptions) {
       idleTimer: null,
       destroy: () => {
         destroyed = true;
+        sentChangesOf.delete(name);
         if (typeof window !== 'undefined') window.removeEventListener('storage', onStorage);
         stopRelay();
         provider.destroy();
