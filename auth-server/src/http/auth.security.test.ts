@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger, openDatabase } from '@confab/platform';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import {
   apiClient,
   registerUser,
   startTestAuthServer,
+  TEST_INTERNAL_TOKEN,
   TEST_ORIGIN,
   type TestAuthServer,
   testClock,
@@ -244,7 +246,6 @@ describe('what answers and storage give away', () => {
       bus: createMemoryBus(),
       clock: testClock(),
     });
-    const http = await import('node:http');
     const httpServer = http.createServer((req, res) => handle.handleRequest(req, res));
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     const { port } = httpServer.address() as { port: number };
@@ -269,5 +270,37 @@ describe('what answers and storage give away', () => {
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await database.close();
     }
+  });
+});
+
+describe('the internal API', () => {
+  function rawGet(base: string, rawPath: string, headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${base}/`, { path: rawPath, headers }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('answers only requests sent to /internal itself, not ones a proxy routed as /api/* with dot segments', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const user = await registerUser(api, 'u');
+    const auth = { authorization: `Bearer ${TEST_INTERNAL_TOKEN}` };
+    expect(await rawGet(server.url, `/internal/users/${user.userId}`, auth)).toBe(200);
+    for (const sneak of [
+      '/api/auth/../../internal',
+      '/api/rooms/%2e%2e/%2e%2e/internal',
+      '/api/auth/..%2f..%2finternal',
+    ]) {
+      const status = await rawGet(server.url, `${sneak}/users/${user.userId}`, auth);
+      expect([sneak, status]).toEqual([sneak, 404]);
+    }
+    expect(
+      await rawGet(server.url, `/internal/users/${user.userId}`, { authorization: 'Bearer wrong-token-0123456789' }),
+    ).toBe(403);
   });
 });

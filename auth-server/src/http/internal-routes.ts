@@ -29,6 +29,11 @@ export function internalRoutes(deps: RouteDeps): Hono<AuthEnv> {
 
   app.use('*', async (c, next) => {
     if (!config.internalApiToken) throw new HttpError('not_found', `no route for ${c.req.method} ${c.req.path}`);
+    // The router sees the path with dot segments resolved. A proxy that routes on the raw path would send
+    // `/api/auth/../../internal/…` here as public /api traffic: only a request for /internal itself counts.
+    const rawPath = c.env?.incoming?.url ?? '';
+    if (!rawPath.startsWith('/internal/'))
+      throw new HttpError('not_found', `no route for ${c.req.method} ${c.req.path}`);
     if (!sameSecret(bearerToken(c.req.header('authorization')), config.internalApiToken)) {
       // 403, not 401: verify's 401 means "no such session", and a misconfigured caller must not read it that way.
       throw new HttpError('forbidden', 'internal endpoints need the internal API token');
