@@ -48,7 +48,7 @@ export const PLANS: Record<Mode, Plan> = {
         { roomSize: 10, connections: 100 },
         { roomSize: 50, connections: 1000 },
       ],
-      deliveryRates: [500, 1000, 2000, 5000, 10_000, 20_000, 40_000, 80_000],
+      deliveryRates: [500, 1000, 2000, 5000, 10_000, 20_000, 40_000, 80_000, 160_000],
       stepMs: 1500,
       drainMs: 1000,
       warmupMs: 1000,
