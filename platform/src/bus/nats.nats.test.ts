@@ -378,6 +378,40 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
     await bus.close();
   });
 
+  it('recreates the stream when it is deleted under a live connection, and keeps delivering', async () => {
+    const ownStream = `${stream}_DEL`;
+    const ownPrefix = `${subjectPrefix}del`;
+    const bus = await createNatsBus({
+      url: SERVICES.nats.url,
+      database,
+      logger,
+      stream: ownStream,
+      subjectPrefix: ownPrefix,
+      relayIntervalMs: 100,
+    });
+    const seen: string[] = [];
+    await waitFor(() => bus.healthy());
+    await bus.subscribe({
+      durable: 'survivor',
+      subjects: ['confab.del.>'],
+      handler: async (d) => {
+        seen.push(d.event.id);
+      },
+    });
+    await bus.publish('confab.del.x', { id: 'before-delete' });
+    await waitFor(() => seen.length === 1);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(ownStream);
+    await bus.publish('confab.del.x', { id: 'after-delete' });
+    await waitFor(() => seen.includes('after-delete'), {
+      timeoutMs: 15_000,
+      message: 'delivery after the stream came back',
+    });
+    expect((await jsm.streams.info(ownStream)).config.subjects).toEqual([`${ownPrefix}.>`]);
+    await bus.close();
+    await jsm.streams.delete(ownStream);
+  });
+
   it('reports unhealthy after close and refuses to publish', async () => {
     const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
     await waitFor(() => bus.healthy());

@@ -158,6 +158,25 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
     }
   }
 
+  /**
+   * The stream can vanish under a live connection (an operator deleted it, the server lost its
+   * store): publishes then get no responder and consumers report it gone. Ensure it again, once at
+   * a time, and tell the consumers to start over.
+   */
+  let repairing: Promise<void> | null = null;
+  function repairStream(): void {
+    const c = nc;
+    if (!c || closed || repairing) return;
+    repairing = ensureStream(c)
+      .then(() => {
+        for (const runner of runners) runner.restart();
+      })
+      .catch((error) => log.warn({ err: error, stream: streamName }, 'could not ensure the stream'))
+      .finally(() => {
+        repairing = null;
+      });
+  }
+
   let failedReconnects = 0;
   async function connectLoop(): Promise<void> {
     for (let attempt = 0; !closed; ) {
@@ -238,6 +257,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
     } catch (error) {
       // The sweep timer tries again; the rows are released (or their lease runs out).
       log.warn({ err: error }, 'relaying the outbox failed; will retry');
+      if (ready) repairStream();
     }
   }
 
@@ -384,6 +404,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
         } catch (error) {
           if (this.stopping) break;
           log.warn({ err: error, durable: this.sub.durable }, 'consumer failed; retrying');
+          if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) repairStream();
           await sleep(reconnectDelayMs(baseReconnectMs, maxReconnectMs, failures++), this.stopSignal.signal);
         } finally {
           this.messages = null;
