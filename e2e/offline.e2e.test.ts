@@ -1,5 +1,7 @@
+import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { type RunningApp, startApp } from './support/app';
 import {
   createInvite,
@@ -183,6 +185,47 @@ describe('offline', () => {
     await message(bob, 'From tab one, offline').waitFor({ timeout: 30_000 });
     await message(bob, 'From tab two, offline').waitFor({ timeout: 30_000 });
     await tab2.close();
+  });
+
+  it('stops only the room whose local copy holds a change the server refuses, and recovers by discarding that copy', async () => {
+    await alice.goto(`/chat/${roomId}`);
+    await waitForSynced(alice);
+    const aliceId = await alice.evaluate(() => JSON.parse(localStorage.getItem('confab:account') ?? '{}').user.id);
+    // A forged message (another author) lands in Alice's IndexedDB copy, as a bug or tampering could put it there.
+    const forged = new Y.Doc();
+    appendMessage(forged, {
+      id: newMessageId(),
+      author: 'someone-else' as UserId,
+      text: 'a forged message',
+      createdAt: Date.now(),
+    });
+    await alice.evaluate(
+      async ({ name, bytes }) => {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const request = indexedDB.open(name);
+          request.onsuccess = () => resolve(request.result);
+          request.onerror = () => reject(request.error);
+        });
+        await new Promise<void>((resolve, reject) => {
+          const tx = db.transaction('updates', 'readwrite');
+          tx.objectStore('updates').add(Uint8Array.from(bytes));
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error);
+        });
+        db.close();
+      },
+      { name: `confab:${aliceId}:room:${roomId}`, bytes: [...Y.encodeStateAsUpdate(forged)] },
+    );
+    await alice.reload();
+    await alice.getByText('The server refused a change from this device').waitFor();
+    // The connection itself is fine: the header still says connected, other documents keep syncing.
+    await alice.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await alice.getByRole('button', { name: 'Discard the changes of this device and reload the room' }).click();
+    await waitForSynced(alice);
+    await message(alice, 'History from before').waitFor();
+    expect(await message(alice, 'a forged message').count()).toBe(0);
+    // Nothing forged reached Bob.
+    expect(await message(bob, 'a forged message').count()).toBe(0);
   });
 
   it('shows a signed-out user why, instead of a spinner, when the session is revoked elsewhere', async () => {
