@@ -387,6 +387,49 @@ walks from Yjs's highest search marker to the end: a freshly loaded document has
 with the room (an \`insert(length, …)\` keeps a marker near the end and stays flat).
 `;
 
+/** A few sentences with the headline ratios, each from one run (the sections below say which). */
+function summary(all: Line[]): string {
+  const out: string[] = ['## Summary', ''];
+  const fan = latestRun(all, 'fanout')?.lines.filter((l) => l.bench === 'fanout') ?? [];
+  const scenarios = [...new Set(fan.filter((l) => l.kind === 'summary').map((l) => `${l.roomSize}x${l.connections}`))];
+  for (const key of scenarios) {
+    const [roomSize, connections] = key.split('x').map(Number);
+    const sums = fan.filter((l) => l.kind === 'summary' && l.roomSize === roomSize && l.connections === connections);
+    const get = (s: string) => sums.find((l) => l.server === s);
+    const hp = get('hocuspocus');
+    const parts = SERVER_ORDER.filter((s) => get(s)).map((s) => {
+      const l = get(s);
+      const vs =
+        s !== 'hocuspocus' && hp
+          ? ` (${ratio(l?.maxSustainedDeliveriesPerSec, hp.maxSustainedDeliveriesPerSec)} bare Hocuspocus)`
+          : '';
+      return `${LABEL[s] ?? s} ${num(l?.maxSustainedDeliveriesPerSec)}${l?.sweepCeilingReached ? '+' : ''}${vs}`;
+    });
+    out.push(
+      `- **Rooms of ${roomSize}, ${num(connections)} connections**, highest sustained deliveries/s (p99 ≤ 200 ms): ${parts.join('; ')}.`,
+    );
+  }
+  const crdt = all.filter((l) => l.bench === 'crdt' && !l.kind && l.mode !== 'smoke');
+  const sizes = [...new Set(crdt.map((l) => l.messages as number))].sort((a, b) => b - a);
+  for (const n of sizes.slice(0, 1)) {
+    const runId = [...crdt].reverse().find((l) => l.messages === n)?.runId;
+    const y = crdt.find((l) => l.runId === runId && l.messages === n && l.model === 'yjs');
+    const a = crdt.find((l) => l.runId === runId && l.messages === n && l.model === 'automerge');
+    if (y && a) {
+      out.push(
+        `- **CRDT at ${num(n)} messages**: Automerge 3 stores the room in ${ratio(a.encodedBytes, y.encodedBytes)} the bytes of Yjs, but loads ${ratio(a.loadMs, y.loadMs)} slower, takes ${ratio(a.loadedMemoryMiB, y.loadedMemoryMiB)} the memory, and appends ${ratio(a.appendUs, y.appendUs)} / applies a peer's append ${ratio(a.applyRemoteUs, y.applyRemoteUs)} slower.`,
+      );
+    }
+  }
+  if (out.length === 2) return '';
+  out.push(
+    '',
+    'Absolute figures from a 2-core machine shared with other work are noisy; the sections below give each run, its load average and every step.',
+    '',
+  );
+  return out.join('\n');
+}
+
 export function writeReport(): string {
   const all = readResults() as Line[];
   const fanout = fanoutSection(all);
@@ -398,6 +441,7 @@ export function writeReport(): string {
   for (const [file, svg] of Object.entries(fanout.charts)) fs.writeFileSync(path.join(ASSETS, file), svg);
   const doc = [
     INTRO,
+    summary(all),
     '## Sync fan-out: Confab vs bare Hocuspocus vs y-websocket',
     '',
     fanout.text,
