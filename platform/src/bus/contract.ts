@@ -425,10 +425,16 @@ export function runBusContract(name: string, setup: () => Promise<BusContractHar
       );
     });
 
-    it('reports itself healthy while its backing store is reachable', async () => {
-      const b = await bus();
+    it('reports itself healthy while its backing store is reachable, and not after close()', async () => {
+      const b = await harness.createBus();
       await waitFor(() => b.healthy(), WAIT);
       expect(await b.healthy()).toBe(true);
+      await b.close();
+      expect(await b.healthy()).toBe(false);
+      await expect(b.publish('confab.x', { id: token() })).rejects.toThrow(/closed/);
+      await expect(b.subscribe({ durable: token(), subjects: ['confab.x'], handler: async () => {} })).rejects.toThrow(
+        /closed/,
+      );
     });
   });
 }

@@ -500,7 +500,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       };
     },
 
-    healthy: () => database.ping(),
+    healthy: async () => !closed && (await database.ping()),
 
     async outboxDepth(): Promise<number> {
       const slowest = await db
