@@ -104,6 +104,46 @@ describe('profile', () => {
   });
 });
 
+describe('keyboard', () => {
+  it('signs in, writes, and reaches the actions of a message with the keyboard alone', async () => {
+    const context = await newUserContext(browser, app.url);
+    const page = await context.newPage();
+    current = page;
+    const { email, password } = await signUp(page, 'Kim Keys');
+    await createRoom(page, 'Keys');
+    await waitForSynced(page);
+    await page.goto('/profile');
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL('**/login**');
+
+    // Email, password, Enter: no mouse.
+    await page.getByLabel('Email').focus();
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('password');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/chat');
+    await page.getByRole('link', { name: /Keys/ }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Message', { exact: true }).waitFor();
+
+    await page.getByLabel('Message', { exact: true }).focus();
+    await page.keyboard.type('Typed without a mouse');
+    await page.keyboard.press('Enter');
+    await page.getByText('Typed without a mouse').waitFor();
+
+    // From the message log, Tab reaches the (otherwise hidden) actions of the message.
+    await page.getByRole('log', { name: 'Messages' }).focus();
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Reply');
+    await page.keyboard.press('Enter');
+    await page.getByText('Replying to Kim Keys').waitFor();
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('composer');
+    await context.close();
+  });
+});
+
 describe('themes', () => {
   it('follows the system dark preference and the explicit toggle', async () => {
     const context = await browser.newContext({ baseURL: app.url, colorScheme: 'dark' });
