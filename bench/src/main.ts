@@ -1,6 +1,6 @@
 import { type FanoutPlan, type FanoutScenario, runFanoutScenario, runRoomMemory } from './fanout/fanout';
 import type { ServerKind } from './fanout/messages';
-import { createRecorder, createRunContext, type Mode, type Recorder } from './results';
+import { createRecorder, createRunContext, type Mode, type Recorder, type ResultLine } from './results';
 
 export const SUITES = ['fanout', 'crdt', 'others'] as const;
 export type Suite = (typeof SUITES)[number];
@@ -189,7 +189,13 @@ export async function main(argv: string[]): Promise<number> {
   const plan = PLANS[options.mode];
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const run = createRunContext(options.mode, command);
-  const record = createRecorder(run);
+  const recordLine = createRecorder(run);
+  const broken: string[] = [];
+  const record: Recorder = (line) => {
+    const problem = harnessProblem(line);
+    if (problem) broken.push(problem);
+    return recordLine(line);
+  };
   const deadline = setTimeout(() => {
     process.stderr.write(`bench: deadline of ${plan.deadlineMs} ms passed, stopping\n`);
     process.exit(3);
@@ -224,5 +230,30 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bench: wrote ${writeReport()}\n`);
   }
   clearTimeout(deadline);
+  if (broken.length > 0) {
+    // Slow figures are results; these are the harness (or a server) not working, which CI must see.
+    process.stderr.write(`bench: the harness did not work:\n${broken.map((b) => `  - ${b}`).join('\n')}\n`);
+    return 1;
+  }
   return 0;
+}
+
+/**
+ * What makes a pass fail (exit 1) rather than report slow figures: a suite
+ * that threw, a fan-out step in which nothing was delivered, or a socket the
+ * server closed (for Confab: its guard refused what the generator sent, so the
+ * workload is not valid chat). The other engineers' scripts are reported, not judged.
+ */
+function harnessProblem(line: ResultLine): string | null {
+  const where = [line.bench, line.server ?? line.model, line.roomSize ? `${line.roomSize}x${line.connections}` : '']
+    .filter(Boolean)
+    .join(' ');
+  if (line.kind === 'error' && line.bench !== 'other') return `${where}: ${String(line.error)}`;
+  if (line.bench === 'fanout' && line.kind === 'step') {
+    if (line.deliveries === 0) return `${where}: nothing delivered at ${line.offeredDeliveriesPerSec}/s`;
+    if (typeof line.closedSockets === 'number' && line.closedSockets > 0) {
+      return `${where}: ${line.closedSockets} sockets closed by the server (see the generator's stderr for the close reason)`;
+    }
+  }
+  return null;
 }
