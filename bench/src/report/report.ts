@@ -338,7 +338,7 @@ const METHOD = `## How the fan-out is measured
   \`@hocuspocus/server\` 4** with no extensions (no auth, no storage); **\`@y/websocket-server\` 0.1.1** wired as its own
   bin wires it (\`setupWSConnection\`, no persistence).
 - **Workload.** Rooms of N clients; every client appends chat messages (room schema v1: \`{id, author, text,
-  createdAt}\`, author = its own user id, ~75 characters) at the end of \`messages\`, each as its own Yjs update.
+  createdAt}\`, author = its own user id, ~80 characters of text) at the end of \`messages\`, each as its own Yjs update.
   The offered rate is swept upward in steps; a step is *sustained* when p99 ≤ 200 ms, no delivery is missing
   after the drain and no socket was closed (Confab closes the socket of a client whose update its guard refuses,
   so a closed socket would mean the workload was not valid chat); a failed step is run once more before the sweep stops. **Deliveries** = messages × (N − 1): each message must reach every other client of its room.
