@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/database';
 import { needService, SERVICES, uniqueSuffix, waitFor } from '../testing';
 import { runBusContract } from './contract';
-import { createNatsBus } from './nats';
+import { createNatsBus, type NatsBus, type NatsBusOptions } from './nats';
 import type { Delivery } from './port';
 
 const nats = await needService('nats');
@@ -256,6 +256,14 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
   let dir: string;
   let database: ReturnType<typeof openDatabase>;
   let nc: NatsConnection;
+  const buses: NatsBus[] = [];
+  const extraStreams: string[] = [];
+  /** A bus on this file's stream (or the given one), closed in afterAll even when a test fails. */
+  async function newBus(overrides: Partial<NatsBusOptions> = {}): Promise<NatsBus> {
+    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix, ...overrides });
+    buses.push(bus);
+    return bus;
+  }
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bus-wire-'));
@@ -263,15 +271,16 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
     nc = await connect({ servers: SERVICES.nats.url });
   });
   afterAll(async () => {
+    await Promise.all(buses.map((b) => b.close()));
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(stream).catch(() => false);
+    for (const name of [stream, ...extraStreams]) await jsm.streams.delete(name).catch(() => false);
     await nc.close();
     await database.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('creates the stream with file storage and a duplicate window, and maps confab. onto the test prefix', async () => {
-    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    const bus = await newBus();
     await waitFor(() => bus.healthy());
     const info = await (await jetstreamManager(nc)).streams.info(stream);
     expect(info.config.subjects).toEqual([`${subjectPrefix}.>`]);
@@ -281,7 +290,7 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
   });
 
   it('stores each event under its subject with the header Nats-Msg-Id = the event id', async () => {
-    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    const bus = await newBus();
     await bus.publish('confab.room.r1.message.created', { id: 'wire-1', text: 'hi' });
     const jsm = await jetstreamManager(nc);
     const stored = await waitFor(() =>
@@ -293,7 +302,7 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
   });
 
   it('lets JetStream drop a relayed event it already holds (a re-send after a lost ack)', async () => {
-    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    const bus = await newBus();
     const subject = `${subjectPrefix}.auth.session.revoked`;
     const js = jetstream(nc);
     // As if the relay had sent it but the ack never came back, so the row is still in the outbox.
@@ -308,7 +317,7 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
   });
 
   it('configures each durable as an explicit-ack pull consumer and updates it when a restart brings new settings', async () => {
-    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    const bus = await newBus();
     // Once connected, subscribe() creates the consumer before it resolves (while NATS is down it does so later).
     await waitFor(() => bus.healthy());
     const jsm = await jetstreamManager(nc);
@@ -345,7 +354,7 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
   });
 
   it('dead-letters, without calling the handler, an event whose last allowed delivery was never acked', async () => {
-    const bus = await createNatsBus({ url: SERVICES.nats.url, database, logger, stream, subjectPrefix });
+    const bus = await newBus();
     await waitFor(() => bus.healthy());
     const options = { durable: 'lastlost', subjects: ['confab.lastlost.>'], maxDeliver: 1, ackWaitMs: 500 };
     await (await bus.subscribe({ ...options, handler: async () => {} })).stop();
@@ -381,14 +390,8 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
   it('recreates the stream when it is deleted under a live connection, and keeps delivering', async () => {
     const ownStream = `${stream}_DEL`;
     const ownPrefix = `${subjectPrefix}del`;
-    const bus = await createNatsBus({
-      url: SERVICES.nats.url,
-      database,
-      logger,
-      stream: ownStream,
-      subjectPrefix: ownPrefix,
-      relayIntervalMs: 100,
-    });
+    extraStreams.push(ownStream);
+    const bus = await newBus({ stream: ownStream, subjectPrefix: ownPrefix, relayIntervalMs: 100 });
     const seen: string[] = [];
     await waitFor(() => bus.healthy());
     await bus.subscribe({
@@ -408,7 +411,5 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
       message: 'delivery after the stream came back',
     });
     expect((await jsm.streams.info(ownStream)).config.subjects).toEqual([`${ownPrefix}.>`]);
-    await bus.close();
-    await jsm.streams.delete(ownStream);
   });
 });
