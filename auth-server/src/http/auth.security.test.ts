@@ -146,6 +146,28 @@ describe('account probing', () => {
   });
 });
 
+describe('names', () => {
+  it('refuses control characters (line breaks, escapes) in room and display names, naming the field', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const user = await registerUser(api, 'u');
+    const room = await api('POST', '/api/rooms', {
+      token: user.token,
+      body: { name: 'General\r\nBcc: x@evil.example' },
+    });
+    expect([room.status, room.body.error.field]).toEqual([422, 'name']);
+    const created = (await api('POST', '/api/rooms', { token: user.token, body: { name: 'General' } })).body.room;
+    const renamed = await api('PATCH', `/api/rooms/${created.id}`, {
+      token: user.token,
+      body: { name: 'a\u001b[31mred' },
+    });
+    expect([renamed.status, renamed.body.error.field]).toEqual([422, 'name']);
+    const me = await api('PATCH', '/api/auth/me', { token: user.token, body: { displayName: 'Bob\nAdmin' } });
+    expect([me.status, me.body.error.field]).toEqual([422, 'displayName']);
+    expect((await api('GET', `/api/rooms/${created.id}`, { token: user.token })).body.room.name).toBe('General');
+  });
+});
+
 describe('what answers and storage give away', () => {
   it('marks every API answer nosniff and, except the public key set, no-store', async () => {
     server = await startTestAuthServer();

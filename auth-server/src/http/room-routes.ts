@@ -8,7 +8,13 @@ import { mayRemoveMember } from '../domain/rooms';
 import type { MembershipChange, RoomRow } from '../ports';
 import { type AuthEnv, type RouteDeps, requireSession } from './context';
 
-const roomName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+// No control characters: a room name travels into email subjects, push titles and notification lists.
+const roomName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters');
 const roomTopic = z.string().trim().max(500, 'must be at most 500 characters');
 const createRoomBody = z.object({ name: roomName, topic: roomTopic.optional() });
 const patchRoomBody = z.object({ name: roomName.optional(), topic: roomTopic.optional() });
