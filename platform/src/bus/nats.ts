@@ -65,6 +65,7 @@ const RELAY_LEASE_MS = 30_000;
 const PUBLISH_TIMEOUT_MS = 5_000;
 const HEALTH_PING_TIMEOUT_MS = 1_000;
 const FLUSH_TIMEOUT_MS = 2_000;
+const FINAL_RELAY_TIMEOUT_MS = 5_000;
 
 /**
  * The event bus over NATS JetStream. `publish` never talks to NATS directly:
@@ -89,6 +90,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
   const outbox = createOutbox(database);
 
   let closed = false;
+  let closePromise: Promise<void> | null = null;
   const closing = new AbortController();
   let nc: NatsConnection | null = null;
   let js: JetStreamClient | null = null;
@@ -500,6 +502,27 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
 
   const connecting = connectLoop();
 
+  async function shutdown(): Promise<void> {
+    await Promise.all([...runners].map((r) => r.stop()));
+    // A last pass while still connected, so what was just published (or dead-lettered by the
+    // stopping consumers) does not wait in this database for the next start.
+    if (ready) {
+      kickRelay();
+      await withTimeout(relaying ?? Promise.resolve(), FINAL_RELAY_TIMEOUT_MS).catch(() => {});
+    }
+    closed = true;
+    closing.abort();
+    clearInterval(sweepTimer);
+    wakeWaiters();
+    await relaying;
+    const c = nc;
+    nc = null;
+    js = null;
+    ready = false;
+    await c?.close();
+    await connecting.catch(() => {});
+  }
+
   return {
     async publish(subject: string, event: BusEvent): Promise<void> {
       assertPublishSubject(subject);
@@ -539,20 +562,9 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
 
     outboxDepth: () => outbox.depth(),
 
-    async close(): Promise<void> {
-      if (closed) return;
-      await Promise.all([...runners].map((r) => r.stop()));
-      closed = true;
-      closing.abort();
-      clearInterval(sweepTimer);
-      wakeWaiters();
-      await relaying;
-      const c = nc;
-      nc = null;
-      js = null;
-      ready = false;
-      await c?.close();
-      await connecting.catch(() => {});
+    close(): Promise<void> {
+      closePromise ??= shutdown();
+      return closePromise;
     },
   };
 }
