@@ -115,6 +115,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   const wakers = shared.wakers;
   const runners = new Set<Runner>();
   let closed = false;
+  let closePromise: Promise<void> | null = null;
   let rotation = 0;
 
   /** Wakes every local subscription, or only those of `durable` (a finished delivery frees capacity only there). */
@@ -520,12 +521,15 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       return Number(behind?.n ?? 0) + Number(pending?.n ?? 0);
     },
 
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      clearInterval(pruneTimer);
-      await Promise.all([...runners].map((r) => r.stop()));
-      runners.clear();
+    close(): Promise<void> {
+      // Every caller, concurrent ones included, resolves once the subscriptions have stopped.
+      closePromise ??= (async () => {
+        closed = true;
+        clearInterval(pruneTimer);
+        await Promise.all([...runners].map((r) => r.stop()));
+        runners.clear();
+      })();
+      return closePromise;
     },
   };
 }
