@@ -4,8 +4,10 @@
  * one contract suite (bus/contract.ts) runs against both.
  *
  * Semantics every adapter keeps:
- * - `publish` resolves once the event is durable (in JetStream, or in the
- *   database outbox). The event's `id` is its dedupe key (`Nats-Msg-Id`).
+ * - `publish` resolves once the event is durable in the database (the
+ *   in-process log, or the outbox the NATS relay forwards from), so it keeps
+ *   working while NATS is down. The event's `id` is its dedupe key
+ *   (`Nats-Msg-Id`). Events are JSON of at most 64 KiB.
  * - A subscription is a durable, named consumer: it resumes where it left off
  *   after a restart. The handler resolving acks the event; throwing makes it
  *   come back later (with backoff) up to `maxDeliver` times, after which it is
