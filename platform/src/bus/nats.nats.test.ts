@@ -83,7 +83,7 @@ const NATS_SERVER = '/usr/sbin/nats-server';
 const haveNatsServer = fs.existsSync(NATS_SERVER);
 
 describe.skipIf(!haveNatsServer)('NATS bus while NATS is unreachable', () => {
-  const logger = pino({ level: process.env.BUS_TEST_LOG ?? 'silent' });
+  const logger = pino({ level: 'silent' });
   const cleanups: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
