@@ -131,7 +131,13 @@ describe('chatting in real time', () => {
     await bob.getByRole('heading', { name: 'Chats' }).waitFor();
     await bob.goto(`/chat/${roomId}`);
     await expect.poll(() => bob.getByLabel('Message', { exact: true }).inputValue()).toBe('half-written thought');
+    // Emptying the box deletes the draft.
     await bob.getByLabel('Message', { exact: true }).fill('');
+    await bob.getByRole('link', { name: 'Back to rooms' }).click();
+    await bob.getByRole('heading', { name: 'Chats' }).waitFor();
+    await bob.goto(`/chat/${roomId}`);
+    await waitForSynced(bob);
+    expect(await bob.getByLabel('Message', { exact: true }).inputValue()).toBe('');
   });
 
   it('lists the room with its last message and an unread count for messages not yet seen', async () => {
@@ -152,6 +158,32 @@ describe('chatting in real time', () => {
     await alice.goto(`/chat/${roomId}`);
     await alice.getByRole('heading', { name: 'Design' }).waitFor();
     expect(new URL(alice.url()).pathname).toBe(`/chat/${roomId}`);
+  });
+
+  it('rings the notification bell of a member who is not in the room when mentioned, and opens the room from it', async () => {
+    // A fresh page on the profile: Bob has no room open, so he is not online in it.
+    await bob.close();
+    bob = await bobContext.newPage();
+    await bob.goto('/profile');
+    await bob.getByRole('button', { name: 'Notifications', exact: true }).waitFor();
+    await send(alice, 'Ping @Bob about the review');
+    const bell = bob.getByRole('button', { name: /Notifications, \d+ unread/ });
+    await bell.waitFor({ timeout: 30_000 });
+    await bell.click();
+    await bob
+      .getByRole('region', { name: 'Notifications' })
+      .getByRole('button', { name: /Ping @Bob/ })
+      .click();
+    await bob.waitForURL(`**/chat/${roomId}`);
+    await message(bob, 'Ping @Bob about the review').waitFor();
+    // Opening it marked it read on the notifier.
+    await expect
+      .poll(async () => {
+        const res = await bob.request.get('/api/notifications');
+        const { items } = (await res.json()) as { items: { body: string; readAt: unknown }[] };
+        return items.find((i) => i.body.includes('Ping @Bob'))?.readAt ?? null;
+      })
+      .not.toBeNull();
   });
 
   it('tells a member removed by the owner why the room closed for them', async () => {

@@ -56,9 +56,15 @@ export function Composer({
     if (unsavedDraft.current !== null) onDraftRef.current(unsavedDraft.current);
     unsavedDraft.current = null;
   }
-  // Leaving the room saves what was typed.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: flush once, on unmount
-  useEffect(() => flushDraft, []);
+  // Leaving the room, or the page, saves what was typed.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: registered once; flushDraft reads refs
+  useEffect(() => {
+    window.addEventListener('pagehide', flushDraft);
+    return () => {
+      window.removeEventListener('pagehide', flushDraft);
+      flushDraft();
+    };
+  }, []);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: only when a new edit starts; text is read, not tracked
   useEffect(() => {

@@ -5,6 +5,7 @@ import { usePathname, useRouter } from 'next/navigation';
 import { type ReactNode, useEffect, useState } from 'react';
 import { useApp } from './AppProvider';
 import { useOnline } from './hooks';
+import { Notifications } from './Notifications';
 import { PwaControls } from './Pwa';
 
 type Theme = 'system' | 'light' | 'dark';
@@ -95,6 +96,7 @@ export function Shell({ children }: { children: ReactNode }) {
             Profile
           </Link>
         </nav>
+        <Notifications />
         <ConnectionPill />
         <ThemeToggle className="theme-toggle" />
         <PwaControls />

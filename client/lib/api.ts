@@ -47,6 +47,17 @@ export interface NotificationPreferences {
   quietHours: { start: string; end: string; timeZone: string } | null;
 }
 
+export interface NotificationItem {
+  id: string;
+  roomId: string;
+  messageId: string;
+  kind: 'message' | 'mention' | 'reply';
+  title: string;
+  body: string;
+  createdAt: string | number;
+  readAt: string | number | null;
+}
+
 export interface SyncToken {
   token: string;
   expiresAt: string | number;
@@ -121,6 +132,13 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
       call<void>('PATCH', `/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`, { role }),
     removeMember: (roomId: string, userId: string) =>
       call<void>('DELETE', `/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`),
+    notifications: (cursor?: string) =>
+      call<{ items: NotificationItem[]; nextCursor: string | null }>(
+        'GET',
+        `/api/notifications${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
+      ),
+    markNotificationsRead: (body: { ids: string[] } | { all: true }) =>
+      call<void>('POST', '/api/notifications/read', body),
     preferences: () => call<NotificationPreferences>('GET', '/api/notifications/preferences'),
     updatePreferences: (body: Partial<NotificationPreferences>) =>
       call<NotificationPreferences>('PUT', '/api/notifications/preferences', body),
