@@ -49,6 +49,10 @@ export interface StartSyncServerOptions {
   listen?: { port: number; host?: string };
   /** How often events the bus did not take are retried. Default 5 s. */
   eventSweepIntervalMs?: number;
+  /** Ask a connection's client for a new token this long before its token expires. Default 60 s. */
+  tokenRenewBeforeMs?: number;
+  /** Close a connection whose token expired unrenewed this long after `exp`. Default 30 s. */
+  tokenExpiryGraceMs?: number;
 }
 
 export type SyncServerHandle = ServiceHandle & {
@@ -133,7 +137,14 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
   });
   const connections = new ConnectionRegistry(presence, logger);
   const extensions: Extension[] = [
-    new AuthExtension({ jwks, revocations, clock, logger }),
+    new AuthExtension({
+      jwks,
+      revocations,
+      clock,
+      logger,
+      ...(options.tokenRenewBeforeMs === undefined ? {} : { renewBeforeMs: options.tokenRenewBeforeMs }),
+      ...(options.tokenExpiryGraceMs === undefined ? {} : { expiryGraceMs: options.tokenExpiryGraceMs }),
+    }),
     persistence,
     new UpdatePipeline({ guard, persistence, relay, presence, metrics, logger }),
     connections,

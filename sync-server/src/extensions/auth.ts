@@ -1,9 +1,15 @@
 import { CLOSE, isRole, parseDocumentName } from '@confab/protocol';
-import type { Extension, onAuthenticatePayload } from '@hocuspocus/server';
+import type {
+  Connection,
+  connectedPayload,
+  Extension,
+  onAuthenticatePayload,
+  onTokenSyncPayload,
+} from '@hocuspocus/server';
 import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import type { RevocationList } from '../storage/revocations';
-import { CloseError, type SyncContext } from './context';
+import { CloseError, isSyncContext, type SyncContext } from './context';
 
 /** CONTRACT: a sync token lives at most 15 minutes. Longer ones are refused, which also bounds the revocation list. */
 export const MAX_TOKEN_LIFETIME_MS = 15 * 60_000;
@@ -47,21 +53,41 @@ export interface AuthExtensionOptions {
   revocations: RevocationList;
   clock: () => number;
   logger: Logger;
+  /** Ask the client for a fresh token this long before the current one expires. Default 60 s. */
+  renewBeforeMs?: number;
+  /** A connection whose token expired and was not renewed is closed this long after `exp`. Default 30 s. */
+  expiryGraceMs?: number;
+}
+
+interface TokenTimers {
+  renew?: NodeJS.Timeout;
+  expire?: NodeJS.Timeout;
+  /** The `exp` a renewal was last requested for: one request per token. */
+  requestedFor?: number;
 }
 
 /**
  * Verifies the sync token (EdDSA JWT) against the auth server's JWKS, checks
  * it grants this document and was not revoked, and marks readers read-only.
  * Refusals reach the provider as `authenticationFailed` with the CLOSE reason.
+ *
+ * Tokens live 15 minutes, connections longer: shortly before a connection's
+ * token expires the server asks the provider for a new one (Hocuspocus token
+ * sync; the provider calls its `token` function again), verifies it like the
+ * first and carries on with its role and expiry. A connection whose token
+ * expires without renewal is closed with `unauthorized`, which the client
+ * answers by fetching a token and reconnecting.
  */
 export class AuthExtension implements Extension {
   readonly extensionName = 'confab-auth';
   /** Before everything else: nothing may load a document for an unauthenticated connection. */
   readonly priority = 900;
+  private readonly timers = new WeakMap<Connection, TokenTimers>();
 
   constructor(private readonly options: AuthExtensionOptions) {}
 
-  async onAuthenticate({ token, documentName, connectionConfig }: onAuthenticatePayload): Promise<SyncContext> {
+  /** Everything about a token but where it is used: signature, claims, revocation list. */
+  private async verify(token: string, documentName: string): Promise<{ context: SyncContext; readOnly: boolean }> {
     const { jwks, revocations, clock, logger } = this.options;
     let payload: JWTPayload;
     try {
@@ -89,9 +115,72 @@ export class AuthExtension implements Extension {
     });
     if (revoked === 'session') throw new CloseError(CLOSE.sessionRevoked);
     // The membership changed after this token was issued: the client fetches a new one, which reflects the change.
-    if (revoked === 'membership')
+    if (revoked === 'membership') {
       throw new CloseError(CLOSE.forbidden, 'membership changed since the token was issued');
-    connectionConfig.readOnly = verdict.readOnly;
+    }
+    return { context, readOnly: verdict.readOnly };
+  }
+
+  async onAuthenticate({ token, documentName, connectionConfig }: onAuthenticatePayload): Promise<SyncContext> {
+    const { context, readOnly } = await this.verify(token, documentName);
+    connectionConfig.readOnly = readOnly;
     return context;
+  }
+
+  async connected({ connection }: connectedPayload): Promise<void> {
+    if (!isSyncContext(connection.context)) return;
+    this.schedule(connection);
+    connection.onClose(() => this.clear(connection));
+  }
+
+  async onTokenSync({ token, documentName, connection }: onTokenSyncPayload): Promise<void> {
+    const current = connection.context;
+    if (!isSyncContext(current)) return;
+    // Hocuspocus closes the connection with the code and reason of what is thrown here.
+    const { context, readOnly } = await this.verify(token, documentName);
+    if (context.userId !== current.userId || context.sessionId !== current.sessionId) {
+      throw new CloseError(CLOSE.forbidden, 'a renewed token must belong to the same session');
+    }
+    // The context object is shared with every hook (the guard reads the role from it).
+    Object.assign(current as SyncContext, { role: context.role, tokenExpiresAtMs: context.tokenExpiresAtMs });
+    connection.readOnly = readOnly;
+    this.schedule(connection);
+  }
+
+  private clear(connection: Connection): void {
+    const timers = this.timers.get(connection);
+    if (timers?.renew) clearTimeout(timers.renew);
+    if (timers?.expire) clearTimeout(timers.expire);
+  }
+
+  private schedule(connection: Connection): void {
+    const { clock, logger } = this.options;
+    const renewBeforeMs = this.options.renewBeforeMs ?? 60_000;
+    const graceMs = this.options.expiryGraceMs ?? 30_000;
+    const context = connection.context as SyncContext;
+    const expiresAt = context.tokenExpiresAtMs;
+    const timers = this.timers.get(connection) ?? {};
+    this.clear(connection);
+    timers.renew = undefined;
+    if (timers.requestedFor !== expiresAt) {
+      timers.renew = setTimeout(
+        () => {
+          timers.requestedFor = expiresAt;
+          connection.requestToken();
+        },
+        Math.max(0, expiresAt - renewBeforeMs - clock()),
+      );
+      timers.renew.unref();
+    }
+    timers.expire = setTimeout(
+      () => {
+        if ((connection.context as SyncContext).tokenExpiresAtMs > clock()) return;
+        logger.info({ documentName: connection.document.name, userId: context.userId }, 'sync token expired');
+        connection.close(CLOSE.unauthorized);
+      },
+      Math.max(0, expiresAt + graceMs - clock()),
+    );
+    timers.expire.unref();
+    this.timers.set(connection, timers);
   }
 }

@@ -88,16 +88,23 @@ export interface TestClient {
   doc: Y.Doc;
   provider: HocuspocusProvider;
   closes: Array<{ code: number; reason: string }>;
+  /** Hocuspocus's per-document close messages (the socket stays open). */
+  documentCloses: string[];
   authFailures: string[];
   /** Resolves when every local change has been acknowledged by the server. */
   acknowledged: () => Promise<void>;
   destroy: () => void;
 }
 
-export function connectClient(url: string, token: string, options: ConnectOptions): Promise<TestClient> {
+export function connectClient(
+  url: string,
+  token: string | (() => Promise<string>),
+  options: ConnectOptions,
+): Promise<TestClient> {
   const doc = options.document ?? new Y.Doc();
   const closes: TestClient['closes'] = [];
   const authFailures: string[] = [];
+  const documentCloses: string[] = [];
   const websocketProvider = new HocuspocusProviderWebsocket({
     url: `${url}?${options.query ?? 'protocolVersion=1'}`,
     WebSocketPolyfill: WebSocket,
@@ -113,6 +120,7 @@ export function connectClient(url: string, token: string, options: ConnectOption
     token,
     document: doc,
     onAuthenticationFailed: ({ reason }) => authFailures.push(reason),
+    onClose: ({ event }) => documentCloses.push(event.reason),
   });
   // A provider given its socket does not attach itself.
   provider.attach();
@@ -120,6 +128,7 @@ export function connectClient(url: string, token: string, options: ConnectOption
     doc,
     provider,
     closes,
+    documentCloses,
     authFailures,
     acknowledged: () =>
       new Promise<void>((resolve) => {
