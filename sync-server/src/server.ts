@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { SyncConfig } from './config';
-import { AuthExtension } from './extensions/auth';
+import { AuthExtension, MAX_TOKEN_LIFETIME_MS } from './extensions/auth';
 import { createConfabGuard } from './extensions/confab-guard';
 import { EventRelay } from './extensions/events';
 import type { UpdateGuard } from './extensions/guard-port';
@@ -27,7 +27,6 @@ import { MAX_MESSAGE_BYTES, originAllowed, protocolVersionAccepted } from './upg
 
 /** How long stop() waits for documents to unload after their sockets closed. */
 const STOP_TIMEOUT_MS = 10_000;
-const TOKEN_TTL_MS = 15 * 60_000;
 
 export interface StartSyncServerOptions {
   config: SyncConfig;
@@ -113,7 +112,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
 
   await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
   const store = new KyselySyncStore({ database, clock });
-  const revocations = new KyselyRevocationList(database, TOKEN_TTL_MS);
+  const revocations = new KyselyRevocationList(database, MAX_TOKEN_LIFETIME_MS);
   const metrics = new SyncMetrics(registry);
 
   let hocuspocus!: Hocuspocus;
@@ -190,7 +189,10 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
       logger,
     });
   } catch (error) {
+    // No half-started server: release what was set up, then report.
     await relay.stop();
+    await presence.stop();
+    presenceRedis?.disconnect();
     throw error;
   }
   const pruneTimer = setInterval(() => {

@@ -1,6 +1,6 @@
 import type { EventBus, Subscription } from '@confab/platform';
 import { CLOSE, membershipChangedEvent, sessionRevokedEvent, subjects } from '@confab/protocol';
-import type { Connection, connectedPayload, Extension, onDisconnectPayload } from '@hocuspocus/server';
+import type { Connection, connectedPayload, Extension } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import type { RevocationList } from '../storage/revocations';
 import { MAX_TOKEN_LIFETIME_MS } from './auth';
@@ -76,8 +76,6 @@ export class ConnectionRegistry implements Extension {
       this.logger.warn({ err: error, documentName }, 'presence join failed');
     });
   }
-
-  async onDisconnect(_payload: onDisconnectPayload): Promise<void> {}
 
   /** Closes every socket that carries a connection of the session. Returns how many connections it ended. */
   closeSession(sessionId: string): number {
