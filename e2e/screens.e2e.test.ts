@@ -62,6 +62,7 @@ describe.each([
     await page.getByRole('button', { name: 'Settings' }).click();
     await checkScreen(page, `room-settings-${label}`);
     await page.goto('/chat');
+    await page.getByText(/A second message/).waitFor();
     await checkScreen(page, `chat-${label}`);
     await page.goto('/profile');
     await page.getByRole('heading', { name: 'Devices and sessions' }).waitFor();

@@ -59,12 +59,13 @@ export function RoomList() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` changes when any room document does
   const summaries = useMemo(() => {
     if (!user) return [];
-    const list: (RoomSummary & { name: string })[] = rooms.map((room) => {
+    const list: (RoomSummary & { name: string; loaded: boolean })[] = rooms.map((room) => {
       const handle = handles.get(room.id);
+      const loaded = !!handle && handle.status().kind !== 'loading';
       const base = handle
         ? summarizeRoom(room.id, handle.doc, user.id as UserId, toMs(room.createdAt))
         : { roomId: room.id, unread: 0, lastMessage: null, lastActivityMs: toMs(room.createdAt) };
-      return { ...base, name: room.name };
+      return { ...base, name: room.name, loaded };
     });
     return sortByActivity(list);
   }, [rooms, handles, tick, user]);
@@ -142,7 +143,11 @@ export function RoomList() {
                 <span />
               )}
               <span className="preview">
-                {s.lastMessage ? `${nameOf(s.roomId, s.lastMessage.author)}: ${s.lastMessage.text}` : 'No messages yet'}
+                {s.lastMessage
+                  ? `${nameOf(s.roomId, s.lastMessage.author)}: ${s.lastMessage.text}`
+                  : s.loaded
+                    ? 'No messages yet'
+                    : '…'}
               </span>
             </Link>
           </li>

@@ -89,7 +89,7 @@ export function Shell({ children }: { children: ReactNode }) {
           Confab
         </Link>
         <nav aria-label="Main">
-          <Link href="/chat" className="button">
+          <Link href="/chat" className="button nav-chats">
             Chats
           </Link>
           <Link href="/profile" className="button">
