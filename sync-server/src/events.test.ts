@@ -157,4 +157,24 @@ describe('events from accepted updates (room schema guard)', () => {
     alice.destroy();
     bob.destroy();
   });
+
+  it('an event the bus refuses holds back only its own room', async () => {
+    const [stuck, free] = [roomId(), roomId()];
+    const a = await t.connect({ name: `room:${stuck}`, user: 'alice' });
+    const b = await t.connect({ name: `room:${free}`, user: 'alice' });
+    // Both events wait in the table, the refused one first in line.
+    bus.setDown(true);
+    appendMessage(a.doc, { id: newMessageId(), author: 'alice' as UserId, text: 'stuck', createdAt: 1 });
+    await a.acknowledged();
+    appendMessage(b.doc, { id: newMessageId(), author: 'alice' as UserId, text: 'free', createdAt: 2 });
+    await b.acknowledged();
+    bus.refuse(`confab.room.${stuck}.>`);
+    bus.setDown(false);
+    await waitFor(() => bus.on(`confab.room.${free}.message.created`).length === 1, { timeoutMs: 5000 });
+    expect(bus.on(`confab.room.${stuck}.message.created`)).toHaveLength(0);
+    bus.refuse(null);
+    await waitFor(() => bus.on(`confab.room.${stuck}.message.created`).length === 1, { timeoutMs: 5000 });
+    a.destroy();
+    b.destroy();
+  });
 });

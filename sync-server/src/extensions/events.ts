@@ -120,16 +120,19 @@ export class EventRelay {
 
   private async publishAll(events: ReadonlyArray<PendingEvent & { id: string }>): Promise<void> {
     const { bus, store, logger } = this.options;
+    // Rooms whose events must wait: one failed, and a room's events go out in order.
+    // Other rooms carry on, so one event the bus refuses cannot hold back everything.
+    const held = new Set<string>();
     for (const e of events) {
-      if (this.inFlight.has(e.id)) continue;
+      const room = e.subject.split('.').slice(0, 3).join('.');
+      if (held.has(room) || this.inFlight.has(e.id)) continue;
       this.inFlight.add(e.id);
       try {
         await bus.publish(e.subject, e.event);
         await store.deletePendingEvents([e.id]);
       } catch (error) {
-        // Keep order per room: stop here and let the sweep retry from this event on.
+        held.add(room);
         logger.warn({ err: error, subject: e.subject, eventId: e.id }, 'event not published yet; will retry');
-        return;
       } finally {
         this.inFlight.delete(e.id);
       }

@@ -10,13 +10,20 @@ export class MemoryBus implements EventBus {
   readonly published: Array<{ subject: string; event: BusEvent }> = [];
   private readonly subscriptions = new Set<SubscribeOptions>();
   private down = false;
+  private refused: string | null = null;
 
   setDown(down: boolean): void {
     this.down = down;
   }
 
+  /** Refuses publishes on subjects matching `filter` (a poison event), or nothing when null. */
+  refuse(filter: string | null): void {
+    this.refused = filter;
+  }
+
   async publish(subject: string, event: BusEvent): Promise<void> {
     if (this.down) throw new Error('bus unavailable');
+    if (this.refused && subjectMatches(this.refused, subject)) throw new Error(`refused ${subject}`);
     this.published.push({ subject, event: structuredClone(event) });
     for (const subscription of this.subscriptions) {
       if (!subscription.subjects.some((filter) => subjectMatches(filter, subject))) continue;
