@@ -151,7 +151,11 @@ describe('chatting in real time', () => {
 
   it('finds messages of every room with the local search', async () => {
     await bob.getByLabel('Search messages').fill('typo');
-    await bob.getByRole('region', { name: 'Search results' }).getByText('Typo fixed').waitFor();
+    const hit = bob.getByRole('region', { name: 'Search results' }).getByRole('link', { name: /Typo fixed/ });
+    await hit.click();
+    // The hit opens the room at that message, marked.
+    await bob.waitForURL(`**/chat/${roomId}#*`);
+    await bob.locator('article.highlighted', { hasText: 'Typo fixed' }).waitFor();
   });
 
   it('keeps the room id of the address in the room view', async () => {

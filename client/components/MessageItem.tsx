@@ -20,6 +20,8 @@ interface Props {
   canWrite: boolean;
   canModerate: boolean;
   pending: boolean;
+  /** The message a link pointed at (a search hit). */
+  highlighted?: boolean;
   nameOf(userId: string): string;
   quoted: MessageView | null | undefined;
   actions: MessageActions;
@@ -39,6 +41,7 @@ export const MessageItem = memo(function MessageItem({
   canWrite,
   canModerate,
   pending,
+  highlighted = false,
   nameOf,
   quoted,
   actions,
@@ -50,7 +53,7 @@ export const MessageItem = memo(function MessageItem({
     <>
       {row.day && <div className="day">{dayFormat.format(message.createdAt)}</div>}
       <article
-        className={`msg${row.showHeader ? ' head' : ''}${mentioned ? ' mentioned' : ''}`}
+        className={`msg${row.showHeader ? ' head' : ''}${mentioned ? ' mentioned' : ''}${highlighted ? ' highlighted' : ''}`}
         aria-label={`${nameOf(message.author)} at ${timeFormat.format(message.createdAt)}`}
         data-message-id={message.id}
       >

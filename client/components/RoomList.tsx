@@ -120,9 +120,9 @@ export function RoomList() {
           <ul className="hits">
             {hits.map((hit) => (
               <li key={`${hit.roomId}:${hit.message.id}`}>
-                <Link href={`/chat/${encodeURIComponent(hit.roomId)}`}>{hit.roomName}</Link>
-                <span className="muted"> · {nameOf(hit.roomId, hit.message.author)}: </span>
-                {hit.message.text}
+                <Link href={`/chat/${encodeURIComponent(hit.roomId)}#${encodeURIComponent(hit.message.id)}`}>
+                  {hit.roomName} · {nameOf(hit.roomId, hit.message.author)}: {hit.message.text}
+                </Link>
               </li>
             ))}
           </ul>

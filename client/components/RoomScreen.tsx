@@ -128,12 +128,24 @@ function RoomView({ roomId }: { roomId: string }) {
   });
   const lastId = ids[ids.length - 1];
   const initialScrollDone = useRef(false);
+  const [highlighted, setHighlighted] = useState<string | null>(null);
   // Follow new messages only while the reader is at the bottom (or on first load).
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the last message changes
   useEffect(() => {
     if (rows.length === 0) return;
-    if (!initialScrollDone.current || atBottom) {
+    if (!initialScrollDone.current) {
       initialScrollDone.current = true;
+      // `#<messageId>` (a search hit) opens the room at that message instead of the end.
+      const target = decodeURIComponent(window.location.hash.slice(1));
+      const index = target ? rows.findIndex((r) => r.message.id === target) : -1;
+      if (index >= 0) {
+        setHighlighted(target);
+        setAtBottom(false);
+        virtualizer.scrollToIndex(index, { align: 'center' });
+        return;
+      }
+      virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+    } else if (atBottom) {
       virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
     }
   }, [lastId, rows.length]);
@@ -313,6 +325,7 @@ function RoomView({ roomId }: { roomId: string }) {
                     canWrite={canWrite}
                     canModerate={canModerate}
                     pending={pending.has(row.message.id)}
+                    highlighted={highlighted === row.message.id}
                     nameOf={nameOf}
                     quoted={row.message.replyTo ? (byId.get(row.message.replyTo) ?? null) : undefined}
                     actions={actions}
