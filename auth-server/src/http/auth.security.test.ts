@@ -129,6 +129,29 @@ describe('login throttling cannot be dodged by spoofing the client address', () 
   });
 });
 
+describe('credentials', () => {
+  it('lets a Bearer token decide alone: a bad one is refused even when a good cookie comes along', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const user = await registerUser(api, 'u');
+    const res = await api('GET', '/api/auth/me', {
+      token: 'aaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+      cookie: `confab_session=${user.token}`,
+    });
+    expect(res.status).toBe(401);
+  });
+
+  it('publishes only public keys in the JWKS, pinned to EdDSA', async () => {
+    server = await startTestAuthServer();
+    const jwks = await apiClient(server.url)('GET', '/api/auth/jwks');
+    expect(jwks.body.keys.length).toBeGreaterThan(0);
+    for (const key of jwks.body.keys) {
+      expect(key).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
+      expect(key.d).toBeUndefined();
+    }
+  });
+});
+
 describe('account probing', () => {
   it('answers a wrong password and an unknown email with the same status, code and message', async () => {
     server = await startTestAuthServer();
