@@ -228,12 +228,12 @@ function RoomView({ roomId }: { roomId: string }) {
         <p>
           <Link href="/chat">Back to your rooms</Link>
         </p>
-        {status.reason === 'forbidden_update' && (
+        {(status.reason === 'forbidden_update' || status.reason === 'message_too_big') && (
           <button type="button" onClick={() => handle?.retry()}>
             Try again
           </button>
         )}{' '}
-        {status.reason === 'forbidden_update' && (
+        {(status.reason === 'forbidden_update' || status.reason === 'message_too_big') && (
           <button
             type="button"
             onClick={() => {

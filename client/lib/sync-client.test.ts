@@ -209,4 +209,34 @@ describe('sync client', () => {
     await waitFor(() => innocent.status().kind === 'synced', { message: 'the other room syncs', timeoutMs: 8000 });
     expect(refused.status()).toMatchObject({ reason: 'forbidden_update' });
   });
+
+  it('stops only the room whose changes exceed the frame limit, and says so', async () => {
+    const small = new Server({
+      port: 0,
+      quiet: true,
+      stopOnSignals: false,
+      websocketOptions: { maxPayload: 64 * 1024 },
+      async onAuthenticate({ token, documentName }) {
+        if (!token.startsWith(`ok:${documentName}:`)) throw { reason: CLOSE.unauthorized.reason };
+      },
+    });
+    await small.listen();
+    try {
+      const lena = track(device('lena', { url: `ws://127.0.0.1:${small.address.port}` }));
+      const big = lena.client.open('room:r12' as DocumentName);
+      const other = lena.client.open('room:r13' as DocumentName);
+      await waitFor(() => big.status().kind === 'synced' && other.status().kind === 'synced', { message: 'synced' });
+      big.doc.transact(() => {
+        for (let i = 0; i < 40; i++) say(big.doc, 'lena', `${i} ${'x'.repeat(3000)}`);
+      });
+      await waitFor(() => big.status().kind === 'denied', {
+        message: 'the oversized room is stopped',
+        timeoutMs: 8000,
+      });
+      expect(big.status()).toMatchObject({ reason: 'message_too_big' });
+      await waitFor(() => other.status().kind === 'synced', { message: 'the other room reconnects', timeoutMs: 8000 });
+    } finally {
+      await small.destroy();
+    }
+  });
 });

@@ -45,7 +45,7 @@ export function explainClose(reason: string): string {
     case CLOSE.forbiddenUpdate.reason:
       return 'The server refused a change from this device (it broke a room rule).';
     case CLOSE.messageTooBig.reason:
-      return 'A change was too large to send.';
+      return 'The changes made on this device are too large to send in one piece.';
     default:
       return reason;
   }
@@ -261,12 +261,15 @@ export function createSyncClient(options: SyncClientOptions) {
           return;
         }
         if (reason === CLOSE.unauthorized.reason) tokens.invalidate(name);
-        if (reason === CLOSE.forbiddenUpdate.reason) {
+        // A change over the frame limit (1009) is refused the same way, and resent the same way.
+        const tooBig = event?.code === CLOSE.messageTooBig.code || reason === CLOSE.messageTooBig.reason;
+        if (reason === CLOSE.forbiddenUpdate.reason || tooBig) {
           // The server closes the whole shared socket and does not say which document broke a
           // rule: the one that sent changes not yet acknowledged did. It stays detached, so the
           // other documents reconnect instead of being closed again and again.
           if (sentChanges) {
-            setStatus({ kind: 'denied', reason, message: explainClose(reason) });
+            const why = tooBig ? CLOSE.messageTooBig.reason : reason;
+            setStatus({ kind: 'denied', reason: why, message: explainClose(why) });
             provider.detach();
             return;
           }
