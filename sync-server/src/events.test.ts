@@ -11,7 +11,7 @@ import {
 } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { startTestServer, type TestServer } from './testing/harness';
+import { openTestDatabase, startTestServer, type TestServer } from './testing/harness';
 import { MemoryBus } from './testing/memory-bus';
 
 const roomId = () => `r${uniqueSuffix()}`;
@@ -176,5 +176,36 @@ describe('events from accepted updates (room schema guard)', () => {
     await waitFor(() => bus.on(`confab.room.${stuck}.message.created`).length === 1, { timeoutMs: 5000 });
     a.destroy();
     b.destroy();
+  });
+});
+
+describe('events of a stored update', () => {
+  it('survive a server that stopped before the bus took them, and go out from the next one', async () => {
+    const db = await openTestDatabase('sqlite');
+    const deadBus = new MemoryBus();
+    deadBus.setDown(true);
+    const first = await startTestServer({ database: db, bus: deadBus, guard: undefined });
+    const id = roomId();
+    const alice = await first.connect({ name: `room:${id}`, user: 'alice' });
+    const messageId = newMessageId();
+    appendMessage(alice.doc, { id: messageId, author: 'alice' as UserId, text: 'outlives its server', createdAt: 1 });
+    await alice.acknowledged();
+    await first.stop();
+    expect(deadBus.published).toHaveLength(0);
+
+    const liveBus = new MemoryBus();
+    const second = await startTestServer({
+      database: db,
+      bus: liveBus,
+      guard: undefined,
+      extra: { eventSweepIntervalMs: 100 },
+    });
+    await waitFor(() => liveBus.on(`confab.room.${id}.message.created`).length === 1, { timeoutMs: 5000 });
+    expect(liveBus.on(`confab.room.${id}.message.created`)[0]).toMatchObject({
+      messageId,
+      text: 'outlives its server',
+    });
+    await second.stop();
+    await db.close();
   });
 });
