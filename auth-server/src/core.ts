@@ -160,8 +160,11 @@ export function createAuthCore(deps: {
    * in effect only failures cost a token.
    */
   async function beginLoginAttempt(email: string, ip: string): Promise<ThrottleCheck> {
-    // Check-and-take is serialized per account within this process; across processes it is best effort.
-    return serialized(`acct:${email}`, () => checkAndTake(email, ip));
+    // Check-and-take is a read and a write of both buckets: serialized per address AND per account within
+    // this process, or parallel guesses (each for another account) all read the same address bucket and
+    // each take the same token (120 at once went through on PostgreSQL). Across processes it is best effort.
+    // Lock order is always address, then account, so two attempts cannot wait for each other.
+    return serialized(`ip:${ip}`, () => serialized(`acct:${email}`, () => checkAndTake(email, ip)));
   }
 
   async function checkAndTake(email: string, ip: string): Promise<ThrottleCheck> {
@@ -182,6 +185,10 @@ export function createAuthCore(deps: {
 
   /** The right password: the account's bucket is refilled, the address gets its token back. */
   async function loginSucceeded(email: string, ip: string): Promise<void> {
+    return serialized(`ip:${ip}`, () => serialized(`acct:${email}`, () => refund(email, ip)));
+  }
+
+  async function refund(email: string, ip: string): Promise<void> {
     const now = clock();
     const addressKey = `ip:${ip}`;
     const address = await repo.bucket(addressKey);

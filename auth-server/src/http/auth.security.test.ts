@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger, openDatabase } from '@confab/platform';
+import { createTestPostgres, needService } from '@confab/platform/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAuthConfig } from '../config';
 import { startAuthServer } from '../server';
@@ -149,6 +150,56 @@ describe('credentials', () => {
       expect(key).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
       expect(key.d).toBeUndefined();
     }
+  });
+});
+
+const postgres = await needService('postgres');
+
+describe('login throttling under concurrency', () => {
+  async function burst(): Promise<{ guessed: number; throttled: number }> {
+    const api = apiClient(server!.url);
+    const attempts = await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        api('POST', '/api/auth/login', { body: { email: `burst${i}@example.com`, password: 'guess guess guess' } }),
+      ),
+    );
+    return {
+      guessed: attempts.filter((r) => r.status === 401).length,
+      throttled: attempts.filter((r) => r.status === 429).length,
+    };
+  }
+
+  it.skipIf(!postgres)(
+    'lets no more guesses through on PostgreSQL when they arrive all at once, each for another account',
+    async () => {
+      const pg = await createTestPostgres();
+      const database = openDatabase({ databaseUrl: pg.url, dataDir: '.' });
+      try {
+        server = await startTestAuthServer({ database });
+        const { guessed, throttled } = await burst();
+        expect(guessed + throttled).toBe(120);
+        expect(guessed).toBeLessThanOrEqual(50);
+      } finally {
+        await server?.stop();
+        server = undefined;
+        await database.close();
+        await pg.drop();
+      }
+    },
+  );
+
+  it('lets no more guesses through from one address when they arrive all at once, each for another account', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const attempts = await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        api('POST', '/api/auth/login', { body: { email: `burst${i}@example.com`, password: 'guess guess guess' } }),
+      ),
+    );
+    const guessed = attempts.filter((r) => r.status === 401).length;
+    const throttled = attempts.filter((r) => r.status === 429).length;
+    expect(guessed + throttled).toBe(120);
+    expect(guessed).toBeLessThanOrEqual(50);
   });
 });
 
