@@ -82,6 +82,8 @@ describe('push endpoints cannot reach private addresses when the message is sent
       'https://[::1]/x',
       'https://[::ffff:127.0.0.1]/x',
       'https://[::ffff:a9fe:a9fe]/x',
+      'https://[::127.0.0.1]/x',
+      'https://[::ffff:0:7f00:1]/x',
       'https://169.254.169.254/latest/meta-data',
       'https://10.0.0.1/x',
       'https://[fd00::1]/x',

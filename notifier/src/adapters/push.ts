@@ -167,8 +167,10 @@ for (const [address, prefix] of [
   blocked.addSubnet(address, prefix, 'ipv4');
 }
 for (const [address, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // `::/96` covers `::` and `::1` too, and the deprecated IPv4-compatible form (`::127.0.0.1`).
+  ['::', 96],
+  ['::ffff:0:0:0', 96], // IPv4-translated (RFC 2765)
+  ['100::', 64], // discard-only
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
