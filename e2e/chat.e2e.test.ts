@@ -92,6 +92,21 @@ describe('chatting in real time', () => {
     await message(bob, 'Delete me soon').waitFor({ state: 'detached' });
   });
 
+  it("lets the owner delete someone else's message, and only offers members their own", async () => {
+    await send(bob, 'Bob says something regrettable');
+    await message(alice, 'Bob says something regrettable').waitFor();
+    // Bob (a member) sees no Delete on Alice's messages.
+    const alicesMessage = message(bob, 'Hello Bob, welcome!');
+    await alicesMessage.hover();
+    expect(await alicesMessage.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+    // Alice (the owner) may delete Bob's.
+    alice.once('dialog', (d) => void d.accept());
+    const bobs = message(alice, 'Bob says something regrettable');
+    await bobs.hover();
+    await bobs.getByRole('button', { name: 'Delete' }).click();
+    await message(bob, 'Bob says something regrettable').waitFor({ state: 'detached' });
+  });
+
   it('shows reactions, replies and mentions on the other side', async () => {
     const greeting = message(bob, 'Hello Bob, welcome!');
     await greeting.hover();

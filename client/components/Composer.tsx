@@ -1,7 +1,7 @@
 'use client';
 
 import { MAX_TEXT_CHARS, type MessageView } from '@confab/protocol';
-import { type KeyboardEvent, useEffect, useRef, useState } from 'react';
+import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
 
 interface Props {
@@ -39,6 +39,15 @@ export function Composer({
   const area = useRef<HTMLTextAreaElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const draftBeforeEdit = useRef('');
+  // Where the caret goes once a completed mention is in the textarea. Applied in a layout
+  // effect, before the next keystroke is handled (a frame later would move it mid-typing).
+  const pendingCaret = useRef<number | null>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after each text change is committed
+  useLayoutEffect(() => {
+    if (pendingCaret.current === null || !area.current) return;
+    area.current.setSelectionRange(pendingCaret.current, pendingCaret.current);
+    pendingCaret.current = null;
+  }, [text]);
   const draftTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const unsavedDraft = useRef<string | null>(null);
   // Timers and the unmount flush run later than the render that scheduled them: read the latest callback.
@@ -105,8 +114,8 @@ export function Composer({
     const inserted = `@${member.displayName} `;
     const next = text.slice(0, mention.start) + inserted + text.slice(caret);
     const at = mention.start + inserted.length;
+    pendingCaret.current = at;
     change(next, at);
-    requestAnimationFrame(() => area.current?.setSelectionRange(at, at));
   }
 
   function submit() {

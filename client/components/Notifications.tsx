@@ -23,10 +23,18 @@ export function Notifications() {
   useEffect(() => {
     if (!user) return;
     let cancelled = false;
-    void api.notifications().then((result) => {
-      if (!cancelled && result.ok) setItems(result.data.items.slice(0, KEEP));
-    });
     const source = new EventSource('/api/notifications/stream');
+    // The stream only sends what is created after it starts: load the list once it is
+    // ready (and again after each reconnect), so nothing created in between is missed.
+    source.addEventListener('ready', () => {
+      void api.notifications().then((result) => {
+        if (cancelled || !result.ok) return;
+        setItems((live) => {
+          const known = new Set(result.data.items.map((i) => i.id));
+          return [...live.filter((i) => !known.has(i.id)), ...result.data.items].slice(0, KEEP);
+        });
+      });
+    });
     source.addEventListener('notification', (event) => {
       try {
         const item = JSON.parse((event as MessageEvent<string>).data) as NotificationItem;
