@@ -205,6 +205,19 @@ describe('chatting in real time', () => {
       .not.toBeNull();
   });
 
+  it('lets the owner make a member a reader, who then reads but cannot write', async () => {
+    await alice.goto(`/chat/${roomId}`);
+    await alice.getByRole('button', { name: 'Settings' }).click();
+    await alice.getByLabel('Role of Bob').selectOption('reader');
+    await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
+    await alice.getByRole('button', { name: 'Close' }).click();
+    await bob.goto(`/chat/${roomId}`);
+    await bob.getByText('You can read this room but not write in it.').waitFor();
+    expect(await bob.getByLabel('Message', { exact: true }).count()).toBe(0);
+    await send(alice, 'Readers still receive this');
+    await message(bob, 'Readers still receive this').waitFor();
+  });
+
   it('tells a member removed by the owner why the room closed for them', async () => {
     await alice.goto(`/chat/${roomId}`);
     await waitForSynced(alice);
