@@ -189,6 +189,7 @@ describe('chatting in real time', () => {
     const bell = bob.getByRole('button', { name: /Notifications, \d+ unread/ });
     await bell.waitFor({ timeout: 30_000 });
     await bell.click();
+    await shot(bob, 'notifications-desktop');
     await bob
       .getByRole('region', { name: 'Notifications' })
       .getByRole('button', { name: /Ping @Bob/ })
