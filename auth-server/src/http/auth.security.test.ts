@@ -350,6 +350,13 @@ describe('what answers and storage give away', () => {
       const user = await registerUser(api, 'u');
       const login = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
       expect(login.status).toBe(200);
+      const room = (await api('POST', '/api/rooms', { token: user.token, body: { name: 'r' } })).body.room;
+      const invite = (await api('POST', `/api/rooms/${room.id}/invites`, { token: user.token, body: {} })).body;
+      await database.db.schema.dropTable('auth_members').execute();
+      const failed = await api('POST', `/api/invites/${invite.code}/accept`, { token: user.token });
+      expect(failed.status).toBe(500);
+      expect(failed.body).toEqual({ error: { code: 'internal', message: 'internal error' } });
+      await database.db.schema.dropTable('auth_invites').execute();
       await database.db.schema.dropTable('auth_rooms').execute();
       const res = await api('POST', '/api/rooms', { token: user.token, body: { name: 'r' } });
       expect(res.status).toBe(500);
@@ -360,6 +367,9 @@ describe('what answers and storage give away', () => {
       expect(log).not.toContain(user.password);
       expect(log).not.toContain(user.token);
       expect(log).not.toContain(user.token.split('.')[1]);
+      // Not the invite code either: failures are logged by route pattern.
+      expect(log).toContain('/api/invites/:code/accept');
+      expect(log).not.toContain(invite.code);
     } finally {
       await handle.stop();
       httpServer.closeAllConnections();

@@ -45,7 +45,8 @@ export function installHttpKit<E extends KitEnv>(
   app.onError((error, c) => {
     const { status, body, headers, expected } = errorResponse(error);
     const log = (c.get('log') as Logger | undefined) ?? logger;
-    if (!expected) log.error({ err: error, method: c.req.method, path: c.req.path }, 'request failed');
+    // The route pattern, not the raw path: `/api/invites/<code>/accept` carries a secret.
+    if (!expected) log.error({ err: error, method: c.req.method, route: routeOf(c) }, 'request failed');
     return c.json(body, status as 500, headers);
   });
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
