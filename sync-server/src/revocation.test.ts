@@ -1,7 +1,10 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
-import { newEventId, subjects } from '@confab/protocol';
+import { appendMessage, newEventId, subjects } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { createConfabGuard } from './extensions/confab-guard';
+import { message } from './guard/test-kit';
+import type { SyncTables } from './storage/schema';
 import {
   connectClient,
   openTestDatabase,
@@ -106,6 +109,69 @@ describe('revocation through the bus', () => {
     expect(texts(doc).sort()).toEqual(['as a member', 'bob after']);
     alice.destroy();
     bob.destroy();
+  });
+
+  it('serves an owner demoted to member, reconnecting with the pre-demotion owner token, as a member', async () => {
+    // The real guard, so the role the connection gets is the role the rules apply.
+    const guarded = await startTestServer({ database: db, bus, issuer, guard: createConfabGuard() });
+    try {
+      const r = room();
+      const name = `room:${r}`;
+      const ownerToken = await issuer.sign({ sub: 'olga', sid: 'sessO', doc: name, role: 'owner' });
+      const bob = await guarded.connect({ name, user: 'bob' });
+      const bobMessage = message('bob', 'from bob');
+      appendMessage(bob.doc, bobMessage);
+      await bob.acknowledged();
+      const olga = await connectClient(guarded.url, ownerToken, { name, user: 'olga' });
+      const contexts = () =>
+        (guarded.server.hocuspocus.documents.get(name)?.getConnections() ?? [])
+          .map((c) => c.context as { userId: string; role: string })
+          .filter((c) => c.userId === 'olga');
+      await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'olga', role: 'member' });
+      // The open connection is demoted in place.
+      await waitFor(() => contexts().some((c) => c.role === 'member'));
+      olga.destroy();
+      await waitFor(() => contexts().length === 0);
+
+      // Reconnecting with the old owner token (still unexpired): accepted, as member.
+      const again = await connectClient(guarded.url, ownerToken, { name, user: 'olga' });
+      expect(contexts().map((c) => c.role)).toEqual(['member']);
+      // An owner could delete bob's message; a member may not: refused (4422), not applied.
+      await waitFor(() => again.doc.getArray('messages').length === 1);
+      again.doc.getArray('messages').delete(0, 1);
+      await waitFor(() => again.closes.some((c) => c.code === 4422));
+      const stored = await guarded.server.store.load(name);
+      const doc = new Y.Doc();
+      if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
+      for (const u of stored.updates) Y.applyUpdate(doc, u);
+      expect(texts(doc)).toEqual(['from bob']);
+      again.destroy();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it('accepts a token issued in the same second as a grant (room created, invite accepted)', async () => {
+    const r = room();
+    const name = `room:${r}`;
+    await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'quinn', role: 'owner' });
+    await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'rita', role: 'member' });
+    // Issued in the current second, which the change time (in ms) is at or after.
+    const ownerToken = await issuer.sign({ sub: 'quinn', doc: name, role: 'owner', iat: nowS() });
+    const memberToken = await issuer.sign({ sub: 'rita', doc: name, role: 'member', iat: nowS() });
+    // Give the consumer time to record both (it writes before it touches connections; none are open here).
+    await waitFor(async () => {
+      const rows = await (t.db.database.db as unknown as import('kysely').Kysely<SyncTables>)
+        .selectFrom('sync_revocations')
+        .select('subject')
+        .where('subject', 'in', [`quinn|${r}`, `rita|${r}`])
+        .execute();
+      return rows.length === 2;
+    });
+    const quinn = await connectClient(t.url, ownerToken, { name, user: 'quinn' });
+    const rita = await connectClient(t.url, memberToken, { name, user: 'rita' });
+    quinn.destroy();
+    rita.destroy();
   });
 
   it('still refuses a revoked token after a restart, because the revocation list is in the database', async () => {

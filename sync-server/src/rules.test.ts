@@ -5,6 +5,7 @@ import { NO_CHANGES } from './extensions/guard-port';
 import { shouldCompact } from './extensions/persistence';
 import { eventTimeMs } from './extensions/revocation';
 import { isEmptyUpdate } from './extensions/update-pipeline';
+import { membershipRevocation } from './storage/revocations';
 import { originAllowed, protocolVersionAccepted, protocolVersionOf } from './upgrade';
 
 const claims = { sub: 'alice', sid: 's1', doc: 'room:r1', role: 'member', iat: 1000, exp: 1000 + 900 };
@@ -109,5 +110,22 @@ describe('storage and events', () => {
       },
       { subject: 'confab.room.r1.read', event: { id: 'e2', roomId: 'r1', userId: 'bob', messageId: 'm1', at: 2 } },
     ]);
+  });
+});
+
+describe('tokens older than a membership change', () => {
+  it('are limited only when they grant more than the role held now: null < reader < member < owner', () => {
+    expect(membershipRevocation('owner', 'member')).toEqual({ kind: 'demoted', role: 'member' });
+    expect(membershipRevocation('member', 'reader')).toEqual({ kind: 'demoted', role: 'reader' });
+    expect(membershipRevocation('owner', 'reader')).toEqual({ kind: 'demoted', role: 'reader' });
+    expect(membershipRevocation('reader', null)).toEqual({ kind: 'membership' });
+    expect(membershipRevocation('owner', null)).toEqual({ kind: 'membership' });
+  });
+
+  it('are never limited by a grant or a promotion', () => {
+    expect(membershipRevocation('member', 'member')).toBeNull();
+    expect(membershipRevocation('member', 'owner')).toBeNull();
+    expect(membershipRevocation('reader', 'member')).toBeNull();
+    expect(membershipRevocation('owner', 'owner')).toBeNull();
   });
 });

@@ -112,11 +112,19 @@ export class AuthExtension implements Extension {
       userId: context.userId,
       roomId: context.document.kind === 'room' ? context.document.roomId : null,
       issuedAtMs: verdict.issuedAtMs,
+      role: context.role,
     });
-    if (revoked === 'session') throw new CloseError(CLOSE.sessionRevoked);
-    // The membership changed after this token was issued: the client fetches a new one, which reflects the change.
-    if (revoked === 'membership') {
+    if (revoked?.kind === 'session') throw new CloseError(CLOSE.sessionRevoked);
+    // Removed from the room after this token was issued: a new token would be refused too.
+    if (revoked?.kind === 'membership') {
       throw new CloseError(CLOSE.forbidden, 'membership changed since the token was issued');
+    }
+    // Demoted after this token was issued: serve the role held now rather than refuse. The outcome is the
+    // same as a fresh token's, and no client round trip can go wrong (an app that retries authentication
+    // on one socket, like client/lib/sync-client.ts, races Hocuspocus's replay of its own close message).
+    if (revoked?.kind === 'demoted') {
+      logger.info({ documentName, userId: context.userId, role: revoked.role }, 'token predates a demotion');
+      return { context: { ...context, role: revoked.role }, readOnly: revoked.role === 'reader' };
     }
     return { context, readOnly: verdict.readOnly };
   }

@@ -151,12 +151,11 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
         return;
       }
       const { userId, roomId, role } = parsed.data;
-      // Only a loss of rights makes older tokens dangerous. A grant (room created, invite accepted)
-      // must not refuse the token the client fetches in the same second: `iat` has second resolution.
-      // Known gap: an owner demoted to member keeps an owner token until it expires (≤ 15 min);
-      // the event does not say the previous role (see docs/sync.md).
-      const lostRights = role === null || role === 'reader';
-      if (stillMatters && lostRights) await revocations.membershipChanged(userId, roomId, at);
+      // Every change is recorded with the role it sets; the check refuses an older token only when it grants
+      // more than that role (storage/revocations.ts), so grants and promotions never refuse the token a client
+      // fetches in the same second (JWT `iat` has second resolution), and an owner demoted to member cannot
+      // reconnect as owner with a token from before.
+      if (stillMatters) await revocations.membershipChanged(userId, roomId, role, at);
       const affected = registry.membershipChanged(userId, roomId, role);
       logger.info({ userId, roomId, role, affected }, 'membership changed');
     },

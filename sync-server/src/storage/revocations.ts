@@ -1,8 +1,30 @@
 import type { Database } from '@confab/platform';
+import { isRole, type Role } from '@confab/protocol';
 import { type Kysely, sql } from 'kysely';
 import type { SyncTables } from './schema';
 
-export type RevocationKind = 'session' | 'membership';
+/**
+ * What the revocation list says about a token: `session` (signed out, refuse),
+ * `membership` (removed from the room since it was issued, refuse), `demoted`
+ * (it grants more than the role held since: serve the connection with `role`).
+ */
+export type Revocation = { kind: 'session' } | { kind: 'membership' } | { kind: 'demoted'; role: Role };
+
+/** How much a role may do; null = not a member. */
+const RANK: Record<Role, number> = { reader: 1, member: 2, owner: 3 };
+export const roleRank = (role: Role | null): number => (role === null ? 0 : RANK[role]);
+
+/**
+ * The precise rule for a token issued at or before the user's latest
+ * membership change of the room: it matters only when the token grants MORE
+ * than the role held now (null < reader < member < owner). Grants and
+ * promotions never refuse, so the token a client fetches in the same second
+ * as being invited (JWT `iat` has second resolution) still works.
+ */
+export function membershipRevocation(tokenRole: Role, heldRole: Role | null): Revocation | null {
+  if (roleRank(tokenRole) <= roleRank(heldRole)) return null;
+  return heldRole === null ? { kind: 'membership' } : { kind: 'demoted', role: heldRole };
+}
 
 export interface TokenFacts {
   readonly sessionId: string;
@@ -11,6 +33,8 @@ export interface TokenFacts {
   readonly roomId: string | null;
   /** The token's `iat`, in epoch milliseconds. */
   readonly issuedAtMs: number;
+  /** The role the token grants. */
+  readonly role: Role;
 }
 
 /**
@@ -21,10 +45,14 @@ export interface TokenFacts {
  */
 export interface RevocationList {
   revokeSession(sessionId: string, atMs: number): Promise<void>;
-  /** Any change of a user's membership of a room (removal or new role) invalidates older tokens. */
-  membershipChanged(userId: string, roomId: string, atMs: number): Promise<void>;
-  /** Which rule refuses this token, or null when none does. */
-  check(token: TokenFacts): Promise<RevocationKind | null>;
+  /**
+   * A change of a user's membership of a room: `role` is the role held from
+   * then on (null = removed). The latest change wins; older tokens granting
+   * more than it are refused (see `membershipRefusal`).
+   */
+  membershipChanged(userId: string, roomId: string, role: Role | null, atMs: number): Promise<void>;
+  /** Which rule limits this token, or null when none does. */
+  check(token: TokenFacts): Promise<Revocation | null>;
   prune(nowMs: number): Promise<number>;
 }
 
@@ -45,21 +73,30 @@ export class KyselyRevocationList implements RevocationList {
   }
 
   revokeSession(sessionId: string, atMs: number): Promise<void> {
-    return this.record('session', sessionId, atMs);
+    return this.record('session', sessionId, null, atMs);
   }
 
-  membershipChanged(userId: string, roomId: string, atMs: number): Promise<void> {
-    return this.record('membership', membershipSubject(userId, roomId), atMs);
+  membershipChanged(userId: string, roomId: string, role: Role | null, atMs: number): Promise<void> {
+    return this.record('membership', membershipSubject(userId, roomId), role, atMs);
   }
 
-  private async record(kind: RevocationKind, subject: string, atMs: number): Promise<void> {
+  private async record(
+    kind: 'session' | 'membership',
+    subject: string,
+    role: Role | null,
+    atMs: number,
+  ): Promise<void> {
     const expires = atMs + this.tokenTtlMs;
     await this.db
       .insertInto('sync_revocations')
-      .values({ kind, subject, revoked_at: atMs, expires_at: expires })
+      .values({ kind, subject, role, revoked_at: atMs, expires_at: expires })
       .onConflict((oc) =>
-        // Redelivered or repeated events keep the latest change time.
+        // Redelivered, repeated or out-of-order events (the consumer runs 16 at a time) keep the
+        // latest change and the role it set; on a tie the later write wins, as the auth server's would.
         oc.columns(['kind', 'subject']).doUpdateSet({
+          role: sql<
+            string | null
+          >`case when ${atMs} >= sync_revocations.revoked_at then ${role} else sync_revocations.role end`,
           revoked_at: sql<number>`${sql.raw(this.greatest)}(sync_revocations.revoked_at, ${atMs})`,
           expires_at: sql<number>`${sql.raw(this.greatest)}(sync_revocations.expires_at, ${expires})`,
         }),
@@ -67,10 +104,10 @@ export class KyselyRevocationList implements RevocationList {
       .execute();
   }
 
-  async check(token: TokenFacts): Promise<RevocationKind | null> {
+  async check(token: TokenFacts): Promise<Revocation | null> {
     const rows = await this.db
       .selectFrom('sync_revocations')
-      .select(['kind', 'revoked_at'])
+      .select(['kind', 'role', 'revoked_at'])
       .where((eb) =>
         eb.or([
           eb.and([eb('kind', '=', 'session'), eb('subject', '=', token.sessionId)]),
@@ -86,10 +123,13 @@ export class KyselyRevocationList implements RevocationList {
       )
       .execute();
     // A revoked session stays revoked: its later tokens can only come from a forged or replayed request.
-    if (rows.some((r) => r.kind === 'session')) return 'session';
-    // `iat` has second resolution: a token from the same second as the change is refused too (the client retries).
-    if (rows.some((r) => r.kind === 'membership' && token.issuedAtMs <= Number(r.revoked_at))) return 'membership';
-    return null;
+    if (rows.some((r) => r.kind === 'session')) return { kind: 'session' };
+    const change = rows.find((r) => r.kind === 'membership');
+    // A token issued after the latest change reflects it. `iat` has second resolution: a token from the same
+    // second as the change is judged by the rule.
+    if (!change || token.issuedAtMs > Number(change.revoked_at)) return null;
+    // Null: removed, or a row written before roles were recorded (those were removals and demotions to reader).
+    return membershipRevocation(token.role, isRole(change.role) ? change.role : null);
   }
 
   async prune(nowMs: number): Promise<number> {

@@ -13,7 +13,8 @@ import type { Migration } from 'kysely/migration';
  * - `sync_pending_events`: bus events derived from an update, written in the
  *   same transaction as its log row and deleted once the bus has them.
  * - `sync_revocations`: sessions and (user, room) pairs whose older tokens are
- *   refused, until the last such token has expired.
+ *   refused, until the last such token has expired; for a membership, the
+ *   role the latest change set (002), so only tokens granting more are refused.
  */
 export interface SyncTables {
   sync_updates: {
@@ -41,6 +42,8 @@ export interface SyncTables {
   sync_revocations: {
     kind: string;
     subject: string;
+    /** Membership rows: the role the latest change set, null = removed (and rows from before 002). */
+    role: string | null;
     revoked_at: number | string;
     expires_at: number | string;
   };
@@ -97,6 +100,12 @@ export function syncMigrations(kind: DatabaseKind): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('sync_revocations_pk', ['kind', 'subject'])
           .execute();
+      },
+    },
+    '002_revocation_role': {
+      async up(db: Kysely<unknown>) {
+        // Nullable: rows written before it were removals or demotions to reader; null (removed) refuses as they did.
+        await db.schema.alterTable('sync_revocations').addColumn('role', 'text').execute();
       },
     },
   };

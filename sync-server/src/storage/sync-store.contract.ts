@@ -181,23 +181,76 @@ export function runSyncStoreContract(
       expect(rebuild(stored).getArray('messages').toJSON()).toEqual(doc.getArray('messages').toJSON());
     });
 
-    it('refuses every token of a revoked session, and older tokens after a membership change', async () => {
+    it('refuses every token of a revoked session, and older tokens after a removal', async () => {
       const list = new KyselyRevocationList(database, 15 * 60_000);
+      const n = ++counter;
       const t0 = 1_800_000_000_000;
-      const token = { sessionId: `s${counter}`, userId: `u${counter}`, roomId: `r${counter}`, issuedAtMs: t0 };
+      const token = {
+        sessionId: `s${n}`,
+        userId: `u${n}`,
+        roomId: `r${n}`,
+        issuedAtMs: t0,
+        role: 'reader' as const,
+      };
       expect(await list.check(token)).toBeNull();
-      await list.membershipChanged(token.userId, token.roomId, t0 + 500);
-      expect(await list.check(token)).toBe('membership');
+      await list.membershipChanged(token.userId, token.roomId, null, t0 + 500);
+      expect(await list.check(token)).toEqual({ kind: 'membership' });
       expect(await list.check({ ...token, issuedAtMs: t0 + 1000 })).toBeNull();
       expect(await list.check({ ...token, roomId: 'other' })).toBeNull();
       expect(await list.check({ ...token, roomId: null })).toBeNull();
       await list.revokeSession(token.sessionId, t0 + 2000);
-      expect(await list.check({ ...token, issuedAtMs: t0 + 5000 })).toBe('session');
-      // A redelivered, older event does not move the change time back.
-      await list.membershipChanged(token.userId, token.roomId, t0 - 60_000);
-      expect(await list.check({ ...token, sessionId: 'fresh', issuedAtMs: t0 + 400 })).toBe('membership');
+      expect(await list.check({ ...token, issuedAtMs: t0 + 5000 })).toEqual({ kind: 'session' });
+      // A redelivered, older event does not move the change time back, nor bring back its role.
+      await list.membershipChanged(token.userId, token.roomId, 'owner', t0 - 60_000);
+      expect(await list.check({ ...token, sessionId: 'fresh', issuedAtMs: t0 + 400 })).toEqual({ kind: 'membership' });
       expect(await list.prune(t0 + 2000 + 15 * 60_000 + 1)).toBeGreaterThanOrEqual(2);
       expect(await list.check(token)).toBeNull();
+    });
+
+    it('limits an older token to the role the latest change set, only when it grants more', async () => {
+      const list = new KyselyRevocationList(database, 15 * 60_000);
+      const n = ++counter;
+      const t0 = 1_800_000_000_000;
+      const token = {
+        sessionId: `s${n}`,
+        userId: `u${n}`,
+        roomId: `r${n}`,
+        issuedAtMs: t0,
+        role: 'owner' as const,
+      };
+      await list.membershipChanged(token.userId, token.roomId, 'member', t0 + 500);
+      // Demoted owner → member: the owner token from before counts as member; member and reader tokens are untouched.
+      expect(await list.check(token)).toEqual({ kind: 'demoted', role: 'member' });
+      expect(await list.check({ ...token, role: 'member' })).toBeNull();
+      expect(await list.check({ ...token, role: 'reader' })).toBeNull();
+      // The same millisecond counts as before (`iat` has second resolution); later tokens reflect the change.
+      expect(await list.check({ ...token, issuedAtMs: t0 + 500 })).toEqual({ kind: 'demoted', role: 'member' });
+      expect(await list.check({ ...token, issuedAtMs: t0 + 1000 })).toBeNull();
+      // Promoted back to owner: nothing older is limited any more, even a token of the same second.
+      await list.membershipChanged(token.userId, token.roomId, 'owner', t0 + 900);
+      expect(await list.check(token)).toBeNull();
+      // Events processed out of order: the latest change decides, whatever arrives last.
+      await list.membershipChanged(token.userId, token.roomId, 'reader', t0 + 800);
+      expect(await list.check(token)).toBeNull();
+      await list.membershipChanged(token.userId, token.roomId, 'reader', t0 + 1500);
+      expect(await list.check({ ...token, role: 'member', issuedAtMs: t0 + 1000 })).toEqual({
+        kind: 'demoted',
+        role: 'reader',
+      });
+      expect(await list.check({ ...token, role: 'reader', issuedAtMs: t0 + 1000 })).toBeNull();
+    });
+
+    it('never refuses a token because of a grant, even one issued in the same second', async () => {
+      const list = new KyselyRevocationList(database, 15 * 60_000);
+      const n = ++counter;
+      const t0 = 1_800_000_000_000;
+      const owner = { sessionId: `s${n}`, userId: `u${n}`, roomId: `r${n}`, role: 'owner' as const };
+      // Room created: the creator is owner; the token fetched right after has the same `iat` second.
+      await list.membershipChanged(owner.userId, owner.roomId, 'owner', t0 + 700);
+      expect(await list.check({ ...owner, issuedAtMs: t0 })).toBeNull();
+      // Invite accepted as member.
+      await list.membershipChanged(`v${n}`, owner.roomId, 'member', t0 + 700);
+      expect(await list.check({ ...owner, userId: `v${n}`, role: 'member', issuedAtMs: t0 })).toBeNull();
     });
   });
 }
