@@ -231,7 +231,10 @@ describe('chatting in real time', () => {
     await shot(bob, 'removed-member');
   });
 
-  it('signs out and leaves nothing of the account on the device', async () => {
+  it('signs out, every tab with it, and leaves nothing of the account on the device', async () => {
+    const otherTab = await aliceContext.newPage();
+    await otherTab.goto(`/chat/${roomId}`);
+    await waitForSynced(otherTab);
     await alice.goto('/profile');
     await alice.getByRole('button', { name: 'Sign out', exact: true }).click();
     await alice.waitForURL('**/login**');
@@ -243,6 +246,13 @@ describe('chatting in real time', () => {
       undefined,
       { timeout: 15_000 },
     );
+    // The other tab followed, and said why (another tab, or the revoked session: whichever it heard first).
+    await otherTab.waitForURL('**/login**');
+    await otherTab
+      .getByRole('status')
+      .filter({ hasText: /signed out/i })
+      .waitFor();
+    await otherTab.close();
     // And the session is gone on the server too.
     const me = await alice.evaluate(async () => (await fetch('/api/auth/me')).status);
     expect(me).toBe(401);

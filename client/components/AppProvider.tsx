@@ -2,7 +2,13 @@
 
 import { type RoomId, roomDocument, type UserId, userDocument } from '@confab/protocol';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
-import { type AccountCache, createAccountCache, deleteAccountDatabases, idbName } from '../lib/account-cache';
+import {
+  ACCOUNT_STORAGE_KEY,
+  type AccountCache,
+  createAccountCache,
+  deleteAccountDatabases,
+  idbName,
+} from '../lib/account-cache';
 import { type Api, createApi, type Room, type User } from '../lib/api';
 import { type ConnectionState, createSyncClient, defaultSyncUrl, type SyncClient } from '../lib/sync-client';
 import { createTokenBroker } from '../lib/token-broker';
@@ -55,6 +61,17 @@ export function AppProvider({ children }: { children: ReactNode }) {
     setUser(cached);
     setRooms(cached ? c.rooms(cached.id) : []);
     setReady(true);
+    // Another tab signed in or out: follow it, so a signed-out account is not kept
+    // alive (and its IndexedDB written again) by a tab that did not hear about it.
+    const onStorage = (event: StorageEvent) => {
+      if (event.key !== ACCOUNT_STORAGE_KEY) return;
+      const next = c.user();
+      setUser((current) => (current?.id === next?.id ? current : next));
+      setRooms(next ? c.rooms(next.id) : []);
+      if (!next) setSignedOutReason('You signed out in another tab.');
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
   }, []);
 
   const signOut = useCallback(

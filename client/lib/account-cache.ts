@@ -15,7 +15,9 @@ export interface KeyValueStorage {
   readonly length: number;
 }
 
-const ACCOUNT_KEY = 'confab:account';
+/** Where the signed-in user is kept; tabs watch it (storage event) to follow sign-in and sign-out. */
+export const ACCOUNT_STORAGE_KEY = 'confab:account';
+const ACCOUNT_KEY = ACCOUNT_STORAGE_KEY;
 const roomsKey = (userId: string) => `confab:rooms:${userId}`;
 /** The storage key of a document's pending ids; tabs watch it (storage event) to share the pending state. */
 export const pendingKey = (userId: string, document: string) => `confab:pending:${userId}:${document}`;
