@@ -183,6 +183,19 @@ export function createAuthCore(deps: {
     return { allowed: true };
   }
 
+  /** Takes one registration token from the address's bucket, or says how long to wait for one. */
+  async function beginRegistration(ip: string): Promise<ThrottleCheck> {
+    return serialized(`reg:${ip}`, async () => {
+      const now = clock();
+      const key = `reg:${ip}`;
+      const bucket = await repo.bucket(key);
+      const check = checkBucket(bucket, THROTTLE_POLICY.registration, now);
+      if (!check.allowed) return check;
+      await repo.saveBucket(key, takeToken(bucket, THROTTLE_POLICY.registration, now));
+      return { allowed: true };
+    });
+  }
+
   /** The right password: the account's bucket is refilled, the address gets its token back. */
   async function loginSucceeded(email: string, ip: string): Promise<void> {
     return serialized(`ip:${ip}`, () => serialized(`acct:${email}`, () => refund(email, ip)));
@@ -235,6 +248,7 @@ export function createAuthCore(deps: {
     revokeAllSessions,
     membershipChanged,
     beginLoginAttempt,
+    beginRegistration,
     loginSucceeded,
     issueSyncTokens,
     publish,

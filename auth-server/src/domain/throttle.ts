@@ -21,6 +21,9 @@ export const THROTTLE_POLICY = {
   account: { capacity: 5, refillEveryMs: 60_000 },
   // Higher: many people can share one address (offices, carrier NAT).
   ip: { capacity: 50, refillEveryMs: 6_000 },
+  // Registrations per address, successful or not: each costs an Argon2 hash, and a 409 tells whether an
+  // email has an account. A burst of 30 (a class signing up together), then one every 10 s.
+  registration: { capacity: 30, refillEveryMs: 10_000 },
 } as const satisfies Record<string, BucketPolicy>;
 
 export function tokensAt(state: BucketState | null, policy: BucketPolicy, nowMs: number): number {

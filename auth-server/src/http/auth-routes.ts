@@ -45,6 +45,13 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
 
   app.post('/register', async (c) => {
     const body = await readJsonBody(c.req.raw, registerBody);
+    const throttle = await core.beginRegistration(clientIp(c, config.trustProxy));
+    if (!throttle.allowed) {
+      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
+      throw new HttpError('rate_limited', `too many sign-ups from this address; try again in ${seconds} s`, {
+        headers: { 'retry-after': String(seconds) },
+      });
+    }
     const user = { id: uuidv7(clock()), email: body.email, displayName: body.displayName, createdAt: clock() };
     const passwordHash = await hashPassword(body.password);
     if ((await repo.createUser({ ...user, passwordHash })) === 'email_taken') {

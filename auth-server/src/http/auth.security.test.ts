@@ -203,6 +203,42 @@ describe('login throttling under concurrency', () => {
   });
 });
 
+describe('registration', () => {
+  it('allows 30 sign-ups from one address in a burst, then one every 10 s, and other addresses meanwhile', async () => {
+    server = await startTestAuthServer({ env: { TRUST_PROXY: '1' } });
+    const api = apiClient(server.url);
+    const signUp = (i: number, address: string) =>
+      api('POST', '/api/auth/register', {
+        headers: { 'x-forwarded-for': address },
+        body: { email: `signup${i}-${address}@example.com`, password: 'correct horse battery', displayName: 'n' },
+      });
+    for (let i = 0; i < 30; i++) expect((await signUp(i, '203.0.113.1')).status).toBe(201);
+    const refused = await signUp(30, '203.0.113.1');
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('rate_limited');
+    expect(Number(refused.headers.get('retry-after'))).toBe(10);
+    expect((await signUp(31, '203.0.113.2')).status).toBe(201);
+    server.clock.advance(10_000);
+    expect((await signUp(32, '203.0.113.1')).status).toBe(201);
+    expect((await signUp(33, '203.0.113.1')).status).toBe(429);
+  });
+
+  it('counts a sign-up for a taken email too, so probing for accounts through registration is throttled', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const user = await registerUser(api, 'taken');
+    let taken = 0;
+    for (let i = 0; i < 40; i++) {
+      const res = await api('POST', '/api/auth/register', {
+        body: { email: user.email, password: 'correct horse battery', displayName: 'n' },
+      });
+      if (res.status === 409) taken++;
+      else expect(res.status).toBe(429);
+    }
+    expect(taken).toBe(29);
+  });
+});
+
 describe('account probing', () => {
   it('answers a wrong password and an unknown email with the same status, code and message', async () => {
     server = await startTestAuthServer();
