@@ -345,6 +345,26 @@ describe('what answers and storage give away', () => {
     expect(plain.headers.get('set-cookie')).not.toMatch(/Secure/);
   });
 
+  it('answers 413 to a chunked body over 64 KiB that declares no length, and stays up', async () => {
+    server = await startTestAuthServer();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${server!.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.write(`{"email":"a@example.com","password":"`);
+      for (let i = 0; i < 10; i++) req.write('x'.repeat(16 * 1024));
+      req.end('"}');
+    });
+    expect(status).toBe(413);
+    expect((await apiClient(server.url)('GET', '/api/auth/jwks')).status).toBe(200);
+  });
+
   it('ignores __proto__ in a JSON body: nothing reaches Object.prototype and the field is not stored', async () => {
     server = await startTestAuthServer();
     const api = apiClient(server.url);
