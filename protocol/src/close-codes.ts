@@ -25,6 +25,8 @@ export const CLOSE = {
   messageTooBig: { code: 1009, reason: 'message_too_big' },
   /** The server is shutting down; reconnect elsewhere. */
   goingAway: { code: 1001, reason: 'going_away' },
+  /** Too many updates in too short a time; the last one was not applied. Reconnect with backoff and resend. */
+  rateLimited: { code: 4429, reason: 'rate_limited' },
 } as const satisfies Record<string, CloseEvent>;
 
 export type CloseKind = keyof typeof CLOSE;

@@ -10,6 +10,8 @@ describe('sync server configuration', () => {
       publicOrigin: 'http://localhost:3000',
       redisPrefix: 'confab-sync',
       compactMinBytes: 256 * 1024,
+      updateRatePerConnection: { perSecond: 20, burst: 100 },
+      updateRatePerUser: { perSecond: 50, burst: 300 },
     });
     expect(config.instanceId).toMatch(/^[A-Za-z0-9_-]+-4100$/);
     expect(() => requireStandalone(config)).toThrow('NATS_URL: required when sync-server runs alone');
@@ -26,6 +28,8 @@ describe('sync server configuration', () => {
       [{ REDIS_URL: 'http://x' }, 'REDIS_URL:'],
       [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL: must be an http(s) URL'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL:'],
+      [{ SYNC_MAX_UPDATES_PER_SECOND: '0' }, 'SYNC_MAX_UPDATES_PER_SECOND:'],
+      [{ SYNC_UPDATE_BURST: 'lots' }, 'SYNC_UPDATE_BURST:'],
     ];
     for (const [env, start] of cases) {
       let error: unknown;

@@ -97,6 +97,15 @@ export const syncConfigSchema = z.object({
   SYNC_INSTANCE_ID: z.preprocess(emptyAsUndefined, z.string().min(1).max(64).optional()),
   /** Fold the update log into a snapshot once it holds this many bytes (or more than the snapshot). */
   SYNC_COMPACT_MIN_BYTES: integer(256 * 1024, 1024, 1024 * 1024 * 1024),
+  /**
+   * Update rate limit (token buckets; docs/sync.md): sustained non-empty updates per second and burst, per
+   * connection and per user on this instance. A human sends a few per second at most; a device coming back
+   * online sends its whole queue as one update per document.
+   */
+  SYNC_MAX_UPDATES_PER_SECOND: integer(20, 1, 100_000),
+  SYNC_UPDATE_BURST: integer(100, 1, 1_000_000),
+  SYNC_USER_MAX_UPDATES_PER_SECOND: integer(50, 1, 100_000),
+  SYNC_USER_UPDATE_BURST: integer(300, 1, 1_000_000),
   LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -117,6 +126,10 @@ export interface SyncConfig {
   readonly publicOrigin: string;
   readonly instanceId: string;
   readonly compactMinBytes: number;
+  /** Token bucket per connection (one document on one socket). */
+  readonly updateRatePerConnection: { readonly perSecond: number; readonly burst: number };
+  /** Token bucket per user across their connections on this instance. */
+  readonly updateRatePerUser: { readonly perSecond: number; readonly burst: number };
   readonly logLevel: string;
 }
 
@@ -143,6 +156,8 @@ export function loadSyncConfig(env: Record<string, string | undefined>): SyncCon
     publicOrigin: new URL(c.PUBLIC_URL).origin,
     instanceId: safeName(c.SYNC_INSTANCE_ID ?? `${os.hostname()}-${c.PORT}`),
     compactMinBytes: c.SYNC_COMPACT_MIN_BYTES,
+    updateRatePerConnection: { perSecond: c.SYNC_MAX_UPDATES_PER_SECOND, burst: c.SYNC_UPDATE_BURST },
+    updateRatePerUser: { perSecond: c.SYNC_USER_MAX_UPDATES_PER_SECOND, burst: c.SYNC_USER_UPDATE_BURST },
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -3,6 +3,7 @@ import { checkClaims } from './extensions/auth';
 import { roomEvents } from './extensions/events';
 import { NO_CHANGES } from './extensions/guard-port';
 import { shouldCompact } from './extensions/persistence';
+import { refill, takeFromAll } from './extensions/rate-limit';
 import { eventTimeMs } from './extensions/revocation';
 import { isEmptyUpdate } from './extensions/update-pipeline';
 import { membershipRevocation } from './storage/revocations';
@@ -127,5 +128,63 @@ describe('tokens older than a membership change', () => {
     expect(membershipRevocation('member', 'owner')).toBeNull();
     expect(membershipRevocation('reader', 'member')).toBeNull();
     expect(membershipRevocation('owner', 'owner')).toBeNull();
+  });
+});
+
+describe('update token buckets', () => {
+  const limits = { perSecond: 20, burst: 100 };
+
+  it('start full, refill at the sustained rate and never above the burst', () => {
+    expect(refill(undefined, 5000, limits)).toEqual({ tokens: 100, atMs: 5000 });
+    expect(refill({ tokens: 0, atMs: 0 }, 500, limits)).toEqual({ tokens: 10, atMs: 500 });
+    expect(refill({ tokens: 90, atMs: 0 }, 60_000, limits)).toEqual({ tokens: 100, atMs: 60_000 });
+    // A clock that steps back refills nothing.
+    expect(refill({ tokens: 3, atMs: 1000 }, 900, limits)).toEqual({ tokens: 3, atMs: 900 });
+  });
+
+  it('allow a burst, then the sustained rate, and refuse beyond it', () => {
+    let buckets = [{ bucket: undefined as { tokens: number; atMs: number } | undefined, limits }];
+    let allowed = 0;
+    for (let i = 0; i < 150; i++) {
+      const outcome = takeFromAll(buckets, 0);
+      if (outcome.allowed) allowed++;
+      buckets = [{ bucket: outcome.buckets[0], limits }];
+    }
+    expect(allowed).toBe(100);
+    // One second later: 20 more.
+    let later = 0;
+    for (let i = 0; i < 50; i++) {
+      const outcome = takeFromAll(buckets, 1000);
+      if (outcome.allowed) later++;
+      buckets = [{ bucket: outcome.buckets[0], limits }];
+    }
+    expect(later).toBe(20);
+  });
+
+  it('take from no bucket when any is empty, and say which one was', () => {
+    const full = { tokens: 5, atMs: 0 };
+    const empty = { tokens: 0.5, atMs: 0 };
+    const outcome = takeFromAll(
+      [
+        { bucket: full, limits },
+        { bucket: empty, limits },
+      ],
+      0,
+    );
+    expect(outcome).toEqual({ allowed: false, emptyIndex: 1, buckets: [full, empty] });
+    const ok = takeFromAll(
+      [
+        { bucket: full, limits },
+        { bucket: full, limits },
+      ],
+      0,
+    );
+    expect(ok).toEqual({
+      allowed: true,
+      buckets: [
+        { tokens: 4, atMs: 0 },
+        { tokens: 4, atMs: 0 },
+      ],
+    });
   });
 });

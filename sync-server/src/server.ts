@@ -18,6 +18,7 @@ import type { UpdateGuard } from './extensions/guard-port';
 import { SyncMetrics } from './extensions/metrics';
 import { Persistence } from './extensions/persistence';
 import { LocalPresence, type Presence, RedisPresence } from './extensions/presence';
+import { UpdateRateLimit } from './extensions/rate-limit';
 import { ConnectionRegistry, consumeAuthEvents } from './extensions/revocation';
 import { UpdatePipeline } from './extensions/update-pipeline';
 import { KyselyRevocationList } from './storage/revocations';
@@ -145,6 +146,13 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
       ...(options.tokenExpiryGraceMs === undefined ? {} : { expiryGraceMs: options.tokenExpiryGraceMs }),
     }),
     persistence,
+    new UpdateRateLimit({
+      perConnection: config.updateRatePerConnection,
+      perUser: config.updateRatePerUser,
+      metrics,
+      logger,
+      clock,
+    }),
     new UpdatePipeline({ guard, persistence, relay, presence, metrics, logger }),
     connections,
   ];

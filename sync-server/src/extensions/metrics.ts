@@ -25,6 +25,7 @@ export class SyncMetrics {
   readonly storeSeconds: Histogram;
   readonly compactions: Counter<'result'>;
   readonly outboxDepth: Gauge;
+  readonly rateLimited: Counter<'scope'>;
   private readonly registry: Registry;
 
   constructor(registry: Registry) {
@@ -88,6 +89,17 @@ export class SyncMetrics {
           name: 'confab_sync_compactions_total',
           help: 'Update log compactions by result (done, skipped, failed)',
           labelNames: ['result'] as const,
+          registers: [registry],
+        }),
+    );
+    this.rateLimited = getOrCreate(
+      registry,
+      'confab_sync_rate_limited_total',
+      () =>
+        new Counter({
+          name: 'confab_sync_rate_limited_total',
+          help: 'Sockets closed with 4429 rate_limited, by the bucket that ran empty (connection or user)',
+          labelNames: ['scope'] as const,
           registers: [registry],
         }),
     );
