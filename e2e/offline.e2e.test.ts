@@ -259,4 +259,14 @@ describe('offline', () => {
     );
     await other.close();
   });
+
+  it('ends the session on the server once back online after signing out offline', async () => {
+    await alice.goto('/profile');
+    await alice.getByRole('heading', { name: 'Devices and sessions' }).waitFor();
+    await aliceContext.setOffline(true);
+    await alice.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await alice.waitForURL('**/login**');
+    await aliceContext.setOffline(false);
+    await expect.poll(async () => (await alice.request.get('/api/auth/me')).status(), { timeout: 15_000 }).toBe(401);
+  });
 });

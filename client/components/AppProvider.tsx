@@ -38,6 +38,9 @@ interface AppState {
 
 const AppContext = createContext<AppState | null>(null);
 
+/** Set when a sign-out could not reach the server; the session is ended once it can. */
+const PENDING_LOGOUT_KEY = 'confab:pending-logout';
+
 export function useApp(): AppState {
   const state = useContext(AppContext);
   if (!state) throw new Error('useApp outside <AppProvider>');
@@ -71,14 +74,30 @@ export function AppProvider({ children }: { children: ReactNode }) {
       if (!next) setSignedOutReason('You signed out in another tab.');
     };
     window.addEventListener('storage', onStorage);
-    return () => window.removeEventListener('storage', onStorage);
-  }, []);
+    const finishLogout = () => {
+      if (!localStorage.getItem(PENDING_LOGOUT_KEY) || c.user()) return;
+      void api.logout().then((result) => {
+        if (result.ok || result.code !== 'offline') localStorage.removeItem(PENDING_LOGOUT_KEY);
+      });
+    };
+    finishLogout();
+    window.addEventListener('online', finishLogout);
+    return () => {
+      window.removeEventListener('storage', onStorage);
+      window.removeEventListener('online', finishLogout);
+    };
+  }, [api]);
 
   const signOut = useCallback(
     async (reason?: string) => {
       const current = user;
       setSignedOutReason(reason ?? null);
-      if (!reason) await api.logout();
+      if (!reason) {
+        const result = await api.logout();
+        // Offline, the server never heard it: the session cookie (HttpOnly, out of our reach)
+        // would stay valid. Remember to end the session the next time the app is online.
+        if (!result.ok && result.code === 'offline') localStorage.setItem(PENDING_LOGOUT_KEY, '1');
+      }
       setUser(null);
       setRooms([]);
       if (current && cache) {
@@ -160,6 +179,8 @@ export function AppProvider({ children }: { children: ReactNode }) {
     connection,
     signedOutReason,
     signIn(next) {
+      // A new session replaced the cookie: an old sign-out still waiting must not end it.
+      localStorage.removeItem(PENDING_LOGOUT_KEY);
       cache?.setUser(next);
       setSignedOutReason(null);
       setUser(next);
