@@ -147,9 +147,13 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
         case 'membership.changed':
           await membershipChanged(event as unknown as MembershipChangedEvent);
           break;
-        case 'session.revoked':
-          deps.onSessionRevoked((event as unknown as SessionRevokedEvent).sessionId);
+        case 'session.revoked': {
+          const { sessionId } = event as unknown as SessionRevokedEvent;
+          deps.onSessionRevoked(sessionId);
+          // No more pushes (with message previews) to a browser whose session was signed out.
+          await repo.deletePushSubscriptionsOfSession(sessionId);
           break;
+        }
       }
       metrics.events.inc({ kind });
     } catch (error) {

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { waitFor } from '@confab/platform/testing';
+import { newEventId, subjects } from '@confab/protocol';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createWebPushSender, generateVapidKeys, type PushMessage } from './adapters/push';
@@ -212,6 +213,38 @@ describe('one user’s notifications are theirs alone', () => {
     }
     expect((await prefs(ann)).email).toBe(false);
     expect((await prefs(bob)).email).toBe(true);
+  });
+
+  it('forgets the push subscriptions made by a session once it is signed out, and keeps the others', async () => {
+    notifier = await startTestNotifier();
+    const ann = notifier.auth.addUser('ann', 'Ann');
+    const laptop = notifier.auth.addSession('ann', 'session-ann-laptop');
+    const subscribe = (user: { token: string }, endpoint: string) =>
+      notifier!.api(user, '/api/push/subscriptions', {
+        method: 'POST',
+        body: JSON.stringify({
+          endpoint,
+          keys: {
+            p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM',
+            auth: 'tBHItJI5svbpez7KI4CCXg',
+          },
+        }),
+      });
+    expect((await subscribe(ann, 'https://push.example.com/phone')).status).toBe(201);
+    expect((await subscribe(laptop, 'https://push.example.com/laptop')).status).toBe(201);
+    const endpoints = async () =>
+      (await notifier!.database.db.selectFrom('notifier_push_subscriptions').select('endpoint').execute())
+        .map((r) => r.endpoint)
+        .sort();
+    expect(await endpoints()).toEqual(['https://push.example.com/laptop', 'https://push.example.com/phone']);
+    // The laptop signs out: message previews must stop reaching a browser nobody is signed in to.
+    await notifier.publish(subjects.sessionRevoked, {
+      id: newEventId(),
+      sessionId: 'session-ann-laptop',
+      userId: 'ann',
+    });
+    await waitFor(async () => (await endpoints()).length === 1, { message: "the laptop's subscription to go" });
+    expect(await endpoints()).toEqual(['https://push.example.com/phone']);
   });
 
   it('needs a session for the SSE stream and refuses cookie writes from a foreign origin', async () => {

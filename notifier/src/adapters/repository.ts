@@ -24,6 +24,8 @@ export interface PushSubscriptionRecord {
   readonly userId: string;
   readonly p256dh: string;
   readonly auth: string;
+  /** The session that subscribed; its sign-out removes the subscription. */
+  readonly sessionId?: string | null;
 }
 
 export interface NewNotification {
@@ -250,6 +252,7 @@ export function createRepository(database: Database<NotifierTables>) {
             p256dh: subscription.p256dh,
             auth: subscription.auth,
             created_at: nowMs,
+            session_id: subscription.sessionId ?? null,
           })
           .onConflict((oc) =>
             oc.column('endpoint').doUpdateSet({
@@ -257,6 +260,7 @@ export function createRepository(database: Database<NotifierTables>) {
               p256dh: subscription.p256dh,
               auth: subscription.auth,
               created_at: nowMs,
+              session_id: subscription.sessionId ?? null,
             }),
           )
           .execute();
@@ -280,6 +284,15 @@ export function createRepository(database: Database<NotifierTables>) {
             .execute();
         }
       });
+    },
+
+    /** Removes the subscriptions a session made (it was signed out). Returns how many. */
+    async deletePushSubscriptionsOfSession(sessionId: string): Promise<number> {
+      const result = await db
+        .deleteFrom('notifier_push_subscriptions')
+        .where('session_id', '=', sessionId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
 
     /** Removes a subscription; with `userId`, only when it is theirs. True when one was removed. */

@@ -47,7 +47,15 @@ export interface NotifierTables {
     created_at: number;
     sent_at: number | null;
   };
-  notifier_push_subscriptions: { endpoint: string; user_id: string; p256dh: string; auth: string; created_at: number };
+  notifier_push_subscriptions: {
+    endpoint: string;
+    user_id: string;
+    p256dh: string;
+    auth: string;
+    created_at: number;
+    /** The session that made it: signing that session out drops it (null for rows from before 002). */
+    session_id: string | null;
+  };
 }
 
 export function notifierMigrations(kind: DatabaseKind): Record<string, Migration> {
@@ -144,6 +152,17 @@ export function notifierMigrations(kind: DatabaseKind): Record<string, Migration
           .createIndex('notifier_push_subscriptions_user')
           .on('notifier_push_subscriptions')
           .column('user_id')
+          .execute();
+      },
+    },
+    // A browser signed out must stop receiving message previews: subscriptions remember their session.
+    '002_push_subscription_session': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('notifier_push_subscriptions').addColumn('session_id', 'text').execute();
+        await db.schema
+          .createIndex('notifier_push_subscriptions_session')
+          .on('notifier_push_subscriptions')
+          .column('session_id')
           .execute();
       },
     },

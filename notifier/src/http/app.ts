@@ -173,8 +173,15 @@ export function createNotifierApp(deps: AppDeps): Hono<Env> {
     if (!check.ok) {
       throw new HttpError('invalid_field', `endpoint: ${check.message}`, { field: 'endpoint' });
     }
+    const session = c.get('session');
     await repo.savePushSubscription(
-      { endpoint: body.endpoint, userId: c.get('session').userId, p256dh: body.keys.p256dh, auth: body.keys.auth },
+      {
+        endpoint: body.endpoint,
+        userId: session.userId,
+        sessionId: session.sessionId,
+        p256dh: body.keys.p256dh,
+        auth: body.keys.auth,
+      },
       deps.clock(),
     );
     return c.body(null, 201);

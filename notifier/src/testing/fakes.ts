@@ -25,6 +25,13 @@ export class FakeAuth implements SessionVerifier, Directory {
     return { id, token };
   }
 
+  /** Another signed-in device of an existing user. */
+  addSession(userId: string, sessionId: string): { token: string } {
+    const token = `token-${sessionId}`;
+    this.sessions.set(token, { userId, sessionId });
+    return { token };
+  }
+
   addRoom(id: string, name: string, memberIds: readonly string[]): void {
     this.rooms.set(id, { id, name, members: [] });
     for (const userId of memberIds) this.setMember(id, userId, 'member');
