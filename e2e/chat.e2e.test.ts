@@ -90,6 +90,8 @@ describe('chatting in real time', () => {
     await doomed.hover();
     await doomed.getByRole('button', { name: 'Delete' }).click();
     await message(bob, 'Delete me soon').waitFor({ state: 'detached' });
+    // Those who watched it go see where it was; its text is gone for good.
+    await bob.getByRole('log', { name: 'Messages' }).getByText('Message deleted').first().waitFor();
   });
 
   it("lets the owner delete someone else's message, and only offers members their own", async () => {

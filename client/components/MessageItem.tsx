@@ -47,7 +47,6 @@ export const MessageItem = memo(function MessageItem({
   actions,
 }: Props) {
   const { message } = row;
-  const mine = message.author === selfId;
   const mentioned = message.mentions?.includes(selfId as never) ?? false;
   return (
     <>
@@ -76,61 +75,80 @@ export const MessageItem = memo(function MessageItem({
             )}
           </div>
         )}
-        <div className="text">
-          <Formatted text={message.text} />
-          {message.editedAt !== undefined && <span className="edited"> (edited)</span>}
-          {pending && <span className="pending"> · pending</span>}
-        </div>
-        {Object.keys(message.reactions).length > 0 && (
-          <div className="reactions">
-            {Object.entries(message.reactions).map(([emoji, users]) => {
-              const on = users.includes(selfId as never);
-              return (
-                <button
-                  key={emoji}
-                  type="button"
-                  aria-pressed={on}
-                  aria-label={`${emoji} ${users.length}, ${users.map(nameOf).join(', ')}`}
-                  disabled={!canWrite}
-                  onClick={() => actions.react(message, emoji, !on)}
-                >
-                  {emoji} {users.length}
-                </button>
-              );
-            })}
-          </div>
-        )}
-        {canWrite && (
-          <div className="actions">
-            <button type="button" className="link" onClick={() => actions.reply(message)}>
-              Reply
-            </button>
-            {QUICK_REACTIONS.slice(0, 3).map((emoji) => (
-              <button
-                key={emoji}
-                type="button"
-                className="link"
-                aria-label={`React with ${emoji}`}
-                onClick={() =>
-                  actions.react(message, emoji, !(message.reactions[emoji] ?? []).includes(selfId as never))
-                }
-              >
-                {emoji}
-              </button>
-            ))}
-            {mine && (
-              <button type="button" className="link" onClick={() => actions.edit(message)}>
-                Edit
-              </button>
-            )}
-            {(mine || canModerate) && (
-              <button type="button" className="link danger" onClick={() => actions.remove(message)}>
-                Delete
-              </button>
-            )}
-          </div>
+        {message.deleted ? (
+          <div className="text deleted">Message deleted</div>
+        ) : (
+          <MessageBody {...{ message, pending, selfId, canWrite, canModerate, nameOf, actions }} />
         )}
       </article>
     </>
   );
 });
+
+function MessageBody({
+  message,
+  pending,
+  selfId,
+  canWrite,
+  canModerate,
+  nameOf,
+  actions,
+}: Omit<Props, 'row' | 'highlighted' | 'quoted'> & { message: MessageView }) {
+  const mine = message.author === selfId;
+  return (
+    <>
+      <div className="text">
+        <Formatted text={message.text} />
+        {message.editedAt !== undefined && <span className="edited"> (edited)</span>}
+        {pending && <span className="pending"> · pending</span>}
+      </div>
+      {Object.keys(message.reactions).length > 0 && (
+        <div className="reactions">
+          {Object.entries(message.reactions).map(([emoji, users]) => {
+            const on = users.includes(selfId as never);
+            return (
+              <button
+                key={emoji}
+                type="button"
+                aria-pressed={on}
+                aria-label={`${emoji} ${users.length}, ${users.map(nameOf).join(', ')}`}
+                disabled={!canWrite}
+                onClick={() => actions.react(message, emoji, !on)}
+              >
+                {emoji} {users.length}
+              </button>
+            );
+          })}
+        </div>
+      )}
+      {canWrite && (
+        <div className="actions">
+          <button type="button" className="link" onClick={() => actions.reply(message)}>
+            Reply
+          </button>
+          {QUICK_REACTIONS.slice(0, 3).map((emoji) => (
+            <button
+              key={emoji}
+              type="button"
+              className="link"
+              aria-label={`React with ${emoji}`}
+              onClick={() => actions.react(message, emoji, !(message.reactions[emoji] ?? []).includes(selfId as never))}
+            >
+              {emoji}
+            </button>
+          ))}
+          {mine && (
+            <button type="button" className="link" onClick={() => actions.edit(message)}>
+              Edit
+            </button>
+          )}
+          {(mine || canModerate) && (
+            <button type="button" className="link danger" onClick={() => actions.remove(message)}>
+              Delete
+            </button>
+          )}
+        </div>
+      )}
+    </>
+  );
+}

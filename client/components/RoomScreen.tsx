@@ -2,6 +2,7 @@
 
 import {
   appendMessage,
+  type ChatMessage,
   canPost,
   deleteMessage,
   editMessage,
@@ -22,10 +23,19 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type * as Y from 'yjs';
 import { idbName } from '../lib/account-cache';
 import type { Member, Room } from '../lib/api';
 import { getDraft, setDraft } from '../lib/drafts';
-import { extractMentions, groupMessages, onlineUserIds, seenBy, typingNames } from '../lib/room-view';
+import {
+  extractMentions,
+  groupMessages,
+  onlineUserIds,
+  seenBy,
+  type Tombstone,
+  typingNames,
+  withTombstones,
+} from '../lib/room-view';
 import { useApp } from './AppProvider';
 import { Composer } from './Composer';
 import { useDocHandle, useDocVersion, usePageVisible, usePathSegment } from './hooks';
@@ -82,7 +92,24 @@ function RoomView({ roomId }: { roomId: string }) {
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `contentVersion` changes with the document
   const messages = useMemo(() => (handle ? readMessages(handle.doc) : []), [handle, contentVersion]);
-  const rows = useMemo(() => groupMessages(messages), [messages]);
+  // Messages deleted while this room was open keep a placeholder (the schema removes them for good).
+  const [tombstones, setTombstones] = useState<Tombstone[]>([]);
+  useEffect(() => {
+    if (!handle) return;
+    const array = roomMaps(handle.doc).messages;
+    const onChange = (event: Y.YArrayEvent<ChatMessage>) => {
+      const gone: Tombstone[] = [];
+      for (const item of event.changes.deleted) {
+        for (const m of item.content.getContent() as ChatMessage[]) {
+          if (m && typeof m.id === 'string') gone.push({ id: m.id, author: m.author, createdAt: m.createdAt });
+        }
+      }
+      if (gone.length > 0) setTombstones((list) => [...list, ...gone]);
+    };
+    array.observe(onChange);
+    return () => array.unobserve(onChange);
+  }, [handle]);
+  const rows = useMemo(() => groupMessages(withTombstones(messages, tombstones)), [messages, tombstones]);
   const byId = useMemo(() => new Map(messages.map((m) => [m.id as string, m])), [messages]);
   const ids = useMemo(() => messages.map((m) => m.id as string), [messages]);
 

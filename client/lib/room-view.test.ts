@@ -17,6 +17,7 @@ import {
   sortByActivity,
   summarizeRoom,
   typingNames,
+  withTombstones,
 } from './room-view';
 
 const view = (id: string, author: string, createdAt: number, extra: Partial<MessageView> = {}): MessageView => ({
@@ -122,5 +123,21 @@ describe('room view', () => {
       { typing: true },
     ];
     expect(typingNames(states, 'me')).toEqual(['Bob']);
+  });
+
+  it('shows a message deleted while the room was open as a placeholder in its place', () => {
+    const list = withTombstones(
+      [view('1', 'ann', 10), view('3', 'ann', 30)],
+      [
+        { id: '2', author: 'bob', createdAt: 20 },
+        { id: '4', author: 'bob', createdAt: 40 },
+      ],
+    );
+    expect(list.map((m) => [m.id, m.deleted ?? false])).toEqual([
+      ['1', false],
+      ['2', true],
+      ['3', false],
+      ['4', true],
+    ]);
   });
 });

@@ -17,8 +17,47 @@ import type * as Y from 'yjs';
 /** Messages closer than this from the same author share one header. */
 export const GROUP_GAP_MS = 5 * 60_000;
 
+/** A message as the list shows it: possibly the placeholder of one deleted while the room was open. */
+export type DisplayMessage = MessageView & { deleted?: true };
+
+/**
+ * A message deleted while this device watched the room. The schema removes a
+ * deleted message for good, so its place can only be shown to those who saw
+ * it go (until they reload).
+ */
+export interface Tombstone {
+  id: string;
+  author: string;
+  createdAt: number;
+}
+
+/** Puts each tombstone after the last message not newer than it (messages are in creation order). */
+export function withTombstones(messages: readonly MessageView[], tombstones: readonly Tombstone[]): DisplayMessage[] {
+  if (tombstones.length === 0) return messages as DisplayMessage[];
+  const sorted = [...tombstones].sort((a, b) => a.createdAt - b.createdAt);
+  const out: DisplayMessage[] = [];
+  let t = 0;
+  for (const message of messages) {
+    while (t < sorted.length && sorted[t]!.createdAt < message.createdAt) out.push(placeholder(sorted[t++]!));
+    out.push(message);
+  }
+  while (t < sorted.length) out.push(placeholder(sorted[t++]!));
+  return out;
+}
+
+function placeholder(t: Tombstone): DisplayMessage {
+  return {
+    id: t.id as MessageView['id'],
+    author: t.author as MessageView['author'],
+    text: '',
+    createdAt: t.createdAt,
+    reactions: {},
+    deleted: true,
+  };
+}
+
 export interface MessageRow {
-  message: MessageView;
+  message: DisplayMessage;
   /** Show author name and time (first of a run by one author). */
   showHeader: boolean;
   /** Set on the first message of a calendar day (in the viewer's time zone). */
@@ -43,9 +82,9 @@ export function dayKey(epochMs: number, timeZone?: string): string {
   return format.format(epochMs);
 }
 
-export function groupMessages(messages: readonly MessageView[], timeZone?: string): MessageRow[] {
+export function groupMessages(messages: readonly DisplayMessage[], timeZone?: string): MessageRow[] {
   const rows: MessageRow[] = [];
-  let previous: MessageView | null = null;
+  let previous: DisplayMessage | null = null;
   let previousDay = '';
   for (const message of messages) {
     const day = dayKey(message.createdAt, timeZone);
