@@ -85,6 +85,8 @@ export interface AuthRepository {
   createInvite(invite: InviteRow): Promise<void>;
   /** Joins the room through the invite, atomically: uses are counted exactly even under concurrency. */
   redeemInvite(codeHash: string, userId: string, nowMs: number): Promise<RedeemOutcome>;
+  /** Revokes an invite of this room; false when the room has no such invite. */
+  deleteInvite(roomId: string, codeHash: string): Promise<boolean>;
 
   keys(): Promise<KeyRow[]>;
   addKey(key: KeyRow): Promise<void>;

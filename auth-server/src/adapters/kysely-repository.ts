@@ -259,6 +259,15 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
         .execute();
     },
 
+    async deleteInvite(roomId, codeHash) {
+      const result = await db
+        .deleteFrom('auth_invites')
+        .where('code_hash', '=', codeHash)
+        .where('room_id', '=', roomId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
     async redeemInvite(codeHash, userId, nowMs): Promise<RedeemOutcome> {
       return db.transaction().execute(async (trx): Promise<RedeemOutcome> => {
         const invite = await trx

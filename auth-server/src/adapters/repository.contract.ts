@@ -165,6 +165,25 @@ export function runRepositoryContract(
       expect(await repo.redeemInvite('no-such-hash', c.id, 2000)).toEqual({ kind: 'not_found' });
     });
 
+    it('revokes an invite only through its own room, after which it is not found', async () => {
+      const owner = await user();
+      const [r, other] = [await room(owner.id), await room(owner.id)];
+      await repo.createInvite({
+        codeHash: `revoke-${r.id}`,
+        roomId: r.id,
+        role: 'member',
+        maxUses: null,
+        uses: 0,
+        expiresAt: null,
+        createdBy: owner.id,
+        createdAt: 1000,
+      });
+      expect(await repo.deleteInvite(other.id, `revoke-${r.id}`)).toBe(false);
+      expect(await repo.deleteInvite(r.id, `revoke-${r.id}`)).toBe(true);
+      expect(await repo.deleteInvite(r.id, `revoke-${r.id}`)).toBe(false);
+      expect(await repo.redeemInvite(`revoke-${r.id}`, (await user()).id, 2000)).toEqual({ kind: 'not_found' });
+    });
+
     it('gives the last use of an invite to exactly one of several people racing for it', async () => {
       const owner = await user();
       const r = await room(owner.id);

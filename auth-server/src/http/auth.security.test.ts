@@ -203,6 +203,45 @@ describe('login throttling under concurrency', () => {
   });
 });
 
+describe('invites', () => {
+  it('lets an owner revoke an invite, after which a removed member cannot come back through it', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const owner = await registerUser(api, 'owner');
+    const bob = await registerUser(api, 'bob');
+    const room = (await api('POST', '/api/rooms', { token: owner.token, body: { name: 'r' } })).body.room;
+    const invite = (await api('POST', `/api/rooms/${room.id}/invites`, { token: owner.token, body: {} })).body;
+    expect((await api('POST', `/api/invites/${invite.code}/accept`, { token: bob.token })).status).toBe(200);
+    expect((await api('DELETE', `/api/rooms/${room.id}/members/${bob.userId}`, { token: owner.token })).status).toBe(
+      204,
+    );
+    // A member may not revoke the owner's invites; nor may anyone outside the room.
+    const revoke = (token: string) => api('DELETE', `/api/rooms/${room.id}/invites/${invite.code}`, { token });
+    expect((await revoke(bob.token)).status).toBe(404);
+    expect((await revoke(owner.token)).status).toBe(204);
+    expect((await revoke(owner.token)).status).toBe(404);
+    const back = await api('POST', `/api/invites/${invite.code}/accept`, { token: bob.token });
+    expect(back.status).toBe(404);
+    expect((await api('GET', '/api/rooms', { token: bob.token })).body.rooms).toEqual([]);
+  });
+
+  it('revokes an invite only through its own room', async () => {
+    server = await startTestAuthServer();
+    const api = apiClient(server.url);
+    const owner = await registerUser(api, 'owner');
+    const mine = (await api('POST', '/api/rooms', { token: owner.token, body: { name: 'mine' } })).body.room;
+    const other = await registerUser(api, 'other');
+    const theirs = (await api('POST', '/api/rooms', { token: other.token, body: { name: 'theirs' } })).body.room;
+    const invite = (await api('POST', `/api/rooms/${theirs.id}/invites`, { token: other.token, body: {} })).body;
+    // Owning some room is not enough to revoke another room's invite.
+    expect((await api('DELETE', `/api/rooms/${mine.id}/invites/${invite.code}`, { token: owner.token })).status).toBe(
+      404,
+    );
+    const joiner = await registerUser(api, 'joiner');
+    expect((await api('POST', `/api/invites/${invite.code}/accept`, { token: joiner.token })).status).toBe(200);
+  });
+});
+
 describe('registration', () => {
   it('allows 30 sign-ups from one address in a burst, then one every 10 s, and other addresses meanwhile', async () => {
     server = await startTestAuthServer({ env: { TRUST_PROXY: '1' } });

@@ -35,6 +35,9 @@ export function publicRoom(room: RoomRow, role: Role) {
   return { id: room.id, name: room.name, topic: room.topic, createdAt: room.createdAt, role };
 }
 
+/** What an invite code looks like (base32); anything else is not looked up. */
+const INVITE_CODE = /^[a-z2-7]{16,64}$/;
+
 /** An invite code carries 160 random bits; only its SHA-256 is stored. */
 export function newInviteCode(): { code: string; codeHash: string } {
   const code = encodeBase32LowerCaseNoPadding(crypto.getRandomValues(new Uint8Array(20)));
@@ -126,6 +129,15 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     );
   });
 
+  // Extension: revoking an invite (a leaked link, or one a removed member could use to come back).
+  app.delete('/:id/invites/:code', session, async (c) => {
+    const { room } = await asOwner(c.req.param('id'), c.get('caller').userId);
+    const code = c.req.param('code');
+    const revoked = INVITE_CODE.test(code) && (await repo.deleteInvite(room.id, hashInviteCode(code)));
+    if (!revoked) throw new HttpError('not_found', 'no such invite');
+    return c.body(null, 204);
+  });
+
   app.patch('/:id/members/:userId', session, async (c) => {
     const body = await readJsonBody(c.req.raw, roleBody);
     const { room } = await asOwner(c.req.param('id'), c.get('caller').userId);
@@ -158,7 +170,7 @@ export function inviteRoutes(deps: RouteDeps): Hono<AuthEnv> {
 
   app.post('/:code/accept', session, async (c) => {
     const code = c.req.param('code');
-    if (!/^[a-z2-7]{16,64}$/.test(code)) throw new HttpError('not_found', 'no such invite');
+    if (!INVITE_CODE.test(code)) throw new HttpError('not_found', 'no such invite');
     const userId = c.get('caller').userId;
     const outcome = await repo.redeemInvite(hashInviteCode(code), userId, clock());
     switch (outcome.kind) {
