@@ -158,6 +158,17 @@ describe('sync client', () => {
     expect(fred.tokenCalls.length).toBe(1);
   });
 
+  it('asks for an app update, and stops reconnecting, when the server no longer speaks its protocol', async () => {
+    refusals.set('room:r14', CLOSE.upgradeRequired.reason);
+    const mia = track(device('mia'));
+    mia.client.open('room:r14' as DocumentName);
+    await waitFor(() => mia.client.connection().kind === 'upgrade_required', { message: 'upgrade required' });
+    expect(mia.client.connection()).toMatchObject({ message: expect.stringMatching(/Reload to update/) });
+    const calls = mia.tokenCalls.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mia.tokenCalls.length).toBe(calls);
+  });
+
   it('stops the whole connection and reports sign-out when the session is revoked', async () => {
     refusals.set('room:r6', CLOSE.sessionRevoked.reason);
     const gina = track(device('gina'));
