@@ -363,6 +363,18 @@ function RoomView({ roomId }: { roomId: string }) {
           </div>
           {seen.length > 0 && <div className="seen">Seen by {seen.map(nameOf).join(', ')}</div>}
         </div>
+        {!atBottom && rows.length > 0 && (
+          <button
+            type="button"
+            className="jump"
+            onClick={() => {
+              setAtBottom(true);
+              virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+            }}
+          >
+            Jump to latest ↓
+          </button>
+        )}
         <div className="typing" aria-live="polite">
           {typing.length > 0 && `${typing.join(', ')} ${typing.length === 1 ? 'is' : 'are'} typing…`}
         </div>
