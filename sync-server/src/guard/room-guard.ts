@@ -1,4 +1,4 @@
-import { type ChatMessage, type RoomMaps, roomMaps } from '@confab/protocol';
+import { type ChatMessage, parseReactionKey, type RoomMaps, roomMaps } from '@confab/protocol';
 import * as Y from 'yjs';
 import {
   DEFAULT_DECODE_LIMITS,
@@ -182,6 +182,14 @@ export class RoomGuard {
   /** Messages deleted since load: id → author (Map keeps insertion order, so the oldest go first). */
   private readonly tombstones = new Map<string, string>();
   /**
+   * The user behind each Yjs client id, from what its items say (a message's
+   * author, the user of a reaction or read key, the author of an edited
+   * message). Yjs identifies content by (client id, clock): another user
+   * writing under someone's client id at their next clock would make Yjs drop
+   * that user's next write as a duplicate, so such writes are refused.
+   */
+  private readonly clientOwners = new Map<number, string>();
+  /**
    * Items ever integrated under each map key (`<root>/<key>`): an upper bound
    * of the history Yjs walks for an entry whose origin is not the key's
    * newest item (Yjs merges some of them, so the real list may be shorter).
@@ -213,6 +221,7 @@ export class RoomGuard {
         this.keyHistory.set(`${root}/${key}`, length);
       }
     }
+    for (const [client, structs] of this.doc.store.clients) this.learnOwner(client, structs, 0);
     this.onAfterTransaction = (tr) => this.track(tr);
     doc.on('afterTransaction', this.onAfterTransaction);
   }
@@ -222,6 +231,7 @@ export class RoomGuard {
     this.authors.clear();
     this.tombstones.clear();
     this.keyHistory.clear();
+    this.clientOwners.clear();
   }
 
   /** The author of a message in the room, from the index (for the server's events and for tests). */
@@ -291,6 +301,11 @@ export class RoomGuard {
     }
     const hasNewStructs = newByClient.size > 0;
     if (hasNewStructs) failWith(writeAllowed(ctx));
+    for (const client of newByClient.keys()) {
+      const owner = this.clientOwners.get(client);
+      if (owner !== undefined && owner !== ctx.userId)
+        fail('client_id_taken', `Yjs client ${client} belongs to ${owner}`);
+    }
 
     const findNew = (id: StructId): { item: NewItem | null } | undefined => {
       const list = newByClient.get(id.client);
@@ -664,6 +679,33 @@ export class RoomGuard {
     return current !== undefined && !current.deleted;
   }
 
+  /** Records the owner of a client id from the first of its structs (from index `from`) that names one. */
+  private learnOwner(client: number, structs: readonly (Y.Item | Y.GC)[], from: number): void {
+    for (let i = from; i < structs.length; i++) {
+      const s = structs[i];
+      const owner = s instanceof Y.Item ? this.ownerOf(s) : null;
+      if (owner !== null) {
+        this.clientOwners.set(client, owner);
+        return;
+      }
+    }
+  }
+
+  /** The user an item was written by, as far as its content or key tells; null when it does not. */
+  private ownerOf(item: Y.Item): string | null {
+    const key = item.parentSub;
+    if (item.parent === this.maps.messages) {
+      const values = item.content instanceof Y.ContentAny ? item.content.getContent() : [];
+      const author = (values[0] as Partial<ChatMessage> | undefined)?.author;
+      return typeof author === 'string' ? author : null;
+    }
+    if (key === null) return null;
+    if (item.parent === this.maps.reads) return key;
+    if (item.parent === this.maps.reactions) return parseReactionKey(key)?.userId ?? null;
+    if (item.parent === this.maps.edits) return this.authors.get(key) ?? this.tombstones.get(key) ?? null;
+    return null;
+  }
+
   private learn(value: unknown): void {
     const m = value as Partial<ChatMessage> | null;
     if (m && typeof m.id === 'string' && typeof m.author === 'string') this.authors.set(m.id, m.author);
@@ -709,6 +751,13 @@ export class RoomGuard {
           }
         }
       }
+    }
+    // After the messages above are indexed, so an edit can name its message's author.
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0;
+      if (after <= before || this.clientOwners.has(client)) continue;
+      const structs = store.clients.get(client)!;
+      this.learnOwner(client, structs, Y.findIndexSS(structs, before));
     }
     for (const [client, ranges] of tr.deleteSet.clients) {
       const structs = store.clients.get(client);

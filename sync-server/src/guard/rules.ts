@@ -30,7 +30,8 @@ export type GuardRule =
   | 'read_not_own'
   | 'read_shape'
   | 'too_large'
-  | 'decode_budget';
+  | 'decode_budget'
+  | 'client_id_taken';
 
 export type Role = 'owner' | 'member' | 'reader';
 
