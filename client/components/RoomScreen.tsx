@@ -185,6 +185,8 @@ function RoomView({ roomId }: { roomId: string }) {
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
   useEffect(() => {
+    // A reader's connection is read-only: the server drops the marker (with a negative sync
+    // status), but it still counts locally, so the reader's unread counts stay right on this device.
     if (!handle || !lastId || !atBottom || !pageVisible) return;
     const current = roomMaps(handle.doc).reads.get(me);
     if (current?.messageId !== lastId) markRead(handle.doc, me as UserId, lastId as MessageId, Date.now());
