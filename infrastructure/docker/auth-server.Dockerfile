@@ -10,9 +10,8 @@
 ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS base
-# Native modules (better-sqlite3, @node-rs/argon2) ship prebuilt binaries for glibc x64/arm64;
-# recent npm uses those (it skips dependency install scripts unless package.json allows them),
-# an npm that runs the scripts compiles from source with node-gyp: hence the toolchain.
+# package.json's allowScripts lets better-sqlite3's install script run, which compiles it with
+# node-gyp against this Node: hence the toolchain (@node-rs/argon2 ships prebuilt binaries).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
