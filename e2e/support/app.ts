@@ -18,6 +18,8 @@ export interface RunningApp {
   url: string;
   dataDir: string;
   output(): string;
+  /** Stops the process (SIGTERM) and starts it again on the same port and DATA_DIR. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,12 +63,19 @@ export function ensureFreshClientBuild(): void {
   throw new Error('client build: another build kept .next busy for too long');
 }
 
-export async function startApp(): Promise<RunningApp> {
-  ensureFreshClientBuild();
-  const port = await freePort();
+interface Process {
+  exited(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Spawns `npm start` in its own process group and resolves once /readyz answers 200. */
+async function spawnApp(
+  port: number,
+  dataDir: string,
+  log: (chunk: string) => void,
+  tail: () => string,
+): Promise<Process> {
   const url = `http://127.0.0.1:${port}`;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'confab-e2e-'));
-  let output = '';
   const child: ChildProcess = spawn('npm', ['start'], {
     cwd: ROOT,
     env: {
@@ -84,12 +93,8 @@ export async function startApp(): Promise<RunningApp> {
     // Its own process group, so stop() reaches npm's child (the server) too.
     detached: true,
   });
-  child.stdout?.on('data', (d) => {
-    output += d;
-  });
-  child.stderr?.on('data', (d) => {
-    output += d;
-  });
+  child.stdout?.on('data', (d) => log(String(d)));
+  child.stderr?.on('data', (d) => log(String(d)));
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -97,7 +102,7 @@ export async function startApp(): Promise<RunningApp> {
 
   const deadline = Date.now() + 240_000;
   for (;;) {
-    if (exited) throw new Error(`npm start exited before it was ready:\n${output.slice(-4000)}`);
+    if (exited) throw new Error(`npm start exited before it was ready:\n${tail().slice(-4000)}`);
     try {
       const res = await fetch(`${url}/readyz`);
       if (res.ok) break;
@@ -106,22 +111,42 @@ export async function startApp(): Promise<RunningApp> {
     }
     if (Date.now() > deadline) {
       process.kill(-child.pid!, 'SIGKILL');
-      throw new Error(`npm start was not ready within 240 s:\n${output.slice(-4000)}`);
+      throw new Error(`npm start was not ready within 240 s:\n${tail().slice(-4000)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  return {
+    exited: () => exited,
+    async stop() {
+      if (exited) return;
+      process.kill(-child.pid!, 'SIGTERM');
+      const killAt = Date.now() + 15_000;
+      while (!exited && Date.now() < killAt) await new Promise((r) => setTimeout(r, 100));
+      if (!exited) process.kill(-child.pid!, 'SIGKILL');
+    },
+  };
+}
 
+export async function startApp(): Promise<RunningApp> {
+  ensureFreshClientBuild();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'confab-e2e-'));
+  let output = '';
+  const log = (chunk: string) => {
+    output += chunk;
+  };
+  let current = await spawnApp(port, dataDir, log, () => output);
   return {
     url,
     dataDir,
     output: () => output,
+    async restart() {
+      await current.stop();
+      current = await spawnApp(port, dataDir, log, () => output);
+    },
     async stop() {
-      if (!exited) {
-        process.kill(-child.pid!, 'SIGTERM');
-        const killAt = Date.now() + 15_000;
-        while (!exited && Date.now() < killAt) await new Promise((r) => setTimeout(r, 100));
-        if (!exited) process.kill(-child.pid!, 'SIGKILL');
-      }
+      await current.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

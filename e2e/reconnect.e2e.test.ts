@@ -1,0 +1,72 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { type RunningApp, startApp } from './support/app';
+import {
+  createInvite,
+  createRoom,
+  launchBrowser,
+  message,
+  newUserContext,
+  send,
+  shotOnFailure,
+  signUp,
+  waitForSynced,
+} from './support/browser';
+
+/** The server goes away and comes back (a deploy, a crash): open pages carry on by themselves. */
+let app: RunningApp;
+let browser: Browser;
+let aliceContext: BrowserContext;
+let bobContext: BrowserContext;
+let alice: Page;
+let bob: Page;
+let roomId: string;
+
+beforeAll(async () => {
+  app = await startApp();
+  browser = await launchBrowser();
+  aliceContext = await newUserContext(browser, app.url);
+  bobContext = await newUserContext(browser, app.url);
+  alice = await aliceContext.newPage();
+  bob = await bobContext.newPage();
+  await signUp(alice, 'Alice');
+  roomId = await createRoom(alice, 'Restarts');
+  await waitForSynced(alice);
+  const invite = await createInvite(alice);
+  await signUp(bob, 'Bob', new URL(invite).pathname);
+  await bob.waitForURL(`**/chat/${roomId}`);
+  await waitForSynced(bob);
+});
+
+afterEach(async (context) => {
+  if (context.task.result?.state === 'fail') await shotOnFailure(context.task.name, { alice, bob });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe('a server restart', () => {
+  it('keeps what was written while the server was down and delivers it once it is back', async () => {
+    await send(alice, 'Before the restart');
+    await message(bob, 'Before the restart').waitFor();
+
+    const restarting = app.restart();
+    // While it is down, Alice keeps writing: the message is kept here as pending.
+    await alice
+      .getByRole('status')
+      .filter({ hasText: /Reconnecting|Connecting|Offline/ })
+      .first()
+      .waitFor();
+    await send(alice, 'Written while the server restarts');
+    await message(alice, 'Written while the server restarts').getByText('pending').waitFor();
+    await restarting;
+
+    // Both pages reconnect by themselves (fresh sync tokens), and the message arrives and settles.
+    await message(bob, 'Written while the server restarts').waitFor({ timeout: 60_000 });
+    await message(alice, 'Written while the server restarts').getByText('pending').waitFor({ state: 'detached' });
+    await send(bob, 'And the conversation goes on');
+    await message(alice, 'And the conversation goes on').waitFor();
+  });
+});
