@@ -60,7 +60,7 @@ export const PLANS: Record<Mode, Plan> = {
     crdtMessageCounts: [10_000],
     crdtAppends: 100,
     othersBudgetMs: 20_000,
-    othersTotalMs: 70_000,
+    othersTotalMs: 55_000,
     deadlineMs: 8 * 60_000,
   },
   full: {

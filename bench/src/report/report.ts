@@ -103,11 +103,13 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
       const err = rows.find((l) => l.server === s && l.kind === 'error');
       const note = err
         ? `failed: ${String(err.error).slice(0, 120)}`
-        : sum?.sweepCeilingReached
-          ? 'never saturated: the sweep ended first (a lower bound)'
-          : (sum?.atMaxSustained?.generatorLimited ?? false)
-            ? 'generator-limited'
-            : '';
+        : sum && !sum.maxSustainedDeliveriesPerSec
+          ? 'no step sustained, not even the lowest rate: see the step table'
+          : sum?.sweepCeilingReached
+            ? 'never saturated: the sweep ended first (a lower bound)'
+            : (sum?.atMaxSustained?.generatorLimited ?? false)
+              ? 'generator-limited'
+              : '';
       out.push(
         `| ${LABEL[s] ?? s} | ${num(sum?.maxSustainedDeliveriesPerSec)} | ${ratio(sum?.maxSustainedDeliveriesPerSec, base?.maxSustainedDeliveriesPerSec)} | ${num(sum?.atMaxSustained?.serverCpuUsPerDelivery, 1)} | ${num(sum?.atMaxSustained?.p99Ms, 1)} | ${num(conn(s)?.rssKiBPerConnection, 1)} KiB | ${num(conn(s)?.connectAllMs)} ms | ${note} |`,
       );
@@ -188,7 +190,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     for (const s of servers) {
       for (const l of attempts(s)) {
         out.push(
-          `| ${s}${l.attempt === 2 ? ' (retry)' : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${num(l.loadAverage1m, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
+          `| ${s}${l.attempt > 1 ? ` (retry ${l.attempt - 1})` : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${num(l.loadAverage1m, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
         );
       }
     }
@@ -341,7 +343,7 @@ const METHOD = `## How the fan-out is measured
   createdAt}\`, author = its own user id, ~80 characters of text) at the end of \`messages\`, each as its own Yjs update.
   The offered rate is swept upward in steps; a step is *sustained* when p99 ≤ 200 ms, no delivery is missing
   after the drain and no socket was closed (Confab closes the socket of a client whose update its guard refuses,
-  so a closed socket would mean the workload was not valid chat); a failed step is run once more before the sweep stops. **Deliveries** = messages × (N − 1): each message must reach every other client of its room.
+  so a closed socket would mean the workload was not valid chat); a failed step is run up to twice more before the sweep stops. **Deliveries** = messages × (N − 1): each message must reach every other client of its room.
 - **Latency** is from the send to the receipt at each other client, per delivery, merged over all clients in a
   log histogram (1 % buckets).
 - **Load generator.** Separate processes (whole rooms per process, so sender and receivers share a clock) that speak
@@ -403,7 +405,9 @@ function summary(all: Line[]): string {
         s !== 'hocuspocus' && hp
           ? ` (${ratio(l?.maxSustainedDeliveriesPerSec, hp.maxSustainedDeliveriesPerSec)} bare Hocuspocus)`
           : '';
-      return `${LABEL[s] ?? s} ${num(l?.maxSustainedDeliveriesPerSec)}${l?.sweepCeilingReached ? '+' : ''}${vs}`;
+      if (!l?.maxSustainedDeliveriesPerSec)
+        return `${LABEL[s] ?? s} none (not even the lowest rate, ${num(fan.find((x) => x.kind === 'step')?.offeredDeliveriesPerSec)}/s)`;
+      return `${LABEL[s] ?? s} ${num(l.maxSustainedDeliveriesPerSec)}${l.sweepCeilingReached ? '+' : ''}${vs}`;
     });
     out.push(
       `- **Rooms of ${roomSize}, ${num(connections)} connections**, highest sustained deliveries/s (p99 ≤ 200 ms): ${parts.join('; ')}.`,
