@@ -62,6 +62,28 @@ describe('chatting in real time', () => {
     await waitForSynced(bob);
   });
 
+  it('honours an invite limited to one use: the second visitor is told it is used up', async () => {
+    await alice.getByRole('button', { name: 'Settings' }).click();
+    await alice.getByLabel('Maximum uses (0 = unlimited)').fill('1');
+    await alice.getByLabel('Joins as').selectOption('reader');
+    await alice.getByRole('button', { name: 'Create invite link' }).click();
+    const invite = new URL(await alice.getByLabel('Invite link').inputValue()).pathname;
+    await alice.getByRole('button', { name: 'Close' }).click();
+
+    const carolContext = await newUserContext(browser, app.url);
+    const carol = await carolContext.newPage();
+    await signUp(carol, 'Carol', invite);
+    await carol.waitForURL(`**/chat/${roomId}`);
+    await carol.getByText('You can read this room but not write in it.').waitFor();
+
+    const daveContext = await newUserContext(browser, app.url);
+    const dave = await daveContext.newPage();
+    await signUp(dave, 'Dave', invite);
+    await dave.getByRole('alert').filter({ hasText: 'This invite link has been used up' }).waitFor();
+    await carolContext.close();
+    await daveContext.close();
+  });
+
   it('delivers messages both ways while both are online', async () => {
     await send(alice, 'Hello Bob, welcome!');
     await message(bob, 'Hello Bob, welcome!').waitFor();
@@ -228,7 +250,10 @@ describe('chatting in real time', () => {
     await waitForSynced(bob);
     await alice.getByRole('button', { name: 'Settings' }).click();
     alice.once('dialog', (d) => void d.accept());
-    await alice.getByRole('complementary', { name: 'Room details' }).getByRole('button', { name: 'Remove' }).click();
+    await alice
+      .getByRole('complementary', { name: 'Room details' })
+      .getByRole('button', { name: 'Remove Bob' })
+      .click();
     await bob.getByText('You were removed from this room.').waitFor({ timeout: 30_000 });
     await shot(bob, 'removed-member');
   });

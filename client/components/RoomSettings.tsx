@@ -173,7 +173,12 @@ export function RoomSettings({
                   <option value="member">member</option>
                   <option value="reader">reader</option>
                 </select>
-                <button type="button" className="link danger" onClick={() => void remove(m)}>
+                <button
+                  type="button"
+                  className="link danger"
+                  aria-label={`Remove ${m.displayName}`}
+                  onClick={() => void remove(m)}
+                >
                   Remove
                 </button>
               </>
