@@ -155,6 +155,9 @@ export function createSyncClient(options: SyncClientOptions) {
   }
 
   function handleTerminal(reason: string): boolean {
+    if (!TERMINAL_CLOSE_REASONS.has(reason) || reason === CLOSE.membershipRevoked.reason) return false;
+    // The socket and every provider on it report the same close: act once.
+    if (connection.kind === 'signed_out' || connection.kind === 'upgrade_required') return true;
     if (reason === CLOSE.sessionRevoked.reason) {
       const message = explainClose(reason);
       stopEverything({ kind: 'signed_out', message });
@@ -226,7 +229,7 @@ export function createSyncClient(options: SyncClientOptions) {
       token: async () => {
         const outcome = await tokens.get(name);
         if (outcome.ok) return outcome.token;
-        if (outcome.reason === 'signed_out') {
+        if (outcome.reason === 'signed_out' && connection.kind !== 'signed_out') {
           const message = 'Your session has ended. Sign in again.';
           stopEverything({ kind: 'signed_out', message });
           options.onSignedOut?.(message);
