@@ -1,5 +1,8 @@
+import type { Connection } from '@hocuspocus/server';
+import { removeAwarenessStates } from 'y-protocols/awareness';
 import type * as Y from 'yjs';
 import { checkUserDocumentUpdate, filterAwarenessState, RoomGuard, type RoomGuardOptions } from '../guard';
+import { AwarenessOwners, filterAwarenessStates } from '../guard/awareness';
 import type { UpdateGuard } from './guard-port';
 
 /**
@@ -10,6 +13,9 @@ import type { UpdateGuard } from './guard-port';
  */
 export function createConfabGuard(options: RoomGuardOptions = {}): UpdateGuard {
   const guards = new WeakMap<Y.Doc, RoomGuard>();
+  // Who introduced which awareness client id, per loaded document; dropped with it.
+  const presence = new WeakMap<Y.Doc, AwarenessOwners<Connection>>();
+  const watched = new WeakSet<Connection>();
   return {
     check(doc, document, update, who) {
       if (document.kind === 'user') return checkUserDocumentUpdate(update, who, options);
@@ -21,10 +27,35 @@ export function createConfabGuard(options: RoomGuardOptions = {}): UpdateGuard {
       }
       return guard.check(update, who);
     },
-    filterAwareness(states, userId) {
-      for (const [clientId, state] of states) {
-        if (!filterAwarenessState(state, userId)) states.delete(clientId);
+    filterAwareness(states, userId, connection) {
+      if (!connection) {
+        for (const [clientId, state] of states) {
+          if (!filterAwarenessState(state, userId)) states.delete(clientId);
+        }
+        return;
       }
+      const document = connection.document;
+      // A message still queued behind the connection's close: it can claim nothing any more.
+      if (!document.hasConnection(connection)) {
+        states.clear();
+        return;
+      }
+      let owners = presence.get(document);
+      if (!owners) {
+        owners = new AwarenessOwners();
+        presence.set(document, owners);
+      }
+      filterAwarenessStates(states, { connection, userId }, owners);
+      if (watched.has(connection) || owners.heldBy(connection).length === 0) return;
+      watched.add(connection);
+      const held = owners;
+      // Runs after Hocuspocus removed the states it tracked for the connection. It tracks only ids
+      // the connection added, not one a reconnected tab took back (that is an update of a known id),
+      // so whatever the connection still holds is removed here: the tab leaves for everyone.
+      connection.onClose(() => {
+        const left = held.release(connection).filter((clientId) => document.awareness.getStates().has(clientId));
+        if (left.length > 0) removeAwarenessStates(document.awareness, left, null);
+      });
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { ChatMessage, ParsedDocument, Role } from '@confab/protocol';
+import type { Connection } from '@hocuspocus/server';
 import type * as Y from 'yjs';
 
 /**
@@ -24,8 +25,12 @@ export interface UpdateGuard {
     update: Uint8Array,
     who: { readonly userId: string; readonly role: Role },
   ): GuardVerdict;
-  /** Drops, in place, awareness states that claim to be someone other than the connection's user. */
-  filterAwareness(states: Map<number, Record<string, unknown>>, userId: string): void;
+  /**
+   * Drops, in place, awareness states that claim to be someone other than the
+   * connection's user or, given the connection, that are for a client id
+   * another connection introduced (docs/security.md, "Known gaps" 2).
+   */
+  filterAwareness(states: Map<number, Record<string, unknown>>, userId: string, connection?: Connection): void;
 }
 
 export const NO_CHANGES: RoomChanges = Object.freeze({

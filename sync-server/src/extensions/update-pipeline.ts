@@ -124,6 +124,6 @@ export class UpdatePipeline implements Extension {
   async beforeHandleAwareness({ states, connection }: beforeHandleAwarenessPayload): Promise<void> {
     // Only client connections carry a user; states relayed from other instances were filtered there.
     if (!connection || !isSyncContext(connection.context)) return;
-    this.options.guard.filterAwareness(states, connection.context.userId);
+    this.options.guard.filterAwareness(states, connection.context.userId, connection);
   }
 }

@@ -35,3 +35,104 @@ export function filterAwarenessState(state: unknown, userId: string): boolean {
   const length = [...name].length;
   return length >= 1 && length <= MAX_DISPLAY_NAME_CHARS;
 }
+
+/** A tab has one awareness client id per document; a few more cover reconnects. */
+export const MAX_AWARENESS_CLIENTS_PER_CONNECTION = 4;
+
+/**
+ * How many released client ids a document remembers the user of. Every
+ * connection adds at most MAX_AWARENESS_CLIENTS_PER_CONNECTION; the oldest are
+ * forgotten first, so a long-lived room does not grow without bound.
+ */
+export const MAX_RELEASED_AWARENESS_CLIENTS = 10_000;
+
+/**
+ * Who may send awareness entries for which Yjs client id, in one loaded
+ * document (docs/security.md, "Known gaps" 2). Awareness entries carry a
+ * clock, and every copy keeps only the highest clock it saw per client id, so
+ * an entry sent for someone else's id with a huge clock would hide their own
+ * later updates until the room reloads. Hence:
+ *
+ * - a client id belongs to the first connection that sent a state for it;
+ *   only that connection's entries for it pass, `null` (leave) included;
+ * - a connection claims at most MAX_AWARENESS_CLIENTS_PER_CONNECTION ids;
+ * - when the connection closes the id is released, but only for the same
+ *   user: the tab that reconnects keeps its client id (a Y.Doc keeps it for
+ *   its lifetime), and nobody else can take it over while the tab is away,
+ *   which would leave the clock poisoned for its return.
+ *
+ * `C` is whatever identifies a connection (Hocuspocus's `Connection` in the
+ * server, plain objects in tests).
+ */
+export class AwarenessOwners<C> {
+  /** In claim order, so the oldest released ids are forgotten first. */
+  private readonly owners = new Map<number, { connection: C | null; userId: string }>();
+  private readonly byConnection = new Map<C, Set<number>>();
+  private released = 0;
+
+  /** Whether this entry may pass; an unowned id with a state is claimed by the connection. */
+  admit(clientId: number, state: unknown, connection: C, userId: string): boolean {
+    const owner = this.owners.get(clientId);
+    if (owner?.connection === connection) return true;
+    if (owner && (owner.connection !== null || owner.userId !== userId)) return false;
+    // A `null` removes an entry: there is nothing of this connection's to remove under an id it does not hold.
+    if (state === null) return false;
+    let mine = this.byConnection.get(connection);
+    if (!mine) {
+      mine = new Set();
+      this.byConnection.set(connection, mine);
+    }
+    if (mine.size >= MAX_AWARENESS_CLIENTS_PER_CONNECTION) return false;
+    mine.add(clientId);
+    if (owner) {
+      this.owners.delete(clientId);
+      this.released -= 1;
+    }
+    this.owners.set(clientId, { connection, userId });
+    return true;
+  }
+
+  /** The client ids the connection holds now. */
+  heldBy(connection: C): number[] {
+    return [...(this.byConnection.get(connection) ?? [])];
+  }
+
+  /** The connection closed: its ids stay reserved for its user's next connection. Returns the ids it held. */
+  release(connection: C): number[] {
+    const mine = this.byConnection.get(connection);
+    if (!mine) return [];
+    this.byConnection.delete(connection);
+    for (const clientId of mine) {
+      const owner = this.owners.get(clientId);
+      if (owner?.connection !== connection) continue;
+      owner.connection = null;
+      this.released += 1;
+    }
+    if (this.released > MAX_RELEASED_AWARENESS_CLIENTS) {
+      for (const [clientId, owner] of this.owners) {
+        if (this.released <= MAX_RELEASED_AWARENESS_CLIENTS) break;
+        if (owner.connection !== null) continue;
+        this.owners.delete(clientId);
+        this.released -= 1;
+      }
+    }
+    return [...mine];
+  }
+}
+
+/**
+ * Drops, in place, the entries of one incoming awareness update that the
+ * connection may not send: a state not in the v1 shape or not its user's
+ * (filterAwarenessState), or an id it does not hold and may not claim
+ * (AwarenessOwners). The shape is checked first, so a refused state claims nothing.
+ */
+export function filterAwarenessStates<C>(
+  states: Map<number, unknown>,
+  who: { readonly connection: C; readonly userId: string },
+  owners: AwarenessOwners<C>,
+): void {
+  for (const [clientId, state] of states) {
+    const keep = filterAwarenessState(state, who.userId) && owners.admit(clientId, state, who.connection, who.userId);
+    if (!keep) states.delete(clientId);
+  }
+}
