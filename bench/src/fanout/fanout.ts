@@ -27,9 +27,6 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_CHILD = path.join(HERE, 'server-child.ts');
 const GENERATOR_CHILD = path.join(HERE, 'generator.ts');
 
-/** Tries per rate before a failing step ends the sweep. */
-const STEP_ATTEMPTS = 3;
-
 /** p99 above this is "not sustained": a chat line later than this feels late. */
 export const P99_LIMIT_MS = 200;
 
@@ -46,6 +43,8 @@ export interface FanoutPlan {
   stepMs: number;
   drainMs: number;
   warmupMs: number;
+  /** Tries per rate before a failing step ends the sweep. */
+  stepAttempts: number;
   generators: number;
   /** Rooms opened (one client each, preloaded) to measure memory per loaded room. */
   memoryRooms: number;
@@ -306,9 +305,9 @@ export async function runFanoutScenario(
     );
     let best: StepFigures | null = null;
     sweep: for (const rate of plan.deliveryRates) {
-      // A step that fails is run up to twice more before the sweep stops: on a
-      // shared machine one burst of someone else's work must not end the sweep.
-      for (let attempt = 1; attempt <= STEP_ATTEMPTS; attempt++) {
+      // A failing step is tried again before the sweep stops: on a shared
+      // machine one burst of someone else's work must not end the sweep.
+      for (let attempt = 1; attempt <= plan.stepAttempts; attempt++) {
         const figures = await runStep(server, generators, ++stepId, rate, scenario.roomSize, plan.stepMs, plan.drainMs);
         record({ ...base, kind: 'step', stepMs: plan.stepMs, attempt, ...figures });
         if (figures.sustained) {
