@@ -45,7 +45,10 @@ export function createConfabGuard(options: RoomGuardOptions = {}): UpdateGuard {
         owners = new AwarenessOwners();
         presence.set(document, owners);
       }
-      filterAwarenessStates(states, { connection, userId }, owners);
+      // Entries from other instances arrive through Redis without a connection and are applied
+      // unchecked (they were checked where their tab is connected), so such an id is not free here.
+      const shown = document.awareness.getStates();
+      filterAwarenessStates(states, { connection, userId }, owners, (clientId) => shown.has(clientId));
       if (watched.has(connection) || owners.heldBy(connection).length === 0) return;
       watched.add(connection);
       const held = owners;

@@ -141,6 +141,23 @@ describe('awareness client ids belong to the connection that introduced them', (
     expect(filtered([[1, null]], tab1Again, 'alice', owners)).toEqual([1]);
   });
 
+  it('refuses to let anyone claim an id whose state the document shows from elsewhere (another instance)', () => {
+    const owners = new AwarenessOwners<object>();
+    const shownFromRedis = new Set([7]);
+    const elsewhere = (clientId: number) => shownFromRedis.has(clientId);
+    const states = new Map<number, unknown>([
+      [7, state('mallory')],
+      [8, state('mallory')],
+    ]);
+    filterAwarenessStates(states, { connection: mallory, userId: 'mallory' }, owners, elsewhere);
+    expect([...states.keys()]).toEqual([8]);
+    // Once it left there, the id is free again.
+    shownFromRedis.delete(7);
+    const again = new Map<number, unknown>([[7, state('alice')]]);
+    filterAwarenessStates(again, { connection: tab1, userId: 'alice' }, owners, elsewhere);
+    expect([...again.keys()]).toEqual([7]);
+  });
+
   it(`forgets the users of the oldest released ids beyond ${MAX_RELEASED_AWARENESS_CLIENTS}`, () => {
     const owners = new AwarenessOwners<object>();
     const connections = Array.from({ length: MAX_RELEASED_AWARENESS_CLIENTS / 4 + 1 }, () => ({}));

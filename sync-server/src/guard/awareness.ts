@@ -70,13 +70,25 @@ export class AwarenessOwners<C> {
   private readonly byConnection = new Map<C, Set<number>>();
   private released = 0;
 
-  /** Whether this entry may pass; an unowned id with a state is claimed by the connection. */
-  admit(clientId: number, state: unknown, connection: C, userId: string): boolean {
+  /**
+   * Whether this entry may pass; an unowned id with a state is claimed by the
+   * connection. `heldElsewhere` says whether the document shows a state for the
+   * id that no connection here introduced: with several instances, one that
+   * arrived through Redis from a tab connected to another instance.
+   */
+  admit(
+    clientId: number,
+    state: unknown,
+    who: { readonly connection: C; readonly userId: string },
+    heldElsewhere: (clientId: number) => boolean = () => false,
+  ): boolean {
+    const { connection, userId } = who;
     const owner = this.owners.get(clientId);
     if (owner?.connection === connection) return true;
     if (owner && (owner.connection !== null || owner.userId !== userId)) return false;
     // A `null` removes an entry: there is nothing of this connection's to remove under an id it does not hold.
     if (state === null) return false;
+    if (heldElsewhere(clientId)) return false;
     let mine = this.byConnection.get(connection);
     if (!mine) {
       mine = new Set();
@@ -130,9 +142,10 @@ export function filterAwarenessStates<C>(
   states: Map<number, unknown>,
   who: { readonly connection: C; readonly userId: string },
   owners: AwarenessOwners<C>,
+  heldElsewhere?: (clientId: number) => boolean,
 ): void {
   for (const [clientId, state] of states) {
-    const keep = filterAwarenessState(state, who.userId) && owners.admit(clientId, state, who.connection, who.userId);
+    const keep = filterAwarenessState(state, who.userId) && owners.admit(clientId, state, who, heldElsewhere);
     if (!keep) states.delete(clientId);
   }
 }
