@@ -30,6 +30,7 @@ export {
   type OpenDatabaseOptions,
   openDatabase,
 } from './db/database';
+export { type GroupCommitOptions, groupCommit } from './db/group-commit';
 export {
   assertOrigin,
   bearerToken,

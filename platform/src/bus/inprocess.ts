@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
-import { groupCommit } from './group-commit';
+import { groupCommit } from '../db/group-commit';
 import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
 import {
   assertPublishSubject,

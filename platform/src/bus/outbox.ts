@@ -1,5 +1,5 @@
 import type { Database } from '../db/database';
-import { groupCommit } from './group-commit';
+import { groupCommit } from '../db/group-commit';
 import type { BusEvent } from './port';
 import { serializeEvent } from './rules';
 import { busDb } from './schema';

@@ -35,4 +35,31 @@ describe('groupCommit', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
     await expect(add(4)).resolves.toBeUndefined();
   });
+
+  it('caps a batch at maxWeight, but still writes a single item heavier than that', async () => {
+    const writes: number[][] = [];
+    let release: () => void = () => {};
+    const add = groupCommit<number>(
+      async (items) => {
+        writes.push(items);
+        if (writes.length === 1) await new Promise<void>((r) => (release = r));
+      },
+      { maxWeight: 10, weigh: (n) => n },
+    );
+    const first = add(1);
+    const rest = [4, 5, 2, 30, 3].map((n) => add(n));
+    release();
+    await Promise.all([first, ...rest]);
+    expect(writes).toEqual([[1], [4, 5], [2], [30], [3]]);
+  });
+
+  it('resolves a caller only after the write holding its item has finished', async () => {
+    const finished: number[] = [];
+    const add = groupCommit<number>(async (items) => {
+      await new Promise((r) => setTimeout(r, 5));
+      finished.push(...items);
+    });
+    const seenAtResolve = await Promise.all([1, 2, 3].map((n) => add(n).then(() => finished.includes(n))));
+    expect(seenAtResolve).toEqual([true, true, true]);
+  });
 });

@@ -1,20 +1,57 @@
+export interface GroupCommitOptions<T> {
+  /** Most items one write takes. Default 500. */
+  readonly maxItems?: number;
+  /** Most total weight one write takes (e.g. bytes); a single heavier item still goes alone. Default unbounded. */
+  readonly maxWeight?: number;
+  /** The weight of an item, counted against `maxWeight`. Default 1 per item. */
+  readonly weigh?: (item: T) => number;
+}
+
 /**
- * Group commit: calls that arrive while a write is running are written
- * together by the next one, each caller resolving when the write that holds
- * its item has committed (or rejecting with its error). One transaction, one
- * fsync, for what concurrent request handlers publish at the same moment;
- * a lone caller waits for nothing but its own write.
+ * Group commit (leader/follower): calls that arrive while a write is running
+ * are written together by the next one, each caller resolving when the write
+ * that holds its item has committed, or rejecting with its error (then every
+ * caller of that write is rejected and none is told it was stored). One
+ * transaction, one fsync, for what concurrent handlers write at the same
+ * moment; a lone caller waits for nothing but its own write. Items reach
+ * `write` in call order, batches run one at a time, in order.
+ *
+ * Used by the in-process bus and the outbox (publishes) and the sync server's
+ * update log (appends).
  */
-export function groupCommit<T>(write: (items: T[]) => Promise<void>, maxBatch = 500) {
+export function groupCommit<T>(
+  write: (items: T[]) => Promise<void>,
+  options: number | GroupCommitOptions<T> = {},
+): (item: T) => Promise<void> {
+  const {
+    maxItems = 500,
+    maxWeight = Number.POSITIVE_INFINITY,
+    weigh,
+  } = typeof options === 'number' ? { maxItems: options } : options;
   let queue: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   let running = false;
+
+  /** How many queued items the next write takes: at least one, then up to the bounds. */
+  function nextBatchSize(): number {
+    if (!weigh) return Math.min(queue.length, maxItems);
+    let weight = 0;
+    let n = 0;
+    while (n < queue.length && n < maxItems) {
+      const w = weigh((queue[n] as (typeof queue)[number]).item);
+      if (n > 0 && weight + w > maxWeight) break;
+      weight += w;
+      n++;
+    }
+    return n;
+  }
 
   async function drain(): Promise<void> {
     running = true;
     try {
       while (queue.length > 0) {
-        const batch = queue.slice(0, maxBatch);
-        queue = queue.slice(batch.length);
+        const size = nextBatchSize();
+        const batch = queue.slice(0, size);
+        queue = queue.slice(size);
         try {
           await write(batch.map((b) => b.item));
           for (const b of batch) b.resolve();

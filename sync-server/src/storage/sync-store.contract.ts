@@ -1,8 +1,11 @@
 import type { Database } from '@confab/platform';
+import { waitFor } from '@confab/platform/testing';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { KyselyRevocationList } from './revocations';
-import { KyselySyncStore } from './sync-store';
+import type { SyncTables } from './schema';
+import { KyselySyncStore, type KyselySyncStoreOptions } from './sync-store';
 
 /**
  * The one storage contract every database runs (SQLite and PostgreSQL).
@@ -251,6 +254,208 @@ export function runSyncStoreContract(
       // Invite accepted as member.
       await list.membershipChanged(`v${n}`, owner.roomId, 'member', t0 + 700);
       expect(await list.check({ ...owner, userId: `v${n}`, role: 'member', issuedAtMs: t0 })).toBeNull();
+    });
+  });
+}
+
+/**
+ * Group commit of appends (one transaction for the appends that queue up while
+ * another commits). `setup` opens a fresh, migrated database and a second
+ * connection to it (`peer`), which sees only what has been committed.
+ */
+export function runGroupCommitContract(
+  name: string,
+  setup: () => Promise<{ database: Database<unknown>; peer: Database<unknown>; teardown: () => Promise<void> }>,
+): void {
+  describe(`sync storage group commit (${name})`, () => {
+    let database: Database<unknown>;
+    let peer: Database<unknown>;
+    let teardown: () => Promise<void>;
+    let counter = 0;
+    const docName = () => `room:group${++counter}`;
+
+    beforeAll(async () => {
+      ({ database, peer, teardown } = await setup());
+    });
+    afterAll(async () => {
+      await teardown?.();
+    });
+
+    /** One real Yjs update per text, for `document`, tagged so a row can be traced back to its call. */
+    function updatesFor(texts: string[]): Uint8Array[] {
+      const doc = new Y.Doc();
+      const updates: Uint8Array[] = [];
+      doc.on('update', (u: Uint8Array) => updates.push(u));
+      for (const text of texts) doc.getArray('messages').push([{ text }]);
+      return updates;
+    }
+
+    const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
+
+    /** What another connection sees: committed log rows of `document`. */
+    async function committedRows(document: string): Promise<number> {
+      const row = await (peer.db as Kysely<SyncTables>)
+        .selectFrom('sync_updates')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('document', '=', document)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    }
+
+    async function committedEvents(ids: readonly string[]): Promise<number> {
+      const row = await (peer.db as Kysely<SyncTables>)
+        .selectFrom('sync_pending_events')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('id', 'in', [...ids])
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    }
+
+    /** A gate the first append transaction waits on, so the appends made meanwhile queue into one batch. */
+    function gatedStore(options: Partial<KyselySyncStoreOptions> = {}) {
+      const batches: string[][] = [];
+      let open: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      let inside: (documents: readonly string[]) => void | Promise<void> = () => {};
+      const store = new KyselySyncStore({
+        database,
+        ...options,
+        beforeAppendCommit: async (documents) => {
+          batches.push([...documents]);
+          if (batches.length === 1) await gate;
+          else await inside(documents);
+        },
+      });
+      /** The blocker: an append with an event, so it runs in a transaction and holds the gate. */
+      const block = (document: string) =>
+        store.append(document, updatesFor(['blocker'])[0]!, [
+          { subject: 'confab.test', event: { id: `blocker-${document}-${Date.now()}` } },
+        ]);
+      return {
+        store,
+        batches,
+        block,
+        open: () => open(),
+        onLaterBatch: (fn: typeof inside) => {
+          inside = fn;
+        },
+      };
+    }
+
+    it('lands every one of many concurrent appends exactly once, in call order per document, in shared transactions', async () => {
+      const batches: string[][] = [];
+      const store = new KyselySyncStore({
+        database,
+        beforeAppendCommit: (documents) => {
+          batches.push([...documents]);
+        },
+      });
+      const documents = Array.from({ length: 5 }, docName);
+      const perDocument = 60;
+      const updates = new Map(
+        documents.map((d) => [d, updatesFor(Array.from({ length: perDocument }, (_, i) => `${d} ${i}`))]),
+      );
+      const eventIds: string[] = [];
+      const calls: Promise<void>[] = [];
+      // Interleaved across documents, all issued without waiting, half of them carrying an event.
+      for (let i = 0; i < perDocument; i++) {
+        for (const d of documents) {
+          const events = i % 2 === 0 ? [{ subject: 'confab.test', event: { id: `${d}-event-${i}`, roomId: d } }] : [];
+          eventIds.push(...events.map((e) => e.event.id));
+          calls.push(store.append(d, updates.get(d)![i]!, events));
+        }
+      }
+      await Promise.all(calls);
+
+      for (const d of documents) {
+        expect((await store.load(d)).updates.map(hex)).toEqual(updates.get(d)!.map(hex));
+      }
+      expect(await committedEvents(eventIds)).toBe(eventIds.length);
+      // Fewer transactions than appends: the appends queued behind a commit shared the next one.
+      expect(batches.length).toBeLessThan(calls.length / 2);
+      expect(Math.max(...batches.map((b) => b.length))).toBeGreaterThan(1);
+      expect(new Set(batches.flat())).toEqual(new Set(documents));
+    });
+
+    it('a failing transaction rejects every caller in it and stores none of their rows or events', async () => {
+      const { store, batches, block, open } = gatedStore();
+      const blockerDoc = docName();
+      const documents = Array.from({ length: 4 }, docName);
+      const blocked = block(blockerDoc);
+      await waitFor(() => batches.length === 1);
+      // Queued while the blocker commits, so they form the next batch; two of them carry the same
+      // event id, which breaks the primary key of sync_pending_events and fails the whole transaction.
+      const duplicate = `dup-${documents[0]}`;
+      const eventsOf = (i: number) =>
+        i === 1 || i === 3 ? [{ subject: 'confab.test', event: { id: duplicate } }] : [];
+      const queued = documents.map((d, i) => store.append(d, updatesFor([`doomed ${i}`])[0]!, eventsOf(i)));
+      open();
+      await blocked;
+      const results = await Promise.allSettled(queued);
+      // The two callers without the duplicate are rejected too: they were in the same transaction.
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+      for (const d of documents) {
+        expect(await committedRows(d)).toBe(0);
+        expect((await store.load(d)).updates).toHaveLength(0);
+      }
+      expect(await committedEvents([duplicate])).toBe(0);
+      expect(await committedRows(blockerDoc)).toBe(1);
+
+      // The store keeps working: the next append commits.
+      await store.append(documents[0]!, updatesFor(['after the failure'])[0]!);
+      expect(await committedRows(documents[0]!)).toBe(1);
+    });
+
+    it('resolves no caller before the transaction holding its row has committed', async () => {
+      const { store, batches, block, open, onLaterBatch } = gatedStore();
+      const documents = Array.from({ length: 3 }, docName);
+      const settled = new Set<string>();
+      const seenWhileOpen: number[] = [];
+      onLaterBatch(async (batchDocuments) => {
+        // Rows written, transaction not yet committed: nobody may have been told "stored".
+        for (const d of batchDocuments) seenWhileOpen.push(await committedRows(d));
+        expect([...settled]).toEqual([]);
+      });
+      const blocked = block(docName());
+      await waitFor(() => batches.length === 1);
+      const seenAtResolve = await Promise.all([
+        blocked.then(() => 'blocker'),
+        ...documents.map((d, i) =>
+          store
+            .append(d, updatesFor([`held ${i}`])[0]!, [{ subject: 'confab.test', event: { id: `held-${d}` } }])
+            .then(async () => {
+              settled.add(d);
+              return committedRows(d);
+            }),
+        ),
+        Promise.resolve().then(open),
+      ]);
+      expect(batches[1]).toEqual(documents);
+      expect(seenWhileOpen).toEqual([0, 0, 0]);
+      expect(seenAtResolve.slice(1, 4)).toEqual([1, 1, 1]);
+    });
+
+    it('bounds a transaction by the number of appends and by their bytes, keeping call order', async () => {
+      const updates = updatesFor(Array.from({ length: 12 }, (_, i) => `bounded ${i} ${'y'.repeat(200)}`));
+      const largest = Math.max(...updates.map((u) => u.byteLength));
+      /** Queues all of `updates` behind a held transaction; returns the sizes of the transactions after it. */
+      async function batchSizes(options: Partial<KyselySyncStoreOptions>): Promise<number[]> {
+        const { store, batches, block, open } = gatedStore(options);
+        const document = docName();
+        const blocked = block(docName());
+        await waitFor(() => batches.length === 1);
+        const queued = updates.map((u, i) =>
+          store.append(document, u, [{ subject: 'confab.test', event: { id: `bounded-${document}-${i}` } }]),
+        );
+        open();
+        await Promise.all([blocked, ...queued]);
+        expect((await store.load(document)).updates.map(hex)).toEqual(updates.map(hex));
+        return batches.slice(1).map((b) => b.length);
+      }
+      expect(await batchSizes({ maxBatchUpdates: 5 })).toEqual([5, 5, 2]);
+      expect(await batchSizes({ maxBatchBytes: 3 * largest })).toEqual([3, 3, 3, 3]);
     });
   });
 }
