@@ -15,7 +15,7 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
   const [next, setNext] = useState('/chat');
 
   useEffect(() => {
-    setNext(safeNext(new URLSearchParams(window.location.search).get('next')));
+    setNext(safeNext(new URLSearchParams(window.location.search).get('next'), window.location.origin));
   }, []);
   useEffect(() => {
     if (ready && user) router.replace(next);

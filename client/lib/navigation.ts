@@ -1,5 +1,31 @@
-/** Only same-site paths are followed after sign-in (no open redirect through `?next=`). */
-export function safeNext(raw: string | null): string {
-  if (!raw?.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\')) return '/chat';
-  return raw;
+/**
+ * The app's own pages that `?next=` may return to after sign-in. Each path
+ * segment is one non-empty segment without a slash (ids and invite codes).
+ */
+const NEXT_ROUTES: readonly RegExp[] = [/^\/chat$/, /^\/chat\/[^/]+$/, /^\/invite\/[^/]+$/, /^\/profile$/];
+
+const FALLBACK = '/chat';
+
+/**
+ * Where to go after sign-in: `raw` (the `?next=` parameter) only when it
+ * resolves, against `origin` (the page's), to one of the app's routes on that
+ * same origin; otherwise `/chat` (no open redirect through `?next=`).
+ *
+ * Prefix checks on the raw string are not enough: the URL parser drops tabs
+ * and newlines and reads `\` as `/`, so `/\t/evil.example` looks like a path
+ * here but becomes `//evil.example` (another host) once Next's router parses
+ * it. So the string is resolved exactly as the browser will, and what is
+ * returned is the normalized result, never the raw input.
+ */
+export function safeNext(raw: string | null, origin: string): string {
+  if (!raw) return FALLBACK;
+  let url: URL;
+  try {
+    url = new URL(raw, origin);
+  } catch {
+    return FALLBACK;
+  }
+  if (url.origin !== new URL(origin).origin) return FALLBACK;
+  if (!NEXT_ROUTES.some((route) => route.test(url.pathname))) return FALLBACK;
+  return `${url.pathname}${url.search}${url.hash}`;
 }
