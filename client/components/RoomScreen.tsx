@@ -34,6 +34,7 @@ import {
   seenBy,
   type Tombstone,
   typingNames,
+  unknownAwarenessUsers,
   withTombstones,
 } from '../lib/room-view';
 import { useApp } from './AppProvider';
@@ -119,21 +120,23 @@ function RoomView({ roomId }: { roomId: string }) {
     () => (handle?.provider.awareness ? [...handle.provider.awareness.getStates().values()] : []),
     [handle, version],
   );
+  // Names come from the member list only: the display name in awareness is self-declared.
   const nameOf = useCallback(
-    (userId: string) => {
-      if (userId === me) return user!.displayName;
-      const known = names.get(userId);
-      if (known) return known;
-      for (const s of awarenessStates) {
-        const u = (s as { user?: { id?: string; displayName?: string } }).user;
-        if (u?.id === userId && u.displayName) return u.displayName;
-      }
-      return 'Former member';
-    },
-    [me, user, names, awarenessStates],
+    (userId: string) => (userId === me ? user!.displayName : (names.get(userId) ?? 'Former member')),
+    [me, user, names],
   );
-  const typing = typingNames(awarenessStates, me);
-  const online = useMemo(() => new Set(onlineUserIds(awarenessStates)), [awarenessStates]);
+  const typing = typingNames(awarenessStates, me, names);
+  const online = useMemo(() => new Set(onlineUserIds(awarenessStates, names)), [awarenessStates, names]);
+  // Someone in the room the member list does not know yet (joined after it was loaded):
+  // reload the list once per such user rather than show them under the name they announce.
+  const unknownKey = useMemo(() => unknownAwarenessUsers(awarenessStates, names).join(','), [awarenessStates, names]);
+  const askedAbout = useRef(new Set<string>());
+  useEffect(() => {
+    const fresh = unknownKey.split(',').filter((id) => id !== '' && !askedAbout.current.has(id));
+    if (fresh.length === 0) return;
+    for (const id of fresh) askedAbout.current.add(id);
+    void loadMembers();
+  }, [unknownKey, loadMembers]);
 
   const role = room?.role ?? 'member';
   const readonly = handle?.provider.authorizedScope === 'readonly';

@@ -13,10 +13,12 @@ import {
   groupMessages,
   mentionCandidates,
   mentionQuery,
+  onlineUserIds,
   seenBy,
   sortByActivity,
   summarizeRoom,
   typingNames,
+  unknownAwarenessUsers,
   withTombstones,
 } from './room-view';
 
@@ -115,14 +117,43 @@ describe('room view', () => {
     ).toEqual([{ userId: 'u1', displayName: 'Ann' }]);
   });
 
+  const roster = new Map([
+    ['me', 'Me'],
+    ['u2', 'Bob'],
+    ['u3', 'Cy'],
+    ['u4', 'Alice'],
+  ]);
+
   it('names the other members who are typing, from awareness states', () => {
     const states = [
       { user: { id: 'me', displayName: 'Me' }, typing: true },
       { user: { id: 'u2', displayName: 'Bob' }, typing: true },
       { user: { id: 'u3', displayName: 'Cy' }, typing: false },
       { typing: true },
+      null,
     ];
-    expect(typingNames(states, 'me')).toEqual(['Bob']);
+    expect(typingNames(states, 'me', roster)).toEqual(['Bob']);
+  });
+
+  it('names a typist by the member list, never by the name they announce in awareness', () => {
+    const states = [{ user: { id: 'u2', displayName: 'Alice' }, typing: true }];
+    expect(typingNames(states, 'me', roster)).toEqual(['Bob']);
+  });
+
+  it('ignores typists and online users who are not members of the room', () => {
+    const states = [
+      { user: { id: 'stranger', displayName: 'Alice' }, typing: true },
+      { user: { id: 'u3', displayName: 'Cy' }, typing: false },
+    ];
+    expect(typingNames(states, 'me', roster)).toEqual([]);
+    expect(onlineUserIds(states, roster)).toEqual(['u3']);
+    expect(unknownAwarenessUsers(states, roster)).toEqual(['stranger']);
+  });
+
+  it('counts each online member once however many tabs they have open', () => {
+    const states = [{ user: { id: 'u2' } }, { user: { id: 'u2' } }, { user: { id: 'me' } }, { user: { id: 7 } }];
+    expect(onlineUserIds(states, roster)).toEqual(['me', 'u2']);
+    expect(unknownAwarenessUsers(states, roster)).toEqual([]);
   });
 
   it('shows a message deleted while the room was open as a placeholder in its place', () => {

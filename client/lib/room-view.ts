@@ -198,23 +198,50 @@ export function mentionCandidates(members: readonly MemberName[], query: string,
   return members.filter((m) => m.displayName.toLowerCase().startsWith(q)).slice(0, limit);
 }
 
-/** Who is typing, from awareness states `{user:{id,displayName}, typing}`, without oneself. */
-export function typingNames(states: Iterable<unknown>, selfId: string): string[] {
+/** The user id an awareness state declares (the server relays only states whose id is the connection's user). */
+function awarenessUserId(state: unknown): string | null {
+  const id = (state as { user?: { id?: unknown } } | null)?.user?.id;
+  return typeof id === 'string' ? id : null;
+}
+
+/**
+ * Who is typing, from awareness states `{user:{id,displayName}, typing}`,
+ * without oneself, named by the room's member list (`members`: userId →
+ * display name). The display name in an awareness state is self-declared (a
+ * member could announce itself as "Alice"), so it is never shown; only the
+ * user id is trusted, and states of users who are not members are ignored.
+ */
+export function typingNames(states: Iterable<unknown>, selfId: string, members: ReadonlyMap<string, string>): string[] {
   const names = new Set<string>();
   for (const state of states) {
-    const s = state as { user?: { id?: unknown; displayName?: unknown }; typing?: unknown } | null;
-    if (s?.typing === true && typeof s.user?.id === 'string' && s.user.id !== selfId) {
-      names.add(typeof s.user.displayName === 'string' ? s.user.displayName : s.user.id);
-    }
+    const id = awarenessUserId(state);
+    if (id === null || id === selfId || (state as { typing?: unknown }).typing !== true) continue;
+    const name = members.get(id);
+    if (name !== undefined) names.add(name);
   }
   return [...names].sort();
 }
 
-export function onlineUserIds(states: Iterable<unknown>): string[] {
+/** The members with at least one open tab in the room (awareness users who are not members are ignored). */
+export function onlineUserIds(states: Iterable<unknown>, members: ReadonlyMap<string, string>): string[] {
   const ids = new Set<string>();
   for (const state of states) {
-    const id = (state as { user?: { id?: unknown } } | null)?.user?.id;
-    if (typeof id === 'string') ids.add(id);
+    const id = awarenessUserId(state);
+    if (id !== null && members.has(id)) ids.add(id);
+  }
+  return [...ids].sort();
+}
+
+/**
+ * Awareness users missing from the member list: someone who joined after the
+ * list was loaded (or a stale cached list). The screen reloads the member list
+ * when this is not empty, instead of believing the name they announce.
+ */
+export function unknownAwarenessUsers(states: Iterable<unknown>, members: ReadonlyMap<string, string>): string[] {
+  const ids = new Set<string>();
+  for (const state of states) {
+    const id = awarenessUserId(state);
+    if (id !== null && !members.has(id)) ids.add(id);
   }
   return [...ids].sort();
 }
