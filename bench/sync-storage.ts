@@ -12,11 +12,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type Database, migrate, openDatabase } from '@confab/platform';
 import { createTestPostgres } from '@confab/platform/testing';
-import { appendMessage, type MessageId, type UserId } from '@confab/protocol';
+import { appendMessage, type MessageId, type ParsedDocument, type UserId } from '@confab/protocol';
 import { type Kysely, sql } from 'kysely';
 import * as Y from 'yjs';
+import { createConfabGuard } from '../sync-server/src/extensions/confab-guard';
+import { nextTurn, runSliced } from '../sync-server/src/extensions/time-slice';
+import { RoomGuard } from '../sync-server/src/guard';
 import { MIGRATION_TABLE, type SyncTables, syncMigrations } from '../sync-server/src/storage/schema';
 import { KyselySyncStore } from '../sync-server/src/storage/sync-store';
 
@@ -24,6 +28,7 @@ const args = process.argv.slice(2);
 const usePg = args.includes('--pg');
 const sizes = (args.find((a) => a.startsWith('--sizes='))?.slice(8) ?? '1000,10000,100000').split(',').map(Number);
 const SAMPLES = 200;
+const confabGuard = createConfabGuard();
 
 function emit(record: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ bench: 'sync-storage', db: usePg ? 'postgres' : 'sqlite', ...record })}\n`);
@@ -169,6 +174,80 @@ async function main(): Promise<void> {
       loaded.destroy();
     }
     emit({ messages: size, metric: 'load', logRows: SAMPLES, ...stats(loadMs) });
+
+    // Where a load's time goes (each phase blocks the event loop on its own): the database read, applying the
+    // snapshot, applying the log, and the update guard's index build on the first update (RoomGuard).
+    const phases = {
+      readMs: [] as number[],
+      snapshotMs: [] as number[],
+      logMs: [] as number[],
+      guardMs: [] as number[],
+    };
+    for (let i = 0; i < 5; i++) {
+      started = performance.now();
+      const stored = await store.load(name);
+      phases.readMs.push(performance.now() - started);
+      const loaded = new Y.Doc();
+      started = performance.now();
+      loaded.transact(() => {
+        if (stored.snapshot) Y.applyUpdate(loaded, stored.snapshot);
+      });
+      phases.snapshotMs.push(performance.now() - started);
+      started = performance.now();
+      loaded.transact(() => {
+        for (const u of stored.updates) Y.applyUpdate(loaded, u);
+      });
+      phases.logMs.push(performance.now() - started);
+      started = performance.now();
+      const guard = new RoomGuard(loaded);
+      phases.guardMs.push(performance.now() - started);
+      guard.destroy();
+      loaded.destroy();
+    }
+    for (const [phase, samples] of Object.entries(phases)) {
+      emit({ messages: size, metric: `load_phase_${phase.replace(/Ms$/, '')}`, ...stats(samples) });
+    }
+
+    // The longest the event loop is blocked by the rest of a load, after the snapshot's one Yjs apply (which
+    // cannot be split; load_phase_snapshot): the log and the guard index in slices as the server does it
+    // (extensions/persistence.ts), next to the same work in one piece as before, as other rooms feel it.
+    for (const sliced of [false, true]) {
+      const blockMs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const stored = await store.load(name);
+        const loaded = new Y.Doc();
+        if (stored.snapshot) Y.applyUpdate(loaded, stored.snapshot);
+        await nextTurn();
+        const histogram = monitorEventLoopDelay({ resolution: 1 });
+        histogram.enable();
+        await nextTurn();
+        if (sliced) {
+          await runSliced(
+            (function* () {
+              for (const u of stored.updates) {
+                Y.applyUpdate(loaded, u);
+                yield;
+              }
+            })(),
+          );
+          await runSliced(confabGuard.prepare?.(loaded, { kind: 'room', roomId: 'bench' } as ParsedDocument) ?? []);
+        } else {
+          loaded.transact(() => {
+            for (const u of stored.updates) Y.applyUpdate(loaded, u);
+          });
+          new RoomGuard(loaded).destroy();
+        }
+        await nextTurn();
+        histogram.disable();
+        blockMs.push(histogram.max / 1e6);
+        loaded.destroy();
+      }
+      emit({
+        messages: size,
+        metric: sliced ? 'load_rest_longest_block_sliced' : 'load_rest_longest_block_unsliced',
+        ...stats(blockMs),
+      });
+    }
     doc.destroy();
   }
   await close();

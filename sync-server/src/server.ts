@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Database, type EventBus, migrate, type ServiceHandle, type Subscription } from '@confab/platform';
-import { CLOSE, type ErrorCode, errorBody } from '@confab/protocol';
+import { CLOSE, type ErrorCode, errorBody, parseDocumentName } from '@confab/protocol';
 import { Redis as RedisExtension } from '@hocuspocus/extension-redis';
 import { type Extension, Hocuspocus, type WebSocketLike } from '@hocuspocus/server';
 import { Redis } from 'ioredis';
@@ -127,7 +127,16 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     presence = new LocalPresence(() => hocuspocus);
   }
 
-  const persistence = new Persistence({ store, logger, metrics, compactMinBytes: config.compactMinBytes });
+  const persistence = new Persistence({
+    store,
+    logger,
+    metrics,
+    compactMinBytes: config.compactMinBytes,
+    prepare: (doc, documentName) => {
+      const parsed = parseDocumentName(documentName);
+      return parsed && guard.prepare ? guard.prepare(doc, parsed) : [];
+    },
+  });
   const relay = new EventRelay({
     store,
     bus,

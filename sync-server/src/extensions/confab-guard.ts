@@ -9,23 +9,35 @@ import type { UpdateGuard } from './guard-port';
  * The room schema v1 guard (sync-server/src/guard) behind the pipeline's
  * port. A RoomGuard keeps indexes of its document (built once, then kept
  * current from the document's transactions), so there is one per loaded
- * document, made on its first update and dropped with the document.
+ * document, built in steps while the room loads (or on its first update)
+ * and dropped with the document.
  */
 export function createConfabGuard(options: RoomGuardOptions = {}): UpdateGuard {
   const guards = new WeakMap<Y.Doc, RoomGuard>();
   // Who introduced which awareness client id, per loaded document; dropped with it.
   const presence = new WeakMap<Y.Doc, AwarenessOwners<Connection>>();
   const watched = new WeakSet<Connection>();
+  const keep = (doc: Y.Doc, guard: RoomGuard) => {
+    guards.set(doc, guard);
+    doc.once('destroy', () => guard.destroy());
+  };
   return {
     check(doc, document, update, who) {
       if (document.kind === 'user') return checkUserDocumentUpdate(update, who, options);
       let guard = guards.get(doc);
       if (!guard) {
         guard = new RoomGuard(doc, options);
-        guards.set(doc, guard);
-        doc.once('destroy', () => guard?.destroy());
+        keep(doc, guard);
       }
       return guard.check(update, who);
+    },
+    // Built while the room loads, in steps: at 100k messages the index costs ~40–90 ms, which would
+    // otherwise block every room at once, on the first writer's update (docs/sync.md, "Large rooms").
+    *prepare(doc, document) {
+      if (document.kind !== 'room' || guards.has(doc)) return;
+      const { guard, steps } = RoomGuard.stepwise(doc, options);
+      yield* steps;
+      keep(doc, guard);
     },
     filterAwareness(states, userId, connection) {
       if (!connection) {

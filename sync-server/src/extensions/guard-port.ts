@@ -26,6 +26,12 @@ export interface UpdateGuard {
     who: { readonly userId: string; readonly role: Role },
   ): GuardVerdict;
   /**
+   * Optional: builds whatever the guard keeps per document while it is being
+   * loaded (before any update can arrive), as `steps` its caller spreads over
+   * event-loop turns. Without it the guard builds on its first check.
+   */
+  prepare?(doc: Y.Doc, document: ParsedDocument): Iterable<void>;
+  /**
    * Drops, in place, awareness states that claim to be someone other than the
    * connection's user or, given the connection, that are for a client id
    * another connection introduced (docs/security.md, "Known gaps" 2).

@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import type { PendingEvent, SyncStore } from '../storage/sync-store';
 import { CloseError, TRY_AGAIN_LATER } from './context';
 import type { SyncMetrics } from './metrics';
+import { runSliced } from './time-slice';
 
 /** After a deletion, fold the log soon so the deleted text leaves storage (CONTRACT: "removes the text for good"). */
 const COMPACT_AFTER_DELETE_MS = 2_000;
@@ -23,6 +24,23 @@ export interface PersistenceOptions {
   logger: Logger;
   metrics: SyncMetrics;
   compactMinBytes: number;
+  /** Work to do on a document once its state is in, before anyone can use it (the guard's index), as steps. */
+  prepare?: (document: Y.Doc, documentName: string) => Iterable<void>;
+  /** A load gives other rooms a turn after about this much work. Default 10 ms. */
+  loadSliceMs?: number;
+}
+
+/** Log rows applied per Yjs transaction while loading (one transaction each would multiply Yjs's per-transaction cleanup). */
+const LOG_ROWS_PER_TRANSACTION = 256;
+
+/** Applies log rows in transactions of LOG_ROWS_PER_TRANSACTION, one step each. */
+function* applyLog(document: Y.Doc, updates: readonly Uint8Array[]): Generator<void> {
+  for (let i = 0; i < updates.length; i += LOG_ROWS_PER_TRANSACTION) {
+    document.transact(() => {
+      for (const update of updates.slice(i, i + LOG_ROWS_PER_TRANSACTION)) Y.applyUpdate(document, update);
+    });
+    yield;
+  }
 }
 
 /**
@@ -45,10 +63,13 @@ export class Persistence implements Extension {
     const { store, logger } = this.options;
     try {
       const stored = await store.load(documentName);
-      document.transact(() => {
-        if (stored.snapshot) Y.applyUpdate(document, stored.snapshot);
-        for (const update of stored.updates) Y.applyUpdate(document, update);
-      });
+      // Nobody else sees the document until this hook resolves (Hocuspocus registers it, and Redis starts
+      // applying to it, only afterwards), so the load can give other rooms turns between its pieces: the
+      // snapshot (one Yjs apply, which cannot be split), the log in slices, then the guard's index in slices.
+      const sliceMs = this.options.loadSliceMs ?? 10;
+      if (stored.snapshot) Y.applyUpdate(document, stored.snapshot);
+      await runSliced(applyLog(document, stored.updates), sliceMs);
+      if (this.options.prepare) await runSliced(this.options.prepare(document, documentName), sliceMs);
       this.ledgers.set(documentName, { logBytes: stored.logBytes, snapshotBytes: stored.snapshotBytes });
       if (shouldCompact(this.ledgers.get(documentName)!, this.options.compactMinBytes))
         this.compactSoon(documentName, 0);

@@ -203,8 +203,11 @@ export class RoomGuard {
   private readonly maxTombstones: number;
   private readonly onAfterTransaction: (tr: Y.Transaction) => void;
 
-  /** Builds its indexes from the loaded document (O(room) once, at load). */
-  constructor(doc: Y.Doc, options: RoomGuardOptions = {}) {
+  /**
+   * Builds its indexes from the loaded document (O(room) once, at load).
+   * `indexNow` is false only through `RoomGuard.stepwise`, which leaves the build to its caller.
+   */
+  constructor(doc: Y.Doc, options: RoomGuardOptions = {}, indexNow = true) {
     this.doc = doc;
     this.maps = roomMaps(doc);
     this.maxUpdateBytes = options.maxUpdateBytes ?? DEFAULT_MAX_UPDATE_BYTES;
@@ -213,17 +216,52 @@ export class RoomGuard {
     this.maxContestedAppends = options.maxContestedAppends ?? DEFAULT_MAX_CONTESTED_APPENDS;
     this.maxContestedEntries = options.maxContestedEntries ?? DEFAULT_MAX_CONTESTED_ENTRIES;
     this.maxTombstones = options.maxTombstones ?? DEFAULT_MAX_TOMBSTONES;
-    for (const message of this.maps.messages.toArray()) this.learn(message);
+    if (indexNow) for (const _ of this.indexing(Number.POSITIVE_INFINITY));
+    this.onAfterTransaction = (tr) => this.track(tr);
+    doc.on('afterTransaction', this.onAfterTransaction);
+  }
+
+  /**
+   * A guard whose index its caller builds by running `steps`, each indexing
+   * about `stepSize` entries, so the build for a large room (~40–90 ms at
+   * 100k messages) can be spread over several event-loop turns (the sync
+   * server does it while loading the room). Check nothing before every step
+   * has run, and do not change the document meanwhile.
+   */
+  static stepwise(
+    doc: Y.Doc,
+    options: RoomGuardOptions = {},
+    stepSize = 2000,
+  ): { guard: RoomGuard; steps: Iterable<void> } {
+    const guard = new RoomGuard(doc, options, false);
+    return { guard, steps: guard.indexing(stepSize) };
+  }
+
+  /** The index build, pausing (`yield`) after about every `stepSize` entries. Walks the array's items as `toArray` does. */
+  private *indexing(stepSize: number): Generator<void> {
+    let done = 0;
+    for (let n = (this.maps.messages as unknown as { _start: Y.Item | null })._start; n !== null; n = n.right) {
+      if (!n.countable || n.deleted) continue;
+      for (const message of n.content.getContent()) this.learn(message);
+      done += n.length;
+      if (done >= stepSize) {
+        done = 0;
+        yield;
+      }
+    }
     for (const root of ['edits', 'reactions', 'reads'] as const) {
       for (const [key, newest] of mapItems(this.maps[root])) {
         let length = 0;
         for (let n: Y.Item | null = newest; n !== null; n = n.left) length++;
         this.keyHistory.set(`${root}/${key}`, length);
+        done += length;
+        if (done >= stepSize) {
+          done = 0;
+          yield;
+        }
       }
     }
     for (const [client, structs] of this.doc.store.clients) this.learnOwner(client, structs, 0);
-    this.onAfterTransaction = (tr) => this.track(tr);
-    doc.on('afterTransaction', this.onAfterTransaction);
   }
 
   destroy(): void {
