@@ -120,8 +120,8 @@ export class AuthExtension implements Extension {
       throw new CloseError(CLOSE.forbidden, 'membership changed since the token was issued');
     }
     // Demoted after this token was issued: serve the role held now rather than refuse. The outcome is the
-    // same as a fresh token's, and no client round trip can go wrong (an app that retries authentication
-    // on one socket, like client/lib/sync-client.ts, races Hocuspocus's replay of its own close message).
+    // same as a fresh token's, with no client round trip (a retry by detach + attach on the same socket, as
+    // client/lib/sync-client.ts does, is closed again by Hocuspocus replaying the detach's Close: docs/sync.md).
     if (revoked?.kind === 'demoted') {
       logger.info({ documentName, userId: context.userId, role: revoked.role }, 'token predates a demotion');
       return { context: { ...context, role: revoked.role }, readOnly: revoked.role === 'reader' };
