@@ -18,6 +18,9 @@ const nextConfig: NextConfig = {
         headers: [
           { key: 'X-Content-Type-Options', value: 'nosniff' },
           { key: 'Referrer-Policy', value: 'same-origin' },
+          // No page may be framed (clickjacking); CSP frame-ancestors says the same to current browsers,
+          // this to older ones. The per-page Content-Security-Policy is set in proxy.ts (it needs a nonce).
+          { key: 'X-Frame-Options', value: 'DENY' },
         ],
       },
     ];

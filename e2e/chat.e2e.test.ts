@@ -4,6 +4,7 @@ import { type RunningApp, startApp } from './support/app';
 import {
   createInvite,
   createRoom,
+  joinFromInvite,
   launchBrowser,
   message,
   newUserContext,
@@ -57,6 +58,7 @@ describe('chatting in real time', () => {
     await bob.waitForURL(/\/login\?next=/);
     await bob.getByRole('link', { name: 'Create an account' }).click();
     await signUp(bob, 'Bob', new URL(invite).pathname);
+    await joinFromInvite(bob);
     await bob.waitForURL(`**/chat/${roomId}`);
     await bob.getByRole('heading', { name: 'Design' }).waitFor();
     await waitForSynced(bob);
@@ -73,12 +75,14 @@ describe('chatting in real time', () => {
     const carolContext = await newUserContext(browser, app.url);
     const carol = await carolContext.newPage();
     await signUp(carol, 'Carol', invite);
+    await joinFromInvite(carol);
     await carol.waitForURL(`**/chat/${roomId}`);
     await carol.getByText('You can read this room but not write in it.').waitFor();
 
     const daveContext = await newUserContext(browser, app.url);
     const dave = await daveContext.newPage();
     await signUp(dave, 'Dave', invite);
+    await joinFromInvite(dave);
     await dave.getByRole('alert').filter({ hasText: 'This invite link has been used up' }).waitFor();
     await carolContext.close();
     await daveContext.close();

@@ -9,6 +9,7 @@ import { ensureFreshClientBuild } from './support/app';
 import {
   createInvite,
   createRoom,
+  joinFromInvite,
   launchBrowser,
   message,
   newUserContext,
@@ -90,6 +91,7 @@ describe.skipIf(!infra)('the web app on the cluster', () => {
     await bob.waitForURL(/\/login\?next=/);
     await bob.getByRole('link', { name: 'Create an account' }).click();
     await signUp(bob, 'Bob', new URL(invite).pathname);
+    await joinFromInvite(bob);
     await bob.waitForURL(`**/chat/${roomId}`);
     await waitForSynced(bob);
     // One multiplexed WebSocket per browser, handed out in turn. The sign-up pages may have

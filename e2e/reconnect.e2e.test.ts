@@ -4,6 +4,7 @@ import { type RunningApp, startApp } from './support/app';
 import {
   createInvite,
   createRoom,
+  joinFromInvite,
   launchBrowser,
   message,
   newUserContext,
@@ -34,6 +35,7 @@ beforeAll(async () => {
   await waitForSynced(alice);
   const invite = await createInvite(alice);
   await signUp(bob, 'Bob', new URL(invite).pathname);
+  await joinFromInvite(bob);
   await bob.waitForURL(`**/chat/${roomId}`);
   await waitForSynced(bob);
 });

@@ -2,60 +2,76 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { describeFailure } from '../lib/api';
 import { useApp } from './AppProvider';
 import { usePathSegment } from './hooks';
 
-/** Accepts an invite: signed-out visitors go to /login first and come back here. */
+/**
+ * An invite link asks before it joins: opening a link (from a chat, an email,
+ * an image another site loads) must not make anyone a member of a room they
+ * did not choose. Signed-out visitors go to /login first and come back here.
+ */
 export function InviteScreen() {
   const code = usePathSegment(2);
   const { ready, user, api, rememberRoom } = useApp();
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: accept once per code and user
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per code and user
   useEffect(() => {
-    if (!ready || !code || code === '_') return;
-    if (!user) {
-      router.replace(`/login?next=${encodeURIComponent(`/invite/${code}`)}`);
-      return;
-    }
-    let cancelled = false;
-    void api.acceptInvite(code).then((result) => {
-      if (cancelled) return;
-      if (!result.ok) {
-        setError(
-          result.code === 'invite_expired'
-            ? 'This invite link has expired. Ask for a new one.'
-            : result.code === 'invite_exhausted'
-              ? 'This invite link has been used up. Ask for a new one.'
-              : result.status === 404
-                ? 'This invite link is not valid.'
-                : describeFailure(result),
-        );
-        return;
-      }
-      rememberRoom(result.data.room);
-      router.replace(`/chat/${encodeURIComponent(result.data.room.id)}`);
-    });
-    return () => {
-      cancelled = true;
-    };
+    if (!ready || !code || code === '_' || user) return;
+    router.replace(`/login?next=${encodeURIComponent(`/invite/${code}`)}`);
   }, [ready, user?.id, code]);
 
+  async function join(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (!code || busy) return;
+    setBusy(true);
+    setError(null);
+    const result = await api.acceptInvite(code);
+    if (!result.ok) {
+      setBusy(false);
+      setError(
+        result.code === 'invite_expired'
+          ? 'This invite link has expired. Ask for a new one.'
+          : result.code === 'invite_exhausted'
+            ? 'This invite link has been used up. Ask for a new one.'
+            : result.status === 404
+              ? 'This invite link is not valid.'
+              : describeFailure(result),
+      );
+      return;
+    }
+    rememberRoom(result.data.room);
+    router.replace(`/chat/${encodeURIComponent(result.data.room.id)}`);
+  }
+
+  const waiting = !ready || !user || !code || code === '_';
   return (
     <main className="auth-card">
-      <h1>Joining room</h1>
-      {error ? (
-        <>
-          <p className="error" role="alert">
-            {error}
-          </p>
-          <Link href="/chat">Go to your rooms</Link>
-        </>
+      <h1>Join a room</h1>
+      {waiting ? (
+        <p role="status">Opening the invite…</p>
       ) : (
-        <p role="status">Accepting the invite…</p>
+        <form onSubmit={join} aria-describedby="invite-explained">
+          <p id="invite-explained">
+            Someone sent you an invite link to a room. Joining makes you a member with the role the link grants (member,
+            or reader: read only), and the room's members will see you. Join only if you know who sent it.
+          </p>
+          {error && (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          )}
+          <button type="submit" disabled={busy} aria-busy={busy}>
+            {busy ? 'Joining…' : 'Join room'}
+          </button>
+          <p>
+            <Link href="/chat">Not now: go to your rooms</Link>
+          </p>
+        </form>
       )}
     </main>
   );

@@ -69,6 +69,15 @@ export async function createInvite(page: Page): Promise<string> {
   return link;
 }
 
+/**
+ * Joins the room of the invite page `page` is on (or is being sent to, after
+ * sign-up): an invite link asks before it joins.
+ */
+export async function joinFromInvite(page: Page): Promise<void> {
+  await page.waitForURL(/\/invite\/[^/_]+$/);
+  await page.getByRole('button', { name: 'Join room' }).click();
+}
+
 export async function send(page: Page, text: string): Promise<void> {
   const box = page.getByLabel('Message', { exact: true });
   await box.fill(text);
