@@ -437,6 +437,39 @@ export function runGroupCommitContract(
       expect(seenAtResolve.slice(1, 4)).toEqual([1, 1, 1]);
     });
 
+    it('deletes published events in the same transaction as the appends queued with them, and only those', async () => {
+      const { store, batches, block, open, onLaterBatch } = gatedStore();
+      const [a, b, c] = [docName(), docName(), docName()];
+      const published = { subject: 'confab.test', event: { id: `published-${a}` } };
+      const kept = { subject: 'confab.test', event: { id: `kept-${a}` } };
+      const fresh = { subject: 'confab.test', event: { id: `fresh-${b}` } };
+      await new KyselySyncStore({ database }).append(a, updatesFor(['a'])[0]!, [published, kept]);
+      let deleted = false;
+      const seenInside: number[] = [];
+      onLaterBatch(async () => {
+        // Inside the shared transaction: the deletion is written but not committed, nor reported.
+        seenInside.push(await committedEvents([published.event.id]));
+        expect(deleted).toBe(false);
+      });
+      const blocked = block(docName());
+      await waitFor(() => batches.length === 1);
+      const queued = [
+        store.append(b, updatesFor(['b'])[0]!, [fresh]),
+        store.deletePendingEvents([published.event.id]).then(() => {
+          deleted = true;
+        }),
+        store.append(c, updatesFor(['c'])[0]!),
+      ];
+      open();
+      await Promise.all([blocked, ...queued]);
+      expect(batches[1]).toEqual([b, c]);
+      expect(seenInside).toEqual([1]);
+      expect(await committedEvents([published.event.id])).toBe(0);
+      expect(await committedEvents([kept.event.id, fresh.event.id])).toBe(2);
+      expect(await committedRows(b)).toBe(1);
+      expect(await committedRows(c)).toBe(1);
+    });
+
     it('bounds a transaction by the number of appends and by their bytes, keeping call order', async () => {
       const updates = updatesFor(Array.from({ length: 12 }, (_, i) => `bounded ${i} ${'y'.repeat(200)}`));
       const largest = Math.max(...updates.map((u) => u.byteLength));

@@ -55,17 +55,21 @@ export interface KyselySyncStoreOptions {
    * documents of its rows in call order. A lone append without events needs no transaction and skips it.
    */
   beforeAppendCommit?: (documents: readonly string[]) => void | Promise<void>;
-  /** Most appends one transaction takes. Default 500. */
+  /** Most writes (appends, event deletions) one transaction takes. Default 500. */
   maxBatchUpdates?: number;
   /** Most update bytes one transaction takes (a single larger update still goes alone). Default 4 MiB. */
   maxBatchBytes?: number;
 }
 
-interface QueuedAppend {
-  readonly document: string;
-  readonly update: Uint8Array;
-  readonly events: readonly PendingEvent[];
-}
+/** A write waiting for the next group-commit transaction. */
+type QueuedWrite =
+  | {
+      readonly kind: 'append';
+      readonly document: string;
+      readonly update: Uint8Array;
+      readonly events: readonly PendingEvent[];
+    }
+  | { readonly kind: 'delete-events'; readonly ids: readonly string[] };
 
 const DELETE_CHUNK = 500;
 /** Rows per multi-row insert of pending events (5 parameters each, well under SQLite's and PostgreSQL's limits). */
@@ -89,7 +93,7 @@ export class KyselySyncStore implements SyncStore {
   private readonly afterSnapshotWrite: KyselySyncStoreOptions['afterSnapshotWrite'];
   private readonly beforeCompactionWrite: KyselySyncStoreOptions['beforeCompactionWrite'];
   private readonly beforeAppendCommit: KyselySyncStoreOptions['beforeAppendCommit'];
-  private readonly enqueue: (item: QueuedAppend) => Promise<void>;
+  private readonly enqueue: (item: QueuedWrite) => Promise<void>;
 
   constructor(options: KyselySyncStoreOptions) {
     this.db = options.database.db as unknown as Kysely<SyncTables>;
@@ -101,11 +105,12 @@ export class KyselySyncStore implements SyncStore {
     // Group commit: appends (of any document) arriving while a transaction is in flight are
     // written together by the next one. A commit costs an fsync (SQLite, synchronous=FULL: ~1.4 ms)
     // or a round trip and WAL flush (PostgreSQL), so one commit per update capped the whole
-    // server at a few hundred updates/s; now concurrent rooms share it.
-    this.enqueue = groupCommit<QueuedAppend>((batch) => this.writeBatch(batch), {
+    // server at a few hundred updates/s; now concurrent rooms share it. The relay's deletions of
+    // published events ride in the same transactions: one each would cost a commit per message again.
+    this.enqueue = groupCommit<QueuedWrite>((batch) => this.writeBatch(batch), {
       maxItems: options.maxBatchUpdates ?? DEFAULT_MAX_BATCH_UPDATES,
       maxWeight: options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
-      weigh: (item) => item.update.byteLength,
+      weigh: (item) => (item.kind === 'append' ? item.update.byteLength : 0),
     });
   }
 
@@ -143,18 +148,22 @@ export class KyselySyncStore implements SyncStore {
    * multi-row insert in queue order.
    */
   append(document: string, update: Uint8Array, events: readonly PendingEvent[] = []): Promise<void> {
-    return this.enqueue({ document, update, events });
+    return this.enqueue({ kind: 'append', document, update, events });
   }
 
-  private async writeBatch(batch: readonly QueuedAppend[]): Promise<void> {
+  private async writeBatch(batch: readonly QueuedWrite[]): Promise<void> {
     const now = this.clock();
-    const rows = batch.map((a) => ({
+    const appends = batch.filter((w) => w.kind === 'append');
+    // Deletions only ever name events whose append has already committed (the relay publishes
+    // after it), so they never meet a row of the same batch and their order against appends is free.
+    const deletedIds = batch.flatMap((w) => (w.kind === 'delete-events' ? w.ids : []));
+    const rows = appends.map((a) => ({
       document: a.document,
       update: toBuffer(a.update),
       bytes: a.update.byteLength,
       created_at: now,
     }));
-    const events = batch.flatMap((a) =>
+    const events = appends.flatMap((a) =>
       a.events.map((e) => ({
         id: e.event.id,
         document: a.document,
@@ -163,20 +172,30 @@ export class KyselySyncStore implements SyncStore {
         created_at: now,
       })),
     );
-    if (rows.length === 1 && events.length === 0) {
-      // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip per update.
+    // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip.
+    if (rows.length === 1 && events.length === 0 && deletedIds.length === 0) {
       await this.db.insertInto('sync_updates').values(rows).execute();
       return;
     }
+    if (rows.length === 0 && deletedIds.length <= DELETE_CHUNK) {
+      await this.db.deleteFrom('sync_pending_events').where('id', 'in', deletedIds).execute();
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('sync_updates').values(rows).execute();
+      if (rows.length > 0) await trx.insertInto('sync_updates').values(rows).execute();
       for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
         await trx
           .insertInto('sync_pending_events')
           .values(events.slice(i, i + EVENT_INSERT_CHUNK))
           .execute();
       }
-      await this.beforeAppendCommit?.(batch.map((a) => a.document));
+      for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
+        await trx
+          .deleteFrom('sync_pending_events')
+          .where('id', 'in', deletedIds.slice(i, i + DELETE_CHUNK))
+          .execute();
+      }
+      if (appends.length > 0) await this.beforeAppendCommit?.(appends.map((a) => a.document));
     });
   }
 
@@ -254,12 +273,10 @@ export class KyselySyncStore implements SyncStore {
     return rows.map((r) => ({ id: r.id, subject: r.subject, event: JSON.parse(r.payload) as BusEvent }));
   }
 
+  /** Shares the group-commit transactions of `append`: the relay deletes one event per message. */
   async deletePendingEvents(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.db
-      .deleteFrom('sync_pending_events')
-      .where('id', 'in', [...ids])
-      .execute();
+    await this.enqueue({ kind: 'delete-events', ids: [...ids] });
   }
 
   async countPendingEvents(): Promise<number> {
