@@ -22,6 +22,12 @@ export async function startConfab(options: ServerChildOptions): Promise<RunningS
     PUBLIC_URL: 'http://localhost:3000',
     SYNC_INSTANCE_ID: 'bench',
     LOG_LEVEL: 'warn',
+    // The load generator's clients send far faster than a person (up to ~180 updates/s each):
+    // keep the rate limiter in the path (its cost is measured) but never let it close them.
+    SYNC_MAX_UPDATES_PER_SECOND: '100000',
+    SYNC_UPDATE_BURST: '1000000',
+    SYNC_USER_MAX_UPDATES_PER_SECOND: '100000',
+    SYNC_USER_UPDATE_BURST: '1000000',
   });
   const database = openDatabase<unknown>({ databaseUrl: config.databaseUrl, dataDir: options.dataDir });
   const bus = await createInProcessBus({ database, logger });
