@@ -1,6 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { type FanoutPlan, type FanoutScenario, runFanoutScenario, runRoomMemory } from './fanout/fanout';
 import type { ServerKind } from './fanout/messages';
-import { createRecorder, createRunContext, type Mode, type Recorder, type ResultLine } from './results';
+import { createRecorder, createRunContext, type Mode, RESULTS_FILE, type Recorder, type ResultLine } from './results';
 
 export const SUITES = ['fanout', 'crdt', 'others'] as const;
 export type Suite = (typeof SUITES)[number];
@@ -190,6 +192,48 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const plan = PLANS[options.mode];
+  const lock = acquireRunLock();
+  if (typeof lock === 'string') {
+    process.stderr.write(`bench: ${lock}\n`);
+    return 4;
+  }
+  try {
+    return await runPass(options, plan, argv);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * One pass at a time on a machine: two passes at once measure each other
+ * (2 cores) and interleave their lines in the results file. The lock is a
+ * file holding the owner's pid; a lock whose process is gone is taken over.
+ */
+function acquireRunLock(): { release: () => void } | string {
+  // *.tmp: ignored by git (.gitignore), like other scratch files in bench/results.
+  const file = path.join(path.dirname(RESULTS_FILE), 'run.lock.tmp');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return { release: () => fs.rmSync(file, { force: true }) };
+    } catch {
+      const owner = Number(fs.readFileSync(file, 'utf8'));
+      let alive = false;
+      try {
+        process.kill(owner, 0);
+        alive = owner > 0;
+      } catch {
+        alive = false;
+      }
+      if (alive) return `another pass is running (pid ${owner}, ${file}); run one at a time`;
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return `could not take ${file}`;
+}
+
+async function runPass(options: Options, plan: Plan, argv: string[]): Promise<number> {
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const run = createRunContext(options.mode, command);
   const recordLine = createRecorder(run);
