@@ -94,6 +94,7 @@ export class KyselySyncStore implements SyncStore {
   private readonly beforeCompactionWrite: KyselySyncStoreOptions['beforeCompactionWrite'];
   private readonly beforeAppendCommit: KyselySyncStoreOptions['beforeAppendCommit'];
   private readonly enqueue: (item: QueuedWrite) => Promise<void>;
+  private readonly enqueueDeletion: (item: QueuedWrite) => Promise<void>;
 
   constructor(options: KyselySyncStoreOptions) {
     this.db = options.database.db as unknown as Kysely<SyncTables>;
@@ -106,12 +107,19 @@ export class KyselySyncStore implements SyncStore {
     // written together by the next one. A commit costs an fsync (SQLite, synchronous=FULL: ~1.4 ms)
     // or a round trip and WAL flush (PostgreSQL), so one commit per update capped the whole
     // server at a few hundred updates/s; now concurrent rooms share it. The relay's deletions of
-    // published events ride in the same transactions: one each would cost a commit per message again.
+    // published events are group-committed too: one each would cost a commit per message again.
     this.enqueue = groupCommit<QueuedWrite>((batch) => this.writeBatch(batch), {
       maxItems: options.maxBatchUpdates ?? DEFAULT_MAX_BATCH_UPDATES,
       maxWeight: options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
       weigh: (item) => (item.kind === 'append' ? item.update.byteLength : 0),
     });
+    // SQLite has one writer: a deletion sharing the append's fsync is free. PostgreSQL commits
+    // transactions of different connections in parallel, so there deletions get their own queue
+    // and never make an append wait for them (measured: a lone room appended ~20% slower otherwise).
+    this.enqueueDeletion =
+      this.kind === 'postgres'
+        ? groupCommit<QueuedWrite>((batch) => this.writeBatch(batch), { maxItems: DEFAULT_MAX_BATCH_UPDATES })
+        : this.enqueue;
   }
 
   async load(document: string): Promise<StoredDocument> {
@@ -273,10 +281,10 @@ export class KyselySyncStore implements SyncStore {
     return rows.map((r) => ({ id: r.id, subject: r.subject, event: JSON.parse(r.payload) as BusEvent }));
   }
 
-  /** Shares the group-commit transactions of `append`: the relay deletes one event per message. */
+  /** Group-committed too (with the appends on SQLite): the relay deletes one event per message. */
   async deletePendingEvents(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.enqueue({ kind: 'delete-events', ids: [...ids] });
+    await this.enqueueDeletion({ kind: 'delete-events', ids: [...ids] });
   }
 
   async countPendingEvents(): Promise<number> {
