@@ -1,4 +1,4 @@
-import { ConfigError } from '@confab/platform';
+import { ConfigError, emptyAsUndefined, envUrl } from '@confab/platform';
 import { z } from 'zod';
 
 export { ConfigError };
@@ -9,28 +9,7 @@ export { ConfigError };
  * Each entry says what it is for; a bad value is refused with one line that
  * names the variable.
  */
-const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
-
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
-
-const url = (protocols: string[]) =>
-  z.preprocess(
-    emptyAsUndefined,
-    z
-      .string()
-      .optional()
-      .refine(
-        (value) => {
-          if (value === undefined) return true;
-          try {
-            return protocols.includes(new URL(value).protocol);
-          } catch {
-            return false;
-          }
-        },
-        { message: `must be a URL starting with ${protocols.join(' or ')}` },
-      ),
-  );
 
 export const notifierConfigSchema = z.object({
   /** Listen port of the standalone process. */
@@ -38,11 +17,11 @@ export const notifierConfigSchema = z.object({
   /** Embedded state: the SQLite file and `mail/` when no SMTP server is configured. */
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
   /** `postgres://…` selects PostgreSQL; unset selects SQLite in DATA_DIR. */
-  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_URL: envUrl(['postgres:', 'postgresql:']),
   /** NATS JetStream; the standalone process refuses to start without it. */
-  NATS_URL: url(['nats:', 'tls:']),
+  NATS_URL: envUrl(['nats:', 'tls:']),
   /** The auth server's base URL (sessions and directory); required when run alone. */
-  AUTH_URL: url(['http:', 'https:']),
+  AUTH_URL: envUrl(['http:', 'https:']),
   /** Shared secret for auth-server's internal endpoints; required with AUTH_URL. */
   INTERNAL_API_TOKEN: optionalString,
   /** The origin users open: links in emails and pushes, and the CSRF Origin check. */
@@ -60,7 +39,7 @@ export const notifierConfigSchema = z.object({
       }, 'must be an http(s) URL'),
   ),
   /** `smtp://user:pass@host:port`; unset writes `.eml` files under DATA_DIR/mail. */
-  SMTP_URL: url(['smtp:', 'smtps:']),
+  SMTP_URL: envUrl(['smtp:', 'smtps:']),
   EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().default('Confab <notifications@localhost>')),
   /** Web Push identity; all three or none (then generated once and kept in the database). */
   VAPID_PUBLIC_KEY: optionalString,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * Parses a service's environment against its zod schema. On a bad value it
@@ -33,3 +33,30 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, str
 function mayBeSecret(variable: string, value: string): boolean {
   return /TOKEN|SECRET|PASSWORD|PRIVATE|KEY/i.test(variable) || value.includes('@');
 }
+
+/** Empty strings count as unset in every field (`FOO= npm start` means "use the default"). */
+export const emptyAsUndefined = (value: unknown): unknown => (value === '' ? undefined : value);
+
+/** An optional URL whose scheme is one of `protocols` (`'postgres:'`, `'nats:'`, ...). */
+export const envUrl = (protocols: readonly string[]) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .optional()
+      .refine(
+        (value) => {
+          if (value === undefined) return true;
+          try {
+            return protocols.includes(new URL(value).protocol);
+          } catch {
+            return false;
+          }
+        },
+        { message: `must be a URL starting with ${protocols.join(' or ')}` },
+      ),
+  );
+
+/** An integer in [min, max], `fallback` when unset. */
+export const envInteger = (fallback: number, min: number, max: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(fallback));

@@ -21,7 +21,7 @@ export {
   type Subscription,
   subjectMatches,
 } from './bus/port';
-export { ConfigError, parseEnv } from './config';
+export { ConfigError, emptyAsUndefined, envInteger, envUrl, parseEnv } from './config';
 export {
   blobType,
   type Database,

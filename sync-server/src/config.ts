@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { emptyAsUndefined, envInteger, envUrl } from '@confab/platform';
 import { z } from 'zod';
 
 /**
@@ -16,42 +17,18 @@ export class SyncConfigError extends Error {
   }
 }
 
-const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
-
-const urlWith = (protocols: string[]) =>
-  z.preprocess(
-    emptyAsUndefined,
-    z
-      .string()
-      .optional()
-      .refine(
-        (value) => {
-          if (value === undefined) return true;
-          try {
-            return protocols.includes(new URL(value).protocol);
-          } catch {
-            return false;
-          }
-        },
-        { message: `must be a URL starting with ${protocols.join(' or ')}` },
-      ),
-  );
-
-const integer = (fallback: number, min: number, max: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
-
 /** Durable consumer names and Redis identifiers: keep them to safe characters. */
 const safeName = (value: string) => value.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 
 export const syncConfigSchema = z.object({
   /** Listen port of the standalone process. */
-  PORT: integer(4100, 0, 65535),
+  PORT: envInteger(4100, 0, 65535),
   /** Embedded state (the SQLite file) when DATABASE_URL is unset. */
   DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
   /** `postgres://…` selects PostgreSQL; unset selects SQLite in DATA_DIR. */
-  DATABASE_URL: urlWith(['postgres:', 'postgresql:']),
+  DATABASE_URL: envUrl(['postgres:', 'postgresql:']),
   /** NATS JetStream for events; the standalone process refuses to start without it. */
-  NATS_URL: urlWith(['nats:', 'tls:', 'ws:', 'wss:']),
+  NATS_URL: envUrl(['nats:', 'tls:', 'ws:', 'wss:']),
   /** JetStream stream and subject prefix (tests and shared NATS servers); default the CONTRACT's. */
   NATS_STREAM: z.preprocess(
     emptyAsUndefined,
@@ -68,7 +45,7 @@ export const syncConfigSchema = z.object({
       .optional(),
   ),
   /** Several instances serve the same rooms through Redis when set. */
-  REDIS_URL: urlWith(['redis:', 'rediss:']),
+  REDIS_URL: envUrl(['redis:', 'rediss:']),
   /** Redis key prefix of this deployment's sync tier. */
   REDIS_PREFIX: z.preprocess(
     emptyAsUndefined,
@@ -78,7 +55,7 @@ export const syncConfigSchema = z.object({
       .default('confab-sync'),
   ),
   /** Where the auth server's JWKS lives (`/api/auth/jwks`); required when run alone. */
-  AUTH_URL: urlWith(['http:', 'https:']),
+  AUTH_URL: envUrl(['http:', 'https:']),
   /** The origin users open; browser WebSocket upgrades from any other origin are refused. */
   PUBLIC_URL: z.preprocess(
     emptyAsUndefined,
@@ -96,16 +73,16 @@ export const syncConfigSchema = z.object({
   /** Names this instance's bus consumer (`sync-<id>`) and Redis identity; stable across restarts. */
   SYNC_INSTANCE_ID: z.preprocess(emptyAsUndefined, z.string().min(1).max(64).optional()),
   /** Fold the update log into a snapshot once it holds this many bytes (or more than the snapshot). */
-  SYNC_COMPACT_MIN_BYTES: integer(256 * 1024, 1024, 1024 * 1024 * 1024),
+  SYNC_COMPACT_MIN_BYTES: envInteger(256 * 1024, 1024, 1024 * 1024 * 1024),
   /**
    * Update rate limit (token buckets; docs/sync.md): sustained non-empty updates per second and burst, per
    * connection and per user on this instance. A human sends a few per second at most; a device coming back
    * online sends its whole queue as one update per document.
    */
-  SYNC_MAX_UPDATES_PER_SECOND: integer(20, 1, 100_000),
-  SYNC_UPDATE_BURST: integer(100, 1, 1_000_000),
-  SYNC_USER_MAX_UPDATES_PER_SECOND: integer(50, 1, 100_000),
-  SYNC_USER_UPDATE_BURST: integer(300, 1, 1_000_000),
+  SYNC_MAX_UPDATES_PER_SECOND: envInteger(20, 1, 100_000),
+  SYNC_UPDATE_BURST: envInteger(100, 1, 1_000_000),
+  SYNC_USER_MAX_UPDATES_PER_SECOND: envInteger(50, 1, 100_000),
+  SYNC_USER_UPDATE_BURST: envInteger(300, 1, 1_000_000),
   LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
