@@ -365,11 +365,13 @@ const METHOD = `## How the fan-out is measured
 
 Confab acknowledges an update only once it is in the database (CONTRACT: an acknowledged update survives a
 \`kill -9\`), and each accepted message also becomes a durable bus event. Stock Hocuspocus and y-websocket
-acknowledge (or relay) from memory and store later, or never. So Confab's ceiling is set by how many durable
-commits per second its database gives, not by CPU: look at its "server cores busy", which stays low while its
-latency climbs. On SQLite every append is its own fsync'd commit through one writer; PostgreSQL commits from
-several connections at once. The gap to the peers is the price of that durability; batching appends of many
-rooms into one commit (group commit) is how it would narrow.
+acknowledge (or relay) from memory and store later, or never. So per message Confab does more: the guard checks
+the update, the update log row and its event are written in one transaction (appends that queue up behind a
+running commit share the next one: group commit), the event goes out through the bus outbox, then the update is
+applied and broadcast (the token is checked once per connection, not per message). Its server CPU per delivery
+at equal load shows that work; its "server cores busy" next to its latency in the step tables shows whether a
+saturated step ran out of CPU (cores near 1) or waited for commits (cores low, latency high), and the SQLite
+commit latency measured at the top of this section gives the scale of that wait.
 `;
 
 const CRDT_INTRO = `## The CRDT choice: Yjs vs Automerge 3
