@@ -148,7 +148,9 @@ export function appendMessage(doc: Y.Doc, input: NewMessage): ChatMessage {
   const problem = messageShapeError(message);
   if (problem) throw new RangeError(problem);
   const { messages } = roomMaps(doc);
-  messages.push([message]);
+  // insert at length finds the end through Yjs's search markers; push walks the whole array in a
+  // freshly loaded room (bench/crdt: 913 µs vs 44 µs per append at 100k one-message items).
+  messages.insert(messages.length, [message]);
   return message;
 }
 
