@@ -142,6 +142,39 @@ describe('sync client', () => {
     const room = erin.client.open('room:r4' as DocumentName);
     await waitFor(() => room.status().kind === 'synced', { message: 'synced after renewal', timeoutMs: 8000 });
     expect(erin.tokenCalls.length).toBe(2);
+    // Synced is not enough: the retry must leave the document open on the server, so live
+    // changes flow both ways (a retry by detach() + attach() gets its queued Close replayed
+    // right after the new authentication, and the server stops relaying the room).
+    const other = track(device('gina')).client.open('room:r4' as DocumentName);
+    await waitFor(() => other.status().kind === 'synced', { message: 'gina synced' });
+    say(other.doc, 'gina', 'after the retry');
+    await waitFor(() => readMessages(room.doc).some((m) => m.text === 'after the retry'), { message: 'erin receives' });
+    say(room.doc, 'erin', 'still here');
+    await waitFor(() => readMessages(other.doc).some((m) => m.text === 'still here'), { message: 'gina receives' });
+  });
+
+  it('shows a user online to others again right after their connection drops and comes back', async () => {
+    const away = track(device('hana')).client.open('room:r-presence' as DocumentName);
+    const watcher = track(device('ivan')).client.open('room:r-presence' as DocumentName);
+    const hanaId = away.doc.clientID;
+    const watcherAwareness = watcher.provider.awareness;
+    if (!watcherAwareness) throw new Error('awareness is on by default');
+    const seesHana = () =>
+      (watcherAwareness.getStates().get(hanaId)?.user as { id?: string } | undefined)?.id === 'hana';
+    await waitFor(seesHana, { message: 'ivan sees hana' });
+    // The removal the server broadcasts when hana's socket drops, seen by ivan.
+    let removalSeen = false;
+    watcherAwareness.on('change', ({ removed }: { removed: number[] }) => {
+      if (removed.includes(hanaId)) removalSeen = true;
+    });
+    const socket = away.provider.configuration.websocketProvider;
+    socket.webSocket?.close();
+    await waitFor(() => removalSeen, { message: 'ivan sees hana leave' });
+    // Hana changes nothing about her presence: only the re-announcement after the reconnect brings her back.
+    await waitFor(() => away.status().kind === 'synced' && seesHana(), {
+      message: 'ivan sees hana again',
+      timeoutMs: 4000,
+    });
   });
 
   it('tells a removed member why, and does not keep retrying', async () => {

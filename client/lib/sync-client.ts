@@ -246,10 +246,12 @@ export function createSyncClient(options: SyncClientOptions) {
         tokens.invalidate(name);
         if (handleTerminal(reason)) return;
         if (reason !== CLOSE.membershipRevoked.reason && authRetries < MAX_AUTH_RETRIES) {
-          // Most likely an expired token: fetch a new one and authenticate again.
+          // Most likely an expired token: fetch a new one and authenticate again, on the same
+          // attachment. Not detach() + attach(): detaching queues a Close for the document, and
+          // Hocuspocus 4.8 replays it right after the new authentication succeeds, leaving the
+          // document authenticated but closed (never synced).
           authRetries++;
-          provider.detach();
-          provider.attach();
+          void provider.sendToken().then(() => provider.startSync());
           return;
         }
         setStatus({ kind: 'denied', reason, message: explainClose(reason) });
@@ -280,6 +282,13 @@ export function createSyncClient(options: SyncClientOptions) {
         setStatus({ kind: connection.kind === 'online' ? 'connecting' : 'offline' });
       },
       onSynced: () => {
+        // Re-announce presence after every (re)connect: when the old connection closed, the server
+        // broadcast our removal with our current awareness clock, and y-protocols ignores a state
+        // whose clock is not newer, so others would see us again only at our next presence change.
+        // Setting the same state again bumps the clock.
+        const awareness = provider.awareness;
+        const local = awareness?.getLocalState();
+        if (awareness && local) awareness.setLocalState({ ...local });
         setStatus({ kind: 'synced' });
         pending = settlePending(pending, provider.unsyncedChanges, true);
         savePending();
