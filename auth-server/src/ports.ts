@@ -83,6 +83,8 @@ export interface AuthRepository {
   removeMember(roomId: string, userId: string): Promise<MembershipChange>;
 
   createInvite(invite: InviteRow): Promise<void>;
+  /** The invite and its room, read only (a preview uses no slot); null when either is gone. */
+  inviteByCodeHash(codeHash: string): Promise<{ invite: InviteRow; room: RoomRow } | null>;
   /** Joins the room through the invite, atomically: uses are counted exactly even under concurrency. */
   redeemInvite(codeHash: string, userId: string, nowMs: number): Promise<RedeemOutcome>;
   /** Revokes an invite of this room; false when the room has no such invite. */

@@ -3,7 +3,15 @@ import type { Role } from '@confab/protocol';
 import type { Kysely, Transaction } from 'kysely';
 import { inviteProblem, leavesNoOwner } from '../domain/rooms';
 import type { StoredSession } from '../domain/session';
-import type { AuthRepository, MembershipChange, RedeemOutcome, RoomRow, UserRow, UserWithPassword } from '../ports';
+import type {
+  AuthRepository,
+  InviteRow,
+  MembershipChange,
+  RedeemOutcome,
+  RoomRow,
+  UserRow,
+  UserWithPassword,
+} from '../ports';
 import type { AuthTables } from './schema';
 
 type Db = Kysely<AuthTables>;
@@ -257,6 +265,24 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
           created_at: invite.createdAt,
         })
         .execute();
+    },
+
+    async inviteByCodeHash(codeHash) {
+      const row = await db.selectFrom('auth_invites').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
+      if (!row) return null;
+      const roomRow = await db.selectFrom('auth_rooms').selectAll().where('id', '=', row.room_id).executeTakeFirst();
+      if (!roomRow) return null;
+      const invite: InviteRow = {
+        codeHash: row.code_hash,
+        roomId: row.room_id,
+        role: row.role as InviteRow['role'],
+        maxUses: row.max_uses,
+        uses: row.uses,
+        expiresAt: msOrNull(row.expires_at),
+        createdBy: row.created_by,
+        createdAt: ms(row.created_at),
+      };
+      return { invite, room: toRoom(roomRow) };
     },
 
     async deleteInvite(roomId, codeHash) {

@@ -165,6 +165,26 @@ export function runRepositoryContract(
       expect(await repo.redeemInvite('no-such-hash', c.id, 2000)).toEqual({ kind: 'not_found' });
     });
 
+    it('reads an invite and its room without using it', async () => {
+      const owner = await user();
+      const r = await room(owner.id);
+      const invite = {
+        codeHash: `peek-${r.id}`,
+        roomId: r.id,
+        role: 'reader' as const,
+        maxUses: 3,
+        uses: 0,
+        expiresAt: 9000,
+        createdBy: owner.id,
+        createdAt: 1000,
+      };
+      await repo.createInvite(invite);
+      expect(await repo.inviteByCodeHash(`peek-${r.id}`)).toEqual({ invite, room: r });
+      await repo.redeemInvite(`peek-${r.id}`, (await user()).id, 2000);
+      expect((await repo.inviteByCodeHash(`peek-${r.id}`))?.invite.uses).toBe(1);
+      expect(await repo.inviteByCodeHash('no-such-hash')).toBeNull();
+    });
+
     it('revokes an invite only through its own room, after which it is not found', async () => {
       const owner = await user();
       const [r, other] = [await room(owner.id), await room(owner.id)];

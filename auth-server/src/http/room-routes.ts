@@ -4,7 +4,7 @@ import { sha256 } from '@oslojs/crypto/sha2';
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from '@oslojs/encoding';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { mayRemoveMember } from '../domain/rooms';
+import { inviteProblem, mayRemoveMember } from '../domain/rooms';
 import type { MembershipChange, RoomRow } from '../ports';
 import { type AuthEnv, type RouteDeps, requireSession } from './context';
 
@@ -167,6 +167,25 @@ export function inviteRoutes(deps: RouteDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   // Per route, not app.use('*'): an unknown path must answer 404, not 401.
   const session = requireSession(core, config.secureCookies);
+
+  // Extension: what an invite grants, without using it, so the invite screen can say "Join <room> as <role>".
+  // Signed-in callers only (like accept), so codes cannot be probed anonymously; a code is 160 random bits,
+  // so guessing is hopeless anyway, and the same answers (404/410/409) as accept reveal nothing more.
+  app.get('/:code', session, async (c) => {
+    const code = c.req.param('code');
+    const found = INVITE_CODE.test(code) ? await repo.inviteByCodeHash(hashInviteCode(code)) : null;
+    if (!found) throw new HttpError('not_found', 'no such invite');
+    const { invite, room } = found;
+    const problem = inviteProblem(invite, clock());
+    if (problem === 'invite_expired') throw new HttpError('invite_expired', 'this invite has expired');
+    if (problem === 'invite_exhausted') throw new HttpError('invite_exhausted', 'this invite has been used up');
+    return c.json({
+      room: { id: room.id, name: room.name, topic: room.topic },
+      role: invite.role,
+      expiresAt: invite.expiresAt,
+      usesLeft: invite.maxUses === null ? null : invite.maxUses - invite.uses,
+    });
+  });
 
   app.post('/:code/accept', session, async (c) => {
     const code = c.req.param('code');

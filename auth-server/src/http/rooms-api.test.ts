@@ -154,6 +154,70 @@ describe('invites', () => {
   });
 });
 
+describe('invite preview (GET /api/invites/:code)', () => {
+  it('names the room, the role, the expiry and the uses left without using the invite', async () => {
+    const { owner, room } = await roomWithOwner('Preview room');
+    const { code } = await invite(owner.token, room.id, { role: 'reader', maxUses: 1, expiresInSeconds: 3600 });
+    const guest = await registerUser(api, 'guest');
+    for (let i = 0; i < 2; i++) {
+      const res = await api('GET', `/api/invites/${code}`, { token: guest.token });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        room: { id: room.id, name: 'Preview room', topic: 'general chat' },
+        role: 'reader',
+        expiresAt: server.clock() + 3600 * 1000,
+        usesLeft: 1,
+      });
+    }
+    // Looking did not join and did not spend the only use.
+    expect((await api('GET', `/api/rooms/${room.id}`, { token: guest.token })).status).toBe(404);
+    expect((await api('POST', `/api/invites/${code}/accept`, { token: guest.token })).status).toBe(200);
+  });
+
+  it('answers null expiresAt and usesLeft for an invite without limits', async () => {
+    const { owner, room } = await roomWithOwner();
+    const { code } = await invite(owner.token, room.id);
+    const res = await api('GET', `/api/invites/${code}`, { token: (await registerUser(api)).token });
+    expect(res.body).toMatchObject({ role: 'member', expiresAt: null, usesLeft: null });
+  });
+
+  it('answers 401 without a session, so codes cannot be probed anonymously', async () => {
+    const { owner, room } = await roomWithOwner();
+    const { code } = await invite(owner.token, room.id);
+    const res = await api('GET', `/api/invites/${code}`);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('unauthenticated');
+    expect(JSON.stringify(res.body)).not.toContain(room.id);
+  });
+
+  it('answers 404 for an unknown, malformed or revoked code, 409 used up and 410 expired', async () => {
+    const { owner, room } = await roomWithOwner();
+    const viewer = await registerUser(api);
+    const get = (code: string) => api('GET', `/api/invites/${code}`, { token: viewer.token });
+    for (const code of ['a'.repeat(32), 'NOT-A-CODE']) {
+      const res = await get(code);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('not_found');
+    }
+    const revoked = await invite(owner.token, room.id);
+    expect((await get(revoked.code)).status).toBe(200);
+    await api('DELETE', `/api/rooms/${room.id}/invites/${revoked.code}`, { token: owner.token });
+    expect((await get(revoked.code)).status).toBe(404);
+
+    const single = await invite(owner.token, room.id, { maxUses: 1 });
+    await api('POST', `/api/invites/${single.code}/accept`, { token: (await registerUser(api)).token });
+    const usedUp = await get(single.code);
+    expect(usedUp.status).toBe(409);
+    expect(usedUp.body.error.code).toBe('invite_exhausted');
+
+    const shortLived = await invite(owner.token, room.id, { expiresInSeconds: 60 });
+    server.clock.advance(60 * 1000);
+    const expired = await get(shortLived.code);
+    expect(expired.status).toBe(410);
+    expect(expired.body.error.code).toBe('invite_expired');
+  });
+});
+
 describe('members', () => {
   async function roomWithMember() {
     const { owner, room } = await roomWithOwner();
