@@ -62,4 +62,35 @@ describe('groupCommit', () => {
     const seenAtResolve = await Promise.all([1, 2, 3].map((n) => add(n).then(() => finished.includes(n))));
     expect(seenAtResolve).toEqual([true, true, true]);
   });
+
+  it('with collectUntilNextTurn, writes callers of the same event-loop turn together, later ones apart', async () => {
+    const writes: number[][] = [];
+    const add = groupCommit<number>(
+      async (items) => {
+        writes.push(items);
+      },
+      { collectUntilNextTurn: true },
+    );
+    // The second caller comes a few microtasks later, as a handler that awaited a lock and a lookup does.
+    const first = add(1);
+    const second = Promise.resolve()
+      .then(() => Promise.resolve())
+      .then(() => add(2));
+    await Promise.all([first, second]);
+    await new Promise((r) => setTimeout(r, 1));
+    await add(3);
+    expect(writes).toEqual([[1, 2], [3]]);
+
+    const eager: number[][] = [];
+    const addEager = groupCommit<number>(async (items) => {
+      eager.push(items);
+    });
+    await Promise.all([
+      addEager(1),
+      Promise.resolve()
+        .then(() => Promise.resolve())
+        .then(() => addEager(2)),
+    ]);
+    expect(eager).toEqual([[1], [2]]);
+  });
 });

@@ -5,6 +5,13 @@ export interface GroupCommitOptions<T> {
   readonly maxWeight?: number;
   /** The weight of an item, counted against `maxWeight`. Default 1 per item. */
   readonly weigh?: (item: T) => number;
+  /**
+   * When a write would start from idle, first let the current event-loop turn finish (setImmediate), so
+   * callers woken by the same I/O poll (e.g. messages from many sockets read at once) join it. Needed
+   * with a synchronous driver (better-sqlite3): its commit blocks the loop, so nothing can queue up
+   * "while a commit is in flight" and every caller would otherwise commit alone. Default false.
+   */
+  readonly collectUntilNextTurn?: boolean;
 }
 
 /**
@@ -27,7 +34,8 @@ export function groupCommit<T>(
     maxItems = 500,
     maxWeight = Number.POSITIVE_INFINITY,
     weigh,
-  } = typeof options === 'number' ? { maxItems: options } : options;
+    collectUntilNextTurn = false,
+  }: GroupCommitOptions<T> = typeof options === 'number' ? { maxItems: options } : options;
   let queue: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   let running = false;
 
@@ -48,6 +56,7 @@ export function groupCommit<T>(
   async function drain(): Promise<void> {
     running = true;
     try {
+      if (collectUntilNextTurn) await new Promise<void>((resolve) => setImmediate(resolve));
       while (queue.length > 0) {
         const size = nextBatchSize();
         const batch = queue.slice(0, size);
