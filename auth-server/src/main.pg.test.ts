@@ -33,7 +33,7 @@ describe.skipIf(!postgres || !nats)('standalone auth-server on PostgreSQL and NA
         const line = run
           .stdout()
           .split('\n')
-          .find((l) => l.includes('auth server listening'));
+          .find((l) => l.includes('auth-server listening'));
         return line ? (JSON.parse(line) as { port: number }).port : null;
       },
       { timeoutMs: 20_000, message: `the auth server to listen (stderr: ${run.stderr()})` },

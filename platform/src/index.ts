@@ -58,3 +58,4 @@ export {
 export { type CreateLoggerOptions, createLogger, type Logger, REDACT_PATHS } from './log';
 export { createRegistry, getOrCreate, httpRequestHistogram } from './metrics';
 export type { Directory, DirectoryMember, DirectoryUser, ServiceHandle, SessionInfo, SessionVerifier } from './ports';
+export { type RunStandaloneOptions, runStandalone, type StandaloneConfig, type StandaloneDeps } from './standalone';

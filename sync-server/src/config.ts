@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { emptyAsUndefined, envInteger, envUrl } from '@confab/platform';
+import { ConfigError, emptyAsUndefined, envInteger, envUrl } from '@confab/platform';
 import { z } from 'zod';
 
 /**
@@ -7,15 +7,7 @@ import { z } from 'zod';
  * (main.ts hands `process.env` in; the all-in-one process hands its own).
  * A bad value is refused with ONE line naming the variable.
  */
-export class SyncConfigError extends Error {
-  override readonly name = 'SyncConfigError';
-  constructor(
-    readonly variable: string,
-    readonly problem: string,
-  ) {
-    super(`${variable}: ${problem}`);
-  }
-}
+export class SyncConfigError extends ConfigError {}
 
 /** Durable consumer names and Redis identifiers: keep them to safe characters. */
 const safeName = (value: string) => value.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
