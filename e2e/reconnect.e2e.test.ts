@@ -71,4 +71,17 @@ describe('a server restart', () => {
     await send(bob, 'And the conversation goes on');
     await message(alice, 'And the conversation goes on').waitFor();
   });
+
+  it('shows each person online to the other again within 2 s of reconnecting, without either doing anything', async () => {
+    const onlineCount = (page: Page) => page.getByRole('status').filter({ hasText: /^\d+ online$/ });
+    await onlineCount(bob).filter({ hasText: '2 online' }).waitFor();
+    await app.restart();
+    // Back and synced (the pill shows a count only when synced): then the other must follow within 2 s. Without
+    // a re-announcement the peer's old presence clock hides each of them until they next type.
+    await Promise.all([onlineCount(alice).waitFor({ timeout: 60_000 }), onlineCount(bob).waitFor({ timeout: 60_000 })]);
+    await Promise.all([
+      onlineCount(alice).filter({ hasText: '2 online' }).waitFor({ timeout: 2000 }),
+      onlineCount(bob).filter({ hasText: '2 online' }).waitFor({ timeout: 2000 }),
+    ]);
+  });
 });

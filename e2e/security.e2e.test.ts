@@ -211,6 +211,8 @@ describe('invite links', () => {
     await guest.waitForURL(/\/invite\//);
     const join = guest.getByRole('button', { name: 'Join room' });
     await join.waitFor();
+    // The preview (GET /api/invites/:code) names the room and the role without joining.
+    await guest.getByRole('heading', { name: 'Join Ask first as member' }).waitFor();
     const roomsBefore = await guestContext.request.get('/api/rooms');
     expect(((await roomsBefore.json()) as { rooms: unknown[] }).rooms).toEqual([]);
 

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useEffect, useState } from 'react';
-import { describeFailure } from '../lib/api';
+import { describeFailure, type InvitePreview } from '../lib/api';
 import { useApp } from './AppProvider';
 import { usePathSegment } from './hooks';
 
@@ -18,11 +18,26 @@ export function InviteScreen() {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Null until the lookup answers, and for good when it fails (offline, old server): the generic text stays.
+  const [preview, setPreview] = useState<InvitePreview | null>(null);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: once per code and user
   useEffect(() => {
     if (!ready || !code || code === '_' || user) return;
     router.replace(`/login?next=${encodeURIComponent(`/invite/${code}`)}`);
+  }, [ready, user?.id, code]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per code and user
+  useEffect(() => {
+    if (!ready || !code || code === '_' || !user) return;
+    let current = true;
+    setPreview(null);
+    void api.previewInvite(code).then((result) => {
+      if (current && result.ok) setPreview(result.data);
+    });
+    return () => {
+      current = false;
+    };
   }, [ready, user?.id, code]);
 
   async function join(event: FormEvent<HTMLFormElement>) {
@@ -51,7 +66,7 @@ export function InviteScreen() {
   const waiting = !ready || !user || !code || code === '_';
   return (
     <main className="auth-card">
-      <h1>Join a room</h1>
+      <h1>{preview && !waiting ? `Join ${preview.room.name} as ${preview.role}` : 'Join a room'}</h1>
       {waiting ? (
         <p role="status">Opening the invite…</p>
       ) : (

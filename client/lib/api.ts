@@ -36,6 +36,14 @@ export interface SessionInfo {
   current: boolean;
 }
 
+/** What an invite grants, looked up without using it (`GET /api/invites/:code`). */
+export interface InvitePreview {
+  room: { id: string; name: string; topic: string | null };
+  role: 'member' | 'reader';
+  expiresAt: number | null;
+  usesLeft: number | null;
+}
+
 export type NotifyLevel = 'all' | 'mentions' | 'none';
 
 export interface NotificationPreferences {
@@ -127,6 +135,7 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
       call<{ room: Room }>('PATCH', `/api/rooms/${encodeURIComponent(id)}`, body),
     createInvite: (id: string, body: { role?: 'member' | 'reader'; maxUses?: number; expiresInSeconds?: number }) =>
       call<{ code: string; url: string }>('POST', `/api/rooms/${encodeURIComponent(id)}/invites`, body),
+    previewInvite: (code: string) => call<InvitePreview>('GET', `/api/invites/${encodeURIComponent(code)}`),
     acceptInvite: (code: string) => call<{ room: Room }>('POST', `/api/invites/${encodeURIComponent(code)}/accept`),
     setMemberRole: (roomId: string, userId: string, role: Role) =>
       call<void>('PATCH', `/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`, { role }),
