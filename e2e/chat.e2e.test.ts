@@ -75,6 +75,8 @@ describe('chatting in real time', () => {
     const carolContext = await newUserContext(browser, app.url);
     const carol = await carolContext.newPage();
     await signUp(carol, 'Carol', invite);
+    // The invite screen names the role before anyone joins (GET /api/invites/:code).
+    await carol.getByRole('heading', { name: /^Join .+ as reader$/ }).waitFor();
     await joinFromInvite(carol);
     await carol.waitForURL(`**/chat/${roomId}`);
     await carol.getByText('You can read this room but not write in it.').waitFor();
@@ -84,6 +86,8 @@ describe('chatting in real time', () => {
     await signUp(dave, 'Dave', invite);
     await joinFromInvite(dave);
     await dave.getByRole('alert').filter({ hasText: 'This invite link has been used up' }).waitFor();
+    // The lookup was refused (409) too: the screen keeps its generic heading.
+    expect(await dave.getByRole('heading', { level: 1 }).textContent()).toBe('Join a room');
     await carolContext.close();
     await daveContext.close();
   });
