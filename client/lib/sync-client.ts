@@ -251,7 +251,10 @@ export function createSyncClient(options: SyncClientOptions) {
           // Hocuspocus 4.8 replays it right after the new authentication succeeds, leaving the
           // document authenticated but closed (never synced).
           authRetries++;
-          void provider.sendToken().then(() => provider.startSync());
+          void provider.sendToken().then(() => {
+            // No token to send (forbidden, signed out) already said so; a sync request would only wait unauthenticated.
+            if (status.kind !== 'denied' && connection.kind !== 'signed_out') provider.startSync();
+          });
           return;
         }
         setStatus({ kind: 'denied', reason, message: explainClose(reason) });
