@@ -5,7 +5,8 @@
  *   issue_batch_100    tokens/s issuing 100 room documents per call, in process
  *   http_single        tokens/s over HTTP, POST /api/auth/sync-token {document}, 16 requests in flight
  *   http_batch_100     tokens/s over HTTP, POST /api/auth/sync-token {documents: [100]}, 4 requests in flight
- * each with `ratioToRawSign`. Run: npx tsx bench/auth-tokens.ts [seconds per case, default 2]
+ * each with `ratioToRawSign`, and a `comparison` line per case against that ceiling (bench/src/mode.ts).
+ * Run: BENCH_MODE=smoke|quick|full npx tsx bench/auth-tokens.ts (seconds per case: 0.3 / 1 / 5).
  * Requirement (docs/auth.md): ≥ 5,000 tokens/s from one process.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -13,9 +14,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadAuthConfig, startAuthServer } from '@confab/auth-server';
 import { createInProcessBus, createLogger, openDatabase } from '@confab/platform';
+import { byMode, printComparison } from './src/mode';
 
-const secondsPerCase = Number(process.argv[2] ?? 2);
-const durationMs = secondsPerCase * 1000;
+// Five cases plus setup (register, 100 rooms): smoke ~3 s, quick ~8 s.
+const durationMs = byMode({ smoke: 300, quick: 1000, full: 5000 });
 
 function line(data: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ bench: 'auth-tokens', ...data })}\n`);
@@ -75,13 +77,24 @@ const sessionId = (
 ).sessions[0]!.id;
 
 let next = 0;
-const report = (name: string, tokensPerSecond: number, extra: Record<string, unknown> = {}) =>
+const report = (name: string, tokensPerSecond: number, extra: Record<string, unknown> = {}) => {
   line({
     case: name,
     tokensPerSecond: Math.round(tokensPerSecond),
     ratioToRawSign: +(tokensPerSecond / raw).toFixed(3),
     ...extra,
   });
+  printComparison('auth-tokens', {
+    case: name,
+    metric: 'tokens issued',
+    unit: 'tokens/s',
+    subject: name,
+    value: Math.round(tokensPerSecond),
+    baseline: 'raw Ed25519 signatures',
+    baselineValue: Math.round(raw),
+    better: 'higher',
+  });
+};
 
 report(
   'issue_single',

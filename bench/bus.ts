@@ -12,8 +12,9 @@
  * line carries `ratioToBaseline` = its median events/s over the raw
  * JetStream median at the same concurrency, measured in the same process.
  *
- *   npx tsx bench/bus.ts            (JSON lines on stdout; 2000 events per run, 3 runs)
- *   npx tsx bench/bus.ts 10000 5    (other event counts and repeats)
+ *   BENCH_MODE=smoke|quick|full npx tsx bench/bus.ts
+ * (events per run × runs: 200 × 1, 800 × 3, 10,000 × 5), JSON lines on stdout,
+ * plus a `comparison` line per variant (bench/src/mode.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,9 +24,11 @@ import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
+import { byMode, printComparison } from './src/mode';
 
-const EVENTS = Number(process.argv[2] ?? 2000);
-const REPEATS = Number(process.argv[3] ?? 3);
+// quick: ~10 s on 2 cores with NATS and PostgreSQL up (setup included).
+const EVENTS = byMode({ smoke: 200, quick: 800, full: 10_000 });
+const REPEATS = byMode({ smoke: 1, quick: 3, full: 5 });
 const PUBLISH_WINDOW = 32;
 const CONCURRENCIES = [1, 64];
 const logger = pino({ level: 'silent' });
@@ -233,6 +236,17 @@ async function main(): Promise<void> {
       loadAverage1m: Number(os.loadavg()[0]?.toFixed(2)),
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
+    if (baseline && variant !== 'jetstream-raw')
+      printComparison('bus', {
+        case: `consumer concurrency ${concurrency}`,
+        metric: 'publish → handled',
+        unit: 'events/s',
+        subject: variant,
+        value: Math.round(eventsPerSec),
+        baseline: 'raw JetStream (no outbox)',
+        baselineValue: Math.round(baseline),
+        better: 'higher',
+      });
   }
 }
 

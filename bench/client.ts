@@ -4,8 +4,11 @@
  * messages held in IndexedDB, online and offline; first-load JS of the room
  * page (gzip); JS heap with the 50k room open. JSON lines on stdout.
  *
- *   npx tsx bench/client.ts                 (1000 10000 50000)
- *   npx tsx bench/client.ts 1000 5000       (other sizes)
+ *   BENCH_MODE=smoke|quick|full npx tsx bench/client.ts
+ * Rooms of 200 (smoke), 1k and 10k (quick), 1k, 10k and 50k messages (full);
+ * `comparison` lines (bench/src/mode.ts): each room against the smallest one,
+ * and online against offline. Starting the app rebuilds the client first when
+ * its build is older than its sources (minutes on 2 cores).
  *
  * Up to SERVER_SEED_MAX messages the room is also stored on the server (pushed
  * in 1,000-message updates by a Node provider as the same user), so "online"
@@ -21,12 +24,9 @@ import type { Page } from 'playwright-core';
 import * as Y from 'yjs';
 import { startApp } from '../e2e/support/app';
 import { launchBrowser } from '../e2e/support/browser';
+import { byMode, printComparison } from './src/mode';
 
-const sizes = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((n) => n > 0);
-const SIZES = sizes.length > 0 ? sizes : [1_000, 10_000, 50_000];
+const SIZES = byMode({ smoke: [200], quick: [1_000, 10_000], full: [1_000, 10_000, 50_000] });
 const CHUNK = 1_000;
 const SERVER_SEED_MAX = 10_000;
 const PASSWORD = 'correct horse battery staple';
@@ -151,6 +151,8 @@ try {
     await navigator.serviceWorker.ready;
   });
 
+  // The in-run baseline of the size comparison: the first (smallest) room, offline.
+  let smallestOfflineMs: number | null = null;
   for (const messages of SIZES) {
     const { room } = await api<{ room: { id: string } }>(app.url, '/api/rooms', token, { name: `Bench ${messages}` });
     let doc: Y.Doc;
@@ -168,23 +170,38 @@ try {
     await page.goto('/chat');
     await page.getByRole('list', { name: 'Rooms' }).getByText(`Bench ${messages}`).waitFor();
     const lastText = `message ${messages - 1}: the quick brown fox`;
+    let onlineMs: number | null = null;
     if (online) {
-      emit({
-        case: 'open-room',
-        mode: 'online',
-        messages,
-        updateBytes: update.length,
-        ms: await timeToLastMessage(page, room.id, lastText),
-      });
+      onlineMs = await timeToLastMessage(page, room.id, lastText);
+      emit({ case: 'open-room', mode: 'online', messages, updateBytes: update.length, ms: onlineMs });
     }
     await context.setOffline(true);
-    emit({
-      case: 'open-room',
-      mode: 'offline',
-      messages,
-      updateBytes: update.length,
-      ms: await timeToLastMessage(page, room.id, lastText),
-    });
+    const offlineMs = await timeToLastMessage(page, room.id, lastText);
+    emit({ case: 'open-room', mode: 'offline', messages, updateBytes: update.length, ms: offlineMs });
+    const roomCase = `room of ${messages.toLocaleString('en-US')} messages`;
+    if (onlineMs !== null)
+      printComparison('client', {
+        case: roomCase,
+        metric: 'navigation → last message visible',
+        unit: 'ms',
+        subject: 'online (local copy, then sync)',
+        value: onlineMs,
+        baseline: 'offline (local copy only)',
+        baselineValue: offlineMs,
+        better: 'lower',
+      });
+    if (smallestOfflineMs === null) smallestOfflineMs = offlineMs;
+    else
+      printComparison('client', {
+        case: roomCase,
+        metric: 'navigation → last message visible, offline',
+        unit: 'ms',
+        subject: `${messages.toLocaleString('en-US')} messages`,
+        value: offlineMs,
+        baseline: `${SIZES[0]!.toLocaleString('en-US')} messages`,
+        baselineValue: smallestOfflineMs,
+        better: 'lower',
+      });
     if (messages === Math.max(...SIZES)) {
       const cdp = await context.newCDPSession(page);
       await cdp.send('HeapProfiler.collectGarbage');

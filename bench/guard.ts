@@ -8,13 +8,16 @@
  * expensive update the guard accepts (`maxContestedAppends` such appends) and
  * hostile updates it refuses.
  *
- *   npx tsx bench/guard.ts            (JSON lines on stdout)
- *   npx tsx bench/guard.ts 100 10000  (other room sizes)
+ *   BENCH_MODE=smoke|quick|full npx tsx bench/guard.ts   (JSON lines on stdout)
+ * Rooms: 100 vs 2,000 (smoke), 100 vs 20,000 (quick), 100 vs 100,000 (full);
+ * `comparison` lines (bench/src/mode.ts): the guard against the naive check,
+ * and the large room against the small one.
  */
 import { appendMessage, editMessage, type MessageId, roomMaps, type UserId } from '@confab/protocol';
 import * as Y from 'yjs';
 import { RoomGuard } from '../sync-server/src/guard/index';
 import { Bytes, craftUpdate } from '../sync-server/src/guard/test-kit';
+import { byMode, printComparison } from './src/mode';
 
 const AUTHORS = 50;
 const alice = { userId: 'alice', role: 'member' as const };
@@ -66,8 +69,9 @@ function measure(iterations: number, run: () => void) {
   return { iterations, medianUs: +at(0.5).toFixed(2), p99Us: +at(0.99).toFixed(2) };
 }
 
-const sizes = process.argv.slice(2).map(Number).filter(Number.isFinite);
-const [small, large] = sizes.length === 2 ? sizes : [100, 100_000];
+const [small, large] = [100, byMode({ smoke: 2_000, quick: 20_000, full: 100_000 })];
+// Iterations of the cheap (microsecond) checks; the room build dominates the time anyway.
+const checkIterations = byMode({ smoke: 500, quick: 2_000, full: 5_000 });
 const results = new Map<string, number>();
 
 for (const size of [small!, large!]) {
@@ -93,10 +97,10 @@ for (const size of [small!, large!]) {
   const editor = { userId: `user${(size - 1) % AUTHORS}`, role: 'member' as const };
   if (!guard.check(append, alice).ok || !guard.check(edit, editor).ok) throw new Error('bench updates must pass');
 
-  const checkAppend = measure(5_000, () => guard.check(append, alice));
-  const checkEdit = measure(5_000, () => guard.check(edit, editor));
+  const checkAppend = measure(checkIterations, () => guard.check(append, alice));
+  const checkEdit = measure(checkIterations, () => guard.check(edit, editor));
   const stateUpdate = stateOf(server);
-  const naiveIterations = size > 10_000 ? 5 : 500;
+  const naiveIterations = size > 10_000 ? 5 : byMode({ smoke: 20, quick: 100, full: 500 });
   const naive = measure(naiveIterations, () => {
     const clone = new Y.Doc();
     Y.applyUpdate(clone, stateUpdate);
@@ -109,7 +113,7 @@ for (const size of [small!, large!]) {
     }
   });
   if (!guard.check(batch, alice).ok) throw new Error('the batch must pass');
-  const checkBatch = measure(50, () => guard.check(batch, alice));
+  const checkBatch = measure(byMode({ smoke: 5, quick: 20, full: 50 }), () => guard.check(batch, alice));
   console.log(
     JSON.stringify({
       bench: 'guard',
@@ -133,7 +137,7 @@ for (const size of [small!, large!]) {
     const verdict = guard.check(update, alice);
     if (!verdict.ok) throw new Error(`far appends within the budget must pass: ${verdict.rule}`);
   }
-  const checkLongOffline = measure(2_000, () => guard.check(longOffline, alice));
+  const checkLongOffline = measure(checkIterations, () => guard.check(longOffline, alice));
   // What Yjs spends applying them: on a fresh copy of the room each time, since applying changes the room.
   const applyMs = (update: Uint8Array) => {
     const copies = size > 10_000 ? 3 : 30;
@@ -218,11 +222,42 @@ for (const size of [small!, large!]) {
   ] as const) {
     console.log(JSON.stringify({ bench: 'guard', room: size, op, updateBytes: append.length, ...r }));
   }
+  printComparison('guard', {
+    case: `room of ${size.toLocaleString('en-US')} messages`,
+    metric: 'check one append (median)',
+    unit: 'µs',
+    subject: 'RoomGuard.check',
+    value: checkAppend.medianUs,
+    baseline: 'naive: clone the room, apply the update',
+    baselineValue: naive.medianUs,
+    better: 'lower',
+  });
   guard.destroy();
 }
 
 const ratio = results.get(`append:${large}`)! / results.get(`append:${small}`)!;
 const naiveRatio = results.get(`naive:${large}`)! / results.get(`naive:${small}`)!;
+const roomsCase = `${small!.toLocaleString('en-US')} vs ${large!.toLocaleString('en-US')} messages`;
+printComparison('guard', {
+  case: roomsCase,
+  metric: 'check one append (median), large room',
+  unit: 'µs',
+  subject: 'RoomGuard.check',
+  value: results.get(`append:${large}`)!,
+  baseline: 'the same in the small room (flat = 1)',
+  baselineValue: results.get(`append:${small}`)!,
+  better: 'lower',
+});
+printComparison('guard', {
+  case: roomsCase,
+  metric: 'naive check (median), large room',
+  unit: 'µs',
+  subject: 'naive clone + apply',
+  value: results.get(`naive:${large}`)!,
+  baseline: 'the same in the small room',
+  baselineValue: results.get(`naive:${small}`)!,
+  better: 'lower',
+});
 console.log(
   JSON.stringify({
     bench: 'guard',

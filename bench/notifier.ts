@@ -6,7 +6,9 @@
  * JetStream (PostgreSQL). Each event stores up to 499 in-app notifications
  * and schedules their emails; pushes are off (no subscriptions) so the figure
  * is the notifier's own work, not a push service's latency.
- * Prints one JSON line per case. Run: npx tsx bench/notifier.ts [events, default 200]
+ * Prints one JSON line per case, and a `comparison` line (bench/src/mode.ts) of
+ * NATS against the in-process bus. Run: BENCH_MODE=smoke|quick|full npx tsx bench/notifier.ts
+ * (members × events: 50 × 10, 500 × 200, 500 × 500).
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -29,9 +31,11 @@ import { newEventId, newMessageId, subjects } from '@confab/protocol';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
+import { byMode, printComparison } from './src/mode';
 
-const EVENTS = Number(process.argv[2] ?? 200);
-const MEMBERS = 500;
+// quick: ~10 s with both buses; most of a case is the members' preferences setup and the first events.
+const EVENTS = byMode({ smoke: 10, quick: 200, full: 500 });
+const MEMBERS = byMode({ smoke: 50, quick: 500, full: 500 });
 const logger = createLogger({ name: 'bench-notifier', level: 'warn' });
 
 function line(data: Record<string, unknown>): void {
@@ -70,7 +74,7 @@ function preferencesFor(i: number): Record<string, unknown> {
   }
 }
 
-async function runCase(name: string, database: Database<unknown>, bus: EventBus, dataDir: string): Promise<void> {
+async function runCase(name: string, database: Database<unknown>, bus: EventBus, dataDir: string): Promise<number> {
   const registry = new Registry();
   const handle = await startNotifier({
     config: loadNotifierConfig({ DATA_DIR: dataDir }),
@@ -116,23 +120,26 @@ async function runCase(name: string, database: Database<unknown>, bus: EventBus,
   const elapsedS = (performance.now() - started) / 1000;
   const deliveries = (await registry.getSingleMetric('confab_notifier_deliveries_total')?.get())?.values ?? [];
   const inApp = deliveries.filter((v) => v.labels.channel === 'inapp').reduce((sum, v) => sum + v.value, 0);
+  const eventsPerSecond = Math.round(EVENTS / elapsedS);
   line({
     case: name,
-    eventsPerSecond: Math.round(EVENTS / elapsedS),
+    eventsPerSecond,
     inAppNotificationsPerSecond: Math.round(inApp / elapsedS),
     publishMs: Math.round(published - started),
     totalMs: Math.round(elapsedS * 1000),
   });
   server.close();
   await handle.stop();
+  return eventsPerSecond;
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-notifier-'));
+let inProcessEventsPerSecond = 0;
 try {
   {
     const database = openDatabase<unknown>({ dataDir: tmp, sqliteFile: 'inprocess.db' });
     const bus = await createInProcessBus({ database, logger });
-    await runCase('inprocess_sqlite', database, bus, tmp);
+    inProcessEventsPerSecond = await runCase('inprocess_sqlite', database, bus, tmp);
     await bus.close();
     await database.close();
   }
@@ -147,7 +154,17 @@ try {
       stream: `BENCH_NOTIFIER_${suffix}`,
       subjectPrefix: `bench${suffix}`,
     });
-    await runCase('nats_postgres', database, bus, tmp);
+    const natsEventsPerSecond = await runCase('nats_postgres', database, bus, tmp);
+    printComparison('notifier', {
+      case: `room of ${MEMBERS} members, ${EVENTS} messages`,
+      metric: 'message.created handled',
+      unit: 'events/s',
+      subject: 'NATS JetStream + PostgreSQL',
+      value: natsEventsPerSecond,
+      baseline: 'in-process bus + SQLite',
+      baselineValue: inProcessEventsPerSecond,
+      better: 'higher',
+    });
     await bus.close();
     const nc = await connect({ servers: SERVICES.nats.url });
     await (await jetstreamManager(nc)).streams.delete(`BENCH_NOTIFIER_${suffix}`).catch(() => false);

@@ -5,9 +5,10 @@
  * (encode the whole document and write it on every store), measured in the
  * same run on the same database.
  *
- *   npx tsx bench/sync-storage.ts                 (SQLite, JSON lines on stdout)
+ *   BENCH_MODE=smoke|quick|full npx tsx bench/sync-storage.ts   (SQLite, JSON lines on stdout)
  *   npx tsx bench/sync-storage.ts --pg            (PostgreSQL at TEST_DATABASE_URL or 127.0.0.1)
- *   npx tsx bench/sync-storage.ts --sizes=1000,10000
+ * Rooms of 1k (smoke), 1k and 10k (quick), 1k, 10k and 100k messages (full);
+ * `comparison` lines (bench/src/mode.ts) against the whole-document baseline.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,11 +24,15 @@ import { nextTurn, runSliced } from '../sync-server/src/extensions/time-slice';
 import { RoomGuard } from '../sync-server/src/guard';
 import { MIGRATION_TABLE, type SyncTables, syncMigrations } from '../sync-server/src/storage/schema';
 import { KyselySyncStore } from '../sync-server/src/storage/sync-store';
+import { byMode, printComparison } from './src/mode';
 
 const args = process.argv.slice(2);
 const usePg = args.includes('--pg');
-const sizes = (args.find((a) => a.startsWith('--sizes='))?.slice(8) ?? '1000,10000,100000').split(',').map(Number);
-const SAMPLES = 200;
+const sizes = byMode({ smoke: [1_000], quick: [1_000, 10_000], full: [1_000, 10_000, 100_000] });
+/** Appends (and baseline stores) measured per room size. */
+const SAMPLES = byMode({ smoke: 30, quick: 100, full: 200 });
+/** Loads per figure (load, its phases, the longest block): each applies the whole room. */
+const LOADS = byMode({ smoke: 2, quick: 3, full: 5 });
 const confabGuard = createConfabGuard();
 
 function emit(record: Record<string, unknown>): void {
@@ -134,7 +139,8 @@ async function main(): Promise<void> {
       appendMs.push(performance.now() - started);
       appendBytes += u.byteLength;
     }
-    emit({ messages: size, metric: 'append', bytesPerMessage: Math.round(appendBytes / SAMPLES), ...stats(appendMs) });
+    const appended = { bytesPerMessage: Math.round(appendBytes / SAMPLES), ...stats(appendMs) };
+    emit({ messages: size, metric: 'append', ...appended });
 
     // Baseline: the whole document encoded and written on every store.
     const wholeMs: number[] = [];
@@ -152,16 +158,34 @@ async function main(): Promise<void> {
       wholeMs.push(performance.now() - started);
       wholeBytes += state.byteLength;
     }
-    emit({
-      messages: size,
-      metric: 'baseline_whole_document_store',
-      bytesPerMessage: Math.round(wholeBytes / baselineSamples),
-      ...stats(wholeMs),
+    const whole = { bytesPerMessage: Math.round(wholeBytes / baselineSamples), ...stats(wholeMs) };
+    emit({ messages: size, metric: 'baseline_whole_document_store', ...whole });
+    const roomCase = `room of ${size.toLocaleString('en-US')} messages (${database.kind})`;
+    const baseline = 'whole document per store (Hocuspocus SQLite-style)';
+    printComparison('sync-storage', {
+      case: roomCase,
+      metric: 'store one message, p50',
+      unit: 'ms',
+      subject: 'append-only log',
+      value: appended.p50,
+      baseline,
+      baselineValue: whole.p50,
+      better: 'lower',
+    });
+    printComparison('sync-storage', {
+      case: roomCase,
+      metric: 'bytes written per message',
+      unit: 'B',
+      subject: 'append-only log',
+      value: appended.bytesPerMessage,
+      baseline,
+      baselineValue: whole.bytesPerMessage,
+      better: 'lower',
     });
 
     // Load: snapshot + the log after it, applied to a fresh document (what onLoadDocument does).
     const loadMs: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < LOADS; i++) {
       started = performance.now();
       const stored = await store.load(name);
       const loaded = new Y.Doc();
@@ -183,7 +207,7 @@ async function main(): Promise<void> {
       logMs: [] as number[],
       guardMs: [] as number[],
     };
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < LOADS; i++) {
       started = performance.now();
       const stored = await store.load(name);
       phases.readMs.push(performance.now() - started);
@@ -211,9 +235,10 @@ async function main(): Promise<void> {
     // The longest the event loop is blocked by the rest of a load, after the snapshot's one Yjs apply (which
     // cannot be split; load_phase_snapshot): the log and the guard index in slices as the server does it
     // (extensions/persistence.ts), next to the same work in one piece as before, as other rooms feel it.
+    const longestBlockP50 = new Map<boolean, number>();
     for (const sliced of [false, true]) {
       const blockMs: number[] = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < LOADS; i++) {
         const stored = await store.load(name);
         const loaded = new Y.Doc();
         if (stored.snapshot) Y.applyUpdate(loaded, stored.snapshot);
@@ -242,12 +267,24 @@ async function main(): Promise<void> {
         blockMs.push(histogram.max / 1e6);
         loaded.destroy();
       }
+      const block = stats(blockMs);
+      longestBlockP50.set(sliced, block.p50);
       emit({
         messages: size,
         metric: sliced ? 'load_rest_longest_block_sliced' : 'load_rest_longest_block_unsliced',
-        ...stats(blockMs),
+        ...block,
       });
     }
+    printComparison('sync-storage', {
+      case: roomCase,
+      metric: 'longest event-loop block of a load after the snapshot, p50',
+      unit: 'ms',
+      subject: 'log and guard index in slices',
+      value: longestBlockP50.get(true)!,
+      baseline: 'the same work in one piece',
+      baselineValue: longestBlockP50.get(false)!,
+      better: 'lower',
+    });
     doc.destroy();
   }
   await close();

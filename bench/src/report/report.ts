@@ -283,6 +283,48 @@ function crdtSection(all: Line[]): string {
   return out.join('\n');
 }
 
+/** A `comparison` line of a per-service script (bench/src/mode.ts). */
+interface ComparisonRow {
+  case: string;
+  metric: string;
+  unit: string;
+  subject: string;
+  value: number;
+  baseline: string;
+  baselineValue: number;
+  better: 'higher' | 'lower';
+}
+
+function isComparison(line: Record<string, unknown>): line is Record<string, unknown> & ComparisonRow {
+  return (
+    line.kind === 'comparison' &&
+    typeof line.case === 'string' &&
+    typeof line.value === 'number' &&
+    typeof line.baselineValue === 'number'
+  );
+}
+
+/** Three significant digits: the guard's ratio to the naive check is ~0.0001, fixed decimals would show 0.00×. */
+const comparisonRatio = (a: number, b: number): string =>
+  b > 0 && Number.isFinite(a)
+    ? `${Number((a / b).toPrecision(3)).toLocaleString('en-US', { maximumSignificantDigits: 3 })}×`
+    : '–';
+
+function comparisonTable(rows: ComparisonRow[]): string {
+  const digits = (v: number) => (Math.abs(v) < 10 ? 2 : Math.abs(v) < 100 ? 1 : 0);
+  const out = [
+    '| case | figure | measured | value | in-run baseline | baseline value | ratio |',
+    '|---|---|---|--:|---|--:|--:|',
+  ];
+  for (const r of rows) {
+    const better = r.better === 'higher' ? 'higher is better' : 'lower is better';
+    out.push(
+      `| ${r.case} | ${r.metric} (${r.unit}, ${better}) | ${r.subject} | ${num(r.value, digits(r.value))} | ${r.baseline} | ${num(r.baselineValue, digits(r.baselineValue))} | ${comparisonRatio(r.value, r.baselineValue)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
 function othersSection(all: Line[]): string {
   const picked = latestRun(all, 'other');
   if (!picked) return '_The other benchmarks have not been run yet (the smoke pass skips them)._\n';
@@ -307,8 +349,20 @@ function othersSection(all: Line[]): string {
         : `exit code ${outcome.exitCode}`;
       out.push(`${num(outcome.lines)} JSON lines in ${num(outcome.durationMs / 1000, 1)} s, ${how}.`, '');
     }
-    const values = mine.filter((l) => l.kind === 'line').map((l) => JSON.stringify(l.line));
-    if (values.length > 0) out.push('```json', ...values.slice(0, 40), '```', '');
+    const printed = mine.filter((l) => l.kind === 'line').map((l) => l.line as Record<string, unknown>);
+    const comparisons = printed.filter(isComparison);
+    if (comparisons.length > 0) out.push(comparisonTable(comparisons), '');
+    const values = printed.filter((l) => !isComparison(l)).map((l) => JSON.stringify(l));
+    if (values.length > 0) {
+      // The script's own lines hold every figure; the table above is what to read first.
+      const body = ['```json', ...values.slice(0, 40), '```'];
+      out.push(
+        ...(comparisons.length > 0
+          ? ['<details><summary>Every line it printed</summary>', '', ...body, '', '</details>']
+          : body),
+        '',
+      );
+    }
     if (outcome?.stderrTail) out.push('Its stderr ended with:', '```', String(outcome.stderrTail).trim(), '```', '');
   }
   return out.join('\n');
