@@ -13,7 +13,7 @@
  * JetStream median at the same concurrency, measured in the same process.
  *
  *   BENCH_MODE=smoke|quick|full npx tsx bench/bus.ts
- * (events per run × runs: 200 × 1, 800 × 3, 10,000 × 5), JSON lines on stdout,
+ * (events per run × runs: 200 × 1, 400 × 3, 10,000 × 5), JSON lines on stdout,
  * plus a `comparison` line per variant (bench/src/mode.ts).
  */
 import fs from 'node:fs';
@@ -27,7 +27,7 @@ import pino from 'pino';
 import { byMode, printComparison } from './src/mode';
 
 // quick: ~10 s on 2 cores with NATS and PostgreSQL up (setup included).
-const EVENTS = byMode({ smoke: 200, quick: 800, full: 10_000 });
+const EVENTS = byMode({ smoke: 200, quick: 400, full: 10_000 });
 const REPEATS = byMode({ smoke: 1, quick: 3, full: 5 });
 const PUBLISH_WINDOW = 32;
 const CONCURRENCIES = [1, 64];

@@ -63,8 +63,10 @@ export const PLANS: Record<Mode, Plan> = {
     },
     crdtMessageCounts: [10_000],
     crdtAppends: 100,
-    othersBudgetMs: 20_000,
-    othersTotalMs: 45_000,
+    // Each script scales itself by BENCH_MODE (~3-10 s in quick); the client's (browser + app start) is last and
+    // takes what remains. Fan-out and CRDTs take ~3 minutes here, so this keeps the pass under 5.
+    othersBudgetMs: 60_000,
+    othersTotalMs: 100_000,
     deadlineMs: 8 * 60_000,
   },
   full: {
