@@ -510,7 +510,7 @@ export function writeReport(): string {
     crdtSection(all),
     '## Other benchmarks (storage, guard, bus, auth tokens, notifier, client)',
     '',
-    'Scripts written by the engineers of each part, run by the harness when present; their JSON lines as they printed them.',
+    'Scripts written by the engineers of each part, run by the harness when present and scaled by the pass (`BENCH_MODE`): for each, its comparisons with the baseline it measured in the same run (ratio = value ÷ baseline), then every JSON line as it printed them.',
     '',
     othersSection(all),
   ].join('\n');
