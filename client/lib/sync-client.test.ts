@@ -146,11 +146,17 @@ describe('sync client', () => {
     // changes flow both ways (a retry by detach() + attach() gets its queued Close replayed
     // right after the new authentication, and the server stops relaying the room).
     const other = track(device('gina')).client.open('room:r4' as DocumentName);
-    await waitFor(() => other.status().kind === 'synced', { message: 'gina synced' });
+    await waitFor(() => other.status().kind === 'synced', { message: 'gina synced', timeoutMs: 10_000 });
     say(other.doc, 'gina', 'after the retry');
-    await waitFor(() => readMessages(room.doc).some((m) => m.text === 'after the retry'), { message: 'erin receives' });
+    await waitFor(() => readMessages(room.doc).some((m) => m.text === 'after the retry'), {
+      message: 'erin receives',
+      timeoutMs: 10_000,
+    });
     say(room.doc, 'erin', 'still here');
-    await waitFor(() => readMessages(other.doc).some((m) => m.text === 'still here'), { message: 'gina receives' });
+    await waitFor(() => readMessages(other.doc).some((m) => m.text === 'still here'), {
+      message: 'gina receives',
+      timeoutMs: 10_000,
+    });
   });
 
   it('shows a user online to others again right after their connection drops and comes back', async () => {
@@ -161,7 +167,8 @@ describe('sync client', () => {
     if (!watcherAwareness) throw new Error('awareness is on by default');
     const seesHana = () =>
       (watcherAwareness.getStates().get(hanaId)?.user as { id?: string } | undefined)?.id === 'hana';
-    await waitFor(seesHana, { message: 'ivan sees hana' });
+    // Generous: with every client test file running at once on two cores, a first sync can take seconds.
+    await waitFor(seesHana, { message: 'ivan sees hana', timeoutMs: 10_000 });
     // The removal the server broadcasts when hana's socket drops, seen by ivan.
     let removalSeen = false;
     watcherAwareness.on('change', ({ removed }: { removed: number[] }) => {
@@ -169,11 +176,11 @@ describe('sync client', () => {
     });
     const socket = away.provider.configuration.websocketProvider;
     socket.webSocket?.close();
-    await waitFor(() => removalSeen, { message: 'ivan sees hana leave' });
+    await waitFor(() => removalSeen, { message: 'ivan sees hana leave', timeoutMs: 10_000 });
     // Hana changes nothing about her presence: only the re-announcement after the reconnect brings her back.
     await waitFor(() => away.status().kind === 'synced' && seesHana(), {
       message: 'ivan sees hana again',
-      timeoutMs: 4000,
+      timeoutMs: 6000,
     });
   });
 
