@@ -32,8 +32,8 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
-/** Shared by services in one process so SQLite has one writer connection. */
-const sqliteHandles = new Map<string, { sqlite: SQLite.Database; refs: number }>();
+/** Shared by every caller in one process that opens the same file: one connection, one Kysely, one lock. */
+const sqliteHandles = new Map<string, { sqlite: SQLite.Database; kysely: Kysely<unknown>; refs: number }>();
 
 export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   if (options.databaseUrl) {
@@ -63,37 +63,32 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
     if (location !== ':memory:') fs.mkdirSync(path.dirname(location), { recursive: true });
     const sqlite = new SQLite(location);
     sqlite.pragma('journal_mode = WAL');
-    // NORMAL is durable against process crashes (kill -9) in WAL mode; FULL adds power-loss safety.
+    // NORMAL is durable against process crashes (kill -9) in WAL mode; FULL adds power-loss safety,
+    // which matters here: a server that loses acknowledged writes refuses the clients that still hold them.
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    handle = { sqlite, refs: 0 };
+    // ONE Kysely instance per file: its connection mutex is what keeps one caller's statements out of
+    // another's open transaction on the single SQLite connection.
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
+    handle = { sqlite, kysely, refs: 0 };
     if (location !== ':memory:') sqliteHandles.set(location, handle);
   }
   handle.refs++;
   const shared = handle;
-  const db = new Kysely<DB>({
-    dialect: new SqliteDialect({
-      // Kysely destroys the database on db.destroy(); keep the shared handle open until the last user closes.
-      database: {
-        close: () => {},
-        prepare: (sql: string) => shared.sqlite.prepare(sql),
-      } as unknown as SQLite.Database,
-    }),
-  });
   let closed = false;
   return {
     kind: 'sqlite',
-    db,
+    db: shared.kysely as Kysely<DB>,
     ping: async () => shared.sqlite.open,
     close: async () => {
       if (closed) return;
       closed = true;
-      await db.destroy();
       shared.refs--;
       if (shared.refs === 0) {
         sqliteHandles.delete(location);
-        shared.sqlite.close();
+        // Destroying Kysely closes the better-sqlite3 handle too.
+        await shared.kysely.destroy();
       }
     },
   };
