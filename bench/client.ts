@@ -5,7 +5,7 @@
  * page (gzip); JS heap with the 50k room open. JSON lines on stdout.
  *
  *   BENCH_MODE=smoke|quick|full npx tsx bench/client.ts
- * Rooms of 200 (smoke), 1k and 5k (quick), 1k, 10k and 50k messages (full);
+ * Rooms of 200 (smoke), 1k and 10k (quick), 1k, 10k and 50k messages (full);
  * `comparison` lines (bench/src/mode.ts): each room against the smallest one,
  * and online against offline. Starting the app rebuilds the client first when
  * its build is older than its sources (minutes on 2 cores).
@@ -26,7 +26,7 @@ import { startApp } from '../e2e/support/app';
 import { launchBrowser } from '../e2e/support/browser';
 import { byMode, printComparison } from './src/mode';
 
-const SIZES = byMode({ smoke: [200], quick: [1_000, 5_000], full: [1_000, 10_000, 50_000] });
+const SIZES = byMode({ smoke: [200], quick: [1_000, 10_000], full: [1_000, 10_000, 50_000] });
 const CHUNK = 1_000;
 const SERVER_SEED_MAX = 10_000;
 const PASSWORD = 'correct horse battery staple';
