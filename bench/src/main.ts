@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type FanoutPlan, type FanoutScenario, runFanoutScenario, runRoomMemory } from './fanout/fanout';
+import {
+  type FanoutPlan,
+  type FanoutScenario,
+  LADDER_SERVERS,
+  runFanoutScenario,
+  runRoomMemory,
+} from './fanout/fanout';
 import type { ServerKind } from './fanout/messages';
 import { createRecorder, createRunContext, type Mode, RESULTS_FILE, type Recorder, type ResultLine } from './results';
 
@@ -9,6 +15,8 @@ export type Suite = (typeof SUITES)[number];
 export const SERVERS: ServerKind[] = ['confab', 'confab-pg', 'hocuspocus', 'y-websocket'];
 /** The smoke pass: Confab as the all-in-one runs it (SQLite) and the peers; PostgreSQL needs a server. */
 export const DEFAULT_SERVERS: ServerKind[] = ['confab', 'hocuspocus', 'y-websocket'];
+/** Every kind --servers= accepts: the compared servers and the feature ladder's rungs. */
+const KNOWN_SERVERS: ServerKind[] = [...SERVERS, ...LADDER_SERVERS];
 
 export interface Plan {
   fanout: FanoutPlan;
@@ -48,7 +56,8 @@ export const PLANS: Record<Mode, Plan> = {
     fanout: {
       servers: SERVERS,
       scenarios: [
-        { roomSize: 10, connections: 100 },
+        // The ladder adds ~15 s per rung here; at 50x1000 it would take the pass past 5 minutes.
+        { roomSize: 10, connections: 100, ladder: true },
         { roomSize: 50, connections: 1000 },
       ],
       deliveryRates: [500, 1000, 2000, 5000, 10_000, 20_000, 40_000, 80_000, 160_000],
@@ -63,7 +72,7 @@ export const PLANS: Record<Mode, Plan> = {
     },
     crdtMessageCounts: [10_000],
     crdtAppends: 100,
-    // Each script scales itself by BENCH_MODE (~3-10 s in quick); the client's (browser + app start) is last and
+    // Each script scales itself by BENCH_MODE (~3-10 s in quick, ~50 s for all six measured); the client (browser + app start) is last and
     // takes what remains. Fan-out and CRDTs take ~3 minutes here, so this keeps the pass under 5.
     othersBudgetMs: 60_000,
     othersTotalMs: 100_000,
@@ -73,10 +82,10 @@ export const PLANS: Record<Mode, Plan> = {
     fanout: {
       servers: SERVERS,
       scenarios: [
-        { roomSize: 10, connections: 100 },
-        { roomSize: 10, connections: 1000 },
-        { roomSize: 50, connections: 100 },
-        { roomSize: 50, connections: 1000 },
+        { roomSize: 10, connections: 100, ladder: true },
+        { roomSize: 10, connections: 1000, ladder: true },
+        { roomSize: 50, connections: 100, ladder: true },
+        { roomSize: 50, connections: 1000, ladder: true },
       ],
       deliveryRates: [
         250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12_000, 16_000, 24_000, 32_000, 48_000, 64_000, 96_000,
@@ -134,8 +143,8 @@ export function parseArgs(argv: string[]): Options | string {
       options.suites = names as Suite[];
     } else if (arg.startsWith('--servers=')) {
       const names = arg.slice('--servers='.length).split(',');
-      const unknown = names.filter((n) => !(SERVERS as string[]).includes(n));
-      if (unknown.length > 0) return `unknown server ${unknown.join(', ')} (known: ${SERVERS.join(', ')})`;
+      const unknown = names.filter((n) => !(KNOWN_SERVERS as string[]).includes(n));
+      if (unknown.length > 0) return `unknown server ${unknown.join(', ')} (known: ${KNOWN_SERVERS.join(', ')})`;
       options.servers = names as ServerKind[];
     } else if (arg.startsWith('--note=')) {
       options.note = arg.slice('--note='.length);
@@ -157,7 +166,12 @@ export function parseArgs(argv: string[]): Options | string {
   return options;
 }
 
-async function runFanout(plan: FanoutPlan, servers: ServerKind[], record: Recorder): Promise<void> {
+async function runFanout(
+  plan: FanoutPlan,
+  servers: ServerKind[],
+  withLadder: boolean,
+  record: Recorder,
+): Promise<void> {
   if (servers.includes('confab')) {
     const { measureSqliteCommit } = await import('./fanout/disk');
     record({ bench: 'fanout', kind: 'disk', probe: 'sqlite-wal-full-commit', ...measureSqliteCommit(200) });
@@ -165,7 +179,9 @@ async function runFanout(plan: FanoutPlan, servers: ServerKind[], record: Record
   // Scenario-major order: the servers compared in one table run back to back,
   // so a burst of other load on the machine hits them alike.
   for (const scenario of plan.scenarios) {
-    for (const server of servers) {
+    // The ladder runs right after the servers it sits between (bare Hocuspocus and full Confab).
+    const kinds = withLadder && scenario.ladder ? [...servers, ...LADDER_SERVERS] : servers;
+    for (const server of kinds) {
       try {
         await runFanoutScenario(server, scenario, plan, record);
       } catch (error) {
@@ -263,7 +279,7 @@ async function runPass(options: Options, plan: Plan, argv: string[]): Promise<nu
   if (options.suites.includes('fanout')) {
     const servers = options.servers ?? plan.fanout.servers;
     const fanout = { ...plan.fanout, servers, scenarios: options.scenarios ?? plan.fanout.scenarios };
-    await runFanout(fanout, servers, record);
+    await runFanout(fanout, servers, options.servers === null, record);
   }
   if (options.suites.includes('crdt')) {
     const { runCrdt } = await import('./crdt/crdt');
