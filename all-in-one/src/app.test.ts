@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestPostgres, needService, waitFor } from '@confab/platform/testing';
@@ -188,6 +189,28 @@ describe('the all-in-one process', () => {
     const second = await start({ DATA_DIR: dataDir });
     const again = await connect(second, alice, `room:${roomId}`);
     expect(readMessages(again.doc).map((m) => m.text)).toEqual(['still here?']);
+  });
+
+  it('takes PUBLIC_URL from the port when it is unset, so the browser origin it serves is accepted', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const confab = await start({ PORT: String(port) });
+    const register = (origin: string) =>
+      fetch(`${confab.url}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: JSON.stringify({
+          email: `o${origin.length}@example.com`,
+          password: 'correct horse battery',
+          displayName: 'O',
+        }),
+      });
+    expect((await register(`http://localhost:${port}`)).status).toBe(201);
+    expect((await register('http://localhost:3000')).status).toBe(403);
   });
 
   it('refuses a sync connection for a room the user does not belong to', async () => {

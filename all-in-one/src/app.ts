@@ -49,7 +49,10 @@ export async function startConfab(
   { logger: injected }: { logger?: Logger } = {},
 ): Promise<Confab> {
   const config: AllInOneConfig = loadAllInOneConfig(env);
-  const serviceEnv = { ...env, DATA_DIR: config.dataDir };
+  // Unset PUBLIC_URL means "this machine, on the port we listen on": `PORT=8080 npm start`
+  // must accept sign-ups from http://localhost:8080 (the Origin check compares against it).
+  const publicUrl = env.PUBLIC_URL || (config.PORT !== 0 ? `http://localhost:${config.PORT}` : undefined);
+  const serviceEnv = { ...env, DATA_DIR: config.dataDir, ...(publicUrl ? { PUBLIC_URL: publicUrl } : {}) };
   const logger = injected ?? createLogger({ name: 'confab', level: config.LOG_LEVEL });
   const registry = createRegistry({ processMetrics: true });
   const database = openDatabase<unknown>({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
