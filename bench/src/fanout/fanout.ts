@@ -13,6 +13,7 @@ import type { Recorder } from '../results';
 import {
   type GeneratorChildMessage,
   type GeneratorParentMessage,
+  isConfab,
   type RoomSpec,
   SERVER_DIALECT,
   type ServerChildMessage,
@@ -33,7 +34,12 @@ export const P99_LIMIT_MS = 200;
 export interface FanoutScenario {
   roomSize: number;
   connections: number;
+  /** Also run the feature ladder (LADDER_SERVERS) on this scenario when no --servers= is given. */
+  ladder?: boolean;
 }
+
+/** The rungs between bare Hocuspocus and full Confab, each a Confab with one production feature taken out. */
+export const LADDER_SERVERS: ServerKind[] = ['confab-mem', 'confab-noguard', 'confab-nobus'];
 
 export interface FanoutPlan {
   servers: ServerKind[];
@@ -66,7 +72,7 @@ async function startServer(
   kind: ServerKind,
   signer: TokenSigner | null,
 ): Promise<{ child: ServerChild; url: string; cleanup: () => Promise<void> }> {
-  const confab = kind === 'confab' || kind === 'confab-pg';
+  const confab = isConfab(kind);
   const dataDir = confab ? fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bench-')) : undefined;
   // A fresh PostgreSQL database per server start, dropped afterwards.
   const postgres = kind === 'confab-pg' ? await createTestPostgres() : undefined;
@@ -265,7 +271,7 @@ export async function runFanoutScenario(
   plan: FanoutPlan,
   record: Recorder,
 ): Promise<void> {
-  const signer = kind === 'confab' || kind === 'confab-pg' ? await createTokenSigner() : null;
+  const signer = isConfab(kind) ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
   let generators: { child: GeneratorChild; clients: number; connectMs: number }[] = [];
   const base = { bench: 'fanout', server: kind, roomSize: scenario.roomSize, connections: scenario.connections };
@@ -336,7 +342,7 @@ export async function runFanoutScenario(
 
 /** Memory of loaded rooms: `memoryRooms` rooms with one client each, each holding `preloadMessages` messages. */
 export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: Recorder): Promise<void> {
-  const signer = kind === 'confab' || kind === 'confab-pg' ? await createTokenSigner() : null;
+  const signer = isConfab(kind) ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
   let generators: { child: GeneratorChild; clients: number; connectMs: number }[] = [];
   try {

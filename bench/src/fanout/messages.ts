@@ -3,11 +3,26 @@ import type { Dialect } from './wire';
 
 /** IPC between the orchestrator and its child processes (server and load generators). */
 
-export type ServerKind = 'confab' | 'confab-pg' | 'hocuspocus' | 'y-websocket';
+export type ServerKind =
+  | 'confab'
+  | 'confab-pg'
+  | 'confab-mem'
+  | 'confab-noguard'
+  | 'confab-nobus'
+  | 'hocuspocus'
+  | 'y-websocket';
+
+/** Confab and its feature-ladder variants: they take signed tokens and a scratch directory. */
+export function isConfab(kind: ServerKind): boolean {
+  return kind.startsWith('confab');
+}
 
 export const SERVER_DIALECT: Record<ServerKind, Dialect> = {
   confab: 'hocuspocus',
   'confab-pg': 'hocuspocus',
+  'confab-mem': 'hocuspocus',
+  'confab-noguard': 'hocuspocus',
+  'confab-nobus': 'hocuspocus',
   hocuspocus: 'hocuspocus',
   'y-websocket': 'y-websocket',
 };

@@ -18,6 +18,9 @@ async function start(options: ServerChildOptions): Promise<RunningServer> {
       return (await import('./servers/y-websocket')).startYWebsocket();
     case 'confab':
     case 'confab-pg':
+    case 'confab-mem':
+    case 'confab-noguard':
+    case 'confab-nobus':
       return (await import('./servers/confab')).startConfab(options);
   }
 }
