@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_DIR, readResults, type StoredLine } from '../results';
+import { ladderTable } from './ladder';
 import { lineChart, type Series } from './svg';
 
 const DOC = path.join(REPO_DIR, 'docs', 'benchmarks.md');
@@ -115,6 +116,8 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
       );
     }
     out.push('');
+    const ladder = ladderTable(rows);
+    if (ladder) out.push(ladder);
     // The same offered load for every server: the highest step all of them sustained.
     const offered = (s: string) =>
       new Set(
@@ -381,7 +384,7 @@ peer is the real npm package started by the harness. Compare ratios within a run
 | \`npm run bench -- --smoke\` | a few seconds of each suite (Confab on SQLite, no PostgreSQL needed), for CI, to keep the harness from rotting | seconds |
 | \`npm run bench -- --report\` | only rebuild this page | – |
 
-Options: \`--only=fanout,crdt,others\`, \`--servers=confab,confab-pg,hocuspocus,y-websocket\`, \`--scenarios=10x100,50x1000\`, \`--no-report\`.
+Options: \`--only=fanout,crdt,others\`, \`--servers=confab,confab-pg,hocuspocus,y-websocket\` (and the feature ladder's \`confab-mem,confab-noguard,confab-nobus\`), \`--scenarios=10x100,50x1000\`, \`--no-report\`.
 `;
 
 const METHOD = `## How the fan-out is measured
