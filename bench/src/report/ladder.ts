@@ -13,6 +13,8 @@ interface Rung {
   /** The rung this one differs from by the feature named in `adds`. */
   from: string | null;
   adds: string;
+  /** The change from `from`, for the summary's one line. */
+  short: string;
 }
 
 /**
@@ -26,36 +28,42 @@ export const RUNGS: Rung[] = [
     label: 'bare Hocuspocus',
     from: null,
     adds: 'Relays each update from memory: no auth, no checks, no storage.',
+    short: 'bare',
   },
   {
     server: 'confab-noguard',
     label: 'Confab, pass-through guard',
     from: 'hocuspocus',
     adds: 'Adds the sync token check per connection, the rate limiter, presence and the durable append (SQLite on disk, WAL, synchronous=FULL) before the acknowledgement; the guard lets every update through unread, so no message events either.',
+    short: '+ token, rate limit, presence, durable SQLite append',
   },
   {
     server: 'confab-nobus',
     label: 'Confab, silent bus',
     from: 'confab-noguard',
     adds: "Adds the room schema v1 guard on every update and the message events it implies, written to the outbox in the append's transaction and removed once published; the bus's publish drops them.",
+    short: '+ guard and message events',
   },
   {
     server: 'confab',
     label: 'Confab (full, SQLite)',
     from: 'confab-nobus',
     adds: "Adds the in-process durable bus: each event's publish is its own insert into the bus's table.",
+    short: '+ durable in-process bus (full Confab)',
   },
   {
     server: 'confab-mem',
     label: 'Confab, SQLite in memory',
     from: 'confab',
     adds: "Full Confab with the database in memory: no file and no fsync'd commit, so the ratio to full Confab (read it inverted) is what durable commits cost.",
+    short: 'full Confab with SQLite in memory (no fsync)',
   },
   {
     server: 'confab-pg',
     label: 'Confab (full, PostgreSQL)',
     from: 'confab',
     adds: 'Full Confab with PostgreSQL (local server) instead of SQLite.',
+    short: 'full Confab on PostgreSQL',
   },
 ];
 
@@ -110,4 +118,21 @@ export function ladderTable(rows: Line[]): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+/** One line for the report's summary: each rung's max sustained rate as a multiple of the rung it is compared with. */
+export function ladderSummary(rows: Line[]): string {
+  if (!ladderTable(rows)) return '';
+  const max = (s: string | null) =>
+    rows.find((l) => l.server === s && l.kind === 'summary')?.maxSustainedDeliveriesPerSec as number | undefined;
+  const parts = RUNGS.filter((r) => r.from && max(r.server) !== undefined && max(r.from) !== undefined).map(
+    (r) => `${r.short} ${times(max(r.server), max(r.from))}`,
+  );
+  if (parts.length === 0) return '';
+  return `What each feature costs, max sustained as a multiple of the rung before (CPU per delivery in the section below): ${parts.join('; ')}`;
+}
+
+/** The ladder's Confab variants this scenario ran, for the step table. */
+export function ladderOnlyServers(rows: Line[]): string[] {
+  return ['confab-noguard', 'confab-nobus', 'confab-mem'].filter((s) => rows.some((l) => l.server === s));
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_DIR, readResults, type StoredLine } from '../results';
-import { ladderTable } from './ladder';
+import { ladderOnlyServers, ladderSummary, ladderTable } from './ladder';
 import { lineChart, type Series } from './svg';
 
 const DOC = path.join(REPO_DIR, 'docs', 'benchmarks.md');
@@ -190,7 +190,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
       '| server | offered/s | delivered/s | lost | p50 ms | p95 ms | p99 ms | max ms | server µs/delivery | server cores | generator µs/delivery | generator cores | generator loop p99 ms | load avg | sustained |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     );
-    for (const s of servers) {
+    for (const s of [...servers, ...ladderOnlyServers(rows)]) {
       for (const l of attempts(s)) {
         out.push(
           `| ${s}${l.attempt > 1 ? ` (retry ${l.attempt - 1})` : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${num(l.loadAverage1m, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
@@ -471,6 +471,8 @@ function summary(all: Line[]): string {
     out.push(
       `- **Rooms of ${roomSize}, ${num(connections)} connections**, highest sustained deliveries/s (p99 ≤ 200 ms): ${parts.join('; ')}.`,
     );
+    const ladder = ladderSummary(fan.filter((l) => l.roomSize === roomSize && l.connections === connections));
+    if (ladder) out.push(`  - ${ladder}.`);
   }
   const crdt = all.filter((l) => l.bench === 'crdt' && !l.kind && l.mode !== 'smoke');
   const sizes = [...new Set(crdt.map((l) => l.messages as number))].sort((a, b) => b - a);
