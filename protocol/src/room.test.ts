@@ -125,6 +125,26 @@ describe('room schema v1 accessors', () => {
     expect(unreadCount(doc, alice)).toBe(0);
   });
 
+  it('appends after trailing deleted messages, at the very end as the sender saw it', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, alice);
+    post(doc, 2, alice);
+    deleteMessage(doc, id(2));
+    const appended: Y.Item[] = [];
+    doc.on('afterTransaction', (tr: Y.Transaction) => {
+      for (const [client, clock] of tr.afterState) {
+        if (clock > (tr.beforeState.get(client) ?? 0)) {
+          const structs = doc.store.clients.get(client) ?? [];
+          appended.push(structs[structs.length - 1] as Y.Item);
+        }
+      }
+    });
+    post(doc, 3, alice);
+    // Nothing to its right (not even the deleted message): the guard's "appended at the end" rule.
+    expect(appended[0]?.rightOrigin).toBeNull();
+    expect(readMessages(doc).map((m) => m.id)).toEqual(['m1', 'm3']);
+  });
+
   it('converges when two replicas append concurrently', () => {
     const a = new Y.Doc();
     const b = new Y.Doc();
