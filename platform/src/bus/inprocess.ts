@@ -158,8 +158,12 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       .execute();
   }
 
-  /** Concurrent publishes share one transaction (one fsync on SQLite). */
-  const append = groupCommit<NewEvent>((items) => insertEvents(db, items));
+  /**
+   * Concurrent publishes share one transaction (one fsync on SQLite). better-sqlite3 blocks the event
+   * loop while it commits, so nothing could queue behind a running write: on SQLite a write first lets
+   * the current turn finish, so the publishes of one turn (one batch of socket reads) share it.
+   */
+  const append = groupCommit<NewEvent>((items) => insertEvents(db, items), { collectUntilNextTurn: !isPg });
 
   async function deadLetter(
     trx: Kysely<BusTables>,

@@ -24,15 +24,18 @@ export function createOutbox(database: Database<unknown>, now: () => number = Da
   const db = busDb(database);
   const isPg = database.kind === 'postgres';
 
-  // Concurrent publishes share one transaction (one fsync on SQLite).
-  const append = groupCommit<{ id: string; subject: string; payload: string }>(async (rows) => {
-    const t = now();
-    await db
-      .insertInto('bus_outbox')
-      .values(rows.map((row) => ({ ...row, created_at: t })))
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
-  });
+  // Concurrent publishes share one transaction (one fsync on SQLite; see inprocess.ts for the turn).
+  const append = groupCommit<{ id: string; subject: string; payload: string }>(
+    async (rows) => {
+      const t = now();
+      await db
+        .insertInto('bus_outbox')
+        .values(rows.map((row) => ({ ...row, created_at: t })))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    },
+    { collectUntilNextTurn: !isPg },
+  );
 
   return {
     /** Durable once this resolves. A row whose id is already waiting is dropped. Throws for a bad event. */
