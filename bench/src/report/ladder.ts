@@ -48,7 +48,7 @@ export const RUNGS: Rung[] = [
     server: 'confab',
     label: 'Confab (full, SQLite)',
     from: 'confab-nobus',
-    adds: "Adds the in-process durable bus: each event's publish is its own insert into the bus's table.",
+    adds: "Adds the in-process durable bus: published events are inserted into the bus's table, the publishes of one event-loop turn in one commit.",
     short: '+ durable in-process bus (full Confab)',
   },
   {
