@@ -5,13 +5,13 @@ import {
   createInvite,
   createRoom,
   joinFromInvite,
-  launchBrowser,
   message,
   newUserContext,
   send,
   shot,
   shotOnFailure,
   signUp,
+  twoPeople,
   waitForSynced,
 } from './support/browser';
 
@@ -29,11 +29,7 @@ let roomId: string;
 
 beforeAll(async () => {
   app = await startApp();
-  browser = await launchBrowser();
-  aliceContext = await newUserContext(browser, app.url);
-  bobContext = await newUserContext(browser, app.url);
-  alice = await aliceContext.newPage();
-  bob = await bobContext.newPage();
+  ({ browser, aliceContext, bobContext, alice, bob } = await twoPeople(app.url));
 });
 
 afterEach(async (context) => {

@@ -4,15 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { type RunningApp, startApp } from './support/app';
 import {
-  createInvite,
-  createRoom,
-  joinFromInvite,
-  launchBrowser,
+  aliceInvitesBob,
   message,
   newUserContext,
   send,
   shotOnFailure,
-  signUp,
+  twoPeople,
   waitForSynced,
 } from './support/browser';
 
@@ -40,19 +37,8 @@ async function controlledByServiceWorker(page: Page): Promise<boolean> {
 
 beforeAll(async () => {
   app = await startApp();
-  browser = await launchBrowser();
-  aliceContext = await newUserContext(browser, app.url);
-  bobContext = await newUserContext(browser, app.url);
-  alice = await aliceContext.newPage();
-  bob = await bobContext.newPage();
-  await signUp(alice, 'Alice');
-  roomId = await createRoom(alice, 'Offline club');
-  await waitForSynced(alice);
-  const invite = await createInvite(alice);
-  await signUp(bob, 'Bob', new URL(invite).pathname);
-  await joinFromInvite(bob);
-  await bob.waitForURL(`**/chat/${roomId}`);
-  await waitForSynced(bob);
+  ({ browser, aliceContext, bobContext, alice, bob } = await twoPeople(app.url));
+  roomId = await aliceInvitesBob({ alice, bob }, 'Offline club');
   await send(alice, 'History from before');
   await message(bob, 'History from before').waitFor();
 });

@@ -1,43 +1,18 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { type RunningApp, startApp } from './support/app';
-import {
-  createInvite,
-  createRoom,
-  joinFromInvite,
-  launchBrowser,
-  message,
-  newUserContext,
-  send,
-  shotOnFailure,
-  signUp,
-  waitForSynced,
-} from './support/browser';
+import { aliceInvitesBob, message, send, shotOnFailure, twoPeople } from './support/browser';
 
 /** The server goes away and comes back (a deploy, a crash): open pages carry on by themselves. */
 let app: RunningApp;
 let browser: Browser;
-let aliceContext: BrowserContext;
-let bobContext: BrowserContext;
 let alice: Page;
 let bob: Page;
-let roomId: string;
 
 beforeAll(async () => {
   app = await startApp();
-  browser = await launchBrowser();
-  aliceContext = await newUserContext(browser, app.url);
-  bobContext = await newUserContext(browser, app.url);
-  alice = await aliceContext.newPage();
-  bob = await bobContext.newPage();
-  await signUp(alice, 'Alice');
-  roomId = await createRoom(alice, 'Restarts');
-  await waitForSynced(alice);
-  const invite = await createInvite(alice);
-  await signUp(bob, 'Bob', new URL(invite).pathname);
-  await joinFromInvite(bob);
-  await bob.waitForURL(`**/chat/${roomId}`);
-  await waitForSynced(bob);
+  ({ browser, alice, bob } = await twoPeople(app.url));
+  await aliceInvitesBob({ alice, bob }, 'Restarts');
 });
 
 afterEach(async (context) => {

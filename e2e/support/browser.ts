@@ -112,3 +112,38 @@ export async function shotOnFailure(testName: string, pages: Record<string, Page
     if (!page.isClosed()) await shot(page, `failed-${slug}-${name}`).catch(() => {});
   }
 }
+
+/** Alice and Bob, each in a browser context of their own, against one running app. */
+export interface TwoPeople {
+  browser: Browser;
+  aliceContext: BrowserContext;
+  bobContext: BrowserContext;
+  alice: Page;
+  bob: Page;
+}
+
+export async function twoPeople(baseURL: string): Promise<TwoPeople> {
+  const browser = await launchBrowser();
+  const aliceContext = await newUserContext(browser, baseURL);
+  const bobContext = await newUserContext(browser, baseURL);
+  return { browser, aliceContext, bobContext, alice: await aliceContext.newPage(), bob: await bobContext.newPage() };
+}
+
+/**
+ * Alice signs up and creates a room; Bob signs up through its invite link and
+ * joins; both are synced when this resolves. Returns the room id.
+ */
+export async function aliceInvitesBob(
+  { alice, bob }: Pick<TwoPeople, 'alice' | 'bob'>,
+  roomName: string,
+): Promise<string> {
+  await signUp(alice, 'Alice');
+  const roomId = await createRoom(alice, roomName);
+  await waitForSynced(alice);
+  const invite = await createInvite(alice);
+  await signUp(bob, 'Bob', new URL(invite).pathname);
+  await joinFromInvite(bob);
+  await bob.waitForURL(`**/chat/${roomId}`);
+  await waitForSynced(bob);
+  return roomId;
+}
