@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestPostgres, needService, waitFor } from '@confab/platform/testing';
+import { createTestPostgres, freePort, needService, waitFor } from '@confab/platform/testing';
 import { appendMessage, newMessageId, readMessages, type UserId } from '@confab/protocol';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -192,12 +191,7 @@ describe('the all-in-one process', () => {
   });
 
   it('takes PUBLIC_URL from the port when it is unset, so the browser origin it serves is accepted', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as net.AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const confab = await start({ PORT: String(port) });
     const register = (origin: string) =>
       fetch(`${confab.url}/api/auth/register`, {

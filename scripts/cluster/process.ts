@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,17 +39,9 @@ export function mainOf(workspace: string): string {
   return path.join(REPO_ROOT, workspace, 'src', 'main.ts');
 }
 
-/** A port the OS says is free now. Another process may take it before we bind; the readiness check catches that. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '@confab/platform/testing';
+
+export { freePort };
 
 export function spawnService(spec: ServiceSpec, onLine?: (name: string, line: string) => void): ServiceProcess {
   // One Node process per service (no tsx CLI wrapper), so a kill -9 hits the service itself, not a parent.

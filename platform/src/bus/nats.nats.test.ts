@@ -8,7 +8,7 @@ import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/database';
-import { needService, SERVICES, uniqueSuffix, waitFor } from '../testing';
+import { freePort, needService, SERVICES, uniqueSuffix, waitFor } from '../testing';
 import { runBusContract } from './contract';
 import { createNatsBus, type NatsBus, type NatsBusOptions } from './nats';
 import type { Delivery } from './port';
@@ -55,17 +55,6 @@ async function startOwnNatsServer(
       await exited;
     },
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -1,2 +1,2 @@
 export { createTestPostgres } from './postgres';
-export { needService, SERVICES, type ServiceName, uniqueSuffix, waitFor } from './services';
+export { freePort, needService, SERVICES, type ServiceName, uniqueSuffix, waitFor } from './services';

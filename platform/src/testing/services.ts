@@ -50,6 +50,18 @@ export async function needService(name: ServiceName): Promise<boolean> {
   return ok;
 }
 
+/** A loopback port the OS says is free now (another process may still take it before the caller binds). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** A short random suffix for per-run names (databases, streams, key prefixes). */
 export function uniqueSuffix(): string {
   return `${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
