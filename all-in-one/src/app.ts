@@ -86,7 +86,13 @@ export async function startConfab(
 
     // The sync server verifies tokens against the auth server's key set in
     // memory, re-read on every lookup so a rotated key is picked up at once.
-    const jwks: JWTVerifyGetKey = async (header, token) => createLocalJWKSet(await auth.jwks())(header, token);
+    let keySet: { keys: unknown; verify: JWTVerifyGetKey } | undefined;
+    const jwks: JWTVerifyGetKey = async (header, token) => {
+      const { keys } = await auth.jwks();
+      // Import the keys once per key set, not once per connection.
+      if (keySet?.keys !== keys) keySet = { keys, verify: createLocalJWKSet({ keys }) };
+      return keySet.verify(header, token);
+    };
     const sync = await startSyncServer({
       config: loadSyncConfig(serviceEnv),
       logger: logger.child({ service: 'sync' }),
