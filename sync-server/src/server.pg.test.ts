@@ -1,5 +1,6 @@
 import { needService, uniqueSuffix, waitFor } from '@confab/platform/testing';
 import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { openTestDatabase, startTestServer, type TestServer } from './testing/harness';
@@ -34,6 +35,43 @@ describe.skipIf(!pg)('sync server on PostgreSQL', () => {
     expect(texts(doc).sort()).toEqual(['pg one', 'pg two']);
     await waitFor(() => texts(a.doc).length === 2 && texts(b.doc).length === 2);
     expect(texts(a.doc)).toEqual(texts(b.doc));
+    a.destroy();
+    b.destroy();
+  });
+
+  it('relays an update to the room before its commit, and acknowledges it to its author only after', async () => {
+    const name = `room:r${uniqueSuffix()}`;
+    const a = await t.connect({ name, user: 'alice' });
+    const b = await t.connect({ name, user: 'bob' });
+    // Another session holds the log table, as a slow disk or a busy database would: appends wait.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = t.db.database.db.transaction().execute(async (trx) => {
+      await sql`lock table sync_updates in exclusive mode`.execute(trx);
+      locked();
+      await gate;
+    });
+    await isLocked;
+    try {
+      appendMessage(a.doc, { id: newMessageId(), author: 'alice' as UserId, text: 'before the commit', createdAt: 1 });
+      await waitFor(() => texts(b.doc).includes('before the commit'), { message: 'bob saw it from memory' });
+      expect(a.provider.hasUnsyncedChanges).toBe(true);
+      expect((await t.server.store.load(name)).updates).toHaveLength(0);
+    } finally {
+      release();
+      await holder;
+    }
+    await a.acknowledged();
+    const stored = await t.server.store.load(name);
+    const doc = new Y.Doc();
+    for (const u of stored.updates) Y.applyUpdate(doc, u);
+    expect(texts(doc)).toEqual(['before the commit']);
     a.destroy();
     b.destroy();
   });

@@ -176,6 +176,43 @@ describe('in-process bus on SQLite', () => {
     await sub.stop();
   });
 
+  it('wakes only the subscriptions whose subjects a publish matches', async () => {
+    const database = open(tempDir());
+    // Polls far apart: only a wake-up can make a subscription run a claim round during the test.
+    const bus = await createInProcessBus({ database, logger, pollIntervalMs: 60_000 });
+    cleanups.push(() => bus.close());
+    const seen: string[] = [];
+    const sub = await bus.subscribe({
+      durable: 'auth-only',
+      subjects: ['confab.auth.>'],
+      handler: async (d) => {
+        seen.push(d.subject);
+      },
+    });
+    const cursor = async () =>
+      Number(
+        (
+          await busDb(database)
+            .selectFrom('bus_consumers')
+            .select('last_seq')
+            .where('durable', '=', 'auth-only')
+            .executeTakeFirstOrThrow()
+        ).last_seq,
+      );
+    // Let the subscription's first round (at subscribe) finish.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = await cursor();
+    for (let n = 0; n < 20; n++) await bus.publish('confab.room.r1.message.created', { id: `m${n}` });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Nobody woke it: no claim round ran (a round would have moved its cursor past the room events).
+    expect(await cursor()).toBe(before);
+    await bus.publish('confab.auth.session.revoked', { id: 'revoked-1' });
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual(['confab.auth.session.revoked']);
+    expect(await cursor()).toBeGreaterThanOrEqual(before + 21);
+    await sub.stop();
+  });
+
   it('prunes events older than the retention period, unless a durable still has them pending', async () => {
     const database = open(tempDir());
     let nowMs = 1_000_000;

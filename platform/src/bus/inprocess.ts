@@ -49,8 +49,8 @@ const SCAN_BATCH = 256;
  *   per event instead of two), so no subscriber waits on another's acks.
  */
 interface SharedState {
-  /** Wake-up → the durable of its subscription. */
-  readonly wakers: Map<() => void, string>;
+  /** Wake-up → the durable of its subscription and the subjects it filters on. */
+  readonly wakers: Map<() => void, { readonly durable: string; readonly subjects: readonly string[] }>;
   readonly acks: Map<string, number[]>;
 }
 const sharedByDatabase = new WeakMap<object, SharedState>();
@@ -118,12 +118,26 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   let closePromise: Promise<void> | null = null;
   let rotation = 0;
 
-  /** Wakes every local subscription, or only those of `durable` (a finished delivery frees capacity only there). */
-  const notify = (durable?: string) => {
+  /**
+   * Wakes the local subscriptions that can have work: every one, those of one durable (a finished
+   * delivery frees capacity only there), or those whose filters match a published subject. A
+   * subscription woken for nothing would still run a claim round (a transaction, on SQLite an fsync'd
+   * commit) only to move its cursor; events it does not want are skipped by its next real round.
+   */
+  const notify = (only?: { durable: string } | { subjects: readonly string[] }) => {
     // Rotate who is woken first: claims run in call order, so a fixed order would let the first
     // subscriber of a shared durable take every event and starve the others.
-    const list = [...wakers].filter(([, d]) => durable === undefined || d === durable).map(([wake]) => wake);
-    const start = rotation++ % Math.max(1, list.length);
+    const list = [...wakers]
+      .filter(([, w]) =>
+        only === undefined
+          ? true
+          : 'durable' in only
+            ? w.durable === only.durable
+            : only.subjects.some((subject) => matchesAny(w.subjects, subject)),
+      )
+      .map(([wake]) => wake);
+    if (list.length === 0) return;
+    const start = rotation++ % list.length;
     for (let i = 0; i < list.length; i++) list[(start + i) % list.length]?.();
   };
 
@@ -366,7 +380,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       private readonly sub: ResolvedSubscribeOptions,
       private readonly handler: (delivery: Delivery) => Promise<void>,
     ) {
-      wakers.set(this.wake, sub.durable);
+      wakers.set(this.wake, { durable: sub.durable, subjects: sub.subjects });
       // Live handlers keep their lease, so only a dead process's deliveries come back.
       this.leaseTimer = setInterval(() => {
         extendLeases(sub, [...this.inFlight.keys()]).catch((error) =>
@@ -449,7 +463,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         })
         .finally(() => {
           this.inFlight.delete(delivery.seq);
-          notify(this.sub.durable);
+          notify({ durable: this.sub.durable });
         });
       this.inFlight.set(delivery.seq, done);
     }
@@ -482,7 +496,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       assertPublishSubject(subject);
       if (closed) throw new Error('bus is closed');
       await append({ id: event.id, subject, payload: serializeEvent(event) });
-      notify();
+      notify({ subjects: [subject] });
     },
 
     async subscribe(subscribeOptions: SubscribeOptions): Promise<Subscription> {

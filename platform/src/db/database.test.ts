@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from './database';
+import { openDatabase, withStatementCache } from './database';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -73,5 +74,31 @@ describe('openDatabase on SQLite', () => {
     expect(mode.rows[0]?.journal_mode).toBe('wal');
     expect(sync.rows[0]?.synchronous).toBe(2);
     await database.close();
+  });
+});
+
+describe('the SQLite statement cache', () => {
+  it('prepares a statement once, keeps at most `size`, and drops the least recently used', () => {
+    const sqlite = new SQLite(':memory:');
+    const cached = withStatementCache(sqlite, 2);
+    const one = cached.prepare('select 1 as n');
+    expect(cached.prepare('select 1 as n')).toBe(one);
+    const two = cached.prepare('select 2 as n');
+    cached.prepare('select 1 as n'); // now the most recent
+    cached.prepare('select 3 as n'); // evicts 'select 2'
+    expect(cached.prepare('select 1 as n')).toBe(one);
+    expect(cached.prepare('select 2 as n')).not.toBe(two);
+    cached.close();
+    expect(sqlite.open).toBe(false);
+  });
+
+  it('gives the current columns after a migration changed the table under a cached statement', async () => {
+    const db = openDatabase<{ notes: { id: number; owner?: string } }>({ dataDir: tempDir() });
+    await db.db.schema.createTable('notes').addColumn('id', 'integer').execute();
+    await db.db.insertInto('notes').values({ id: 1 }).execute();
+    expect(await db.db.selectFrom('notes').selectAll().execute()).toEqual([{ id: 1 }]);
+    await db.db.schema.alterTable('notes').addColumn('owner', 'text').execute();
+    expect(await db.db.selectFrom('notes').selectAll().execute()).toEqual([{ id: 1, owner: null }]);
+    await db.close();
   });
 });

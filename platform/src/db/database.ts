@@ -32,6 +32,40 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
+/** Prepared statements kept per SQLite connection; Kysely's SQL strings repeat (one per query shape and list length). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The better-sqlite3 handle as Kysely sees it, with `prepare` answered from a
+ * small LRU of prepared statements: Kysely prepares every query it runs, and
+ * on the sync server's hot path (one log append and its events per update)
+ * compiling the same few statements again cost as much as running them.
+ * Reusing a statement is safe here: Kysely runs one query at a time per
+ * connection (its mutex), and a streaming query holds the connection until
+ * its iterator is done. SQLite re-prepares a cached statement by itself after
+ * a schema change (migrations).
+ */
+export function withStatementCache(sqlite: SQLite.Database, size = STATEMENT_CACHE_SIZE) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql: string): SQLite.Statement {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+    close(): void {
+      cache.clear();
+      sqlite.close();
+    },
+  };
+}
+
 /** Shared by every caller in one process that opens the same file: one connection, one Kysely, one lock. */
 const sqliteHandles = new Map<string, { sqlite: SQLite.Database; kysely: Kysely<unknown>; refs: number }>();
 
@@ -70,7 +104,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
     sqlite.pragma('busy_timeout = 5000');
     // ONE Kysely instance per file: its connection mutex is what keeps one caller's statements out of
     // another's open transaction on the single SQLite connection.
-    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     handle = { sqlite, kysely, refs: 0 };
     if (location !== ':memory:') sqliteHandles.set(location, handle);
   }

@@ -52,7 +52,8 @@ function* applyLog(document: Y.Doc, updates: readonly Uint8Array[]): Generator<v
 export class Persistence implements Extension {
   readonly extensionName = 'confab-persistence';
   private readonly ledgers = new Map<string, Ledger>();
-  private readonly lockTails = new Map<string, Promise<void>>();
+  /** Appends not yet committed, for drain(). */
+  private readonly appending = new Set<Promise<void>>();
   private readonly compactions = new Map<string, Promise<void>>();
   private readonly compactTimers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
@@ -87,31 +88,15 @@ export class Persistence implements Extension {
     this.ledgers.delete(documentName);
   }
 
-  /** Serialises check-append-apply per document; resolves to the release function. */
-  async lock(documentName: string): Promise<() => void> {
-    const previous = this.lockTails.get(documentName) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous.then(() => mine);
-    this.lockTails.set(documentName, tail);
-    await previous;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      release();
-      if (this.lockTails.get(documentName) === tail) this.lockTails.delete(documentName);
-    };
-  }
-
   /** Appends one accepted update and the events it implies. Durable when it resolves. */
   async append(documentName: string, update: Uint8Array, events: readonly PendingEvent[]): Promise<void> {
     const end = this.options.metrics.storeSeconds.startTimer();
+    const stored = this.options.store.append(documentName, update, events);
+    this.appending.add(stored);
     try {
-      await this.options.store.append(documentName, update, events);
+      await stored;
     } finally {
+      this.appending.delete(stored);
       end();
     }
     const ledger = this.ledgers.get(documentName) ?? { logBytes: 0, snapshotBytes: 0 };
@@ -162,11 +147,11 @@ export class Persistence implements Extension {
     return run;
   }
 
-  /** Waits for appends in flight (they hold the document locks) and running compactions; starts no new ones. */
+  /** Waits for appends in flight and running compactions; starts no new ones. */
   async drain(): Promise<void> {
     this.stopped = true;
     for (const timer of this.compactTimers.values()) clearTimeout(timer);
     this.compactTimers.clear();
-    await Promise.all([...this.lockTails.values(), ...this.compactions.values()]);
+    await Promise.allSettled([...this.appending, ...this.compactions.values()]);
   }
 }

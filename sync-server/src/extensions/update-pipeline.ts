@@ -8,8 +8,9 @@ import type {
 } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import { messageYjsSyncStep2, messageYjsUpdate } from 'y-protocols/sync';
+import * as Y from 'yjs';
 import type { PendingEvent } from '../storage/sync-store';
-import { CloseError, isSyncContext, TRY_AGAIN_LATER } from './context';
+import { CloseError, isSyncContext, type SyncContext, TRY_AGAIN_LATER } from './context';
 import { type EventRelay, roomEvents } from './events';
 import type { GuardVerdict, UpdateGuard } from './guard-port';
 import type { SyncMetrics } from './metrics';
@@ -47,19 +48,31 @@ export interface UpdatePipelineOptions {
  *   1. the guard checks it against the room as it is now; a refusal closes the
  *      socket with 4422 `forbidden_update` and the update is never applied,
  *      stored or relayed;
- *   2. it is appended to the update log with the events it implies, in one
- *      transaction; only then does Hocuspocus apply it and send the sync-status
- *      acknowledgement the provider counts `unsyncedChanges` down with;
- *   3. after it is applied, its events go to the bus.
+ *   2. it is applied to the document at once, in the same turn as the check, so
+ *      the guard's view is always the state the update meets, and relayed to
+ *      the room's other clients from memory as stock Hocuspocus does;
+ *   3. it is appended to the update log with the events it implies, in one
+ *      group-committed transaction; the hook resolves only after the commit,
+ *      and only then does Hocuspocus send the sync-status acknowledgement the
+ *      provider counts `unsyncedChanges` down with (its own apply of the same
+ *      bytes finds nothing new: Yjs integrates an update once);
+ *   4. after the acknowledgement, its events go to the bus.
  *
- * Per document the three steps are serialised (the lock is taken here and
- * released in afterHandleMessage), so the guard's view is the state the update
- * is applied to. Updates that arrive from other instances through Redis do
- * not pass here: the instance whose client sent them stored them.
+ * Relaying before the commit costs no durability: an update is only ever
+ * acknowledged once stored, and its author's provider keeps it until then. If
+ * the append fails (or the process dies first), every connection to the
+ * document is closed, the document unloads, and the author's provider sends
+ * the update again on reconnecting; a receiver that already has it syncs the
+ * same bytes, which Yjs integrates once. The commit therefore never sits on
+ * the relay path, and a room's updates do not wait for each other's fsync:
+ * each connection's next message waits only for its own.
+ *
+ * Updates that arrive from other instances through Redis do not pass here:
+ * the instance whose client sent them stored them.
  */
 export class UpdatePipeline implements Extension {
   readonly extensionName = 'confab-update-pipeline';
-  private readonly held = new WeakMap<Connection, { release: () => void; events: readonly PendingEvent[] }>();
+  private readonly accepted = new WeakMap<Connection, readonly PendingEvent[]>();
 
   constructor(private readonly options: UpdatePipelineOptions) {}
 
@@ -70,11 +83,56 @@ export class UpdatePipeline implements Extension {
     if (isEmptyUpdate(payload)) return;
     const context = connection.context;
     if (!isSyncContext(context)) throw new CloseError(CLOSE.unauthorized, 'connection without identity');
-    const { guard, persistence, metrics, logger, presence } = this.options;
+    const { persistence, metrics, logger, presence } = this.options;
 
-    const release = await persistence.lock(documentName);
-    this.held.set(connection, { release, events: [] });
+    let verdict = this.check(connection, document, documentName, context, payload);
+    let events: PendingEvent[] = [];
+    if (context.document.kind === 'room') {
+      let online: readonly string[] = [];
+      if (verdict.changes.created.length > 0) {
+        online = await presence.online(documentName).catch(() => [context.userId]);
+        // Other updates of the room may have been applied during the lookup: check against the state this one meets.
+        verdict = this.check(connection, document, documentName, context, payload);
+      }
+      events = roomEvents(context.document.roomId, verdict.changes, online);
+    }
 
+    try {
+      Y.applyUpdate(document, payload, { source: 'connection', connection });
+    } catch (error) {
+      // The guard decoded it, so Yjs should not fail on it; if it does, nothing of it is acknowledged.
+      metrics.updates.inc({ result: 'refused', rule: 'malformed_update' });
+      logger.warn({ err: error, documentName, userId: context.userId }, 'update failed to apply');
+      closeSocket(connection, CLOSE.forbiddenUpdate);
+      throw new CloseError(CLOSE.forbiddenUpdate, 'the update could not be applied');
+    }
+    metrics.updates.inc({ result: 'accepted', rule: '' });
+    if (verdict.changes.deleted.length > 0) persistence.compactSoon(documentName);
+
+    try {
+      await persistence.append(documentName, payload, events);
+    } catch (error) {
+      // Applied and relayed but not stored, so not acknowledged. The document's memory is now ahead of
+      // its storage: close every connection to it so it unloads; the author's provider still holds the
+      // update and sends it again after reconnecting, when it is stored like any other.
+      metrics.updates.inc({ result: 'failed', rule: '' });
+      logger.error({ err: error, documentName }, 'update could not be stored; closing the document');
+      for (const other of document.getConnections()) closeSocket(other, TRY_AGAIN_LATER);
+      closeSocket(connection, TRY_AGAIN_LATER);
+      throw new CloseError(TRY_AGAIN_LATER, 'storage unavailable');
+    }
+    this.accepted.set(connection, events);
+  }
+
+  /** The guard's verdict; a refusal closes the socket and throws, so an accepted verdict is returned. */
+  private check(
+    connection: Connection,
+    document: Y.Doc,
+    documentName: string,
+    context: SyncContext,
+    payload: Uint8Array,
+  ): GuardVerdict & { ok: true } {
+    const { guard, metrics, logger } = this.options;
     let verdict: GuardVerdict;
     try {
       verdict = guard.check(document, context.document, payload, { userId: context.userId, role: context.role });
@@ -83,42 +141,21 @@ export class UpdatePipeline implements Extension {
       logger.error({ err: error, documentName }, 'guard threw; refusing the update');
       verdict = { ok: false, rule: 'guard_error', detail: 'the guard failed' };
     }
-    if (!verdict.ok) {
-      metrics.updates.inc({ result: 'refused', rule: verdict.rule });
-      logger.warn(
-        { documentName, userId: context.userId, rule: verdict.rule, detail: verdict.detail, bytes: payload.byteLength },
-        'update refused',
-      );
-      closeSocket(connection, CLOSE.forbiddenUpdate);
-      throw new CloseError(CLOSE.forbiddenUpdate, verdict.detail);
-    }
-
-    let events: PendingEvent[] = [];
-    if (context.document.kind === 'room') {
-      const hasCreated = verdict.changes.created.length > 0;
-      const online = hasCreated ? await presence.online(documentName).catch(() => [context.userId]) : [];
-      events = roomEvents(context.document.roomId, verdict.changes, online);
-    }
-    try {
-      await persistence.append(documentName, payload, events);
-    } catch (error) {
-      // Not stored, so not applied and not acknowledged: the client keeps it and sends it again after reconnecting.
-      metrics.updates.inc({ result: 'failed', rule: '' });
-      logger.error({ err: error, documentName }, 'update could not be stored; closing the connection');
-      closeSocket(connection, TRY_AGAIN_LATER);
-      throw new CloseError(TRY_AGAIN_LATER, 'storage unavailable');
-    }
-    metrics.updates.inc({ result: 'accepted', rule: '' });
-    this.held.set(connection, { release, events });
-    if (verdict.changes.deleted.length > 0) persistence.compactSoon(documentName);
+    if (verdict.ok) return verdict;
+    metrics.updates.inc({ result: 'refused', rule: verdict.rule });
+    logger.warn(
+      { documentName, userId: context.userId, rule: verdict.rule, detail: verdict.detail, bytes: payload.byteLength },
+      'update refused',
+    );
+    closeSocket(connection, CLOSE.forbiddenUpdate);
+    throw new CloseError(CLOSE.forbiddenUpdate, verdict.detail);
   }
 
   async afterHandleMessage({ connection }: afterHandleMessagePayload): Promise<void> {
-    const held = this.held.get(connection);
-    if (!held) return;
-    this.held.delete(connection);
-    held.release();
-    this.options.relay.publish(held.events);
+    const events = this.accepted.get(connection);
+    if (!events) return;
+    this.accepted.delete(connection);
+    this.options.relay.publish(events);
   }
 
   async beforeHandleAwareness({ states, connection }: beforeHandleAwarenessPayload): Promise<void> {

@@ -1,6 +1,7 @@
 import { waitFor } from '@confab/platform/testing';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { TRY_AGAIN_LATER } from '../extensions/context';
 import { startTestServer, type TestServer } from '../testing/harness';
 import { KyselySyncStore } from './sync-store';
@@ -47,5 +48,33 @@ describe('a failed append transaction on a running server (SQLite)', () => {
       expect((await store.load(rooms[i]!)).updates.length).toBeGreaterThan(0);
       expect(c.doc.getArray('messages').toJSON()).toEqual([{ text: `written while the database fails ${i}` }]);
     }
+  });
+
+  it('closes everyone in a room whose update failed to store; the update is stored once after they come back', async () => {
+    const name = 'room:gc-fail-shared';
+    const [a, b] = await Promise.all([t.connect({ name, user: 'alice' }), t.connect({ name, user: 'bob' })]);
+    const store = new KyselySyncStore({ database: t.db.database });
+    await sql`create trigger gc_fail_shared before insert on sync_updates begin select raise(abort, 'simulated write failure'); end`.execute(
+      t.db.database.db,
+    );
+    a!.doc.getArray('messages').push([{ text: 'relayed, then the write failed' }]);
+    // Bob may already hold it (relayed from memory); both are closed so the room unloads.
+    await waitFor(() => [a!, b!].every((c) => c.closes.some((e) => e.code === TRY_AGAIN_LATER.code)), {
+      message: 'both clients closed with try_again_later',
+    });
+    expect(a!.provider.hasUnsyncedChanges).toBe(true);
+    expect((await store.load(name)).updates).toHaveLength(0);
+    await waitFor(() => !t.server.hocuspocus.documents.has(name), { message: 'the room unloaded' });
+
+    await sql`drop trigger gc_fail_shared`.execute(t.db.database.db);
+    await a!.acknowledged();
+    const expected = [{ text: 'relayed, then the write failed' }];
+    await waitFor(() => JSON.stringify(b!.doc.getArray('messages').toJSON()) === JSON.stringify(expected), {
+      message: 'bob converged',
+    });
+    const reloaded = new Y.Doc();
+    for (const u of (await store.load(name)).updates) Y.applyUpdate(reloaded, u);
+    expect(reloaded.getArray('messages').toJSON()).toEqual(expected);
+    expect(a!.doc.getArray('messages').toJSON()).toEqual(expected);
   });
 });
