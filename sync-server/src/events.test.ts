@@ -74,6 +74,26 @@ describe('events from accepted updates (room schema guard)', () => {
     bob.destroy();
   });
 
+  it('publishes an offline batch of 300 messages in the order written, and leaves no pending rows', async () => {
+    const id = roomId();
+    const name = `room:${id}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const ids: string[] = [];
+    alice.doc.transact(() => {
+      for (let i = 0; i < 300; i++) {
+        const messageId = newMessageId();
+        ids.push(messageId);
+        appendMessage(alice.doc, { id: messageId, author: 'alice' as UserId, text: `batch ${i}`, createdAt: i });
+      }
+    });
+    await alice.acknowledged();
+    const subject = `confab.room.${id}.message.created`;
+    await waitFor(() => bus.on(subject).length === 300, { message: 'all 300 events on the bus' });
+    expect(bus.on(subject).map((e) => (e as unknown as { messageId: string }).messageId)).toEqual(ids);
+    await waitFor(async () => (await t.server.store.countPendingEvents()) === 0, { message: 'outbox emptied' });
+    alice.destroy();
+  });
+
   it('publishes message.edited, message.deleted and read for edits, deletions and read markers', async () => {
     const id = roomId();
     const name = `room:${id}`;

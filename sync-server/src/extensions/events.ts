@@ -118,24 +118,47 @@ export class EventRelay {
     void work.finally(() => this.running.delete(work));
   }
 
+  /**
+   * Hands every room's events to the bus at once, in order (the bus keeps the call order: one
+   * group-committed transaction in process, one connection's publishes on NATS), then deletes the
+   * published rows in one write. One event after another would cost two commits per event: an offline
+   * client's batch of hundreds of messages would take seconds to reach the bus. A room whose earlier
+   * event failed is held back (the sweep retries it); a publish that fails in the middle of a batch can
+   * let the rest of that batch overtake it, which consumers survive because they dedupe on `id`.
+   */
   private async publishAll(events: ReadonlyArray<PendingEvent & { id: string }>): Promise<void> {
     const { bus, store, logger } = this.options;
-    // Rooms whose events must wait: one failed, and a room's events go out in order.
-    // Other rooms carry on, so one event the bus refuses cannot hold back everything.
-    const held = new Set<string>();
+    const byRoom = new Map<string, Array<PendingEvent & { id: string }>>();
     for (const e of events) {
+      if (this.inFlight.has(e.id)) continue;
       const room = e.subject.split('.').slice(0, 3).join('.');
-      if (held.has(room) || this.inFlight.has(e.id)) continue;
+      const list = byRoom.get(room);
+      if (list) list.push(e);
+      else byRoom.set(room, [e]);
       this.inFlight.add(e.id);
-      try {
-        await bus.publish(e.subject, e.event);
-        await store.deletePendingEvents([e.id]);
-      } catch (error) {
-        held.add(room);
-        logger.warn({ err: error, subject: e.subject, eventId: e.id }, 'event not published yet; will retry');
-      } finally {
-        this.inFlight.delete(e.id);
-      }
+    }
+    const published: string[] = [];
+    await Promise.all(
+      [...byRoom.values()].map(async (list) => {
+        const results = await Promise.allSettled(list.map((e) => bus.publish(e.subject, e.event)));
+        results.forEach((result, i) => {
+          const e = list[i]!;
+          if (result.status === 'fulfilled') published.push(e.id);
+          else
+            logger.warn(
+              { err: result.reason, subject: e.subject, eventId: e.id },
+              'event not published yet; will retry',
+            );
+        });
+      }),
+    );
+    try {
+      await store.deletePendingEvents(published);
+    } catch (error) {
+      // Left in the table: the sweep publishes them again, and the bus and consumers drop the repeats.
+      logger.warn({ err: error, events: published.length }, 'published events could not be marked; they will repeat');
+    } finally {
+      for (const list of byRoom.values()) for (const e of list) this.inFlight.delete(e.id);
     }
   }
 
