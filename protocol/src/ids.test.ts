@@ -11,6 +11,14 @@ describe('ids', () => {
     expect(uuidv7(5)).not.toBe(uuidv7(5));
   });
 
+  it('never repeats random bits across the random pool’s refills: 20,000 ids in one millisecond are distinct', () => {
+    const ids = Array.from({ length: 20_000 }, () => uuidv7(7));
+    expect(new Set(ids).size).toBe(ids.length);
+    // 74 random bits each: the same tail twice would mean the pool handed out the same bytes again.
+    expect(new Set(ids.map((id) => id.slice(14))).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^00000000-0007-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   it('refuses ids with characters outside the URL-safe set', () => {
     expect(isId('room_1-A')).toBe(true);
     expect(isId('a'.repeat(65))).toBe(false);

@@ -35,9 +35,22 @@ export const parseEventId = parser<EventId>('event id');
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits, so ids
  * sort by creation time. Uses Web Crypto, available in browsers and Node.
  */
+/** Random bytes drawn from Web Crypto a pool at a time: one call per id cost more than the rest of the id. */
+const POOL_BYTES = 4096;
+let pool = new Uint8Array(0);
+let poolOffset = 0;
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function uuidv7(nowMs: number = Date.now()): string {
+  if (poolOffset + 10 > pool.length) {
+    pool = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
+    poolOffset = 0;
+  }
   const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
+  bytes.set(pool.subarray(poolOffset, poolOffset + 10), 6);
+  // Each random byte is used once: the pool is never read twice.
+  poolOffset += 10;
   let ms = nowMs;
   for (let i = 5; i >= 0; i--) {
     bytes[i] = ms % 256;
@@ -45,7 +58,8 @@ export function uuidv7(nowMs: number = Date.now()): string {
   }
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  let hex = '';
+  for (const b of bytes) hex += HEX[b];
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 

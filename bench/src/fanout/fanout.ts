@@ -51,6 +51,8 @@ export interface FanoutPlan {
   warmupMs: number;
   /** Tries per rate before a failing step ends the sweep. */
   stepAttempts: number;
+  /** Bisection steps between the last rate sustained and the first one not (0: none). */
+  refineSteps?: number;
   generators: number;
   /** Rooms opened (one client each, preloaded) to measure memory per loaded room. */
   memoryRooms: number;
@@ -310,20 +312,40 @@ export async function runFanoutScenario(
       plan.drainMs,
     );
     let best: StepFigures | null = null;
-    sweep: for (const rate of plan.deliveryRates) {
-      // A failing step is tried again before the sweep stops: on a shared
-      // machine one burst of someone else's work must not end the sweep.
+    let failedRate: number | null = null;
+    /** A step at `rate`, tried again when it fails (one burst of someone else's work must not decide it); its sustained figures or null. */
+    const tryRate = async (rate: number, refine: boolean): Promise<StepFigures | null> => {
       for (let attempt = 1; attempt <= plan.stepAttempts; attempt++) {
         const figures = await runStep(server, generators, ++stepId, rate, scenario.roomSize, plan.stepMs, plan.drainMs);
-        record({ ...base, kind: 'step', stepMs: plan.stepMs, attempt, ...figures });
-        if (figures.sustained) {
-          best = figures;
-          continue sweep;
-        }
-        if (figures.closedSockets > 0) break; // connections lost: a retry would not measure the same thing
+        record({ ...base, kind: 'step', stepMs: plan.stepMs, attempt, ...(refine ? { refine } : {}), ...figures });
+        if (figures.sustained) return figures;
+        if (figures.closedSockets > 0) return null; // connections lost: a retry would not measure the same thing
         await new Promise((r) => setTimeout(r, plan.drainMs));
       }
-      break; // saturated (or the generator could not keep up): higher rates only queue
+      return null;
+    };
+    for (const rate of plan.deliveryRates) {
+      const figures = await tryRate(rate, false);
+      if (!figures) {
+        failedRate = rate;
+        break; // saturated (or the generator could not keep up): higher rates only queue
+      }
+      best = figures;
+    }
+    // The sweep's rates are up to 2× apart; bisect (geometrically) between the last rate sustained and
+    // the first that was not, so the maximum is known to within ~20% rather than a factor of 2.
+    let low = best?.offeredDeliveriesPerSec ?? null;
+    let high = failedRate;
+    for (let i = 0; i < (plan.refineSteps ?? 0) && low !== null && high !== null; i++) {
+      const rate = Math.round(Math.sqrt(low * high) / 100) * 100;
+      if (rate <= low || rate >= high) break;
+      const figures = await tryRate(rate, true);
+      if (figures) {
+        best = figures;
+        low = rate;
+      } else {
+        high = rate;
+      }
     }
     record({
       ...base,

@@ -104,7 +104,7 @@ export function ladderTable(rows: Line[]): string {
   const out = [
     '#### What each feature costs',
     '',
-    `Each rung is a real server process under the same Confab workload; each is compared with bare Hocuspocus and with the rung it differs from by one feature ("compared with"). CPU is at ${at === null ? 'no common load (no rate was sustained by every rung: see the step table)' : `${fmt(at)} deliveries/s offered, the highest load every rung sustained`}. A sustained figure marked + never saturated (the sweep ended first); the sweep's rates are 1.3–2.5× apart, so the max column cannot show a smaller difference: the CPU column can.`,
+    `Each rung is a real server process under the same Confab workload; each is compared with bare Hocuspocus and with the rung it differs from by one feature ("compared with"). CPU is at ${at === null ? 'no common load (no rate was sustained by every rung: see the step table)' : `${fmt(at)} deliveries/s offered, the highest load every rung sustained`}. A sustained figure marked + never saturated (the sweep ended first); the sweep's rates are up to 2× apart and the gap where a server saturates is bisected twice, so the max column cannot show a difference much under 1.2×: the CPU column can.`,
     '',
     '| rung | compared with | max sustained deliveries/s | vs bare | vs compared | server CPU µs/delivery | vs bare | vs compared | what it adds |',
     '|---|---|---:|---:|---:|---:|---:|---:|---|',

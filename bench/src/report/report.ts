@@ -91,7 +91,8 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     const steps = (s: string) => {
       const byRate = new Map<number, Line>();
       for (const l of rows) if (l.server === s && l.kind === 'step') byRate.set(l.offeredDeliveriesPerSec, l);
-      return [...byRate.values()];
+      // Bisection steps come after the failing rate: in rate order for the tables and charts.
+      return [...byRate.values()].sort((a, b) => Number(a.offeredDeliveriesPerSec) - Number(b.offeredDeliveriesPerSec));
     };
     const attempts = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
     const base = summary('hocuspocus');
@@ -193,7 +194,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     for (const s of [...servers, ...ladderOnlyServers(rows)]) {
       for (const l of attempts(s)) {
         out.push(
-          `| ${s}${l.attempt > 1 ? ` (retry ${l.attempt - 1})` : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${num(l.loadAverage1m, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
+          `| ${s}${l.attempt > 1 ? ` (retry ${l.attempt - 1})` : ''}${l.refine ? ' (bisecting)' : ''} | ${num(l.offeredDeliveriesPerSec)} | ${num(l.achievedDeliveriesPerSec)} | ${num(l.lostDeliveries)} | ${num(l.p50Ms, 2)} | ${num(l.p95Ms, 2)} | ${num(l.p99Ms, 2)} | ${num(l.maxMs, 1)} | ${num(l.serverCpuUsPerDelivery, 1)} | ${num(l.serverCpuCores, 2)} | ${num(l.generatorCpuUsPerDelivery, 1)} | ${num(l.generatorCpuCores, 2)} | ${num(l.generatorLoopDelayP99Ms, 1)} | ${num(l.loadAverage1m, 1)} | ${l.sustained ? 'yes' : l.generatorLimited ? 'no (generator-limited)' : 'no'} |`,
         );
       }
     }

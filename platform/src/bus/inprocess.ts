@@ -173,9 +173,9 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   }
 
   /**
-   * Concurrent publishes share one transaction (one fsync on SQLite). better-sqlite3 blocks the event
-   * loop while it commits, so nothing could queue behind a running write: on SQLite a write first lets
-   * the current turn finish, so the publishes of one turn (one batch of socket reads) share it.
+   * Concurrent publishes share one transaction (one fsync on SQLite). On SQLite a write that starts from
+   * idle first lets the current turn finish, so the publishes of one turn (one batch of socket reads)
+   * share it rather than the first going alone.
    */
   const append = groupCommit<NewEvent>((items) => insertEvents(db, items), { collectUntilNextTurn: !isPg });
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
 import pg from 'pg';
+import { SqliteWorker, SqliteWorkerDialect } from './sqlite-worker';
 
 /**
  * One way to open the database every service uses: PostgreSQL when a
@@ -32,42 +32,8 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
-/** Prepared statements kept per SQLite connection; Kysely's SQL strings repeat (one per query shape and list length). */
-const STATEMENT_CACHE_SIZE = 256;
-
-/**
- * The better-sqlite3 handle as Kysely sees it, with `prepare` answered from a
- * small LRU of prepared statements: Kysely prepares every query it runs, and
- * on the sync server's hot path (one log append and its events per update)
- * compiling the same few statements again cost as much as running them.
- * Reusing a statement is safe here: Kysely runs one query at a time per
- * connection (its mutex), and a streaming query holds the connection until
- * its iterator is done. SQLite re-prepares a cached statement by itself after
- * a schema change (migrations).
- */
-export function withStatementCache(sqlite: SQLite.Database, size = STATEMENT_CACHE_SIZE) {
-  const cache = new Map<string, SQLite.Statement>();
-  return {
-    prepare(sql: string): SQLite.Statement {
-      let statement = cache.get(sql);
-      if (statement) {
-        cache.delete(sql);
-      } else {
-        statement = sqlite.prepare(sql);
-        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
-      }
-      cache.set(sql, statement);
-      return statement;
-    },
-    close(): void {
-      cache.clear();
-      sqlite.close();
-    },
-  };
-}
-
 /** Shared by every caller in one process that opens the same file: one connection, one Kysely, one lock. */
-const sqliteHandles = new Map<string, { sqlite: SQLite.Database; kysely: Kysely<unknown>; refs: number }>();
+const sqliteHandles = new Map<string, { kysely: Kysely<unknown>; refs: number }>();
 
 export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   if (options.databaseUrl) {
@@ -95,17 +61,14 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   let handle = file === ':memory:' ? undefined : sqliteHandles.get(location);
   if (!handle) {
     if (location !== ':memory:') fs.mkdirSync(path.dirname(location), { recursive: true });
-    const sqlite = new SQLite(location);
-    sqlite.pragma('journal_mode = WAL');
-    // NORMAL is durable against process crashes (kill -9) in WAL mode; FULL adds power-loss safety,
-    // which matters here: a server that loses acknowledged writes refuses the clients that still hold them.
-    sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
+    // The connection lives in a worker thread (sqlite-worker.ts), so no statement and no commit's fsync
+    // ever blocks the event loop. It opens with WAL and synchronous=FULL: NORMAL is durable against
+    // process crashes (kill -9) in WAL mode; FULL adds power-loss safety, which matters here: a server
+    // that loses acknowledged writes refuses the clients that still hold them.
     // ONE Kysely instance per file: its connection mutex is what keeps one caller's statements out of
     // another's open transaction on the single SQLite connection.
-    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-    handle = { sqlite, kysely, refs: 0 };
+    const kysely = new Kysely<unknown>({ dialect: new SqliteWorkerDialect(new SqliteWorker(location)) });
+    handle = { kysely, refs: 0 };
     if (location !== ':memory:') sqliteHandles.set(location, handle);
   }
   handle.refs++;
@@ -114,14 +77,21 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   return {
     kind: 'sqlite',
     db: shared.kysely as Kysely<DB>,
-    ping: async () => shared.sqlite.open,
+    ping: async () => {
+      try {
+        await sql`select 1`.execute(shared.kysely);
+        return true;
+      } catch {
+        return false;
+      }
+    },
     close: async () => {
       if (closed) return;
       closed = true;
       shared.refs--;
       if (shared.refs === 0) {
         sqliteHandles.delete(location);
-        // Destroying Kysely closes the better-sqlite3 handle too.
+        // Destroying Kysely closes the connection and ends its worker thread.
         await shared.kysely.destroy();
       }
     },

@@ -7,9 +7,8 @@ export interface GroupCommitOptions<T> {
   readonly weigh?: (item: T) => number;
   /**
    * When a write would start from idle, first let the current event-loop turn finish (setImmediate), so
-   * callers woken by the same I/O poll (e.g. messages from many sockets read at once) join it. Needed
-   * with a synchronous driver (better-sqlite3): its commit blocks the loop, so nothing can queue up
-   * "while a commit is in flight" and every caller would otherwise commit alone. Default false.
+   * callers woken by the same I/O poll (e.g. messages from many sockets read at once) join it instead
+   * of the first caller's write going alone. Costs no timer, only the rest of the turn. Default false.
    */
   readonly collectUntilNextTurn?: boolean;
 }

@@ -112,8 +112,8 @@ export class KyselySyncStore implements SyncStore {
       maxItems: options.maxBatchUpdates ?? DEFAULT_MAX_BATCH_UPDATES,
       maxWeight: options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
       weigh: (item) => (item.kind === 'append' ? item.update.byteLength : 0),
-      // better-sqlite3 blocks the event loop for the commit's fsync, so appends cannot queue up
-      // during it: gather the ones of the current turn (many sockets' messages read in one poll).
+      // Gather the appends of the current turn (many sockets' messages read in one poll) before
+      // the first write goes out, rather than sending the first alone.
       collectUntilNextTurn: true,
     });
     // SQLite has one writer: a deletion sharing the append's fsync is free. PostgreSQL commits

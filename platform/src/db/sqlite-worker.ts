@@ -1,0 +1,219 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+
+/** Prepared statements the worker keeps; Kysely's SQL strings repeat (one per query shape and list length). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The worker's whole program, plain CommonJS evaluated in the thread (so it
+ * survives bundling and any TypeScript transform unchanged). It owns the one
+ * better-sqlite3 connection to the file and runs one statement per message,
+ * in arrival order, answering `{ id, rows }`, `{ id, changes, lastInsertRowid }`
+ * or `{ id, error }`. Prepared statements are kept in a small LRU: Kysely
+ * prepares every query it runs, and compiling the same few statements again
+ * cost as much as running them on the sync server's hot path.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const SQLite = require(workerData.driverPath);
+const db = new SQLite(workerData.location);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('foreign_keys = ON');
+db.pragma('busy_timeout = 5000');
+const cache = new Map();
+function prepare(sql) {
+  let statement = cache.get(sql);
+  if (statement) cache.delete(sql);
+  else {
+    statement = db.prepare(sql);
+    if (cache.size >= workerData.cacheSize) cache.delete(cache.keys().next().value);
+  }
+  cache.set(sql, statement);
+  return statement;
+}
+parentPort.on('message', (message) => {
+  if (message.close) {
+    cache.clear();
+    db.close();
+    parentPort.postMessage({ id: message.id, rows: [] });
+    parentPort.close();
+    return;
+  }
+  try {
+    const statement = prepare(message.sql);
+    if (statement.reader) {
+      parentPort.postMessage({ id: message.id, rows: statement.all(message.parameters) });
+    } else {
+      const result = statement.run(message.parameters);
+      parentPort.postMessage({ id: message.id, changes: result.changes, lastInsertRowid: result.lastInsertRowid });
+    }
+  } catch (error) {
+    parentPort.postMessage({
+      id: message.id,
+      error: { message: String(error && error.message), code: error && error.code, name: error && error.name },
+    });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  rows?: unknown[];
+  changes?: number;
+  lastInsertRowid?: number | bigint;
+  error?: { message: string; code?: string; name?: string };
+}
+
+/** An error from SQLite, with better-sqlite3's `code` (e.g. SQLITE_CONSTRAINT_UNIQUE) kept. */
+export class SqliteError extends Error {
+  readonly code: string | undefined;
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.name = 'SqliteError';
+    this.code = code;
+  }
+}
+
+/**
+ * One SQLite connection living in a worker thread. better-sqlite3 is
+ * synchronous: on the event loop, every statement, and every commit's fsync
+ * (synchronous=FULL: a few hundred µs to milliseconds), stopped every socket
+ * and every room of the process. Here the loop only posts the statement and
+ * goes on; the worker runs statements one at a time, in order. The worker
+ * keeps the process alive only while a statement is outstanding.
+ */
+export class SqliteWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(location: string, cacheSize = STATEMENT_CACHE_SIZE) {
+    const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      // Plain Node in the thread: no TypeScript loader to start for 60 lines of CommonJS.
+      execArgv: [],
+      workerData: { location, driverPath, cacheSize },
+    });
+    this.worker.unref();
+    this.worker.on('message', (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      waiter.resolve(reply);
+    });
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    this.worker.on('error', (error) => fail(error));
+    this.worker.on('exit', (code) => fail(new Error(`the SQLite worker exited (code ${code})`)));
+  }
+
+  private send(message: object): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = ++this.nextId;
+    return new Promise<Reply>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, ...message });
+    });
+  }
+
+  async query(sql: string, parameters: readonly unknown[]): Promise<Reply> {
+    const reply = await this.send({ sql, parameters });
+    if (reply.error) throw new SqliteError(reply.error.message, reply.error.code);
+    return reply;
+  }
+
+  /** Closes the connection (after the statements already sent) and ends the thread. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.failure) await this.send({ close: true }).catch(() => {});
+      await this.worker.terminate();
+    })();
+    return this.closing;
+  }
+}
+
+class WorkerConnection implements DatabaseConnection {
+  constructor(private readonly worker: SqliteWorker) {}
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const reply = await this.worker.query(compiledQuery.sql, compiledQuery.parameters);
+    if (reply.rows) return { rows: reply.rows as R[] };
+    return {
+      rows: [],
+      ...(reply.changes == null ? {} : { numAffectedRows: BigInt(reply.changes) }),
+      ...(reply.lastInsertRowid == null ? {} : { insertId: BigInt(reply.lastInsertRowid) }),
+    };
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    // Rows come back in one message; yielded one by one as Kysely's own SQLite driver does.
+    const result = await this.executeQuery<R>(compiledQuery);
+    for (const row of result.rows) yield { rows: [row] };
+  }
+}
+
+class WorkerDriver implements Driver {
+  private readonly connection: WorkerConnection;
+  constructor(private readonly worker: SqliteWorker) {
+    this.connection = new WorkerConnection(worker);
+  }
+  async init(): Promise<void> {}
+  async acquireConnection(): Promise<DatabaseConnection> {
+    // One connection; Kysely's runtime driver serialises its users (SqliteAdapter: no multiple connections).
+    return this.connection;
+  }
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin'));
+  }
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+  async releaseConnection(): Promise<void> {}
+  async destroy(): Promise<void> {
+    await this.worker.close();
+  }
+}
+
+/** Kysely's SQLite dialect (compiler, adapter, introspector) over a connection in a worker thread. */
+export class SqliteWorkerDialect implements Dialect {
+  constructor(private readonly worker: SqliteWorker) {}
+  createDriver(): Driver {
+    return new WorkerDriver(this.worker);
+  }
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's own dialects take any database here.
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}
