@@ -20,6 +20,7 @@ export {
   type SubscribeOptions,
   type Subscription,
   subjectMatches,
+  type TransactionalPublish,
 } from './bus/port';
 export { ConfigError, emptyAsUndefined, envInteger, envUrl, parseEnv } from './config';
 export {

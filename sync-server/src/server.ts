@@ -112,7 +112,8 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
   const guard = options.guard ?? createConfabGuard();
 
   await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
-  const store = new KyselySyncStore({ database, clock });
+  // With the in-process bus on this database, events are committed into the bus's log with their update.
+  const store = new KyselySyncStore({ database, clock, bus });
   const revocations = new KyselyRevocationList(database, MAX_TOKEN_LIFETIME_MS);
   const metrics = new SyncMetrics(registry);
 

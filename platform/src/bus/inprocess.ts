@@ -499,6 +499,22 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       notify({ subjects: [subject] });
     },
 
+    transactional: {
+      kysely: db,
+      async insert(transaction, events) {
+        if (closed) throw new Error('bus is closed');
+        if (events.length === 0) return;
+        for (const e of events) assertPublishSubject(e.subject);
+        await insertEvents(
+          transaction as Kysely<BusTables>,
+          events.map((e) => ({ id: e.event.id, subject: e.subject, payload: serializeEvent(e.event) })),
+        );
+      },
+      committed(subjects) {
+        if (subjects.length > 0) notify({ subjects });
+      },
+    },
+
     async subscribe(subscribeOptions: SubscribeOptions): Promise<Subscription> {
       const sub = resolveSubscribeOptions(subscribeOptions);
       if (closed) throw new Error('bus is closed');

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 /**
  * The event bus port: the one way services tell each other what happened.
  * Two adapters implement it (NATS JetStream and the in-process outbox bus);
@@ -68,8 +69,26 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+/**
+ * Publishing inside another writer's transaction, offered by a bus whose log
+ * is a table of the database that writer uses (the in-process bus). A service
+ * storing a change in the same database can then commit the change and its
+ * events together: no outbox of its own, no second commit, nothing to relay.
+ */
+export interface TransactionalPublish {
+  /** The Kysely instance whose transactions `insert` can join; compare with `===`. */
+  readonly kysely: object;
+  /** Inserts the events with the caller's transaction (an id already stored is dropped, as by `publish`). */
+  // biome-ignore lint/suspicious/noExplicitAny: any service's transaction on the shared database.
+  insert(transaction: Kysely<any>, events: ReadonlyArray<{ subject: string; event: BusEvent }>): Promise<void>;
+  /** Wakes local subscribers of these subjects; call once the transaction has committed. */
+  committed(subjects: readonly string[]): void;
+}
+
 export interface EventBus {
   publish(subject: string, event: BusEvent): Promise<void>;
+  /** Present when events can be published inside a transaction of the caller's (see TransactionalPublish). */
+  readonly transactional?: TransactionalPublish;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** True when the bus can reach its backing store (for /readyz). */
   healthy(): Promise<boolean>;

@@ -94,7 +94,8 @@ export class EventRelay {
 
   /** Publishes now (fire and forget); failures stay in the table for the sweep. */
   publish(events: readonly PendingEvent[]): void {
-    if (events.length === 0) return;
+    // A store that publishes on append has already committed them into the bus's log.
+    if (events.length === 0 || this.options.store.publishesOnAppend) return;
     this.track(this.publishAll(events.map((e) => ({ ...e, id: e.event.id }))));
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type BusEvent, type Database, groupCommit } from '@confab/platform';
+import { type BusEvent, type Database, groupCommit, type TransactionalPublish } from '@confab/platform';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import * as Y from 'yjs';
 import type { SyncTables } from './schema';
@@ -32,6 +32,8 @@ export interface CompactionResult {
  * (sync-store.contract.ts) runs against SQLite and PostgreSQL.
  */
 export interface SyncStore {
+  /** True when `append` publishes the events itself, in its own transaction: there is nothing to relay. */
+  readonly publishesOnAppend: boolean;
   load(document: string): Promise<StoredDocument>;
   /** Durable when it resolves: the row and its events are committed in one transaction. */
   append(document: string, update: Uint8Array, events?: readonly PendingEvent[]): Promise<void>;
@@ -59,6 +61,12 @@ export interface KyselySyncStoreOptions {
   maxBatchUpdates?: number;
   /** Most update bytes one transaction takes (a single larger update still goes alone). Default 4 MiB. */
   maxBatchBytes?: number;
+  /**
+   * The bus, when it can publish inside this store's transactions (the in-process bus on the same
+   * database): events then go straight into the bus's log in the append's transaction, and
+   * `sync_pending_events` and its relay are not used. Ignored for a bus on another database.
+   */
+  bus?: { readonly transactional?: TransactionalPublish | undefined };
 }
 
 /** A write waiting for the next group-commit transaction. */
@@ -95,9 +103,14 @@ export class KyselySyncStore implements SyncStore {
   private readonly beforeAppendCommit: KyselySyncStoreOptions['beforeAppendCommit'];
   private readonly enqueue: (item: QueuedWrite) => Promise<void>;
   private readonly enqueueDeletion: (item: QueuedWrite) => Promise<void>;
+  private readonly bus: TransactionalPublish | null;
+  readonly publishesOnAppend: boolean;
 
   constructor(options: KyselySyncStoreOptions) {
     this.db = options.database.db as unknown as Kysely<SyncTables>;
+    const transactional = options.bus?.transactional;
+    this.bus = transactional && transactional.kysely === options.database.db ? transactional : null;
+    this.publishesOnAppend = this.bus !== null;
     this.kind = options.database.kind;
     this.clock = options.clock ?? Date.now;
     this.afterSnapshotWrite = options.afterSnapshotWrite;
@@ -174,17 +187,22 @@ export class KyselySyncStore implements SyncStore {
       bytes: a.update.byteLength,
       created_at: now,
     }));
-    const events = appends.flatMap((a) =>
-      a.events.map((e) => ({
-        id: e.event.id,
-        document: a.document,
-        subject: e.subject,
-        payload: JSON.stringify(e.event),
-        created_at: now,
-      })),
-    );
+    const bus = this.bus;
+    const eventCount = appends.reduce((n, a) => n + a.events.length, 0);
+    // Rows for the store's own outbox, when the bus cannot take them in this transaction.
+    const events = bus
+      ? []
+      : appends.flatMap((a) =>
+          a.events.map((e) => ({
+            id: e.event.id,
+            document: a.document,
+            subject: e.subject,
+            payload: JSON.stringify(e.event),
+            created_at: now,
+          })),
+        );
     // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip.
-    if (rows.length === 1 && events.length === 0 && deletedIds.length === 0) {
+    if (rows.length === 1 && eventCount === 0 && deletedIds.length === 0) {
       await this.db.insertInto('sync_updates').values(rows).execute();
       return;
     }
@@ -194,11 +212,19 @@ export class KyselySyncStore implements SyncStore {
     }
     await this.db.transaction().execute(async (trx) => {
       if (rows.length > 0) await trx.insertInto('sync_updates').values(rows).execute();
-      for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
-        await trx
-          .insertInto('sync_pending_events')
-          .values(events.slice(i, i + EVENT_INSERT_CHUNK))
-          .execute();
+      if (bus) {
+        // Straight into the bus's log, committed with the rows they come from.
+        const published = appends.flatMap((a) => a.events);
+        for (let i = 0; i < published.length; i += EVENT_INSERT_CHUNK) {
+          await bus.insert(trx, published.slice(i, i + EVENT_INSERT_CHUNK));
+        }
+      } else {
+        for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
+          await trx
+            .insertInto('sync_pending_events')
+            .values(events.slice(i, i + EVENT_INSERT_CHUNK))
+            .execute();
+        }
       }
       for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
         await trx
@@ -208,6 +234,7 @@ export class KyselySyncStore implements SyncStore {
       }
       if (appends.length > 0) await this.beforeAppendCommit?.(appends.map((a) => a.document));
     });
+    if (bus) bus.committed([...new Set(appends.flatMap((a) => a.events.map((e) => e.subject)))]);
   }
 
   async compact(document: string): Promise<CompactionResult | null> {
