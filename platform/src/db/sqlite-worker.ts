@@ -79,6 +79,19 @@ interface Reply {
   error?: { message: string; code?: string; name?: string };
 }
 
+/**
+ * A byte view as its own bytes. postMessage copies a typed array's whole
+ * underlying buffer, and an update is often a view into a socket read or
+ * Node's 8 KiB Buffer pool: copying just the view is what makes a log append
+ * cost its own size.
+ */
+function compact(parameter: unknown): unknown {
+  if (parameter instanceof Uint8Array && parameter.byteLength !== parameter.buffer.byteLength) {
+    return new Uint8Array(parameter);
+  }
+  return parameter;
+}
+
 /** An error from SQLite, with better-sqlite3's `code` (e.g. SQLITE_CONSTRAINT_UNIQUE) kept. */
 export class SqliteError extends Error {
   readonly code: string | undefined;
@@ -140,7 +153,7 @@ export class SqliteWorker {
   }
 
   async query(sql: string, parameters: readonly unknown[]): Promise<Reply> {
-    const reply = await this.send({ sql, parameters });
+    const reply = await this.send({ sql, parameters: parameters.map(compact) });
     if (reply.error) throw new SqliteError(reply.error.message, reply.error.code);
     return reply;
   }
