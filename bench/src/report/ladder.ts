@@ -48,7 +48,7 @@ export const RUNGS: Rung[] = [
     server: 'confab',
     label: 'Confab (full, SQLite)',
     from: 'confab-nobus',
-    adds: "Adds the in-process durable bus: published events are inserted into the bus's table, the publishes of one event-loop turn in one commit.",
+    adds: "Adds the in-process durable bus on the same database: the events are committed into the bus's table in the append's own transaction (the outbox and its relay drop out).",
     short: '+ durable in-process bus (full Confab)',
   },
   {

@@ -206,7 +206,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     out.push(
       `### Memory per loaded room`,
       '',
-      `${num(first?.rooms)} rooms, one client each, each sent ${num(first?.messagesPerRoom)} messages as one update (${num(first?.updateBytesPerRoom)} bytes); server memory after a full GC, minus the idle server's:`,
+      `${num(first?.rooms)} rooms, one client each, each sent ${num(first?.messagesPerRoom)} messages as one update (${num(first?.updateBytesPerRoom)} bytes); server memory after a full GC, 1 s after the load, minus the server's after a warm-up load of as many rooms that were then closed:`,
       '',
       '| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |',
       '|---|---:|---:|---:|',
@@ -392,7 +392,7 @@ const METHOD = `## How the fan-out is measured
 
 - **Servers.** Each runs alone in its own Node process, on loopback: the **Confab sync server** with every production
   check on (EdDSA sync token verified per connection, the update guard on every update, the durable append to
-  its update log before the acknowledgement, bus events through the in-process outbox), once on **SQLite** (WAL,
+  its update log before the acknowledgement, bus events committed with it into the in-process bus's log), once on **SQLite** (WAL,
   \`synchronous=FULL\`, what the all-in-one process uses by default) and once on **PostgreSQL** (a fresh database on
   the local server, what a deployment with \`DATABASE_URL\` uses); **bare
   \`@hocuspocus/server\` 4** with no extensions (no auth, no storage); **\`@y/websocket-server\` 0.1.1** wired as its own
@@ -417,18 +417,23 @@ const METHOD = `## How the fan-out is measured
   and its drain, divided by the deliveries. This is the fairest server-to-server figure: it does not depend on
   how much CPU the generator left over on a small machine.
 - **Memory** = server RSS and JS heap after a full GC, minus the idle server's, divided by connections or rooms.
-  RSS is coarse (allocator high-water marks, SQLite's page cache); the heap is the steadier per-room figure.
+  For rooms, a warm-up set is loaded and closed first and the figure is taken 1 s after the load, so code compiled
+  on the first load and work the load set off (events on their way to the bus) are not counted as the rooms'.
+  RSS is coarse (allocator high-water marks, SQLite's page cache, which fills up to its 2 MiB bound); the heap is
+  the steadier per-room figure.
 
 ### Reading the Confab figures
 
 Confab acknowledges an update only once it is in the database (CONTRACT: an acknowledged update survives a
 \`kill -9\`), and each accepted message also becomes a durable bus event. Stock Hocuspocus and y-websocket
 acknowledge (or relay) from memory and store later, or never. So per message Confab does more: the guard checks
-the update, the update log row and its event are written in one transaction (appends that queue up behind a
-running commit share the next one: group commit), the event goes out through the bus outbox, then the update is
-applied and broadcast (the token is checked once per connection, not per message). Its server CPU per delivery
+the update, it is applied and broadcast at once, and its log row and its event are written in one transaction
+(appends that queue up behind a running commit share the next one: group commit; the SQLite connection lives in
+a worker thread, so the commit does not stop the event loop); only then is the sender acknowledged (the token is
+checked once per connection, not per message). Its server CPU per delivery (main thread and the SQLite thread)
 at equal load shows that work; its "server cores busy" next to its latency in the step tables shows whether a
-saturated step ran out of CPU (cores near 1) or waited for commits (cores low, latency high), and the SQLite
+saturated step ran out of CPU (cores near 1: on this 2-core machine the load generator needs the other core) or
+waited for commits (cores low, latency high), and the SQLite
 commit latency measured at the top of this section gives the scale of that wait.
 `;
 
