@@ -116,6 +116,8 @@ export class SqliteWorker {
   private nextId = 0;
   private failure: Error | null = null;
   private closing: Promise<void> | null = null;
+  /** From close() on, the thread keeps the process alive until it has exited. */
+  private closeRequested = false;
 
   constructor(location: string, cacheSize = STATEMENT_CACHE_SIZE) {
     const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
@@ -130,7 +132,7 @@ export class SqliteWorker {
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0 && !this.closeRequested) this.worker.unref();
       waiter.resolve(reply);
     });
     const fail = (error: Error) => {
@@ -161,8 +163,14 @@ export class SqliteWorker {
   /** Closes the connection (after the statements already sent) and ends the thread. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Held until the thread is gone: the caller awaits this, and an unref'd thread would let the
+      // process end first, with the connection never closed (its WAL never checkpointed).
+      this.closeRequested = true;
+      this.worker.ref();
+      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
       if (!this.failure) await this.send({ close: true }).catch(() => {});
       await this.worker.terminate();
+      await exited;
     })();
     return this.closing;
   }
