@@ -120,46 +120,37 @@ export class EventRelay {
   }
 
   /**
-   * Hands every room's events to the bus at once, in order (the bus keeps the call order: one
-   * group-committed transaction in process, one connection's publishes on NATS), then deletes the
-   * published rows in one write. One event after another would cost two commits per event: an offline
-   * client's batch of hundreds of messages would take seconds to reach the bus. A room whose earlier
-   * event failed is held back (the sweep retries it); a publish that fails in the middle of a batch can
-   * let the rest of that batch overtake it, which consumers survive because they dedupe on `id`.
+   * Hands all the events to the bus at once, then deletes the published rows in one write. The bus
+   * keeps the call order (one group-committed transaction in process, one connection's publishes on
+   * NATS), so a room's events go out in order. One event after another would cost two commits per
+   * event: an offline client's batch of hundreds of messages would take seconds to reach the bus. A
+   * publish that fails is left for the sweep; the events after it may overtake it, which consumers
+   * survive because they dedupe on `id` and do not rely on order across a bus failure.
    */
   private async publishAll(events: ReadonlyArray<PendingEvent & { id: string }>): Promise<void> {
     const { bus, store, logger } = this.options;
-    const byRoom = new Map<string, Array<PendingEvent & { id: string }>>();
-    for (const e of events) {
-      if (this.inFlight.has(e.id)) continue;
-      const room = e.subject.split('.').slice(0, 3).join('.');
-      const list = byRoom.get(room);
-      if (list) list.push(e);
-      else byRoom.set(room, [e]);
-      this.inFlight.add(e.id);
-    }
-    const published: string[] = [];
-    await Promise.all(
-      [...byRoom.values()].map(async (list) => {
-        const results = await Promise.allSettled(list.map((e) => bus.publish(e.subject, e.event)));
-        results.forEach((result, i) => {
-          const e = list[i]!;
-          if (result.status === 'fulfilled') published.push(e.id);
-          else
-            logger.warn(
-              { err: result.reason, subject: e.subject, eventId: e.id },
-              'event not published yet; will retry',
-            );
-        });
-      }),
-    );
+    const mine = events.filter((e) => !this.inFlight.has(e.id));
+    for (const e of mine) this.inFlight.add(e.id);
     try {
-      await store.deletePendingEvents(published);
-    } catch (error) {
-      // Left in the table: the sweep publishes them again, and the bus and consumers drop the repeats.
-      logger.warn({ err: error, events: published.length }, 'published events could not be marked; they will repeat');
+      const results = await Promise.allSettled(mine.map((e) => bus.publish(e.subject, e.event)));
+      const published: string[] = [];
+      results.forEach((result, i) => {
+        const e = mine[i]!;
+        if (result.status === 'fulfilled') published.push(e.id);
+        else
+          logger.warn({ err: result.reason, subject: e.subject, eventId: e.id }, 'event not published yet; will retry');
+      });
+      // Left in the table if this fails: the sweep publishes them again, and the bus and consumers drop the repeats.
+      await store
+        .deletePendingEvents(published)
+        .catch((error) =>
+          logger.warn(
+            { err: error, events: published.length },
+            'published events could not be marked; they will repeat',
+          ),
+        );
     } finally {
-      for (const list of byRoom.values()) for (const e of list) this.inFlight.delete(e.id);
+      for (const e of mine) this.inFlight.delete(e.id);
     }
   }
 

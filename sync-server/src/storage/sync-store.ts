@@ -188,21 +188,9 @@ export class KyselySyncStore implements SyncStore {
       created_at: now,
     }));
     const bus = this.bus;
-    const eventCount = appends.reduce((n, a) => n + a.events.length, 0);
-    // Rows for the store's own outbox, when the bus cannot take them in this transaction.
-    const events = bus
-      ? []
-      : appends.flatMap((a) =>
-          a.events.map((e) => ({
-            id: e.event.id,
-            document: a.document,
-            subject: e.subject,
-            payload: JSON.stringify(e.event),
-            created_at: now,
-          })),
-        );
+    const events = appends.flatMap((a) => a.events.map((e) => ({ document: a.document, ...e })));
     // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip.
-    if (rows.length === 1 && eventCount === 0 && deletedIds.length === 0) {
+    if (rows.length === 1 && events.length === 0 && deletedIds.length === 0) {
       await this.db.insertInto('sync_updates').values(rows).execute();
       return;
     }
@@ -212,19 +200,23 @@ export class KyselySyncStore implements SyncStore {
     }
     await this.db.transaction().execute(async (trx) => {
       if (rows.length > 0) await trx.insertInto('sync_updates').values(rows).execute();
-      if (bus) {
-        // Straight into the bus's log, committed with the rows they come from.
-        const published = appends.flatMap((a) => a.events);
-        for (let i = 0; i < published.length; i += EVENT_INSERT_CHUNK) {
-          await bus.insert(trx, published.slice(i, i + EVENT_INSERT_CHUNK));
-        }
-      } else {
-        for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
+      for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
+        const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
+        // Straight into the bus's log when it can join this transaction, else into the store's own outbox.
+        if (bus) await bus.insert(trx, chunk);
+        else
           await trx
             .insertInto('sync_pending_events')
-            .values(events.slice(i, i + EVENT_INSERT_CHUNK))
+            .values(
+              chunk.map((e) => ({
+                id: e.event.id,
+                document: e.document,
+                subject: e.subject,
+                payload: JSON.stringify(e.event),
+                created_at: now,
+              })),
+            )
             .execute();
-        }
       }
       for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
         await trx
