@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { announceListening } from '@confab/platform/listening';
 import next from 'next';
 
 /**
@@ -91,9 +92,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   server.on('upgrade', (req, socket, head) => client.handleUpgrade(req, socket, head));
   server.listen(config.PORT, config.HOST, () => {
     const address = server.address();
-    process.stdout.write(
-      `client listening on ${typeof address === 'object' && address ? address.port : config.PORT}\n`,
-    );
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    process.stdout.write(`client listening on ${port}\n`);
+    announceListening(port);
   });
   const shutdown = () => {
     server.close();

@@ -5,7 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleService } from '../scripts/bundle';
-import { freePort, REPO_ROOT, type ServiceProcess, spawnService, waitUntilReady } from '../scripts/cluster/process';
+import { REPO_ROOT, type ServiceProcess, spawnService, waitUntilReady } from '../scripts/cluster/process';
 
 /**
  * The container images run `node dist/main.mjs`, the output of
@@ -55,23 +55,21 @@ describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
   it('starts every service from its bundle with plain node, up to a 200 on /readyz', async () => {
     const database = await createTestPostgres();
     dropDatabase = database.drop;
-    const authPort = await freePort();
-    const common = {
+    const common: Record<string, string> = {
       DATABASE_URL: database.url,
       NATS_URL: SERVICES.nats.url,
       NATS_STREAM: `CONFAB_T_${suffix}`.toUpperCase(),
       NATS_SUBJECT_PREFIX: `t${suffix}`,
-      AUTH_URL: `http://127.0.0.1:${authPort}`,
       INTERNAL_API_TOKEN: `bundle-test-${suffix}-token`,
       PUBLIC_URL: 'http://localhost:8080',
       LOG_LEVEL: 'warn',
     };
+    // The auth server comes first (WORKSPACES' order): the others reach it on the port it reports.
     for (const workspace of WORKSPACES) {
-      const port = workspace === 'auth-server' ? authPort : await freePort();
       const service = spawnService({
         name: workspace,
         workspace,
-        port,
+        port: 0,
         command: { file: process.execPath, args: [outfileFor(workspace)] },
         env: {
           ...common,
@@ -80,7 +78,8 @@ describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
         },
       });
       started.push(service);
-      await waitUntilReady(service, 60_000);
+      const port = await waitUntilReady(service, 60_000);
+      if (workspace === 'auth-server') common.AUTH_URL = `http://127.0.0.1:${port}`;
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status, workspace).toBe(200);
     }

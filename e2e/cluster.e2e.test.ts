@@ -11,7 +11,7 @@ import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/pro
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { type Cluster, startCluster } from '../scripts/cluster';
@@ -130,6 +130,14 @@ describe.skipIf(!infra)('the cluster (auth, 2 sync instances, notifier behind on
     const { code } = await api<{ code: string }>(`/api/rooms/${roomId}/invites`, { token: alice.token, body: {} });
     await api(`/api/invites/${code}/accept`, { token: bob.token, method: 'POST' });
   }, 240_000);
+
+  afterEach(({ task }) => {
+    if (task.result?.state !== 'fail' || !cluster) return;
+    // What each service said last: a failure here is often one process that died or refused, not the test's logic.
+    for (const service of ['auth', 'sync-1', 'sync-2', 'notifier']) {
+      console.error(`--- ${service} (last lines)\n${cluster.logs(service) || '(nothing)'}`);
+    }
+  });
 
   afterAll(async () => {
     closeDevices();

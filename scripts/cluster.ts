@@ -20,14 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { type Gateway, startGateway, type Upstream } from './cluster/gateway';
 import { ensureDatabase } from './cluster/postgres';
-import {
-  freePort,
-  REPO_ROOT,
-  type ServiceProcess,
-  type ServiceSpec,
-  spawnService,
-  waitUntilReady,
-} from './cluster/process';
+import { REPO_ROOT, type ServiceProcess, type ServiceSpec, spawnService, waitUntilReady } from './cluster/process';
 
 export { type Gateway, ROUTES, routeFor, type UpstreamGroup } from './cluster/gateway';
 export { dropDatabase, ensureDatabase } from './cluster/postgres';
@@ -53,7 +46,7 @@ export interface ClusterOptions {
   readonly syncInstances?: number;
   /** Start the Next.js client behind the gateway; default true when the client has a main or a build. */
   readonly client?: boolean;
-  /** Ports of the services; default free ports. */
+  /** Fixed ports of the services; by default each takes a free one itself and reports it. */
   readonly ports?: { auth?: number; sync?: number[]; notifier?: number; client?: number };
   /** Where each service gets its DATA_DIR (mail files, keys); default a temporary directory removed on stop. */
   readonly dataDir?: string;
@@ -78,7 +71,7 @@ export interface Cluster {
   readonly syncInstances: () => SyncInstance[];
   /** kill -9 one sync instance; the gateway stops routing to it. */
   killSync(index: number): Promise<void>;
-  /** Starts a killed sync instance again on its port and routes to it once ready. */
+  /** Starts a killed sync instance again (on its fixed port, or a new free one) and routes to it once ready. */
   restartSync(index: number): Promise<void>;
   /** The output of a service so far, for diagnostics. */
   logs(service: string): string;
@@ -95,7 +88,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const started: ServiceProcess[] = [];
   const gateway = await startGateway({ port: options.port });
 
+  let stopping = false;
   const stopAll = async () => {
+    stopping = true;
     await gateway.close();
     // Reverse start order: the edge first, the auth server (everyone's dependency) last.
     for (const service of [...started].reverse()) await service.stop();
@@ -104,17 +99,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   try {
     await ensureDatabase(options.databaseUrl);
+    // 0: the service takes a free port itself and reports it (no guessed port another process could take first).
     const ports = {
-      auth: options.ports?.auth ?? (await freePort()),
-      sync: options.ports?.sync ?? (await Promise.all(Array.from({ length: syncCount }, () => freePort()))),
-      notifier: options.ports?.notifier ?? (await freePort()),
-      client: options.ports?.client ?? (await freePort()),
+      auth: options.ports?.auth ?? 0,
+      sync: options.ports?.sync ?? Array.from({ length: syncCount }, () => 0),
+      notifier: options.ports?.notifier ?? 0,
+      client: options.ports?.client ?? 0,
     };
-    const authUrl = `http://127.0.0.1:${ports.auth}`;
-    const common: Record<string, string> = {
+    const base: Record<string, string> = {
       DATABASE_URL: options.databaseUrl,
       NATS_URL: natsUrl,
-      AUTH_URL: authUrl,
       INTERNAL_API_TOKEN: internalApiToken,
       PUBLIC_URL: gateway.url,
       ...(options.natsStream ? { NATS_STREAM: options.natsStream } : {}),
@@ -135,9 +129,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       workspace: 'auth-server',
       port: ports.auth,
       // Behind the gateway: throttling keys on X-Forwarded-For, not on the gateway's address.
-      env: { ...common, DATA_DIR: path.join(dataDir, 'auth'), TRUST_PROXY: '1' },
+      env: { ...base, DATA_DIR: path.join(dataDir, 'auth'), TRUST_PROXY: '1' },
     });
-    gateway.setUpstreams('auth', [{ name: auth.spec.name, port: auth.spec.port }]);
+    gateway.setUpstreams('auth', [{ name: auth.spec.name, port: auth.port }]);
+    const authUrl = `http://127.0.0.1:${auth.port}`;
+    const common: Record<string, string> = { ...base, AUTH_URL: authUrl };
 
     const syncSpec = (index: number): ServiceSpec => {
       const port = ports.sync[index];
@@ -162,7 +158,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const upstreams: Upstream[] = [];
       for (const index of [...running].sort()) {
         const instance = sync[index];
-        if (instance) upstreams.push({ name: instance.spec.name, port: instance.spec.port });
+        if (instance) upstreams.push({ name: instance.spec.name, port: instance.port });
       }
       gateway.setUpstreams('sync', upstreams);
     };
@@ -170,7 +166,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const instance = await launch(syncSpec(index));
       sync[index] = instance;
       running.add(index);
-      void instance.exited.then(() => {
+      void instance.exited.then((code) => {
+        if (sync[index] === instance && running.has(index) && !stopping) {
+          // Not killed by killSync(): it died by itself, which no caller expects. Say why, where it cannot be missed.
+          process.stderr.write(
+            `cluster: ${instance.spec.name} exited on its own (code ${code}):\n${instance.tail()}\n`,
+          );
+        }
         if (sync[index] === instance) {
           running.delete(index);
           routeSync();
@@ -189,7 +191,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     });
     await Promise.all([...Array.from({ length: syncCount - 1 }, (_, i) => startSync(i + 1)), notifierStarted]);
     const notifier = await notifierStarted;
-    gateway.setUpstreams('notifier', [{ name: notifier.spec.name, port: notifier.spec.port }]);
+    gateway.setUpstreams('notifier', [{ name: notifier.spec.name, port: notifier.port }]);
 
     const client = clientCommand();
     if (options.client ?? client !== null) {
@@ -202,7 +204,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         readyPath: '/',
         env: { ...common, DATA_DIR: path.join(dataDir, 'client'), ...client.env },
       });
-      gateway.setUpstreams('client', [{ name: service.spec.name, port: service.spec.port }]);
+      gateway.setUpstreams('client', [{ name: service.spec.name, port: service.port }]);
     }
 
     return {
@@ -211,7 +213,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       authUrl,
       internalApiToken,
       syncInstances: () =>
-        ports.sync.map((port, index) => ({ name: `sync-${index + 1}`, port, running: running.has(index) })),
+        ports.sync.map((port, index) => ({
+          name: `sync-${index + 1}`,
+          port: sync[index]?.port ?? port,
+          running: running.has(index),
+        })),
       async killSync(index) {
         const instance = sync[index];
         if (!instance) throw new Error(`no sync instance ${index}`);

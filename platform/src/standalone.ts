@@ -6,6 +6,7 @@ import type { EventBus } from './bus/port';
 import { ConfigError } from './config';
 import { type Database, openDatabase } from './db/database';
 import { createOpsHandler } from './http/ops';
+import { announceListening } from './listening';
 import { createLogger, type Logger } from './log';
 import { createRegistry } from './metrics';
 import type { ServiceHandle } from './ports';
@@ -100,6 +101,7 @@ export async function runStandalone<C extends StandaloneConfig>(options: RunStan
   }
   const port = server ? (server.address() as AddressInfo).port : handle.port;
   logger.info({ port, database: database.kind }, `${name} listening`);
+  if (port !== undefined) announceListening(port);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isListeningMessage, REPORT_PORT_ENV } from '@confab/platform/listening';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -15,6 +16,7 @@ export interface ServiceSpec {
   readonly name: string;
   /** Workspace directory, e.g. `sync-server`. */
   readonly workspace: string;
+  /** The port to listen on; 0 lets the service take any free one and report it (see ServiceProcess.port). */
   readonly port: number;
   readonly env: Record<string, string>;
   /** The process command; default: Node with the tsx loader on `<workspace>/src/main.ts`. */
@@ -27,6 +29,10 @@ export interface ServiceProcess {
   readonly spec: ServiceSpec;
   readonly pid: number | undefined;
   readonly exited: Promise<number | null>;
+  /** The port it reported once listening (over IPC, see @confab/platform/listening); rejects if it exits first. */
+  readonly listening: Promise<number>;
+  /** The port it listens on; throws before it has reported one (after waitUntilReady it has). */
+  readonly port: number;
   /** The last lines it printed (stdout and stderr), for diagnostics. */
   tail(): string;
   /** SIGTERM, then SIGKILL after a grace period. */
@@ -39,17 +45,14 @@ export function mainOf(workspace: string): string {
   return path.join(REPO_ROOT, workspace, 'src', 'main.ts');
 }
 
-import { freePort } from '@confab/platform/testing';
-
-export { freePort };
-
 export function spawnService(spec: ServiceSpec, onLine?: (name: string, line: string) => void): ServiceProcess {
   // One Node process per service (no tsx CLI wrapper), so a kill -9 hits the service itself, not a parent.
   const command = spec.command ?? { file: process.execPath, args: ['--import', 'tsx', mainOf(spec.workspace)] };
   const child: ChildProcess = spawn(command.file, command.args, {
     cwd: path.join(REPO_ROOT, spec.workspace),
-    env: asProcessEnv({ ...inheritedEnv(), ...spec.env, PORT: String(spec.port) }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: asProcessEnv({ ...inheritedEnv(), ...spec.env, PORT: String(spec.port), [REPORT_PORT_ENV]: 'ipc' }),
+    // The IPC channel carries one message: the port the service listens on.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const lines: string[] = [];
   const collect = (chunk: Buffer) => {
@@ -74,11 +77,28 @@ export function spawnService(spec: ServiceSpec, onLine?: (name: string, line: st
   void exited.then(() => {
     exitedYet = true;
   });
+  let port: number | undefined;
+  const listening = new Promise<number>((resolve, reject) => {
+    child.on('message', (message) => {
+      if (isListeningMessage(message)) {
+        port = message.port;
+        resolve(message.port);
+      }
+    });
+    void exited.then((code) => reject(new Error(`${spec.name} exited with code ${code} before it listened`)));
+  });
+  // Callers that never wait for it (a service killed at start) must not see an unhandled rejection.
+  listening.catch(() => undefined);
 
   return {
     spec,
     pid: child.pid,
     exited,
+    listening,
+    get port() {
+      if (port === undefined) throw new Error(`${spec.name} has not reported its port yet`);
+      return port;
+    },
     tail: () => lines.join('\n'),
     async stop() {
       if (exitedYet) return;
@@ -115,28 +135,41 @@ export function asProcessEnv(variables: Record<string, string>): NodeJS.ProcessE
   return Object.assign(Object.create(null) as NodeJS.ProcessEnv, variables);
 }
 
-/** Resolves when `GET path` answers 200; rejects with the child's last output when it exits or times out first. */
-export async function waitUntilReady(service: ServiceProcess, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+/**
+ * Resolves with the service's port once it has reported it and `GET readyPath`
+ * there answers 200; rejects with the child's last output when it exits or
+ * times out first. Only the port the child itself reported is probed, so a
+ * stranger on a port we guessed can never pass for it.
+ */
+export async function waitUntilReady(service: ServiceProcess, timeoutMs = READY_TIMEOUT_MS): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  const url = `http://127.0.0.1:${service.spec.port}${service.spec.readyPath ?? '/readyz'}`;
   let exitCode: number | null | undefined;
   void service.exited.then((code) => {
     exitCode = code;
   });
+  const failure = (why: string) => new Error(`${service.spec.name} ${why}:\n${service.tail()}`);
+  let timer: NodeJS.Timeout | undefined;
+  const port = await Promise.race([
+    service.listening,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(failure(`did not listen within ${timeoutMs} ms`)), timeoutMs);
+    }),
+  ])
+    .catch((error: unknown) => {
+      throw exitCode !== undefined ? failure(`exited with code ${exitCode} before it was ready`) : error;
+    })
+    .finally(() => clearTimeout(timer));
+  const url = `http://127.0.0.1:${port}${service.spec.readyPath ?? '/readyz'}`;
   for (;;) {
-    if (exitCode !== undefined) {
-      throw new Error(`${service.spec.name} exited with code ${exitCode} before it was ready:\n${service.tail()}`);
-    }
+    if (exitCode !== undefined) throw failure(`exited with code ${exitCode} before it was ready`);
     try {
       const answer = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await answer.arrayBuffer();
-      if (answer.ok) return;
+      if (answer.ok) return port;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) {
-      throw new Error(`${service.spec.name} was not ready on ${url} after ${timeoutMs} ms:\n${service.tail()}`);
-    }
+    if (Date.now() > deadline) throw failure(`was not ready on ${url} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
