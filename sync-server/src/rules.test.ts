@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { checkClaims } from './extensions/auth';
 import { roomEvents } from './extensions/events';
 import { NO_CHANGES } from './extensions/guard-port';
 import { shouldCompact } from './extensions/persistence';
 import { refill, takeFromAll } from './extensions/rate-limit';
 import { eventTimeMs } from './extensions/revocation';
-import { isEmptyUpdate } from './extensions/update-pipeline';
+import { isEmptyUpdate, spendPayload } from './extensions/update-pipeline';
 import { membershipRevocation } from './storage/revocations';
 import { originAllowed, protocolVersionAccepted, protocolVersionOf } from './upgrade';
 
@@ -73,6 +74,37 @@ describe('storage and events', () => {
   it('knows the empty update', () => {
     expect(isEmptyUpdate(new Uint8Array([0, 0]))).toBe(true);
     expect(isEmptyUpdate(new Uint8Array([0, 1, 0]))).toBe(false);
+  });
+
+  it('spends an applied update in place: the bytes read again change nothing and decode as no structs, no deletions', () => {
+    const author = new Y.Doc();
+    const list = author.getArray<string>('l');
+    list.push(['a', 'b', 'c']);
+    const before = Y.encodeStateVector(author);
+    list.delete(0, 2);
+    list.push(['d']);
+    const update = Y.encodeStateAsUpdate(author, before);
+    const message = new Uint8Array([7, ...update, 9]);
+    const payload = message.subarray(1, 1 + update.byteLength);
+
+    const server = new Y.Doc();
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(author));
+    const state = Y.encodeStateAsUpdate(server);
+    spendPayload(payload);
+    expect(message[0]).toBe(7);
+    expect(message.at(-1)).toBe(9);
+    expect(Y.decodeUpdate(payload)).toEqual({ structs: [], ds: { clients: new Map() } });
+    let transactionsWithChanges = 0;
+    server.on('update', () => {
+      transactionsWithChanges += 1;
+    });
+    Y.applyUpdate(server, payload);
+    expect(transactionsWithChanges).toBe(0);
+    expect(Y.encodeStateAsUpdate(server)).toEqual(state);
+    // Applied to a document that never had the update, it adds nothing either.
+    const stranger = new Y.Doc();
+    Y.applyUpdate(stranger, payload);
+    expect(stranger.getArray('l').length).toBe(0);
   });
 
   it('dates an event by its UUIDv7 id, never in the future', () => {

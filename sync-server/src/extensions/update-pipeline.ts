@@ -22,6 +22,24 @@ export function isEmptyUpdate(update: Uint8Array): boolean {
   return update.byteLength === 2 && update[0] === 0 && update[1] === 0;
 }
 
+/**
+ * Turns an update that has been applied into an empty one, in place.
+ *
+ * `beforeSync`'s payload is a view into the socket message Hocuspocus goes on
+ * to read: once the hook resolves, its MessageReceiver applies the same bytes
+ * again. Yjs integrates an update once, so that second apply changes nothing,
+ * but it still decodes every struct and the delete set, a fifth of the
+ * per-message work. An update starts with its number of struct groups and, after
+ * them, the delete set's number of clients; with both zero the decoder stops
+ * there and ignores the rest. Should the payload ever be a copy, this writes to
+ * the copy and the second apply is merely the no-op it was.
+ */
+export function spendPayload(payload: Uint8Array): void {
+  if (payload.byteLength < 2) return;
+  payload[0] = 0;
+  payload[1] = 0;
+}
+
 /** Closes the whole WebSocket (every document on it) with a code the browser can see. */
 export function closeSocket(connection: Connection, event: CloseEvent): void {
   try {
@@ -51,11 +69,12 @@ export interface UpdatePipelineOptions {
  *   2. it is applied to the document at once, in the same turn as the check, so
  *      the guard's view is always the state the update meets, and relayed to
  *      the room's other clients from memory as stock Hocuspocus does;
- *   3. it is appended to the update log with the events it implies, in one
- *      group-committed transaction; the hook resolves only after the commit,
- *      and only then does Hocuspocus send the sync-status acknowledgement the
- *      provider counts `unsyncedChanges` down with (its own apply of the same
- *      bytes finds nothing new: Yjs integrates an update once);
+ *   3. it is appended to the update log with the events it implies (who is
+ *      online is asked after the apply), in one group-committed transaction;
+ *      the hook resolves only after the commit, and only then does Hocuspocus
+ *      send the sync-status acknowledgement the provider counts
+ *      `unsyncedChanges` down with (the bytes it then applies itself have been
+ *      emptied, `spendPayload`: the update is in the document already);
  *   4. after the acknowledgement, its events go to the bus.
  *
  * Relaying before the commit costs no durability: an update is only ever
@@ -85,20 +104,11 @@ export class UpdatePipeline implements Extension {
     if (!isSyncContext(context)) throw new CloseError(CLOSE.unauthorized, 'connection without identity');
     const { persistence, metrics, logger, presence } = this.options;
 
-    let verdict = this.check(connection, document, documentName, context, payload);
-    let events: PendingEvent[] = [];
-    if (context.document.kind === 'room') {
-      let online: readonly string[] = [];
-      if (verdict.changes.created.length > 0) {
-        online = await presence.online(documentName).catch(() => [context.userId]);
-        // Other updates of the room may have been applied during the lookup: check against the state this one meets.
-        verdict = this.check(connection, document, documentName, context, payload);
-      }
-      events = roomEvents(context.document.roomId, verdict.changes, online);
-    }
-
+    const verdict = this.check(connection, document, documentName, context, payload);
+    // The log row must not share memory with the socket's message: see spendPayload below.
+    const update = payload.slice();
     try {
-      Y.applyUpdate(document, payload, { source: 'connection', connection });
+      Y.applyUpdate(document, update, { source: 'connection', connection });
     } catch (error) {
       // The guard decoded it, so Yjs should not fail on it; if it does, nothing of it is acknowledged.
       metrics.updates.inc({ result: 'refused', rule: 'malformed_update' });
@@ -106,11 +116,23 @@ export class UpdatePipeline implements Extension {
       closeSocket(connection, CLOSE.forbiddenUpdate);
       throw new CloseError(CLOSE.forbiddenUpdate, 'the update could not be applied');
     }
+    spendPayload(payload);
     metrics.updates.inc({ result: 'accepted', rule: '' });
     if (verdict.changes.deleted.length > 0) persistence.compactSoon(documentName);
 
+    // Who is online is asked after the apply, so the update meets exactly the state the guard checked
+    // it against (check and apply share one turn) and the answer cannot hold the relay back.
+    let events: PendingEvent[] = [];
+    if (context.document.kind === 'room') {
+      const online =
+        verdict.changes.created.length > 0
+          ? await presence.online(documentName).catch(() => [context.userId])
+          : ([] as readonly string[]);
+      events = roomEvents(context.document.roomId, verdict.changes, online);
+    }
+
     try {
-      await persistence.append(documentName, payload, events);
+      await persistence.append(documentName, update, events);
     } catch (error) {
       // Applied and relayed but not stored, so not acknowledged. The document's memory is now ahead of
       // its storage: close every connection to it so it unloads; the author's provider still holds the
