@@ -133,6 +133,8 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     logger,
     metrics,
     compactMinBytes: config.compactMinBytes,
+    // With Redis, other instances write to the same rooms: only storage knows every row.
+    compactFromLoadedDocument: !config.redisUrl,
     prepare: (doc, documentName) => {
       const parsed = parseDocumentName(documentName);
       return parsed && guard.prepare ? guard.prepare(doc, parsed) : [];

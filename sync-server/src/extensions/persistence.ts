@@ -28,7 +28,17 @@ export interface PersistenceOptions {
   prepare?: (document: Y.Doc, documentName: string) => Iterable<void>;
   /** A load gives other rooms a turn after about this much work. Default 10 ms. */
   loadSliceMs?: number;
+  /**
+   * Take a compaction's snapshot from the loaded document instead of rebuilding the room from storage
+   * (LiveDocument). Only when this instance is the room's only writer: with several instances a loaded
+   * document may lack a row another one wrote and already folded (Redis pub/sub delivers late, or not at
+   * all across a reconnect), and a snapshot taken from it would drop that row.
+   */
+  compactFromLoadedDocument?: boolean;
 }
+
+/** Rows a compaction applies to the loaded document come from storage: not from a client, nothing to store again. */
+const FOLDED_ROWS_ORIGIN = { source: 'local', skipStoreHooks: true } as const;
 
 /** Log rows applied per Yjs transaction while loading (one transaction each would multiply Yjs's per-transaction cleanup). */
 const LOG_ROWS_PER_TRANSACTION = 256;
@@ -56,6 +66,8 @@ export class Persistence implements Extension {
   private readonly appending = new Set<Promise<void>>();
   private readonly compactions = new Map<string, Promise<void>>();
   private readonly compactTimers = new Map<string, NodeJS.Timeout>();
+  /** Documents as loaded by this instance, for compactions (compactFromLoadedDocument). */
+  private readonly loaded = new Map<string, Y.Doc>();
   private stopped = false;
 
   constructor(private readonly options: PersistenceOptions) {}
@@ -72,6 +84,7 @@ export class Persistence implements Extension {
       await runSliced(applyLog(document, stored.updates), sliceMs);
       if (this.options.prepare) await runSliced(this.options.prepare(document, documentName), sliceMs);
       this.ledgers.set(documentName, { logBytes: stored.logBytes, snapshotBytes: stored.snapshotBytes });
+      this.loaded.set(documentName, document);
       if (shouldCompact(this.ledgers.get(documentName)!, this.options.compactMinBytes))
         this.compactSoon(documentName, 0);
     } catch (error) {
@@ -86,6 +99,7 @@ export class Persistence implements Extension {
   async afterUnloadDocument({ documentName, instance }: afterUnloadDocumentPayload): Promise<void> {
     if (instance.documents.has(documentName)) return; // reloaded meanwhile
     this.ledgers.delete(documentName);
+    this.loaded.delete(documentName);
   }
 
   /** Appends one accepted update and the events it implies. Durable when it resolves. */
@@ -122,7 +136,13 @@ export class Persistence implements Extension {
     const run = previous.then(async () => {
       const { store, metrics, logger } = this.options;
       try {
-        const result = await store.compact(documentName);
+        const live = this.options.compactFromLoadedDocument
+          ? () => {
+              const doc = this.loaded.get(documentName);
+              return doc ? { doc, origin: FOLDED_ROWS_ORIGIN } : null;
+            }
+          : undefined;
+        const result = await store.compact(documentName, live);
         if (!result) {
           metrics.compactions.inc({ result: 'skipped' });
           return;

@@ -19,6 +19,22 @@ export interface StoredDocument {
   readonly logBytes: number;
 }
 
+/**
+ * A loaded document a compaction may take its snapshot from, instead of
+ * rebuilding the room from the stored snapshot and log: the log rows it folds
+ * are applied to it first (almost always a no-op, since every row of this
+ * instance was applied before it was committed; a row from another instance
+ * or from a previous load of the document may not have been), then its whole
+ * state is encoded. What it holds beyond the rows (updates applied but not yet
+ * committed) is a superset the snapshot may carry: it passed the guard, and
+ * its author sends it again until acknowledged.
+ */
+export interface LiveDocument {
+  readonly doc: Y.Doc;
+  /** The transaction origin of the folded rows applied to it (they come from storage, not from a client). */
+  readonly origin: unknown;
+}
+
 export interface CompactionResult {
   readonly mergedUpdates: number;
   readonly mergedBytes: number;
@@ -37,8 +53,11 @@ export interface SyncStore {
   load(document: string): Promise<StoredDocument>;
   /** Durable when it resolves: the row and its events are committed in one transaction. */
   append(document: string, update: Uint8Array, events?: readonly PendingEvent[]): Promise<void>;
-  /** Folds the document's log into a new snapshot; null when there was nothing to fold or another compaction won. */
-  compact(document: string): Promise<CompactionResult | null>;
+  /**
+   * Folds the document's log into a new snapshot; null when there was nothing to fold or another compaction won.
+   * `live` gives the document as this process holds it (null when it is not loaded): see LiveDocument.
+   */
+  compact(document: string, live?: () => LiveDocument | null): Promise<CompactionResult | null>;
   /** Oldest first; `createdBeforeMs` leaves out events an append has only just written (their relay is in flight). */
   pendingEvents(limit: number, createdBeforeMs?: number): Promise<Array<PendingEvent & { readonly id: string }>>;
   deletePendingEvents(ids: readonly string[]): Promise<void>;
@@ -229,14 +248,14 @@ export class KyselySyncStore implements SyncStore {
     if (bus) bus.committed([...new Set(appends.flatMap((a) => a.events.map((e) => e.subject)))]);
   }
 
-  async compact(document: string): Promise<CompactionResult | null> {
+  async compact(document: string, live?: () => LiveDocument | null): Promise<CompactionResult | null> {
     // Read and merge outside the write transaction so the (room-sized) Yjs work
     // does not hold the database; the write then commits only if the snapshot
     // is still the one merged into, and deletes exactly the rows merged, so a
     // row committed concurrently is never lost.
-    const snapshot = await this.db
+    const current = await this.db
       .selectFrom('sync_snapshots')
-      .select(['state', 'generation'])
+      .select('generation')
       .where('document', '=', document)
       .executeTakeFirst();
     const rows = await this.db
@@ -249,13 +268,31 @@ export class KyselySyncStore implements SyncStore {
 
     // A Y.Doc with gc on drops the content of deleted items, so a deleted
     // message's text is gone from storage once its log row is folded.
-    const doc = new Y.Doc({ gc: true });
-    doc.transact(() => {
-      if (snapshot) Y.applyUpdate(doc, toBytes(snapshot.state));
-      for (const row of rows) Y.applyUpdate(doc, toBytes(row.update));
-    });
-    const state = Y.encodeStateAsUpdate(doc);
-    doc.destroy();
+    let state: Uint8Array;
+    const loaded = live?.();
+    if (loaded && !loaded.doc.isDestroyed && loaded.doc.gc) {
+      // The loaded document holds the snapshot and (after this apply) every row read: encode it, and skip
+      // reading the snapshot back and rebuilding the room from it.
+      loaded.doc.transact(() => {
+        for (const row of rows) Y.applyUpdate(loaded.doc, toBytes(row.update));
+      }, loaded.origin);
+      state = Y.encodeStateAsUpdate(loaded.doc);
+    } else {
+      const snapshot = await this.db
+        .selectFrom('sync_snapshots')
+        .select(['state', 'generation'])
+        .where('document', '=', document)
+        .executeTakeFirst();
+      // Folded by a compaction elsewhere meanwhile: its snapshot holds rows ours no longer sees; let it win.
+      if ((snapshot?.generation ?? null) !== (current?.generation ?? null)) return null;
+      const doc = new Y.Doc({ gc: true });
+      doc.transact(() => {
+        if (snapshot) Y.applyUpdate(doc, toBytes(snapshot.state));
+        for (const row of rows) Y.applyUpdate(doc, toBytes(row.update));
+      });
+      state = Y.encodeStateAsUpdate(doc);
+      doc.destroy();
+    }
     const seqs = rows.map((r) => r.seq);
     const generation = randomUUID();
     const now = this.clock();
@@ -266,12 +303,12 @@ export class KyselySyncStore implements SyncStore {
         // Serialises compactions of one document across instances for the rest of this transaction.
         await sql`select pg_advisory_xact_lock(hashtext(${document}))`.execute(trx);
       }
-      const current = await trx
+      const now_ = await trx
         .selectFrom('sync_snapshots')
         .select('generation')
         .where('document', '=', document)
         .executeTakeFirst();
-      if ((current?.generation ?? null) !== (snapshot?.generation ?? null)) return null;
+      if ((now_?.generation ?? null) !== (current?.generation ?? null)) return null;
       await trx
         .insertInto('sync_snapshots')
         .values({ document, state: toBuffer(state), bytes: state.byteLength, generation, updated_at: now })
