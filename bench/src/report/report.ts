@@ -385,7 +385,7 @@ peer is the real npm package started by the harness. Compare ratios within a run
 | \`npm run bench -- --smoke\` | a few seconds of each suite (Confab on SQLite, no PostgreSQL needed), for CI, to keep the harness from rotting | seconds |
 | \`npm run bench -- --report\` | only rebuild this page | – |
 
-Options: \`--only=fanout,crdt,others\`, \`--servers=confab,confab-pg,hocuspocus,y-websocket\` (and the feature ladder's \`confab-mem,confab-noguard,confab-nobus\`), \`--scenarios=10x100,50x1000\`, \`--no-report\`.
+Options: \`--only=fanout,crdt,others\`, \`--servers=confab,confab-pg,hocuspocus,y-websocket\` (and the feature ladder's \`confab-mem,confab-noguard,confab-nobus\`), \`--scenarios=10x100,50x1000\`, \`--rates=40000,40000\` (held loads instead of the sweep), \`--no-report\`.
 `;
 
 const METHOD = `## How the fan-out is measured

@@ -123,8 +123,9 @@ export class SqliteWorker {
     const driverPath = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      // Plain Node in the thread: no TypeScript loader to start for 60 lines of CommonJS.
-      execArgv: [],
+      // Plain Node in the thread: no TypeScript loader to start for 60 lines of CommonJS. A CPU profile
+      // asked of the process (--cpu-prof, --cpu-prof-dir=…) covers the thread too.
+      execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
       workerData: { location, driverPath, cacheSize },
     });
     this.worker.unref();

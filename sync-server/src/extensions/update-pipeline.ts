@@ -1,10 +1,10 @@
 import { CLOSE, type CloseEvent } from '@confab/protocol';
-import type {
-  afterHandleMessagePayload,
-  beforeHandleAwarenessPayload,
-  beforeSyncPayload,
-  Connection,
-  Extension,
+import {
+  type beforeHandleAwarenessPayload,
+  type beforeSyncPayload,
+  type Connection,
+  type Extension,
+  OutgoingMessage,
 } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import { messageYjsSyncStep2, messageYjsUpdate } from 'y-protocols/sync';
@@ -70,12 +70,15 @@ export interface UpdatePipelineOptions {
  *      the guard's view is always the state the update meets, and relayed to
  *      the room's other clients from memory as stock Hocuspocus does;
  *   3. it is appended to the update log with the events it implies (who is
- *      online is asked after the apply), in one group-committed transaction;
- *      the hook resolves only after the commit, and only then does Hocuspocus
- *      send the sync-status acknowledgement the provider counts
- *      `unsyncedChanges` down with (the bytes it then applies itself have been
- *      emptied, `spendPayload`: the update is in the document already);
- *   4. after the acknowledgement, its events go to the bus.
+ *      online is asked after the apply), in one group-committed transaction,
+ *      and the hook resolves without waiting for the commit, so the
+ *      connection's next message is handled meanwhile (the bytes Hocuspocus
+ *      then applies itself have been emptied, `spendPayload`: the update is in
+ *      the document already);
+ *   4. the sync-status acknowledgement the provider counts `unsyncedChanges`
+ *      down with goes out only once the commit is done (`Acknowledgements`:
+ *      the one Hocuspocus sends right after the hook is held back, and sent
+ *      after the commit instead), then the events go to the bus.
  *
  * Relaying before the commit costs no durability: an update is only ever
  * acknowledged once stored, and its author's provider keeps it until then. If
@@ -83,15 +86,16 @@ export interface UpdatePipelineOptions {
  * document is closed, the document unloads, and the author's provider sends
  * the update again on reconnecting; a receiver that already has it syncs the
  * same bytes, which Yjs integrates once. The commit therefore never sits on
- * the relay path, and a room's updates do not wait for each other's fsync:
- * each connection's next message waits only for its own.
+ * the relay path, and no message waits for another's fsync: a connection may
+ * have up to IN_FLIGHT_UPDATES (or IN_FLIGHT_BYTES) updates committing at once,
+ * and only beyond that does its next message wait for the oldest commit.
  *
  * Updates that arrive from other instances through Redis do not pass here:
  * the instance whose client sent them stored them.
  */
 export class UpdatePipeline implements Extension {
   readonly extensionName = 'confab-update-pipeline';
-  private readonly accepted = new WeakMap<Connection, readonly PendingEvent[]>();
+  private readonly acknowledgements = new Acknowledgements();
 
   constructor(private readonly options: UpdatePipelineOptions) {}
 
@@ -131,19 +135,28 @@ export class UpdatePipeline implements Extension {
       events = roomEvents(context.document.roomId, verdict.changes, online);
     }
 
-    try {
-      await persistence.append(documentName, update, events);
-    } catch (error) {
-      // Applied and relayed but not stored, so not acknowledged. The document's memory is now ahead of
-      // its storage: close every connection to it so it unloads; the author's provider still holds the
-      // update and sends it again after reconnecting, when it is stored like any other.
-      metrics.updates.inc({ result: 'failed', rule: '' });
-      logger.error({ err: error, documentName }, 'update could not be stored; closing the document');
-      for (const other of document.getConnections()) closeSocket(other, TRY_AGAIN_LATER);
-      closeSocket(connection, TRY_AGAIN_LATER);
-      throw new CloseError(TRY_AGAIN_LATER, 'storage unavailable');
-    }
-    this.accepted.set(connection, events);
+    const acks = this.acknowledgements.of(connection);
+    const committed = persistence.append(documentName, update, events).then(
+      () => {
+        acks.send();
+        this.options.relay.publish(events);
+      },
+      (error: unknown) => {
+        // Applied and relayed but not stored, so never acknowledged. The document's memory is now ahead
+        // of its storage: close every connection to it so it unloads; the author's provider still holds
+        // the update and sends it again after reconnecting, when it is stored like any other.
+        metrics.updates.inc({ result: 'failed', rule: '' });
+        logger.error({ err: error, documentName }, 'update could not be stored; closing the document');
+        // Later updates of this connection may still commit, but they may build on this one: none of them
+        // is acknowledged either, so the provider sends them all again, this one first.
+        acks.fail();
+        for (const other of document.getConnections()) closeSocket(other, TRY_AGAIN_LATER);
+        closeSocket(connection, TRY_AGAIN_LATER);
+      },
+    );
+    // From here the hook resolves normally, so Hocuspocus sends its acknowledgement now: hold it back.
+    acks.holdNext();
+    await acks.track(committed, update.byteLength);
   }
 
   /** The guard's verdict; a refusal closes the socket and throws, so an accepted verdict is returned. */
@@ -173,16 +186,97 @@ export class UpdatePipeline implements Extension {
     throw new CloseError(CLOSE.forbiddenUpdate, verdict.detail);
   }
 
-  async afterHandleMessage({ connection }: afterHandleMessagePayload): Promise<void> {
-    const events = this.accepted.get(connection);
-    if (!events) return;
-    this.accepted.delete(connection);
-    this.options.relay.publish(events);
-  }
-
   async beforeHandleAwareness({ states, connection }: beforeHandleAwarenessPayload): Promise<void> {
     // Only client connections carry a user; states relayed from other instances were filtered there.
     if (!connection || !isSyncContext(connection.context)) return;
     this.options.guard.filterAwareness(states, connection.context.userId, connection);
   }
+}
+
+/** Updates of one connection that may be committing at once before its next message waits for the oldest. */
+export const IN_FLIGHT_UPDATES = 32;
+/** Bytes of such updates, the same bound for large ones (a message is at most 1 MiB). */
+export const IN_FLIGHT_BYTES = 1 << 20;
+
+/**
+ * The sync-status acknowledgements of each connection, sent by Confab once an
+ * update is committed instead of by Hocuspocus once the hook resolves.
+ *
+ * Hocuspocus answers every applied update with `SyncStatus(true)` through
+ * `connection.send`, right after `beforeSync` resolves. The pipeline lets the
+ * hook resolve before the commit (so the connection's next message is not
+ * held up by this one's fsync), so that acknowledgement would come too early.
+ * `holdNext` counts one to swallow: the connection's `send` is wrapped once,
+ * and while the count is positive a message equal to the acknowledgement's
+ * bytes is dropped. `send` writes one after the commit. The provider only
+ * counts acknowledgements, and commits complete in the order of the appends, so
+ * the author sees the same sequence as before, each after its commit.
+ */
+class Acknowledgements {
+  private readonly states = new WeakMap<Connection, ConnectionAcks>();
+
+  of(connection: Connection): ConnectionAcks {
+    let state = this.states.get(connection);
+    if (!state) {
+      state = new ConnectionAcks(connection);
+      this.states.set(connection, state);
+    }
+    return state;
+  }
+}
+
+class ConnectionAcks {
+  private readonly ack: Uint8Array;
+  private readonly sendNow: (message: Uint8Array) => void;
+  private held = 0;
+  private failed = false;
+  private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
+  private inFlightBytes = 0;
+
+  constructor(connection: Connection) {
+    this.ack = new OutgoingMessage(connection.messageAddress).writeSyncStatus(true).toUint8Array();
+    this.sendNow = connection.send.bind(connection);
+    connection.send = (message: Uint8Array) => {
+      if (this.held > 0 && sameBytes(message, this.ack)) {
+        this.held -= 1;
+        return;
+      }
+      this.sendNow(message);
+    };
+  }
+
+  /** The next acknowledgement Hocuspocus sends on this connection is one Confab sends after the commit. */
+  holdNext(): void {
+    this.held += 1;
+  }
+
+  /** The acknowledgement of a committed update (a closed socket just drops it). */
+  send(): void {
+    if (!this.failed) this.sendNow(this.ack);
+  }
+
+  /** An append of this connection failed: acknowledge nothing more on it (it is being closed). */
+  fail(): void {
+    this.failed = true;
+  }
+
+  /** Counts an append in flight; resolves at once while the connection is within its bounds, else after the oldest. */
+  async track(done: Promise<void>, bytes: number): Promise<void> {
+    const entry = { done, bytes };
+    this.inFlight.push(entry);
+    this.inFlightBytes += bytes;
+    void done.then(() => {
+      this.inFlight.splice(this.inFlight.indexOf(entry), 1);
+      this.inFlightBytes -= bytes;
+    });
+    while (this.inFlight.length > IN_FLIGHT_UPDATES || this.inFlightBytes > IN_FLIGHT_BYTES) {
+      await this.inFlight[0]?.done;
+    }
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
