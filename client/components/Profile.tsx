@@ -1,6 +1,5 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { describeFailure, type NotificationPreferences, type NotifyLevel, type SessionInfo } from '../lib/api';
 import { useApp } from './AppProvider';
@@ -18,7 +17,6 @@ const when = (value: string | number) => new Date(value).toLocaleString();
 
 export function Profile() {
   const { api, user, updateUser, signOut, rooms } = useApp();
-  const router = useRouter();
   const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
   const [prefs, setPrefs] = useState<NotificationPreferences | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -50,8 +48,9 @@ export function Profile() {
     const result = await api.revokeSession(session.id);
     if (!result.ok) return setError(describeFailure(result));
     if (session.current) {
+      // RequireUser takes the signed-out page to /login: a second navigation here would race it (offline,
+      // both are full page loads and one aborts the other).
       await signOut('You signed out this device.');
-      router.replace('/login');
       return;
     }
     setSessions((list) => list?.filter((s) => s.id !== session.id) ?? null);
@@ -283,10 +282,8 @@ export function Profile() {
         <button
           type="button"
           className="danger"
-          onClick={async () => {
-            await signOut();
-            router.replace('/login');
-          }}
+          // RequireUser takes the signed-out page to /login (one navigation, see revoke above).
+          onClick={() => void signOut()}
         >
           Sign out
         </button>

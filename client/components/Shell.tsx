@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { usePathname, useRouter } from 'next/navigation';
-import { type ReactNode, useEffect, useState } from 'react';
+import { type ReactNode, useEffect, useRef, useState } from 'react';
 import { useApp } from './AppProvider';
 import { useOnline } from './hooks';
 import { Notifications } from './Notifications';
@@ -70,8 +70,13 @@ export function RequireUser({ children }: { children: ReactNode }) {
   const { ready, user } = useApp();
   const router = useRouter();
   const pathname = usePathname();
+  // One redirect per signed-out spell: offline, a navigation is a full page load, and a second one
+  // would abort the first.
+  const redirected = useRef(false);
   useEffect(() => {
-    if (ready && !user) {
+    if (user) redirected.current = false;
+    else if (ready && !redirected.current) {
+      redirected.current = true;
       const here = typeof window === 'undefined' ? pathname : window.location.pathname;
       router.replace(`/login?next=${encodeURIComponent(here)}`);
     }
