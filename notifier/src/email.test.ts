@@ -225,9 +225,11 @@ describe('delayed emails over a real SMTP server', () => {
     });
     notifier.clock.now += 10 * MINUTE;
     const dir = path.join(notifier.dataDir, 'mail');
-    const files = await waitFor(() =>
-      fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml')) : null,
-    );
+    // The directory may exist before the file is in it: wait for the file, not for the directory.
+    const files = await waitFor(() => {
+      const eml = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.eml')) : [];
+      return eml.length > 0 ? eml : null;
+    });
     expect(files).toHaveLength(1);
     const parsed = await simpleParser(fs.readFileSync(path.join(dir, files[0]!)));
     expect(parsed.text).toContain('to a file');

@@ -163,13 +163,21 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       // (SQLite has a single writer.)
       await sql`select pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK})`.execute(executor);
     }
+    await insertQuery(executor, items).execute();
+  }
+
+  /** A duplicate id, already stored or twice in this batch, is dropped (the dedupe rule). */
+  function insertQuery(executor: Kysely<BusTables>, items: NewEvent[]) {
     const t = now();
-    // A duplicate id, already stored or twice in this batch, is dropped (the dedupe rule).
-    await executor
+    return executor
       .insertInto('bus_events')
       .values(items.map((item) => ({ ...item, created_at: t })))
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+      .onConflict((oc) => oc.column('id').doNothing());
+  }
+
+  function newEvents(events: ReadonlyArray<{ subject: string; event: BusEvent }>): NewEvent[] {
+    for (const e of events) assertPublishSubject(e.subject);
+    return events.map((e) => ({ id: e.event.id, subject: e.subject, payload: serializeEvent(e.event) }));
   }
 
   /**
@@ -504,12 +512,16 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       async insert(transaction, events) {
         if (closed) throw new Error('bus is closed');
         if (events.length === 0) return;
-        for (const e of events) assertPublishSubject(e.subject);
-        await insertEvents(
-          transaction as Kysely<BusTables>,
-          events.map((e) => ({ id: e.event.id, subject: e.subject, payload: serializeEvent(e.event) })),
-        );
+        await insertEvents(transaction as Kysely<BusTables>, newEvents(events));
       },
+      ...(isPg
+        ? {}
+        : {
+            compileInsert(events: ReadonlyArray<{ subject: string; event: BusEvent }>) {
+              if (closed) throw new Error('bus is closed');
+              return events.length === 0 ? [] : [insertQuery(db, newEvents(events)).compile()];
+            },
+          }),
       committed(subjects) {
         if (subjects.length > 0) notify({ subjects });
       },

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 /**
  * The event bus port: the one way services tell each other what happened.
  * Two adapters implement it (NATS JetStream and the in-process outbox bus);
@@ -81,6 +81,12 @@ export interface TransactionalPublish {
   /** Inserts the events with the caller's transaction (an id already stored is dropped, as by `publish`). */
   // biome-ignore lint/suspicious/noExplicitAny: any service's transaction on the shared database.
   insert(transaction: Kysely<any>, events: ReadonlyArray<{ subject: string; event: BusEvent }>): Promise<void>;
+  /**
+   * The statements `insert` runs, compiled, for a caller that batches its own
+   * (`sqliteBatch`); only where they need nothing else (SQLite: PostgreSQL
+   * takes a lock first).
+   */
+  compileInsert?(events: ReadonlyArray<{ subject: string; event: BusEvent }>): CompiledQuery[];
   /** Wakes local subscribers of these subjects; call once the transaction has committed. */
   committed(subjects: readonly string[]): void;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from './database';
+import { sqliteBatch } from './sqlite-worker';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -119,6 +120,55 @@ describe('SQLite in a worker thread', () => {
     expect([...row.data]).toEqual([0, 1, 254, 255]);
     expect(await db.ping()).toBe(true);
     await db.close();
+  });
+
+  it('runs a batch of statements as one transaction: all of them, or none when one fails', async () => {
+    const db = openDatabase<Tables>({ dataDir: tempDir() });
+    await db.db.schema
+      .createTable('notes')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('owner', 'text')
+      .execute();
+    const insert = (id: number, owner: string) => db.db.insertInto('notes').values({ id, owner }).compile();
+    const result = await db.db.executeQuery(
+      sqliteBatch([insert(1, 'a'), insert(2, 'b'), db.db.deleteFrom('notes').where('id', '=', 1).compile()]),
+    );
+    expect(result.numAffectedRows).toBe(3n);
+    await expect(db.db.executeQuery(sqliteBatch([insert(3, 'c'), insert(2, 'again')]))).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT_PRIMARYKEY',
+    });
+    expect(await db.db.selectFrom('notes').selectAll().execute()).toEqual([{ id: 2, owner: 'b' }]);
+    await db.close();
+  });
+
+  it('keeps a batch out of another caller’s open transaction', async () => {
+    const dataDir = tempDir();
+    const a = openDatabase<Tables>({ dataDir });
+    const b = openDatabase<Tables>({ dataDir });
+    await a.db.schema
+      .createTable('notes')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('owner', 'text')
+      .execute();
+    let inside!: () => void;
+    const transactionOpen = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    const rolledBack = a.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.insertInto('notes').values({ id: 1, owner: 'a' }).execute();
+        inside();
+        await new Promise((r) => setTimeout(r, 50));
+        throw new Error('a rolls back');
+      })
+      .catch((error: Error) => error.message);
+    await transactionOpen;
+    await b.db.executeQuery(sqliteBatch([b.db.insertInto('notes').values({ id: 2, owner: 'b' }).compile()]));
+    expect(await rolledBack).toBe('a rolls back');
+    expect(await b.db.selectFrom('notes').selectAll().execute()).toEqual([{ id: 2, owner: 'b' }]);
+    await a.close();
+    await b.close();
   });
 
   it('gives the current columns after a migration changed the table under a cached statement', async () => {

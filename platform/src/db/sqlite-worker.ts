@@ -55,6 +55,19 @@ parentPort.on('message', (message) => {
     return;
   }
   try {
+    if (message.batch) {
+      // One transaction, one message: every statement runs, or none is kept.
+      let changes = 0;
+      db.transaction(() => {
+        for (const query of message.batch) {
+          const statement = prepare(query.sql);
+          if (statement.reader) statement.all(query.parameters);
+          else changes += statement.run(query.parameters).changes;
+        }
+      })();
+      parentPort.postMessage({ id: message.id, changes });
+      return;
+    }
     const statement = prepare(message.sql);
     if (statement.reader) {
       parentPort.postMessage({ id: message.id, rows: statement.all(message.parameters) });
@@ -161,6 +174,15 @@ export class SqliteWorker {
     return reply;
   }
 
+  /** Runs the statements in one transaction, in one message each way; rejects (and keeps none) if one fails. */
+  async batch(queries: ReadonlyArray<{ sql: string; parameters: readonly unknown[] }>): Promise<Reply> {
+    const reply = await this.send({
+      batch: queries.map((q) => ({ sql: q.sql, parameters: q.parameters.map(compact) })),
+    });
+    if (reply.error) throw new SqliteError(reply.error.message, reply.error.code);
+    return reply;
+  }
+
   /** Closes the connection (after the statements already sent) and ends the thread. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -177,10 +199,32 @@ export class SqliteWorker {
   }
 }
 
+/** The SQL text that marks a `sqliteBatch` query for the worker connection. */
+const BATCH_SQL = '-- confab: batch';
+
+/**
+ * Write statements run as one transaction in one round trip to the SQLite
+ * thread: `db.executeQuery(sqliteBatch([...compiled]))`. A Kysely transaction
+ * costs a round trip per statement plus BEGIN and COMMIT, each a message each
+ * way and a wake-up of both threads; on the sync server's append path that was
+ * most of the storage cost. Going through `executeQuery` keeps Kysely's lock on
+ * the one connection, so no other caller's transaction can be open around it.
+ * Only for the SQLite worker dialect (`Database.kind === 'sqlite'`); result
+ * rows of the statements are not returned.
+ */
+export function sqliteBatch(queries: readonly CompiledQuery[]): CompiledQuery {
+  return CompiledQuery.raw(BATCH_SQL, [queries.map((q) => ({ sql: q.sql, parameters: q.parameters }))]);
+}
+
 class WorkerConnection implements DatabaseConnection {
   constructor(private readonly worker: SqliteWorker) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (compiledQuery.sql === BATCH_SQL) {
+      const queries = compiledQuery.parameters[0] as Array<{ sql: string; parameters: readonly unknown[] }>;
+      const reply = await this.worker.batch(queries);
+      return { rows: [], numAffectedRows: BigInt(reply.changes ?? 0) };
+    }
     const reply = await this.worker.query(compiledQuery.sql, compiledQuery.parameters);
     if (reply.rows) return { rows: reply.rows as R[] };
     return {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type BusEvent, type Database, groupCommit, type TransactionalPublish } from '@confab/platform';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type BusEvent, type Database, groupCommit, sqliteBatch, type TransactionalPublish } from '@confab/platform';
+import { type CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import * as Y from 'yjs';
 import type { SyncTables } from './schema';
 
@@ -106,6 +106,17 @@ const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Outbox rows of events, for `sync_pending_events`. */
+function pendingRows(events: ReadonlyArray<PendingEvent & { document: string }>, now: number) {
+  return events.map((e) => ({
+    id: e.event.id,
+    document: e.document,
+    subject: e.subject,
+    payload: JSON.stringify(e.event),
+    created_at: now,
+  }));
 }
 
 function toBytes(value: unknown): Uint8Array {
@@ -217,25 +228,43 @@ export class KyselySyncStore implements SyncStore {
       await this.db.deleteFrom('sync_pending_events').where('id', 'in', deletedIds).execute();
       return;
     }
+    if (this.kind === 'sqlite' && !this.beforeAppendCommit && (!bus || bus.compileInsert)) {
+      // The same statements, compiled here and run by the SQLite thread as one transaction in one round trip.
+      const queries: CompiledQuery[] = [];
+      if (rows.length > 0) queries.push(this.db.insertInto('sync_updates').values(rows).compile());
+      for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
+        const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
+        if (bus?.compileInsert) queries.push(...bus.compileInsert(chunk));
+        else queries.push(this.db.insertInto('sync_pending_events').values(pendingRows(chunk, now)).compile());
+      }
+      for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
+        queries.push(
+          this.db
+            .deleteFrom('sync_pending_events')
+            .where('id', 'in', deletedIds.slice(i, i + DELETE_CHUNK))
+            .compile(),
+        );
+      }
+      await this.db.executeQuery(sqliteBatch(queries));
+    } else await this.writeInTransaction(rows, events, deletedIds, appends, now);
+    if (bus) bus.committed([...new Set(appends.flatMap((a) => a.events.map((e) => e.subject)))]);
+  }
+
+  private async writeInTransaction(
+    rows: ReadonlyArray<{ document: string; update: Buffer; bytes: number; created_at: number }>,
+    events: ReadonlyArray<PendingEvent & { document: string }>,
+    deletedIds: readonly string[],
+    appends: ReadonlyArray<Extract<QueuedWrite, { kind: 'append' }>>,
+    now: number,
+  ): Promise<void> {
+    const bus = this.bus;
     await this.db.transaction().execute(async (trx) => {
       if (rows.length > 0) await trx.insertInto('sync_updates').values(rows).execute();
       for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
         const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
         // Straight into the bus's log when it can join this transaction, else into the store's own outbox.
         if (bus) await bus.insert(trx, chunk);
-        else
-          await trx
-            .insertInto('sync_pending_events')
-            .values(
-              chunk.map((e) => ({
-                id: e.event.id,
-                document: e.document,
-                subject: e.subject,
-                payload: JSON.stringify(e.event),
-                created_at: now,
-              })),
-            )
-            .execute();
+        else await trx.insertInto('sync_pending_events').values(pendingRows(chunk, now)).execute();
       }
       for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
         await trx
@@ -245,7 +274,6 @@ export class KyselySyncStore implements SyncStore {
       }
       if (appends.length > 0) await this.beforeAppendCommit?.(appends.map((a) => a.document));
     });
-    if (bus) bus.committed([...new Set(appends.flatMap((a) => a.events.map((e) => e.subject)))]);
   }
 
   async compact(document: string, live?: () => LiveDocument | null): Promise<CompactionResult | null> {
