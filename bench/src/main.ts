@@ -191,12 +191,10 @@ async function runFanout(
   for (const scenario of plan.scenarios) {
     // The ladder runs right after the servers it sits between (bare Hocuspocus and full Confab).
     const kinds = withLadder && scenario.ladder ? [...servers, ...LADDER_SERVERS] : servers;
-    for (const server of kinds) {
-      try {
-        await runFanoutScenario(server, scenario, plan, record);
-      } catch (error) {
-        record({ bench: 'fanout', kind: 'error', server, ...scenario, error: String(error) });
-      }
+    try {
+      await runFanoutScenario(kinds, scenario, plan, record);
+    } catch (error) {
+      record({ bench: 'fanout', kind: 'error', server: kinds.join(','), ...scenario, error: String(error) });
     }
   }
   for (const server of servers) {

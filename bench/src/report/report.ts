@@ -401,7 +401,7 @@ const METHOD = `## How the fan-out is measured
   createdAt}\`, author = its own user id, ~80 characters of text) at the end of \`messages\`, each as its own Yjs update.
   The offered rate is swept upward in steps; a step is *sustained* when p99 ≤ 200 ms, no delivery is missing
   after the drain and no socket was closed (Confab closes the socket of a client whose update its guard refuses,
-  so a closed socket would mean the workload was not valid chat); a failed step is tried again (once in the quick pass, twice in the full one) before the sweep stops. **Deliveries** = messages × (N − 1): each message must reach every other client of its room.
+  so a closed socket would mean the workload was not valid chat); a failed step is tried again (once in the quick pass, twice in the full one) before the sweep stops. The servers of a scenario are swept **interleaved**: all are started and connected first, then each rate is measured on each server in turn (who goes first rotates), so a slow spell of a shared machine hits them all at about the same rates. **Deliveries** = messages × (N − 1): each message must reach every other client of its room.
 - **Latency** is from the send to the receipt at each other client, per delivery, merged over all clients in a
   log histogram (1 % buckets).
 - **Load generator.** Separate processes (whole rooms per process, so sender and receivers share a clock) that speak
