@@ -56,7 +56,7 @@ export const PLANS: Record<Mode, Plan> = {
     fanout: {
       servers: SERVERS,
       scenarios: [
-        // The ladder adds ~15 s per rung here; at 50x1000 it would take the pass past 5 minutes.
+        // The ladder adds ~15 s per rung here; at 50x1000 it would add several minutes more.
         { roomSize: 10, connections: 100, ladder: true },
         { roomSize: 50, connections: 1000 },
       ],
