@@ -116,6 +116,8 @@ describe('keyboard', () => {
     await page.goto('/profile');
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL('**/login**');
+    // Signed out on purpose: the plain login screen, not "come back to /profile".
+    expect(new URL(page.url()).search).toBe('');
 
     // Email, password, Enter: no mouse.
     await page.getByLabel('Email').focus();

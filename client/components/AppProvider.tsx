@@ -28,8 +28,11 @@ interface AppState {
   connection: ConnectionState;
   /** Why the user was signed out, shown on the login screen. */
   signedOutReason: string | null;
+  /** The user signed out here, on purpose: the login screen is where they go, not back to where they were. */
+  signedOutOnPurpose: boolean;
   signIn(user: User): void;
-  signOut(reason?: string): Promise<void>;
+  /** `onPurpose`: the user asked for it in this tab (default: when no reason is given). */
+  signOut(reason?: string, onPurpose?: boolean): Promise<void>;
   refreshRooms(): Promise<void>;
   rememberRoom(room: Room): void;
   forgetRoom(roomId: string): void;
@@ -56,6 +59,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
   const [sync, setSync] = useState<SyncClient | null>(null);
   const [connection, setConnection] = useState<ConnectionState>({ kind: 'connecting' });
   const [signedOutReason, setSignedOutReason] = useState<string | null>(null);
+  const [signedOutOnPurpose, setSignedOutOnPurpose] = useState(false);
 
   useEffect(() => {
     const c = createAccountCache(window.localStorage);
@@ -89,9 +93,10 @@ export function AppProvider({ children }: { children: ReactNode }) {
   }, [api]);
 
   const signOut = useCallback(
-    async (reason?: string) => {
+    async (reason?: string, onPurpose = reason === undefined) => {
       const current = user;
       setSignedOutReason(reason ?? null);
+      setSignedOutOnPurpose(onPurpose);
       if (!reason) {
         const result = await api.logout();
         // Offline, the server never heard it: the session cookie (HttpOnly, out of our reach)
@@ -178,11 +183,13 @@ export function AppProvider({ children }: { children: ReactNode }) {
     sync,
     connection,
     signedOutReason,
+    signedOutOnPurpose,
     signIn(next) {
       // A new session replaced the cookie: an old sign-out still waiting must not end it.
       localStorage.removeItem(PENDING_LOGOUT_KEY);
       cache?.setUser(next);
       setSignedOutReason(null);
+      setSignedOutOnPurpose(false);
       setUser(next);
       setRooms(cache?.rooms(next.id) ?? []);
     },

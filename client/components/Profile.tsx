@@ -50,7 +50,7 @@ export function Profile() {
     if (session.current) {
       // RequireUser takes the signed-out page to /login: a second navigation here would race it (offline,
       // both are full page loads and one aborts the other).
-      await signOut('You signed out this device.');
+      await signOut('You signed out this device.', true);
       return;
     }
     setSessions((list) => list?.filter((s) => s.id !== session.id) ?? null);

@@ -67,7 +67,7 @@ function ConnectionPill() {
 
 /** Sends signed-out visitors to /login, remembering where they wanted to go. */
 export function RequireUser({ children }: { children: ReactNode }) {
-  const { ready, user } = useApp();
+  const { ready, user, signedOutOnPurpose } = useApp();
   const router = useRouter();
   const pathname = usePathname();
   // One redirect per signed-out spell: offline, a navigation is a full page load, and a second one
@@ -77,10 +77,11 @@ export function RequireUser({ children }: { children: ReactNode }) {
     if (user) redirected.current = false;
     else if (ready && !redirected.current) {
       redirected.current = true;
+      // Signed out on purpose: the login screen. Otherwise (expired, revoked, another tab) back here after signing in.
       const here = typeof window === 'undefined' ? pathname : window.location.pathname;
-      router.replace(`/login?next=${encodeURIComponent(here)}`);
+      router.replace(signedOutOnPurpose ? '/login' : `/login?next=${encodeURIComponent(here)}`);
     }
-  }, [ready, user, router, pathname]);
+  }, [ready, user, router, pathname, signedOutOnPurpose]);
   if (!ready || !user) return <p className="page muted">Loading…</p>;
   return <>{children}</>;
 }
