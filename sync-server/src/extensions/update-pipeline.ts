@@ -28,8 +28,8 @@ export function isEmptyUpdate(update: Uint8Array): boolean {
  * `beforeSync`'s payload is a view into the socket message Hocuspocus goes on
  * to read: once the hook resolves, its MessageReceiver applies the same bytes
  * again. Yjs integrates an update once, so that second apply changes nothing,
- * but it still decodes every struct and the delete set, a fifth of the
- * per-message work. An update starts with its number of struct groups and, after
+ * but it still decodes every struct and the delete set (4% of the event loop's
+ * busy time in a profile at 56,600 deliveries/s, rooms of 10). An update starts with its number of struct groups and, after
  * them, the delete set's number of clients; with both zero the decoder stops
  * there and ignores the rest. Should the payload ever be a copy, this writes to
  * the copy and the second apply is merely the no-op it was.

@@ -108,6 +108,13 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** A statement of a group commit: compiled, or run by a bus on the transaction (PostgreSQL's takes a lock first). */
+type WriteStep = CompiledQuery | ((trx: Transaction<SyncTables>) => Promise<void>);
+
+function isCompiled(step: WriteStep): step is CompiledQuery {
+  return typeof step !== 'function';
+}
+
 /** Outbox rows of events, for `sync_pending_events`. */
 function pendingRows(events: ReadonlyArray<PendingEvent & { document: string }>, now: number) {
   return events.map((e) => ({
@@ -228,52 +235,48 @@ export class KyselySyncStore implements SyncStore {
       await this.db.deleteFrom('sync_pending_events').where('id', 'in', deletedIds).execute();
       return;
     }
-    if (this.kind === 'sqlite' && !this.beforeAppendCommit && (!bus || bus.compileInsert)) {
-      // The same statements, compiled here and run by the SQLite thread as one transaction in one round trip.
-      const queries: CompiledQuery[] = [];
-      if (rows.length > 0) queries.push(this.db.insertInto('sync_updates').values(rows).compile());
-      for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
-        const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
-        if (bus?.compileInsert) queries.push(...bus.compileInsert(chunk));
-        else queries.push(this.db.insertInto('sync_pending_events').values(pendingRows(chunk, now)).compile());
-      }
-      for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
-        queries.push(
-          this.db
-            .deleteFrom('sync_pending_events')
-            .where('id', 'in', deletedIds.slice(i, i + DELETE_CHUNK))
-            .compile(),
-        );
-      }
-      await this.db.executeQuery(sqliteBatch(queries));
-    } else await this.writeInTransaction(rows, events, deletedIds, appends, now);
+    const steps = this.writeSteps(rows, events, deletedIds, now);
+    if (this.kind === 'sqlite' && !this.beforeAppendCommit && steps.every(isCompiled)) {
+      // Run by the SQLite thread as one transaction in one round trip.
+      await this.db.executeQuery(sqliteBatch(steps.filter(isCompiled)));
+    } else {
+      await this.db.transaction().execute(async (trx) => {
+        for (const step of steps) {
+          if (isCompiled(step)) await trx.executeQuery(step);
+          else await step(trx);
+        }
+        if (appends.length > 0) await this.beforeAppendCommit?.(appends.map((a) => a.document));
+      });
+    }
     if (bus) bus.committed([...new Set(appends.flatMap((a) => a.events.map((e) => e.subject)))]);
   }
 
-  private async writeInTransaction(
+  /** The statements of one group commit, in order: compiled, or (a bus that must run its own) a step on the transaction. */
+  private writeSteps(
     rows: ReadonlyArray<{ document: string; update: Buffer; bytes: number; created_at: number }>,
     events: ReadonlyArray<PendingEvent & { document: string }>,
     deletedIds: readonly string[],
-    appends: ReadonlyArray<Extract<QueuedWrite, { kind: 'append' }>>,
     now: number,
-  ): Promise<void> {
+  ): WriteStep[] {
     const bus = this.bus;
-    await this.db.transaction().execute(async (trx) => {
-      if (rows.length > 0) await trx.insertInto('sync_updates').values(rows).execute();
-      for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
-        const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
-        // Straight into the bus's log when it can join this transaction, else into the store's own outbox.
-        if (bus) await bus.insert(trx, chunk);
-        else await trx.insertInto('sync_pending_events').values(pendingRows(chunk, now)).execute();
-      }
-      for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
-        await trx
+    const steps: WriteStep[] = [];
+    if (rows.length > 0) steps.push(this.db.insertInto('sync_updates').values(rows).compile());
+    for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
+      const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
+      // Straight into the bus's log when it can join this transaction, else into the store's own outbox.
+      if (bus?.compileInsert) steps.push(...bus.compileInsert(chunk));
+      else if (bus) steps.push((trx) => bus.insert(trx, chunk));
+      else steps.push(this.db.insertInto('sync_pending_events').values(pendingRows(chunk, now)).compile());
+    }
+    for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
+      steps.push(
+        this.db
           .deleteFrom('sync_pending_events')
           .where('id', 'in', deletedIds.slice(i, i + DELETE_CHUNK))
-          .execute();
-      }
-      if (appends.length > 0) await this.beforeAppendCommit?.(appends.map((a) => a.document));
-    });
+          .compile(),
+      );
+    }
+    return steps;
   }
 
   async compact(document: string, live?: () => LiveDocument | null): Promise<CompactionResult | null> {
