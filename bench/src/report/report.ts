@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Comparison } from '../mode';
 import { REPO_DIR, readResults, type StoredLine } from '../results';
 import { ladderOnlyServers, ladderSummary, ladderTable } from './ladder';
 import { lineChart, type Series } from './svg';
@@ -287,17 +288,8 @@ function crdtSection(all: Line[]): string {
   return out.join('\n');
 }
 
-/** A `comparison` line of a per-service script (bench/src/mode.ts). */
-interface ComparisonRow {
-  case: string;
-  metric: string;
-  unit: string;
-  subject: string;
-  value: number;
-  baseline: string;
-  baselineValue: number;
-  better: 'higher' | 'lower';
-}
+/** A `comparison` line of a per-service script, as `printComparison` (bench/src/mode.ts) writes it. */
+type ComparisonRow = Comparison;
 
 function isComparison(line: Record<string, unknown>): line is Record<string, unknown> & ComparisonRow {
   return (

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from './database';
+import { type Database, openDatabase } from './database';
 import { sqliteBatch } from './sqlite-worker';
 
 const dirs: string[] = [];
@@ -22,7 +22,14 @@ interface Tables {
 }
 
 describe('openDatabase on SQLite', () => {
-  it('keeps one caller’s writes out of another caller’s transaction on the same file', async () => {
+  it.each([
+    ['a statement', (db: Database<Tables>) => db.db.insertInto('notes').values({ id: 2, owner: 'b' }).execute()],
+    [
+      'a batch (sqliteBatch)',
+      (db: Database<Tables>) =>
+        db.db.executeQuery(sqliteBatch([db.db.insertInto('notes').values({ id: 2, owner: 'b' }).compile()])),
+    ],
+  ])('keeps one caller’s writes (%s) out of another caller’s transaction on the same file', async (_, write) => {
     const dataDir = tempDir();
     const a = openDatabase<Tables>({ dataDir });
     const b = openDatabase<Tables>({ dataDir });
@@ -47,7 +54,7 @@ describe('openDatabase on SQLite', () => {
       })
       .catch((error: Error) => error.message);
     await transactionOpen;
-    await b.db.insertInto('notes').values({ id: 2, owner: 'b' }).execute();
+    await write(b);
 
     expect(await rolledBack).toBe('a rolls back');
     const rows = await b.db.selectFrom('notes').selectAll().execute();
@@ -139,36 +146,6 @@ describe('SQLite in a worker thread', () => {
     });
     expect(await db.db.selectFrom('notes').selectAll().execute()).toEqual([{ id: 2, owner: 'b' }]);
     await db.close();
-  });
-
-  it('keeps a batch out of another caller’s open transaction', async () => {
-    const dataDir = tempDir();
-    const a = openDatabase<Tables>({ dataDir });
-    const b = openDatabase<Tables>({ dataDir });
-    await a.db.schema
-      .createTable('notes')
-      .addColumn('id', 'integer', (c) => c.primaryKey())
-      .addColumn('owner', 'text')
-      .execute();
-    let inside!: () => void;
-    const transactionOpen = new Promise<void>((resolve) => {
-      inside = resolve;
-    });
-    const rolledBack = a.db
-      .transaction()
-      .execute(async (trx) => {
-        await trx.insertInto('notes').values({ id: 1, owner: 'a' }).execute();
-        inside();
-        await new Promise((r) => setTimeout(r, 50));
-        throw new Error('a rolls back');
-      })
-      .catch((error: Error) => error.message);
-    await transactionOpen;
-    await b.db.executeQuery(sqliteBatch([b.db.insertInto('notes').values({ id: 2, owner: 'b' }).compile()]));
-    expect(await rolledBack).toBe('a rolls back');
-    expect(await b.db.selectFrom('notes').selectAll().execute()).toEqual([{ id: 2, owner: 'b' }]);
-    await a.close();
-    await b.close();
   });
 
   it('gives the current columns after a migration changed the table under a cached statement', async () => {
