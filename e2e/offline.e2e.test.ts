@@ -26,13 +26,30 @@ let alice: Page;
 let bob: Page;
 let roomId: string;
 
+/**
+ * Whether the service worker controls `page`, at the latest after one reload.
+ * The worker claims open pages when it activates (`clientsClaim`), but a page
+ * whose navigation is still in flight at that moment is a "reserved client"
+ * that `clients.claim()` does not take (w3c/ServiceWorker#1090): such a page
+ * stays uncontrolled until its next load, which the active worker then serves.
+ * Waiting for `controllerchange` alone hung on that race (about 1 run in 12).
+ */
 async function controlledByServiceWorker(page: Page): Promise<boolean> {
-  return page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
+  const claimed = await page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    if (registration.active?.state !== 'activated') {
+      await new Promise((r) => registration.active?.addEventListener('statechange', r, { once: true }));
+    }
     if (navigator.serviceWorker.controller) return true;
-    await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+    await Promise.race([
+      new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true })),
+      new Promise((r) => setTimeout(r, 5000)),
+    ]);
     return navigator.serviceWorker.controller !== null;
   });
+  if (claimed) return true;
+  await page.reload({ waitUntil: 'load' });
+  return page.evaluate(() => navigator.serviceWorker.controller !== null);
 }
 
 beforeAll(async () => {
