@@ -180,6 +180,9 @@ interface StepFigures {
   generatorCpuCores: number;
   generatorLoopDelayP99Ms: number;
   generatorEventLoopUtilization: number;
+  /** The server's main thread: share of the step it was busy, and its event-loop delay p99. */
+  serverEventLoopUtilization: number;
+  serverLoopDelayP99Ms: number;
   generatorLimited: boolean;
   /** Sockets the server closed during the step (a guard refusal closes one): should stay 0. */
   closedSockets: number;
@@ -255,6 +258,13 @@ async function runStep(
     generatorCpuCores: round(generatorCpuUs / 1000 / wallMs, 3) ?? Number.NaN,
     generatorLoopDelayP99Ms: round(loopDelayP99Ms) ?? Number.NaN,
     generatorEventLoopUtilization: round(elu, 3) ?? Number.NaN,
+    serverEventLoopUtilization:
+      round(
+        (after.loopActiveMs - before.loopActiveMs) /
+          (after.loopActiveMs - before.loopActiveMs + after.loopIdleMs - before.loopIdleMs),
+        3,
+      ) ?? Number.NaN,
+    serverLoopDelayP99Ms: round(after.loopDelayP99Ms) ?? Number.NaN,
     generatorLimited,
     closedSockets,
     loadAverage1m: round(os.loadavg()[0] ?? 0) ?? 0,

@@ -39,7 +39,19 @@ export interface ServerChildOptions {
 
 export type ServerChildMessage =
   | { type: 'listening'; port: number; path: string }
-  | { type: 'stats'; id: number; cpuUserUs: number; cpuSystemUs: number; rssBytes: number; heapUsedBytes: number }
+  | {
+      type: 'stats';
+      id: number;
+      cpuUserUs: number;
+      cpuSystemUs: number;
+      rssBytes: number;
+      heapUsedBytes: number;
+      /** The main thread's event-loop time so far, busy and idle (`performance.eventLoopUtilization()`). */
+      loopActiveMs: number;
+      loopIdleMs: number;
+      /** Event-loop delay p99 since the previous stats request (the histogram is reset by each). */
+      loopDelayP99Ms: number;
+    }
   | { type: 'failed'; error: string };
 
 export type ServerParentMessage = { type: 'stats'; id: number; gc: boolean } | { type: 'stop' };

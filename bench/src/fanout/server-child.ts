@@ -3,6 +3,7 @@
  * apart from the load generators'. Started by the orchestrator with
  * child_process.fork; the options come as one JSON argument.
  */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { ServerChildMessage, ServerChildOptions, ServerParentMessage } from './messages';
 import type { RunningServer } from './servers/types';
 
@@ -28,12 +29,18 @@ async function start(options: ServerChildOptions): Promise<RunningServer> {
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as ServerChildOptions;
   const server = await start(options);
+  // The server's own queueing: how busy its main thread is and how late its event loop runs.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   process.on('message', (message: ServerParentMessage) => {
     if (message.type === 'stats') {
       // A full collection first when asked, so RSS deltas are not mostly garbage.
       if (message.gc) globalThis.gc?.();
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
+      const loop = performance.eventLoopUtilization();
+      const loopDelayP99Ms = loopDelay.percentile(99) / 1e6;
+      loopDelay.reset();
       reply({
         type: 'stats',
         id: message.id,
@@ -41,6 +48,9 @@ async function main(): Promise<void> {
         cpuSystemUs: cpu.system,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
+        loopActiveMs: loop.active,
+        loopIdleMs: loop.idle,
+        loopDelayP99Ms,
       });
     } else if (message.type === 'stop') {
       const hardStop = setTimeout(() => process.exit(0), 3000);
