@@ -78,6 +78,30 @@ describe('events from accepted updates (room schema guard)', () => {
     bob.destroy();
   });
 
+  it('keeps onlineUserIds current as people leave and join between messages', async () => {
+    const id = roomId();
+    const name = `room:${id}`;
+    const subject = `confab.room.${id}.message.created`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const bob = await t.connect({ name, user: 'bob' });
+    const say = async (text: string) => {
+      const before = bus.on(subject).length;
+      appendMessage(alice.doc, { id: newMessageId(), author: 'alice' as UserId, text, createdAt: Date.now() });
+      await alice.acknowledged();
+      await waitFor(() => bus.on(subject).length === before + 1);
+      return (bus.on(subject).at(-1) as unknown as { onlineUserIds: string[] }).onlineUserIds;
+    };
+    expect(await say('both here')).toEqual(['alice', 'bob']);
+    expect(await say('still both')).toEqual(['alice', 'bob']);
+    bob.destroy();
+    await waitFor(() => t.server.hocuspocus.documents.get(name)?.getConnectionsCount() === 1);
+    expect(await say('bob left')).toEqual(['alice']);
+    const carol = await t.connect({ name, user: 'carol' });
+    expect(await say('carol came')).toEqual(['alice', 'carol']);
+    alice.destroy();
+    carol.destroy();
+  });
+
   it('publishes an offline batch of 300 messages in the order written, and leaves no pending rows', async () => {
     const id = roomId();
     const name = `room:${id}`;

@@ -37,9 +37,6 @@ export interface PersistenceOptions {
   compactFromLoadedDocument?: boolean;
 }
 
-/** Rows a compaction applies to the loaded document come from storage: not from a client, nothing to store again. */
-const FOLDED_ROWS_ORIGIN = { source: 'local', skipStoreHooks: true } as const;
-
 /** Log rows applied per Yjs transaction while loading (one transaction each would multiply Yjs's per-transaction cleanup). */
 const LOG_ROWS_PER_TRANSACTION = 256;
 
@@ -62,8 +59,8 @@ function* applyLog(document: Y.Doc, updates: readonly Uint8Array[]): Generator<v
 export class Persistence implements Extension {
   readonly extensionName = 'confab-persistence';
   private readonly ledgers = new Map<string, Ledger>();
-  /** Appends not yet committed, for drain(). */
-  private readonly appending = new Set<Promise<void>>();
+  /** Appends not yet committed, per document: for drain(), and for a load of the document to wait for. */
+  private readonly appending = new Map<string, Set<Promise<void>>>();
   private readonly compactions = new Map<string, Promise<void>>();
   private readonly compactTimers = new Map<string, NodeJS.Timeout>();
   /** Documents as loaded by this instance, for compactions (compactFromLoadedDocument). */
@@ -75,6 +72,11 @@ export class Persistence implements Extension {
   async onLoadDocument({ document, documentName }: onLoadDocumentPayload): Promise<void> {
     const { store, logger } = this.options;
     try {
+      // Appends of an earlier load of this room may still be committing (its last connection closed, the
+      // document unloaded, and a client came back at once): the load reads the log after them, so the
+      // document holds every row of its log, which compaction from the loaded document relies on.
+      const earlier = this.appending.get(documentName);
+      if (earlier) await Promise.allSettled([...earlier]);
       const stored = await store.load(documentName);
       // Nobody else sees the document until this hook resolves (Hocuspocus registers it, and Redis starts
       // applying to it, only afterwards), so the load can give other rooms turns between its pieces: the
@@ -106,11 +108,17 @@ export class Persistence implements Extension {
   async append(documentName: string, update: Uint8Array, events: readonly PendingEvent[]): Promise<void> {
     const end = this.options.metrics.storeSeconds.startTimer();
     const stored = this.options.store.append(documentName, update, events);
-    this.appending.add(stored);
+    let inFlight = this.appending.get(documentName);
+    if (!inFlight) {
+      inFlight = new Set();
+      this.appending.set(documentName, inFlight);
+    }
+    inFlight.add(stored);
     try {
       await stored;
     } finally {
-      this.appending.delete(stored);
+      inFlight.delete(stored);
+      if (inFlight.size === 0 && this.appending.get(documentName) === inFlight) this.appending.delete(documentName);
       end();
     }
     const ledger = this.ledgers.get(documentName) ?? { logBytes: 0, snapshotBytes: 0 };
@@ -139,7 +147,7 @@ export class Persistence implements Extension {
         const live = this.options.compactFromLoadedDocument
           ? () => {
               const doc = this.loaded.get(documentName);
-              return doc ? { doc, origin: FOLDED_ROWS_ORIGIN } : null;
+              return doc ? { doc } : null;
             }
           : undefined;
         const result = await store.compact(documentName, live);
@@ -172,6 +180,7 @@ export class Persistence implements Extension {
     this.stopped = true;
     for (const timer of this.compactTimers.values()) clearTimeout(timer);
     this.compactTimers.clear();
-    await Promise.allSettled([...this.appending, ...this.compactions.values()]);
+    const appends = [...this.appending.values()].flatMap((inFlight) => [...inFlight]);
+    await Promise.allSettled([...appends, ...this.compactions.values()]);
   }
 }

@@ -10,24 +10,51 @@ import { isSyncContext } from './context';
 export interface Presence {
   join(documentName: string, connection: Connection): Promise<void>;
   leave(documentName: string, connection: Connection): Promise<void>;
-  online(documentName: string): Promise<string[]>;
+  online(documentName: string): Promise<readonly string[]>;
   stop(): Promise<void>;
 }
 
-/** One instance: the connections Hocuspocus holds are the whole truth. */
+/**
+ * One instance: the connections Hocuspocus holds are the whole truth. The
+ * sorted list of a room's users is kept until a connection to the room joins
+ * or leaves (or the room's connection count moves without either, e.g. a
+ * connection closed before it was announced), instead of being rebuilt from
+ * every connection for every new message.
+ */
 export class LocalPresence implements Presence {
+  private readonly cache = new Map<string, { connections: number; users: readonly string[] }>();
+
   constructor(private readonly hocuspocus: () => Hocuspocus) {}
-  async join(): Promise<void> {}
-  async leave(): Promise<void> {}
-  async online(documentName: string): Promise<string[]> {
+
+  async join(documentName: string): Promise<void> {
+    this.cache.delete(documentName);
+  }
+
+  async leave(documentName: string): Promise<void> {
+    this.cache.delete(documentName);
+  }
+
+  async online(documentName: string): Promise<readonly string[]> {
     const document = this.hocuspocus().documents.get(documentName);
+    if (!document) {
+      this.cache.delete(documentName);
+      return [];
+    }
+    const connections = document.getConnectionsCount();
+    const cached = this.cache.get(documentName);
+    if (cached && cached.connections === connections) return cached.users;
     const users = new Set<string>();
-    for (const connection of document?.getConnections() ?? []) {
+    for (const connection of document.getConnections()) {
       if (isSyncContext(connection.context)) users.add(connection.context.userId);
     }
-    return [...users].sort();
+    const sorted = Object.freeze([...users].sort());
+    this.cache.set(documentName, { connections, users: sorted });
+    return sorted;
   }
-  async stop(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.cache.clear();
+  }
 }
 
 /**
