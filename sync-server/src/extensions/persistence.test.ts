@@ -32,18 +32,18 @@ describe('persistence', () => {
 
   /** A store whose appends wait for `release()` before they reach the database. */
   function heldStore() {
-    const store = new KyselySyncStore({ database });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const held = Object.assign(Object.create(store) as KyselySyncStore, {
-      append: async (document: string, update: Uint8Array) => {
+    class HeldStore extends KyselySyncStore {
+      override async append(...args: Parameters<KyselySyncStore['append']>): Promise<void> {
         await gate;
-        return store.append(document, update);
-      },
-    });
-    return { store, held, release };
+        return super.append(...args);
+      }
+    }
+    const store = new KyselySyncStore({ database });
+    return { store, held: new HeldStore({ database }), release };
   }
 
   const load = (persistence: Persistence, documentName: string, document: Y.Doc) =>

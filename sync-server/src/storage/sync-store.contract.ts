@@ -37,6 +37,16 @@ export function runSyncStoreContract(
       return { doc, updates };
     }
 
+    /** A message written and then deleted (its text must not survive a compaction), and one kept. */
+    function updatesWithDeletedSecret(): { doc: Y.Doc; updates: Uint8Array[] } {
+      const doc = new Y.Doc();
+      const updates: Uint8Array[] = [];
+      doc.on('update', (u: Uint8Array) => updates.push(u));
+      doc.getArray('messages').push([{ text: 'secret-words-to-forget' }, { text: 'kept' }]);
+      doc.getArray('messages').delete(0, 1);
+      return { doc, updates };
+    }
+
     function rebuild(stored: { snapshot: Uint8Array | null; updates: readonly Uint8Array[] }): Y.Doc {
       const doc = new Y.Doc();
       if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
@@ -127,11 +137,7 @@ export function runSyncStoreContract(
     it('compaction drops the text of deleted messages from storage', async () => {
       const store = new KyselySyncStore({ database });
       const name = docName();
-      const doc = new Y.Doc();
-      const updates: Uint8Array[] = [];
-      doc.on('update', (u: Uint8Array) => updates.push(u));
-      doc.getArray('messages').push([{ text: 'secret-words-to-forget' }, { text: 'kept' }]);
-      doc.getArray('messages').delete(0, 1);
+      const { updates } = updatesWithDeletedSecret();
       for (const u of updates) await store.append(name, u);
       await store.compact(name);
       const stored = await store.load(name);
@@ -245,11 +251,7 @@ export function runSyncStoreContract(
       it('drops deleted text and rebuilds from storage when the loaded document is gone', async () => {
         const store = new KyselySyncStore({ database });
         const name = docName();
-        const writer = new Y.Doc();
-        const updates: Uint8Array[] = [];
-        writer.on('update', (u: Uint8Array) => updates.push(u));
-        writer.getArray('messages').push([{ text: 'secret-words-to-forget' }, { text: 'kept' }]);
-        writer.getArray('messages').delete(0, 1);
+        const { doc: writer, updates } = updatesWithDeletedSecret();
         for (const u of updates) await store.append(name, u);
         const loaded = await loadedDoc(store, name);
         await store.compact(name, () => ({ doc: loaded }));
