@@ -32,6 +32,7 @@ export {
   openDatabase,
 } from './db/database';
 export { type GroupCommitOptions, groupCommit } from './db/group-commit';
+export { InsertCompiler } from './db/insert-compiler';
 export { sqliteBatch } from './db/sqlite-worker';
 export {
   assertOrigin,

@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { groupCommit } from '../db/group-commit';
+import { InsertCompiler } from '../db/insert-compiler';
 import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
 import {
   assertPublishSubject,
@@ -174,6 +175,16 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       .values(items.map((item) => ({ ...item, created_at: t })))
       .onConflict((oc) => oc.column('id').doNothing());
   }
+
+  /** The sync server's append path compiles this insert per group commit: its SQL is kept per row count. */
+  const eventInserts = new InsertCompiler<NewEvent & { created_at: number }>(
+    ['id', 'subject', 'payload', 'created_at'],
+    (rows) =>
+      db
+        .insertInto('bus_events')
+        .values(rows)
+        .onConflict((oc) => oc.column('id').doNothing()),
+  );
 
   function newEvents(events: ReadonlyArray<{ subject: string; event: BusEvent }>): NewEvent[] {
     for (const e of events) assertPublishSubject(e.subject);
@@ -519,7 +530,9 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         : {
             compileInsert(events: ReadonlyArray<{ subject: string; event: BusEvent }>) {
               if (closed) throw new Error('bus is closed');
-              return events.length === 0 ? [] : [insertQuery(db, newEvents(events)).compile()];
+              if (events.length === 0) return [];
+              const t = now();
+              return eventInserts.compile(newEvents(events).map((e) => ({ ...e, created_at: t })));
             },
           }),
       committed(subjects) {

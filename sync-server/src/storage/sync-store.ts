@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type BusEvent, type Database, groupCommit, sqliteBatch, type TransactionalPublish } from '@confab/platform';
+import {
+  type BusEvent,
+  type Database,
+  groupCommit,
+  InsertCompiler,
+  sqliteBatch,
+  type TransactionalPublish,
+} from '@confab/platform';
 import { type CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import * as Y from 'yjs';
 import type { SyncTables } from './schema';
@@ -110,6 +117,14 @@ function toBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** A statement of a group commit: compiled, or run by a bus on the transaction (PostgreSQL's takes a lock first). */
+/** A row of `sync_updates` as appended (seq is the database's). */
+interface LogRow {
+  document: string;
+  update: Buffer;
+  bytes: number;
+  created_at: number;
+}
+
 type WriteStep = CompiledQuery | ((trx: Transaction<SyncTables>) => Promise<void>);
 
 function isCompiled(step: WriteStep): step is CompiledQuery {
@@ -117,7 +132,16 @@ function isCompiled(step: WriteStep): step is CompiledQuery {
 }
 
 /** Outbox rows of events, for `sync_pending_events`. */
-function pendingRows(events: ReadonlyArray<PendingEvent & { document: string }>, now: number) {
+/** A row of `sync_pending_events` as written. */
+interface PendingRow {
+  id: string;
+  document: string;
+  subject: string;
+  payload: string;
+  created_at: number;
+}
+
+function pendingRows(events: ReadonlyArray<PendingEvent & { document: string }>, now: number): PendingRow[] {
   return events.map((e) => ({
     id: e.event.id,
     document: e.document,
@@ -143,6 +167,15 @@ export class KyselySyncStore implements SyncStore {
   private readonly enqueueDeletion: (item: QueuedWrite) => Promise<void>;
   private readonly bus: TransactionalPublish | null;
   readonly publishesOnAppend: boolean;
+  /** The log rows' insert, compiled once per row count (see InsertCompiler). */
+  private readonly logInserts = new InsertCompiler<LogRow>(['document', 'update', 'bytes', 'created_at'], (rows) =>
+    this.db.insertInto('sync_updates').values(rows),
+  );
+  /** The same for the store's own outbox (a bus that cannot join the append's transaction). */
+  private readonly outboxInserts = new InsertCompiler<PendingRow>(
+    ['id', 'document', 'subject', 'payload', 'created_at'],
+    (rows) => this.db.insertInto('sync_pending_events').values(rows),
+  );
 
   constructor(options: KyselySyncStoreOptions) {
     this.db = options.database.db as unknown as Kysely<SyncTables>;
@@ -229,7 +262,8 @@ export class KyselySyncStore implements SyncStore {
     const events = appends.flatMap((a) => a.events.map((e) => ({ document: a.document, ...e })));
     // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip.
     if (rows.length === 1 && events.length === 0 && deletedIds.length === 0) {
-      await this.db.insertInto('sync_updates').values(rows).execute();
+      const [insert] = this.logInserts.compile(rows);
+      await this.db.executeQuery(insert!);
       return;
     }
     if (rows.length === 0 && deletedIds.length <= DELETE_CHUNK) {
@@ -254,20 +288,20 @@ export class KyselySyncStore implements SyncStore {
 
   /** The statements of one group commit, in order: compiled, or (a bus that must run its own) a step on the transaction. */
   private writeSteps(
-    rows: ReadonlyArray<{ document: string; update: Buffer; bytes: number; created_at: number }>,
+    rows: readonly LogRow[],
     events: ReadonlyArray<PendingEvent & { document: string }>,
     deletedIds: readonly string[],
     now: number,
   ): WriteStep[] {
     const bus = this.bus;
     const steps: WriteStep[] = [];
-    if (rows.length > 0) steps.push(this.db.insertInto('sync_updates').values(rows).compile());
+    steps.push(...this.logInserts.compile(rows));
     for (let i = 0; i < events.length; i += EVENT_INSERT_CHUNK) {
       const chunk = events.slice(i, i + EVENT_INSERT_CHUNK);
       // Straight into the bus's log when it can join this transaction, else into the store's own outbox.
       if (bus?.compileInsert) steps.push(...bus.compileInsert(chunk));
       else if (bus) steps.push((trx) => bus.insert(trx, chunk));
-      else steps.push(this.db.insertInto('sync_pending_events').values(pendingRows(chunk, now)).compile());
+      else steps.push(...this.outboxInserts.compile(pendingRows(chunk, now)));
     }
     for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
       steps.push(
