@@ -93,4 +93,35 @@ describe('groupCommit', () => {
     ]);
     expect(eager).toEqual([[1], [2]]);
   });
+
+  it('under a stream of callers, starts writes at most every minIntervalMs and gathers what came meanwhile', async () => {
+    const writes: { items: number[]; at: number }[] = [];
+    const add = groupCommit<number>(
+      async (items) => {
+        writes.push({ items, at: performance.now() });
+        await new Promise((r) => setTimeout(r, 5));
+      },
+      { minIntervalMs: 60 },
+    );
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const calls = [add(1), sleep(1).then(() => add(2)), sleep(20).then(() => add(3)), sleep(40).then(() => add(4))];
+    await Promise.all(calls);
+    // 2 came while the first write ran: the next write waited out the interval and took 3 and 4 too.
+    expect(writes.map((w) => w.items)).toEqual([[1], [2, 3, 4]]);
+    expect(writes[1]!.at - writes[0]!.at).toBeGreaterThanOrEqual(59);
+  });
+
+  it('never makes a write from idle wait for minIntervalMs: a caller awaiting each call goes at its own pace', async () => {
+    const writes: number[][] = [];
+    const add = groupCommit<number>(
+      async (items) => {
+        writes.push(items);
+      },
+      { minIntervalMs: 10_000, collectUntilNextTurn: true },
+    );
+    const started = performance.now();
+    for (let n = 1; n <= 5; n++) await add(n);
+    expect(writes).toEqual([[1], [2], [3], [4], [5]]);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
 });

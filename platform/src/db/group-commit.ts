@@ -11,6 +11,17 @@ export interface GroupCommitOptions<T> {
    * of the first caller's write going alone. Costs no timer, only the rest of the turn. Default false.
    */
   readonly collectUntilNextTurn?: boolean;
+  /**
+   * Under a stream of callers, the least time between the starts of two writes, in ms. When calls
+   * arrived while a write was running, the next write waits out the rest of this interval (a timer)
+   * and takes whatever arrives meanwhile: the writes per second (commits, fsyncs, thread round trips)
+   * stay bounded as the callers grow, instead of one write per caller. A write that starts from idle
+   * never waits for it, so a lone caller, or one that awaits each call before the next, is not slowed.
+   * Default 0.
+   */
+  readonly minIntervalMs?: number;
+  /** The clock `minIntervalMs` is measured on. Default `performance.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -34,6 +45,8 @@ export function groupCommit<T>(
     maxWeight = Number.POSITIVE_INFINITY,
     weigh,
     collectUntilNextTurn = false,
+    minIntervalMs = 0,
+    now = () => performance.now(),
   }: GroupCommitOptions<T> = typeof options === 'number' ? { maxItems: options } : options;
   let queue: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   let running = false;
@@ -57,6 +70,7 @@ export function groupCommit<T>(
     try {
       if (collectUntilNextTurn) await new Promise<void>((resolve) => setImmediate(resolve));
       while (queue.length > 0) {
+        const startedAt = now();
         const size = nextBatchSize();
         const batch = queue.slice(0, size);
         queue = queue.slice(size);
@@ -66,6 +80,9 @@ export function groupCommit<T>(
         } catch (error) {
           for (const b of batch) b.reject(error);
         }
+        // Calls came in while that write ran: a stream. Gather it until the interval is over.
+        const rest = startedAt + minIntervalMs - now();
+        if (queue.length > 0 && rest > 0) await new Promise<void>((resolve) => setTimeout(resolve, rest));
       }
     } finally {
       running = false;

@@ -206,9 +206,12 @@ export const IN_FLIGHT_BYTES = 1 << 20;
  * `connection.send`, right after `beforeSync` resolves. The pipeline lets the
  * hook resolve before the commit (so the connection's next message is not
  * held up by this one's fsync), so that acknowledgement would come too early.
- * `holdNext` counts one to swallow: the connection's `send` is wrapped once,
- * and while the count is positive a message equal to the acknowledgement's
- * bytes is dropped. `send` writes one after the commit. The provider only
+ * `holdNext` counts one to swallow: while the count is positive, the
+ * connection's `send` is wrapped and drops a message equal to the
+ * acknowledgement's bytes. The wrapper is taken off once the count is back
+ * to zero (right after Hocuspocus's acknowledgement, a few microtasks after
+ * the hook), so the room's broadcasts, 50 sends per update in a room of 50,
+ * never pass through it. `send` writes one after the commit. The provider only
  * counts acknowledgements, and commits complete in the order of the appends, so
  * the author sees the same sequence as before, each after its commit.
  */
@@ -227,28 +230,37 @@ class Acknowledgements {
 
 class ConnectionAcks {
   private readonly ack: Uint8Array;
+  /** The connection's own `send` (Hocuspocus's), which the wrapper calls and which comes back after it. */
   private readonly sendNow: (message: Uint8Array) => void;
+  private readonly restoreSend: () => void;
   private held = 0;
   private failed = false;
   private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
   private inFlightBytes = 0;
 
-  constructor(connection: Connection) {
+  constructor(private readonly connection: Connection) {
     this.ack = new OutgoingMessage(connection.messageAddress).writeSyncStatus(true).toUint8Array();
     this.sendNow = connection.send.bind(connection);
-    connection.send = (message: Uint8Array) => {
-      if (this.held > 0 && sameBytes(message, this.ack)) {
-        this.held -= 1;
-        return;
-      }
-      this.sendNow(message);
-    };
+    const own = Object.getOwnPropertyDescriptor(connection, 'send');
+    this.restoreSend = own
+      ? () => Object.defineProperty(connection, 'send', own)
+      : () => delete (connection as { send?: unknown }).send;
   }
 
   /** The next acknowledgement Hocuspocus sends on this connection is one Confab sends after the commit. */
   holdNext(): void {
     this.held += 1;
+    if (this.held === 1) this.connection.send = this.swallowingSend;
   }
+
+  private readonly swallowingSend = (message: Uint8Array): void => {
+    if (this.held > 0 && sameBytes(message, this.ack)) {
+      this.held -= 1;
+      if (this.held === 0) this.restoreSend();
+      return;
+    }
+    this.sendNow(message);
+  };
 
   /** The acknowledgement of a committed update (a closed socket just drops it). */
   send(): void {
