@@ -111,7 +111,27 @@ describe('groupCommit', () => {
     expect(writes[1]!.at - writes[0]!.at).toBeGreaterThanOrEqual(59);
   });
 
-  it('never makes a write from idle wait for minIntervalMs: a caller awaiting each call goes at its own pace', async () => {
+  it('makes a call from elsewhere within minIntervalMs of the last write wait for the rest of it', async () => {
+    const starts: number[] = [];
+    const add = groupCommit<number>(
+      async () => {
+        starts.push(performance.now());
+      },
+      { minIntervalMs: 60, collectUntilNextTurn: true },
+    );
+    await add(1);
+    // Another socket's message, a little later: not the caller of the last write.
+    await new Promise((r) => setTimeout(r, 5));
+    await add(2);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(59);
+    // After a quiet spell, no wait.
+    await new Promise((r) => setTimeout(r, 70));
+    const before = performance.now();
+    await add(3);
+    expect(starts[2]! - before).toBeLessThan(50);
+  });
+
+  it('never makes a caller that awaits each call wait for minIntervalMs: it goes at its own pace', async () => {
     const writes: number[][] = [];
     const add = groupCommit<number>(
       async (items) => {

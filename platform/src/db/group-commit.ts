@@ -12,12 +12,12 @@ export interface GroupCommitOptions<T> {
    */
   readonly collectUntilNextTurn?: boolean;
   /**
-   * Under a stream of callers, the least time between the starts of two writes, in ms. When calls
-   * arrived while a write was running, the next write waits out the rest of this interval (a timer)
-   * and takes whatever arrives meanwhile: the writes per second (commits, fsyncs, thread round trips)
-   * stay bounded as the callers grow, instead of one write per caller. A write that starts from idle
-   * never waits for it, so a lone caller, or one that awaits each call before the next, is not slowed.
-   * Default 0.
+   * Under a stream of callers, the least time between the starts of two writes, in ms. A call that
+   * comes within this interval of the last write's start waits out the rest of it (a timer), and the
+   * write then takes whatever arrived meanwhile: the writes per second (commits, fsyncs, thread round
+   * trips) stay bounded as the callers grow, instead of one write per call. A call after a quiet spell
+   * is written at once, and so is one made while the last write's callers are being resolved (a caller
+   * that awaits each call before making the next, which would only wait for itself). Default 0.
    */
   readonly minIntervalMs?: number;
   /** The clock `minIntervalMs` is measured on. Default `performance.now`. */
@@ -50,6 +50,12 @@ export function groupCommit<T>(
   }: GroupCommitOptions<T> = typeof options === 'number' ? { maxItems: options } : options;
   let queue: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   let running = false;
+  let lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** From the end of a drain until the callbacks of its last write have run (the rest of that turn). */
+  let settling = false;
+
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const untilRestInterval = () => lastWriteAt + minIntervalMs - now();
 
   /** How many queued items the next write takes: at least one, then up to the bounds. */
   function nextBatchSize(): number {
@@ -65,12 +71,14 @@ export function groupCommit<T>(
     return n;
   }
 
-  async function drain(): Promise<void> {
+  async function drain(fromLastWritesCaller: boolean): Promise<void> {
     running = true;
     try {
-      if (collectUntilNextTurn) await new Promise<void>((resolve) => setImmediate(resolve));
+      const rest = untilRestInterval();
+      if (rest > 0 && !fromLastWritesCaller) await sleep(rest);
+      else if (collectUntilNextTurn) await new Promise<void>((resolve) => setImmediate(resolve));
       while (queue.length > 0) {
-        const startedAt = now();
+        lastWriteAt = now();
         const size = nextBatchSize();
         const batch = queue.slice(0, size);
         queue = queue.slice(size);
@@ -81,17 +89,23 @@ export function groupCommit<T>(
           for (const b of batch) b.reject(error);
         }
         // Calls came in while that write ran: a stream. Gather it until the interval is over.
-        const rest = startedAt + minIntervalMs - now();
-        if (queue.length > 0 && rest > 0) await new Promise<void>((resolve) => setTimeout(resolve, rest));
+        const rest = untilRestInterval();
+        if (queue.length > 0 && rest > 0) await sleep(rest);
       }
     } finally {
       running = false;
+      if (minIntervalMs > 0) {
+        settling = true;
+        setImmediate(() => {
+          settling = false;
+        });
+      }
     }
   }
 
   return (item: T): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-      if (!running) void drain();
+      if (!running) void drain(settling);
     });
 }
