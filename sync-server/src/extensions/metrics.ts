@@ -65,7 +65,7 @@ export class SyncMetrics {
       () =>
         new Counter({
           name: 'confab_sync_updates_total',
-          help: 'Incoming updates by result (accepted, refused, failed) and the guard rule that refused them',
+          help: 'Incoming updates by result (accepted, refused, deferred until the client syncs, failed) and the guard rule behind it',
           labelNames: ['result', 'rule'] as const,
           registers: [registry],
         }),

@@ -3,6 +3,7 @@ import {
   type beforeHandleAwarenessPayload,
   type beforeSyncPayload,
   type Connection,
+  type Document,
   type Extension,
   OutgoingMessage,
 } from '@hocuspocus/server';
@@ -103,12 +104,31 @@ export class UpdatePipeline implements Extension {
     if (type !== messageYjsSyncStep2 && type !== messageYjsUpdate) return;
     // Hocuspocus applies nothing from a read-only connection (it answers with a negative sync status).
     if (connection.readOnly) return;
-    if (isEmptyUpdate(payload)) return;
+    const acks = this.acknowledgements.of(connection);
+    // The client's answer to a resync (see resync): the changes the deferred updates built on, and theirs.
+    const resyncAnswer = type === messageYjsSyncStep2 && acks.awaitingResync;
+    if (resyncAnswer) acks.awaitingResync = false;
+    if (isEmptyUpdate(payload)) {
+      if (resyncAnswer) {
+        // The server has it all already (it came another way): acknowledge the deferred updates once
+        // what this connection has committing is committed, and not the answer, which the client never counted.
+        acks.holdNext();
+        const owed = acks.takeOwed();
+        void acks.settled().then(() => acks.send(owed));
+      }
+      return;
+    }
     const context = connection.context;
     if (!isSyncContext(context)) throw new CloseError(CLOSE.unauthorized, 'connection without identity');
     const { persistence, metrics, logger, presence } = this.options;
 
-    const verdict = this.check(connection, document, documentName, context, payload);
+    const verdict = this.check(connection, document, documentName, context, payload, acks);
+    if (verdict === RESYNC) {
+      this.resync(connection, document, payload, acks);
+      return;
+    }
+    // A resync's answer is not an update the client counted: its commit acknowledges the deferred ones.
+    const acknowledges = resyncAnswer ? acks.takeOwed() : 1;
     // The log row must not share memory with the socket's message: see spendPayload below.
     const update = payload.slice();
     try {
@@ -135,10 +155,9 @@ export class UpdatePipeline implements Extension {
       events = roomEvents(context.document.roomId, verdict.changes, online);
     }
 
-    const acks = this.acknowledgements.of(connection);
     const committed = persistence.append(documentName, update, events).then(
       () => {
-        acks.send();
+        acks.send(acknowledges);
         this.options.relay.publish(events);
       },
       (error: unknown) => {
@@ -159,14 +178,42 @@ export class UpdatePipeline implements Extension {
     await acks.track(committed, update.byteLength);
   }
 
-  /** The guard's verdict; a refusal closes the socket and throws, so an accepted verdict is returned. */
+  /**
+   * An update that builds on changes this server does not have. A provider's updates are a chain:
+   * when the server dropped one of them (the messages queued behind a closed connection, a refused
+   * one), every later update of that client depends on it, and the provider sends them as they come
+   * until its sync answers the server's. Yjs would keep such an update pending; the guard cannot
+   * check it, and closing the socket sent the client into the same state on every reconnect while
+   * it kept writing (the web client then gave up on the room). So it is not applied, its
+   * acknowledgement is held, and the client is sent the server's state vector (sync step 1): its
+   * answer (sync step 2) carries everything the server lacks, the deferred updates included, and is
+   * checked, applied and stored like any update; its commit acknowledges the deferred ones. At most
+   * MAX_DEFERRED_UPDATES wait so; beyond that the connection is refused as before.
+   */
+  private resync(connection: Connection, document: Document, payload: Uint8Array, acks: ConnectionAcks): void {
+    // Hocuspocus applies the payload after this hook: emptied, nothing of it lands.
+    spendPayload(payload);
+    acks.defer();
+    this.options.metrics.updates.inc({ result: 'deferred', rule: 'missing_dependencies' });
+    if (acks.awaitingResync) return;
+    acks.awaitingResync = true;
+    connection.send(
+      new OutgoingMessage(connection.messageAddress).createSyncMessage().writeFirstSyncStepFor(document).toUint8Array(),
+    );
+  }
+
+  /**
+   * The guard's verdict. An update missing its dependencies asks for a resync (RESYNC) while the
+   * connection is within its bound; any other refusal closes the socket and throws.
+   */
   private check(
     connection: Connection,
     document: Y.Doc,
     documentName: string,
     context: SyncContext,
     payload: Uint8Array,
-  ): GuardVerdict & { ok: true } {
+    acks: ConnectionAcks,
+  ): (GuardVerdict & { ok: true }) | typeof RESYNC {
     const { guard, metrics, logger } = this.options;
     let verdict: GuardVerdict;
     try {
@@ -177,6 +224,7 @@ export class UpdatePipeline implements Extension {
       verdict = { ok: false, rule: 'guard_error', detail: 'the guard failed' };
     }
     if (verdict.ok) return verdict;
+    if (verdict.rule === 'missing_dependencies' && acks.deferred < MAX_DEFERRED_UPDATES) return RESYNC;
     metrics.updates.inc({ result: 'refused', rule: verdict.rule });
     logger.warn(
       { documentName, userId: context.userId, rule: verdict.rule, detail: verdict.detail, bytes: payload.byteLength },
@@ -192,6 +240,10 @@ export class UpdatePipeline implements Extension {
     this.options.guard.filterAwareness(states, connection.context.userId, connection);
   }
 }
+
+/** Updates of one connection that may wait, unapplied, for the resync that brings what they build on. */
+export const MAX_DEFERRED_UPDATES = 64;
+const RESYNC = Symbol('resync');
 
 /** Updates of one connection that may be committing at once before its next message waits for the oldest. */
 export const IN_FLIGHT_UPDATES = 32;
@@ -235,6 +287,10 @@ class ConnectionAcks {
   private readonly restoreSend: () => void;
   private held = 0;
   private failed = false;
+  /** Deferred updates (see UpdatePipeline.resync) whose acknowledgements the resync's answer owes. */
+  private owed = 0;
+  /** A sync step 1 went out for deferred updates and its answer has not come yet. */
+  awaitingResync = false;
   private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
   private inFlightBytes = 0;
 
@@ -262,9 +318,30 @@ class ConnectionAcks {
     this.sendNow(message);
   };
 
-  /** The acknowledgement of a committed update (a closed socket just drops it). */
-  send(): void {
-    if (!this.failed) this.sendNow(this.ack);
+  /** The acknowledgements of committed updates (a closed socket just drops them). */
+  send(count = 1): void {
+    for (let i = 0; i < count && !this.failed; i++) this.sendNow(this.ack);
+  }
+
+  /** An update left unapplied until a resync: Hocuspocus's acknowledgement of it is held, and owed. */
+  defer(): void {
+    this.holdNext();
+    this.owed += 1;
+  }
+
+  get deferred(): number {
+    return this.owed;
+  }
+
+  takeOwed(): number {
+    const owed = this.owed;
+    this.owed = 0;
+    return owed;
+  }
+
+  /** Resolves once every append of this connection in flight now has committed or failed. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.inFlight.map((entry) => entry.done));
   }
 
   /** An append of this connection failed: acknowledge nothing more on it (it is being closed). */

@@ -230,7 +230,7 @@ describe('messages', () => {
     const updates = captureUpdates(a);
     post(a, alice, 'never sent');
     post(a, alice, 'sent');
-    expect(rule(room.guard.check(updates[1]!, alice))).toBe('malformed_update');
+    expect(rule(room.guard.check(updates[1]!, alice))).toBe('missing_dependencies');
   });
 });
 

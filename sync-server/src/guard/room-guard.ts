@@ -319,7 +319,7 @@ export class RoomGuard {
     for (const s of decoded.update.structs) {
       const known = knownAfter.get(s.client) ?? Y.getState(store, s.client);
       if (s.clock > known) {
-        fail('malformed_update', `struct ${idText(s)} depends on changes the server does not have`);
+        fail('missing_dependencies', `struct ${idText(s)} depends on changes the server does not have`);
       }
       const end = s.clock + s.length;
       if (end <= known || s.kind === 'skip') continue;
@@ -375,7 +375,7 @@ export class RoomGuard {
       const rangeEnd = range.clock + range.length;
       const state = Y.getState(store, range.client);
       if (rangeEnd > state && rangeEnd > (knownAfter.get(range.client) ?? state)) {
-        fail('malformed_update', `deletes ${range.client}:${range.clock}+${range.length} the server does not have`);
+        fail('missing_dependencies', `deletes ${range.client}:${range.clock}+${range.length} the server does not have`);
       }
       if (range.clock >= state) continue;
       const structs = store.clients.get(range.client)!;
@@ -586,7 +586,7 @@ export class RoomGuard {
     if (struct === null) {
       return {
         ok: false,
-        refusal: { rule: 'malformed_update', detail: `refers to ${idText(ref)}, which the server does not have` },
+        refusal: { rule: 'missing_dependencies', detail: `refers to ${idText(ref)}, which the server does not have` },
       };
     }
     if (!(struct instanceof Y.Item)) {

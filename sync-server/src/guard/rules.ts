@@ -15,6 +15,8 @@ import {
 
 export type GuardRule =
   | 'malformed_update'
+  /** Builds on changes the server does not have (yet): the pipeline asks the client to sync instead of closing. */
+  | 'missing_dependencies'
   | 'unknown_key'
   | 'wrong_type'
   | 'read_only'

@@ -82,6 +82,8 @@ export interface ConnectOptions {
   query?: string;
   /** Resolve once authenticated and synced (default true). */
   waitSynced?: boolean;
+  /** The client's WebSocket class (default `ws`'s), e.g. one that loses some of what it sends. */
+  WebSocketPolyfill?: typeof WebSocket;
 }
 
 export interface TestClient {
@@ -107,7 +109,7 @@ export function connectClient(
   const documentCloses: string[] = [];
   const websocketProvider = new HocuspocusProviderWebsocket({
     url: `${url}?${options.query ?? 'protocolVersion=1'}`,
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: options.WebSocketPolyfill ?? WebSocket,
     // Reconnect fast: tests should not wait out the production backoff.
     delay: 50,
     minDelay: 50,
