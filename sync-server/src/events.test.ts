@@ -15,15 +15,10 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { KyselySyncStore } from './storage/sync-store';
-import { openTestDatabase, startTestServer, type TestServer } from './testing/harness';
+import { openTestDatabase, startTestServer, type TestServer, messageTexts as texts } from './testing/harness';
 import { MemoryBus } from './testing/memory-bus';
 
 const roomId = () => `r${uniqueSuffix()}`;
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
 
 describe('events from accepted updates (room schema guard)', () => {
   let t: TestServer;

@@ -1,22 +1,9 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { startTestServer, type TestServer } from './testing/harness';
+import { startTestServer, storedMessageTexts, type TestServer } from './testing/harness';
 
 const room = () => `room:rl${uniqueSuffix()}`;
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
-
-async function storedTexts(t: TestServer, name: string): Promise<string[]> {
-  const stored = await t.server.store.load(name);
-  const doc = new Y.Doc();
-  if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
-  for (const u of stored.updates) Y.applyUpdate(doc, u);
-  return texts(doc);
-}
 
 async function rateLimitedCount(t: TestServer, scope: 'connection' | 'user'): Promise<number> {
   const metric = await t.registry.getSingleMetric('confab_sync_rate_limited_total')?.get();
@@ -47,7 +34,7 @@ describe('update rate limit (real providers)', () => {
     // Read the log the moment the socket closes, before the provider's reconnect (≥ 50 ms later) resends anything.
     let atClosePromise: Promise<string[]> | undefined;
     alice.provider.configuration.websocketProvider.on('close', () => {
-      atClosePromise ??= storedTexts(t, name);
+      atClosePromise ??= storedMessageTexts(t, name);
     });
     // One transaction each: 30 separate update messages, well past the burst of 10.
     for (let i = 0; i < 30; i++) alice.doc.getArray('messages').push([{ text: `m${i}` }]);
@@ -59,8 +46,8 @@ describe('update rate limit (real providers)', () => {
     expect(atClose.length).toBeLessThan(30);
     expect(atClose.length).toBeGreaterThanOrEqual(10);
     // ...and the provider reconnects and sends them again as one sync step 2, which the bucket lets through.
-    await waitFor(async () => (await storedTexts(t, name)).length === 30, { timeoutMs: 10_000 });
-    expect(await storedTexts(t, name)).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`));
+    await waitFor(async () => (await storedMessageTexts(t, name)).length === 30, { timeoutMs: 10_000 });
+    expect(await storedMessageTexts(t, name)).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`));
   });
 
   it('lets a device flush a large offline queue: it arrives as one update', async () => {
@@ -68,14 +55,14 @@ describe('update rate limit (real providers)', () => {
     const offline = new Y.Doc();
     for (let i = 0; i < 500; i++) offline.getArray('messages').push([{ text: `offline ${i}` }]);
     const bob = await t.connect({ name, user: 'bob', document: offline });
-    await waitFor(async () => (await storedTexts(t, name)).length === 500);
+    await waitFor(async () => (await storedMessageTexts(t, name)).length === 500);
     // A human pace afterwards is never limited.
     for (let i = 0; i < 5; i++) {
       bob.doc.getArray('messages').push([{ text: `online ${i}` }]);
       await bob.acknowledged();
     }
     expect(bob.closes).toEqual([]);
-    expect((await storedTexts(t, name)).length).toBe(505);
+    expect((await storedMessageTexts(t, name)).length).toBe(505);
   });
 
   it('counts a user’s updates across their connections, so more documents do not buy more updates', async () => {

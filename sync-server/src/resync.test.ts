@@ -3,15 +3,8 @@ import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
 import * as decoding from 'lib0/decoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import * as Y from 'yjs';
 import { MAX_DEFERRED_UPDATES } from './extensions/update-pipeline';
-import { startTestServer, type TestServer } from './testing/harness';
-
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
+import { startTestServer, storedMessageTexts, type TestServer, messageTexts as texts } from './testing/harness';
 
 /** A Hocuspocus document update (Sync message, update type), as the provider sends each local change. */
 function isDocumentUpdate(data: unknown): boolean {
@@ -46,14 +39,6 @@ function lossySocket() {
     }
   }
   return { state, LossyWebSocket };
-}
-
-async function storedTexts(t: TestServer, name: string): Promise<string[]> {
-  const stored = await t.server.store.load(name);
-  const doc = new Y.Doc();
-  if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
-  for (const update of stored.updates) Y.applyUpdate(doc, update);
-  return texts(doc);
 }
 
 describe('an update that builds on changes the server never got', () => {
@@ -99,7 +84,7 @@ describe('an update that builds on changes the server never got', () => {
       // not have"), which the web client takes for a broken room rule: it stops syncing the room.
       expect(alice.closes.map((c) => c.reason)).toEqual(['rate_limited']);
       expect(texts(bob.doc)).toEqual(all);
-      expect(await storedTexts(limited, name)).toEqual(all);
+      expect(await storedMessageTexts(limited, name)).toEqual(all);
       const metrics = await limited.registry.getSingleMetricAsString('confab_sync_updates_total');
       expect(metrics).toMatch(/result="deferred",rule="missing_dependencies"\} [1-9]/);
       alice.destroy();
@@ -121,7 +106,7 @@ describe('an update that builds on changes the server never got', () => {
     }
     await waitFor(() => alice.closes.length > 0, { message: 'alice closed' });
     expect(alice.closes[0]).toMatchObject({ code: 4422, reason: 'forbidden_update' });
-    expect(await storedTexts(t, name)).toEqual([]);
+    expect(await storedMessageTexts(t, name)).toEqual([]);
     alice.destroy();
   });
 });

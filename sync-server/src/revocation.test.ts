@@ -11,16 +11,12 @@ import {
   startTestServer,
   type TestDatabase,
   type TestServer,
+  messageTexts as texts,
 } from './testing/harness';
 import { MemoryBus } from './testing/memory-bus';
 import { createTokenIssuer } from './testing/tokens';
 
 const room = () => `r${uniqueSuffix()}`;
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
 const nowS = () => Math.floor(Date.now() / 1000);
 
 describe('revocation through the bus', () => {

@@ -3,19 +3,19 @@ import { appendMessage, newEventId, newMessageId, subjects, type UserId } from '
 import { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as Y from 'yjs';
 import type { SyncTables } from './storage/schema';
-import { openTestDatabase, startTestServer, type TestDatabase, type TestServer } from './testing/harness';
+import {
+  openTestDatabase,
+  startTestServer,
+  type TestDatabase,
+  type TestServer,
+  messageTexts as texts,
+} from './testing/harness';
 import { MemoryBus } from './testing/memory-bus';
 import { createTokenIssuer } from './testing/tokens';
 
 const redisUp = await needService('redis');
 const pgUp = await needService('postgres');
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
 
 describe.skipIf(!redisUp || !pgUp)('two instances behind Redis (PostgreSQL)', () => {
   const prefix = `confab-test-${uniqueSuffix()}`;

@@ -3,14 +3,9 @@ import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { openTestDatabase, startTestServer, type TestServer } from './testing/harness';
+import { openTestDatabase, startTestServer, type TestServer, messageTexts as texts } from './testing/harness';
 
 const pg = await needService('postgres');
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
 
 describe.skipIf(!pg)('sync server on PostgreSQL', () => {
   let t: TestServer;

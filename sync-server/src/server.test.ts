@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { NO_CHANGES, type UpdateGuard } from './extensions/guard-port';
-import { connectClient, openTestDatabase, PUBLIC_URL, startTestServer, type TestServer } from './testing/harness';
+import {
+  connectClient,
+  openTestDatabase,
+  PUBLIC_URL,
+  startTestServer,
+  storedMessageTexts,
+  type TestServer,
+  messageTexts as texts,
+} from './testing/harness';
 
 /**
  * A guard for testing the pipeline around it: refuses any update carrying the
@@ -26,11 +34,6 @@ const markerGuard: UpdateGuard = {
 };
 
 const room = () => `room:r${uniqueSuffix()}`;
-const texts = (doc: Y.Doc) =>
-  doc
-    .getArray<{ text: string }>('messages')
-    .toArray()
-    .map((m) => m.text);
 
 describe('sync server (SQLite)', () => {
   let t: TestServer;
@@ -42,14 +45,6 @@ describe('sync server (SQLite)', () => {
     await t?.stop();
     await t?.db.close();
   });
-
-  async function storedTexts(name: string): Promise<string[]> {
-    const stored = await t.server.store.load(name);
-    const doc = new Y.Doc();
-    if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
-    for (const u of stored.updates) Y.applyUpdate(doc, u);
-    return texts(doc);
-  }
 
   it('two clients converge', async () => {
     const name = room();
@@ -73,7 +68,7 @@ describe('sync server (SQLite)', () => {
     const first = JSON.stringify(texts(clients[0]!.doc));
     for (const c of clients) expect(JSON.stringify(texts(c.doc))).toBe(first);
     await Promise.all(clients.map((c) => c.acknowledged()));
-    expect((await storedTexts(name)).sort()).toEqual(texts(clients[0]!.doc).sort());
+    expect((await storedMessageTexts(t, name)).sort()).toEqual(texts(clients[0]!.doc).sort());
     for (const c of clients) c.destroy();
   });
 
@@ -83,7 +78,7 @@ describe('sync server (SQLite)', () => {
     a.doc.getArray('messages').push([{ text: 'durable' }]);
     await a.acknowledged();
     // No waiting: the ack is sent only after the append committed.
-    expect(await storedTexts(name)).toEqual(['durable']);
+    expect(await storedMessageTexts(t, name)).toEqual(['durable']);
     a.destroy();
   });
 
@@ -103,7 +98,7 @@ describe('sync server (SQLite)', () => {
     await waitFor(() => texts(watcher.doc).includes('legitimate'));
     expect(texts(watcher.doc)).toEqual(['legitimate']);
     expect(texts(t.server.hocuspocus.documents.get(name)!)).toEqual(['legitimate']);
-    expect(await storedTexts(name)).toEqual(['legitimate']);
+    expect(await storedMessageTexts(t, name)).toEqual(['legitimate']);
     expect(await refusals('test_marker')).toBe(refusedBefore + 1);
     watcher.destroy();
     good.destroy();
@@ -126,7 +121,7 @@ describe('sync server (SQLite)', () => {
     await member.acknowledged();
     await waitFor(() => texts(reader.doc).includes('later by the member'));
     expect(texts(member.doc)).not.toContain('by the reader');
-    expect(await storedTexts(name)).toEqual(['by the member', 'later by the member']);
+    expect(await storedMessageTexts(t, name)).toEqual(['by the member', 'later by the member']);
     reader.destroy();
     member.destroy();
   });

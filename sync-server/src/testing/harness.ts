@@ -50,6 +50,23 @@ export async function openTestDatabase(kind: 'sqlite' | 'postgres'): Promise<Tes
   };
 }
 
+/** The texts of a document's `messages`, in order (the tests' messages are `{ text }` values). */
+export function messageTexts(doc: Y.Doc): string[] {
+  return doc
+    .getArray<{ text: string }>('messages')
+    .toArray()
+    .map((m) => m.text);
+}
+
+/** The texts of `messageTexts`, from what the server has stored for the document (snapshot + log). */
+export async function storedMessageTexts(t: Pick<TestServer, 'server'>, name: string): Promise<string[]> {
+  const stored = await t.server.store.load(name);
+  const doc = new Y.Doc();
+  if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
+  for (const update of stored.updates) Y.applyUpdate(doc, update);
+  return messageTexts(doc);
+}
+
 export interface TestServerOptions {
   database?: TestDatabase;
   guard?: UpdateGuard;
