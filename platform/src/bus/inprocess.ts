@@ -164,19 +164,14 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       // (SQLite has a single writer.)
       await sql`select pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK})`.execute(executor);
     }
-    await insertQuery(executor, items).execute();
+    for (const statement of compileEventInserts(items)) await executor.executeQuery(statement);
   }
 
-  /** A duplicate id, already stored or twice in this batch, is dropped (the dedupe rule). */
-  function insertQuery(executor: Kysely<BusTables>, items: NewEvent[]) {
-    const t = now();
-    return executor
-      .insertInto('bus_events')
-      .values(items.map((item) => ({ ...item, created_at: t })))
-      .onConflict((oc) => oc.column('id').doNothing());
-  }
-
-  /** The sync server's append path compiles this insert per group commit: its SQL is kept per row count. */
+  /**
+   * The insert of new events, compiled once per row count (publishes and the sync server's append path
+   * run it on every group commit). A duplicate id, already stored or twice in this batch, is dropped
+   * (the dedupe rule).
+   */
   const eventInserts = new InsertCompiler<NewEvent & { created_at: number }>(
     ['id', 'subject', 'payload', 'created_at'],
     (rows) =>
@@ -185,6 +180,11 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         .values(rows)
         .onConflict((oc) => oc.column('id').doNothing()),
   );
+
+  function compileEventInserts(items: readonly NewEvent[]) {
+    const t = now();
+    return eventInserts.compile(items.map((item) => ({ ...item, created_at: t })));
+  }
 
   function newEvents(events: ReadonlyArray<{ subject: string; event: BusEvent }>): NewEvent[] {
     for (const e of events) assertPublishSubject(e.subject);
@@ -530,9 +530,7 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         : {
             compileInsert(events: ReadonlyArray<{ subject: string; event: BusEvent }>) {
               if (closed) throw new Error('bus is closed');
-              if (events.length === 0) return [];
-              const t = now();
-              return eventInserts.compile(newEvents(events).map((e) => ({ ...e, created_at: t })));
+              return compileEventInserts(newEvents(events));
             },
           }),
       committed(subjects) {

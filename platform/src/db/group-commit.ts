@@ -20,8 +20,6 @@ export interface GroupCommitOptions<T> {
    * that awaits each call before making the next, which would only wait for itself). Default 0.
    */
   readonly minIntervalMs?: number;
-  /** The clock `minIntervalMs` is measured on. Default `performance.now`. */
-  readonly now?: () => number;
 }
 
 /**
@@ -46,7 +44,6 @@ export function groupCommit<T>(
     weigh,
     collectUntilNextTurn = false,
     minIntervalMs = 0,
-    now = () => performance.now(),
   }: GroupCommitOptions<T> = typeof options === 'number' ? { maxItems: options } : options;
   let queue: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   let running = false;
@@ -55,7 +52,7 @@ export function groupCommit<T>(
   let settling = false;
 
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-  const untilRestInterval = () => lastWriteAt + minIntervalMs - now();
+  const untilRestInterval = () => lastWriteAt + minIntervalMs - performance.now();
 
   /** How many queued items the next write takes: at least one, then up to the bounds. */
   function nextBatchSize(): number {
@@ -78,7 +75,7 @@ export function groupCommit<T>(
       if (rest > 0 && !fromLastWritesCaller) await sleep(rest);
       else if (collectUntilNextTurn) await new Promise<void>((resolve) => setImmediate(resolve));
       while (queue.length > 0) {
-        lastWriteAt = now();
+        lastWriteAt = performance.now();
         const size = nextBatchSize();
         const batch = queue.slice(0, size);
         queue = queue.slice(size);
