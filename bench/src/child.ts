@@ -14,6 +14,8 @@ export class Child<In, Out extends { type: string }> {
 
   constructor(file: string, args: string[] = [], options: { exposeGc?: boolean } = {}) {
     const execArgv = ['--import', 'tsx', ...(options.exposeGc ? ['--expose-gc'] : [])];
+    // BENCH_NODE_ARGS=<flags> passes Node flags to every child (e.g. --trace-gc, which NODE_OPTIONS refuses).
+    if (process.env.BENCH_NODE_ARGS) execArgv.push(...process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean));
     // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child there (to see where a generator spends);
     // BENCH_CPU_PROF_INTERVAL=<µs> samples more often than V8's 1 ms (200 shows a short hot path).
     if (process.env.BENCH_CPU_PROF)

@@ -78,13 +78,25 @@ function redisOptionsFrom(url: string) {
   };
 }
 
-function toFetchRequest(req: IncomingMessage): Request {
+/**
+ * The request Hocuspocus is handed for a connection. It reads two things of it:
+ * `headers` (for hook payloads) and `url`, which it parses into
+ * `requestParameters` again for every update it applies (`getParameters`:
+ * `new URL(…)` when the URL is absolute, a plain split of the query when it is
+ * a path). A fetch `Request`'s URL is always absolute: with it, that was 2.3%
+ * of the event loop's busy time at 20,000 deliveries/s in rooms of 10, and
+ * 1.5% with the path (the new URLSearchParams is left). Confab's hooks read
+ * neither, so Hocuspocus gets the path and query as the upgrade request had
+ * them, and its headers.
+ */
+function hocuspocusRequest(req: IncomingMessage): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (typeof value === 'string') headers.set(name, value);
     else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
   }
-  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { headers });
+  const request: Pick<Request, 'url' | 'headers'> = { url: req.url ?? '/', headers };
+  return request as Request;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, statusText: string, code: ErrorCode, message: string): void {
@@ -231,7 +243,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
       return;
     }
     sockets.add(ws);
-    const client = hocuspocus.handleConnection(ws as unknown as WebSocketLike, toFetchRequest(req));
+    const client = hocuspocus.handleConnection(ws as unknown as WebSocketLike, hocuspocusRequest(req));
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       const bytes = Array.isArray(data)
         ? new Uint8Array(Buffer.concat(data))

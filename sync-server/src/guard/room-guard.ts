@@ -771,9 +771,13 @@ export class RoomGuard {
   private track(tr: Y.Transaction): void {
     const store = this.doc.store;
     const messages = this.maps.messages;
+    // The clients this transaction added structs of (the state vectors list every client of the room).
+    const grown: Array<{ client: number; before: number }> = [];
     for (const [client, after] of tr.afterState) {
       const before = tr.beforeState.get(client) ?? 0;
-      if (after <= before) continue;
+      if (after > before) grown.push({ client, before });
+    }
+    for (const { client, before } of grown) {
       const structs = store.clients.get(client)!;
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
         const s = structs[i]!;
@@ -791,9 +795,8 @@ export class RoomGuard {
       }
     }
     // After the messages above are indexed, so an edit can name its message's author.
-    for (const [client, after] of tr.afterState) {
-      const before = tr.beforeState.get(client) ?? 0;
-      if (after <= before || this.clientOwners.has(client)) continue;
+    for (const { client, before } of grown) {
+      if (this.clientOwners.has(client)) continue;
       const structs = store.clients.get(client)!;
       this.learnOwner(client, structs, Y.findIndexSS(structs, before));
     }
