@@ -70,6 +70,30 @@ async function serverStats(server: ServerChild, gc: boolean) {
   return server.next('stats', 30_000, (m) => m.id === id);
 }
 
+/** A full-GC heap that moved by at most this much in SETTLE_STEP_MS counts as at rest. */
+const SETTLED_HEAP_BYTES = 32 * 1024;
+const SETTLE_STEP_MS = 500;
+const SETTLE_MAX_MS = 10_000;
+
+/**
+ * The server's stats after a full GC once its heap has stopped moving: the
+ * work a load set off (Confab publishes a message.created per preloaded
+ * message) is over, however busy the machine. A fixed wait was not enough:
+ * Confab on PostgreSQL measured 158 KiB per room 1 s after the load in one
+ * quick pass; with two busy loops beside it, 126–131 KiB 1 s after and
+ * 121–124 KiB at rest (bare Hocuspocus 98–102 KiB either way).
+ */
+async function serverStatsAtRest(server: ServerChild) {
+  let previous = await serverStats(server, true);
+  for (let waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_STEP_MS) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_STEP_MS));
+    const now = await serverStats(server, true);
+    if (Math.abs(now.heapUsedBytes - previous.heapUsedBytes) <= SETTLED_HEAP_BYTES) return now;
+    previous = now;
+  }
+  return previous;
+}
+
 async function startServer(
   kind: ServerKind,
   signer: TokenSigner | null,
@@ -486,12 +510,12 @@ export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: 
     await Promise.all(warmUp.generators.map((gen) => gen.child.stop({ type: 'stop' })));
     // The warm-up rooms unload once their clients are gone (every server here unloads an empty room).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const idle = await serverStats(server, true);
+    const idle = await serverStatsAtRest(server);
     const loaded = await preloadRooms(kind, url, plan.memoryRooms, plan, signer);
     generators = loaded.generators;
     // At rest: what the rooms hold, not the work their load set off (Confab publishes a message.created per preloaded message).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const after = await serverStats(server, true);
+    const after = await serverStatsAtRest(server);
     record({
       bench: 'fanout',
       kind: 'rooms',

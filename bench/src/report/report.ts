@@ -207,7 +207,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     out.push(
       `### Memory per loaded room`,
       '',
-      `${num(first?.rooms)} rooms, one client each, each sent ${num(first?.messagesPerRoom)} messages as one update (${num(first?.updateBytesPerRoom)} bytes); server memory after a full GC, 1 s after the load, minus the server's after a warm-up load of as many rooms that were then closed:`,
+      `${num(first?.rooms)} rooms, one client each, each sent ${num(first?.messagesPerRoom)} messages as one update (${num(first?.updateBytesPerRoom)} bytes); server memory after a full GC once the heap has stopped moving (at least 1 s after the load), minus the server's, likewise at rest, after a warm-up load of as many rooms that were then closed:`,
       '',
       '| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |',
       '|---|---:|---:|---:|',
@@ -409,8 +409,10 @@ const METHOD = `## How the fan-out is measured
   and its drain, divided by the deliveries. This is the fairest server-to-server figure: it does not depend on
   how much CPU the generator left over on a small machine.
 - **Memory** = server RSS and JS heap after a full GC, minus the idle server's, divided by connections or rooms.
-  For rooms, a warm-up set is loaded and closed first and the figure is taken 1 s after the load, so code compiled
-  on the first load and work the load set off (events on their way to the bus) are not counted as the rooms'.
+  For rooms, a warm-up set is loaded and closed first, and each figure is taken at rest: from 1 s after the load,
+  a full GC every 0.5 s until the heap moves by at most 32 KiB between two (10 s at most). So code compiled on
+  the first load and work the load set off (events on their way to the bus) are not counted as the rooms',
+  however busy the machine.
   RSS is coarse (allocator high-water marks, SQLite's page cache, which fills up to its 2 MiB bound); the heap is
   the steadier per-room figure.
 
