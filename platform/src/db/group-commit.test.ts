@@ -111,6 +111,25 @@ describe('groupCommit', () => {
     expect(writes[1]!.at - writes[0]!.at).toBeGreaterThanOrEqual(59);
   });
 
+  it('writes a full batch that is waiting at once, without waiting out minIntervalMs', async () => {
+    const writes: { items: number[]; at: number }[] = [];
+    const add = groupCommit<number>(
+      async (items) => {
+        writes.push({ items, at: performance.now() });
+        await new Promise((r) => setTimeout(r, 5));
+      },
+      { minIntervalMs: 300, maxItems: 2 },
+    );
+    const first = add(1);
+    // Three more while the first write runs: one full batch and one item.
+    const rest = [add(2), add(3), add(4)];
+    await Promise.all([first, ...rest]);
+    expect(writes.map((w) => w.items)).toEqual([[1], [2, 3], [4]]);
+    // [2, 3] was full: written right after the first. [4] alone waited out the interval after it.
+    expect(writes[1]!.at - writes[0]!.at).toBeLessThan(150);
+    expect(writes[2]!.at - writes[1]!.at).toBeGreaterThanOrEqual(299);
+  });
+
   it('makes a call from elsewhere within minIntervalMs of the last write wait for the rest of it', async () => {
     const starts: number[] = [];
     const add = groupCommit<number>(

@@ -17,7 +17,9 @@ export interface GroupCommitOptions<T> {
    * write then takes whatever arrived meanwhile: the writes per second (commits, fsyncs, thread round
    * trips) stay bounded as the callers grow, instead of one write per call. A call after a quiet spell
    * is written at once, and so is one made while the last write's callers are being resolved (a caller
-   * that awaits each call before making the next, which would only wait for itself). Default 0.
+   * that awaits each call before making the next, which would only wait for itself), and so is a full
+   * batch (maxItems or maxWeight) that is already waiting: gathering more would not make it bigger.
+   * Default 0.
    */
   readonly minIntervalMs?: number;
 }
@@ -68,6 +70,10 @@ export function groupCommit<T>(
     return n;
   }
 
+  function fullBatchWaiting(): boolean {
+    return queue.length >= maxItems || nextBatchSize() < queue.length;
+  }
+
   async function drain(fromLastWritesCaller: boolean): Promise<void> {
     running = true;
     try {
@@ -85,9 +91,10 @@ export function groupCommit<T>(
         } catch (error) {
           for (const b of batch) b.reject(error);
         }
-        // Calls came in while that write ran: a stream. Gather it until the interval is over.
+        // Calls came in while that write ran: a stream. Gather it until the interval is over,
+        // unless a full batch is waiting already.
         const rest = untilRestInterval();
-        if (queue.length > 0 && rest > 0) await sleep(rest);
+        if (queue.length > 0 && rest > 0 && !fullBatchWaiting()) await sleep(rest);
       }
     } finally {
       running = false;
