@@ -90,7 +90,7 @@ export interface KyselySyncStoreOptions {
   maxBatchBytes?: number;
   /**
    * While appends keep arriving during commits, commits start at most this often (ms): the appends
-   * of the interval share one. An append after a quiet spell commits at once. Default 4.
+   * of the interval share one. An append after a quiet spell commits at once. Default 12.
    */
   minCommitIntervalMs?: number;
   /**
@@ -144,7 +144,6 @@ function isCompiled(step: WriteStep): step is CompiledQuery {
   return typeof step !== 'function';
 }
 
-/** Outbox rows of events, for `sync_pending_events`. */
 /** A row of `sync_pending_events` as written. */
 interface PendingRow {
   id: string;
@@ -154,6 +153,7 @@ interface PendingRow {
   created_at: number;
 }
 
+/** Outbox rows of events, for `sync_pending_events`. */
 function pendingRows(events: ReadonlyArray<PendingEvent & { document: string }>, now: number): PendingRow[] {
   return events.map((e) => ({
     id: e.event.id,
