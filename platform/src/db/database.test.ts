@@ -82,6 +82,13 @@ describe('openDatabase on SQLite', () => {
     expect(sync.rows[0]?.synchronous).toBe(2);
     await database.close();
   });
+
+  it('keeps temporary files, statement journals included, in memory', async () => {
+    const database = openDatabase<Tables>({ dataDir: tempDir() });
+    const store = await sql<{ temp_store: number }>`pragma temp_store`.execute(database.db);
+    expect(store.rows[0]?.temp_store).toBe(2); // MEMORY
+    await database.close();
+  });
 });
 
 describe('SQLite in a worker thread', () => {

@@ -35,6 +35,11 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('foreign_keys = ON');
 db.pragma('busy_timeout = 5000');
+// Temporary files in memory. A multi-row insert inside a transaction keeps a statement journal
+// (to undo just that statement), and past 64 KiB SQLite spills it to a new file in /var/tmp: under
+// load the sync server's group commits opened ~28 such files a second and wrote ~750 pages into
+// them (strace, rooms of 10 at 20,000 deliveries/s). Statement journals play no part in recovery.
+db.pragma('temp_store = MEMORY');
 const cache = new Map();
 function prepare(sql) {
   let statement = cache.get(sql);
