@@ -107,7 +107,8 @@ export const PLANS: Record<Mode, Plan> = {
     crdtAppends: 100,
     othersBudgetMs: 300_000,
     othersTotalMs: 20 * 60_000,
-    deadlineMs: 80 * 60_000,
+    // The fan-out alone took 78 minutes on the 2-vCPU machine (2026-11-27), so 80 cut the pass short.
+    deadlineMs: 150 * 60_000,
   },
 };
 

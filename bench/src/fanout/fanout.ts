@@ -142,8 +142,9 @@ async function buildRooms(
     const clients = [];
     for (let c = 0; c < roomSize; c++) {
       const userId = `u${r}x${c}`;
-      const token = signer ? await signer.sign({ userId, sessionId: `s${r}x${c}`, documentName, role: 'member' }) : '';
-      clients.push({ index: r * roomSize + c, userId, token });
+      const sessionId = `s${r}x${c}`;
+      const token = signer ? await signer.sign({ userId, sessionId, documentName, role: 'member' }) : '';
+      clients.push({ index: r * roomSize + c, userId, sessionId, token });
     }
     specs.push({ documentName, url: roomUrl(kind, base, documentName), clients });
   }
@@ -155,6 +156,7 @@ async function startGenerators(
   kind: ServerKind,
   rooms: RoomSpec[],
   plan: FanoutPlan,
+  signer: TokenSigner | null,
 ): Promise<{ child: GeneratorChild; clients: number; connectMs: number }[]> {
   const count = Math.max(1, Math.min(plan.generators, rooms.length));
   const groups: RoomSpec[][] = Array.from({ length: count }, () => []);
@@ -177,6 +179,7 @@ async function startGenerators(
           textChars: plan.textChars,
           connectConcurrency: 32,
           connectTimeoutMs: 20_000,
+          ...(signer ? { tokenKey: signer.privateJwk } : {}),
         });
         g.connectMs = (await g.child.next('ready', 120_000)).connectMs;
       }),
@@ -339,7 +342,7 @@ async function setUp(
       scenario.roomSize,
       signer,
     );
-    generators = await startGenerators(kind, rooms, plan);
+    generators = await startGenerators(kind, rooms, plan, signer);
     const connected = await serverStats(server, true);
     record({
       ...base,
@@ -504,7 +507,7 @@ async function preloadRooms(
   signer: TokenSigner | null,
 ) {
   const rooms = await buildRooms(kind, url, Math.random().toString(36).slice(2, 8), count, 1, signer);
-  const generators = await startGenerators(kind, rooms, { ...plan, generators: 1 });
+  const generators = await startGenerators(kind, rooms, { ...plan, generators: 1 }, signer);
   const g = generators[0];
   if (!g) throw new Error('no generator');
   g.child.send({ type: 'preload', messages: plan.preloadMessages });

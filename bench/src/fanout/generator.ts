@@ -26,6 +26,7 @@ import type {
   GeneratorStep,
   RoomSpec,
 } from './messages';
+import { importTokenSigner, type TokenClaims } from './tokens';
 import { markerText, readPayload, scanMarkers, WireCodec } from './wire';
 
 // Overridable to exercise the keep-alive path in a short run.
@@ -42,6 +43,7 @@ interface Room {
 interface Client {
   index: number;
   userId: UserId;
+  sessionId: string;
   yClientId: number;
   /** The next Yjs clock of this client's own items (one per message). */
   clock: number;
@@ -70,6 +72,9 @@ const state = {
   histogram: new LatencyHistogram(),
   closedSockets: 0,
   filler: '',
+  /** Signs a renewed token when the server asks for one (Confab); null for servers without tokens. */
+  signToken: null as ((claims: TokenClaims) => Promise<string>) | null,
+  renewedTokens: false,
 };
 
 function randomClientId(): number {
@@ -78,6 +83,10 @@ function randomClientId(): number {
 
 function onFrame(client: Client, data: Buffer): void {
   const { kind, offset } = client.codec.classify(data);
+  if (kind === 'tokenRequest') {
+    renewToken(client);
+    return;
+  }
   if (kind === 'update' || kind === 'step2') {
     if (client.listener) Y.applyUpdate(client.room.doc, readPayload(data, offset));
     if (kind === 'step2' && client.barrier) {
@@ -95,6 +104,27 @@ function onFrame(client: Client, data: Buffer): void {
   }
 }
 
+/** Answers the server's token request as the provider does, with a fresh token for the same session. */
+function renewToken(client: Client): void {
+  const sign = state.signToken;
+  if (!sign) return;
+  const claims = {
+    userId: client.userId,
+    sessionId: client.sessionId,
+    documentName: client.codec.documentName,
+    role: 'member' as const,
+  };
+  sign(claims).then(
+    (token) => {
+      if (client.ws.readyState !== WebSocket.OPEN) return;
+      client.ws.send(client.codec.tokenFrame(token));
+      if (!state.renewedTokens) process.stderr.write('bench generator: the server asked for fresh tokens; renewing\n');
+      state.renewedTokens = true;
+    },
+    (error: unknown) => process.stderr.write(`bench generator: token renewal failed: ${String(error)}\n`),
+  );
+}
+
 function connect(init: GeneratorInit, room: Room, spec: RoomSpec['clients'][number], listener: boolean) {
   return new Promise<Client>((resolve, reject) => {
     const codec = new WireCodec(init.dialect, room.spec.documentName);
@@ -102,6 +132,7 @@ function connect(init: GeneratorInit, room: Room, spec: RoomSpec['clients'][numb
     const client: Client = {
       index: spec.index,
       userId: spec.userId as UserId,
+      sessionId: spec.sessionId,
       yClientId: randomClientId(),
       clock: 0,
       room,
@@ -156,6 +187,7 @@ function connect(init: GeneratorInit, room: Room, spec: RoomSpec['clients'][numb
 }
 
 async function init(message: GeneratorInit): Promise<void> {
+  if (message.tokenKey) state.signToken = await importTokenSigner(message.tokenKey);
   state.textChars = message.textChars;
   state.filler = ' lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor'
     .repeat(Math.ceil(message.textChars / 70))

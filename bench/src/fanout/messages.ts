@@ -60,6 +60,8 @@ export interface ClientSpec {
   /** Unique within the generator process; the sender field of the latency marker. */
   index: number;
   userId: string;
+  /** The session the token names: a renewed token must name the same one. */
+  sessionId: string;
   token: string;
 }
 
@@ -78,6 +80,8 @@ export interface GeneratorInit {
   /** Sockets opened at once while connecting. */
   connectConcurrency: number;
   connectTimeoutMs: number;
+  /** Confab: the private JWK to sign renewed tokens with when the server asks for one (see tokens.ts). */
+  tokenKey?: Record<string, unknown>;
 }
 
 export interface GeneratorStep {

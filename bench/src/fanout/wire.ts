@@ -30,7 +30,7 @@ const SYNC_UPDATE = 2;
 /** Sent as the provider version in the auth message; servers only log it. */
 const PROVIDER_VERSION = 'confab-bench';
 
-export type FrameKind = 'update' | 'step2' | 'authenticated' | 'denied' | 'other';
+export type FrameKind = 'update' | 'step2' | 'authenticated' | 'denied' | 'tokenRequest' | 'other';
 
 export interface Classified {
   kind: FrameKind;
@@ -94,6 +94,16 @@ export class WireCodec {
     return [auth, step1];
   }
 
+  /** The answer to a token request: Auth, Token, the token (what the provider's `sendToken` sends). */
+  tokenFrame(token: string): Uint8Array {
+    return encode((e) => {
+      encoding.writeUint8Array(e, this.prefix);
+      encoding.writeVarUint(e, MESSAGE_AUTH);
+      encoding.writeVarUint(e, AUTH_TOKEN);
+      encoding.writeVarString(e, token);
+    });
+  }
+
   /** y-websocket has no auth step: a socket is ready when it opens. */
   get readyOnOpen(): boolean {
     return this.dialect === 'y-websocket';
@@ -116,6 +126,9 @@ export class WireCodec {
     if (type === MESSAGE_SYNC && sub === SYNC_STEP2) return { kind: 'step2', offset: p + 2 };
     if (type === MESSAGE_AUTH && sub === AUTH_AUTHENTICATED) return { kind: 'authenticated', offset: p + 2 };
     if (type === MESSAGE_AUTH && sub === AUTH_PERMISSION_DENIED) return { kind: 'denied', offset: p + 2 };
+    // The server asks for a fresh token (Hocuspocus's token sync request: Auth, Token, nothing else).
+    if (type === MESSAGE_AUTH && sub === AUTH_TOKEN && frame.length === p + 2)
+      return { kind: 'tokenRequest', offset: 0 };
     return { kind: 'other', offset: 0 };
   }
 }

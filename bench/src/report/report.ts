@@ -373,7 +373,7 @@ peer is the real npm package started by the harness. Compare ratios within a run
 | command | what it runs | time |
 |---|---|---|
 | \`npm run bench\` | quick pass: fan-out in rooms of 10 (100 connections) and 50 (1,000 connections) for Confab on SQLite and on PostgreSQL and both peers, room memory, CRDTs at 10k messages, the other benchmarks with a short budget | about 7 minutes |
-| \`npm run bench -- --full\` | every scenario (rooms of 10 and 50 × 100 and 1,000 connections), finer and longer steps, CRDTs at 10k and 100k | about 40 minutes |
+| \`npm run bench -- --full\` | every scenario (rooms of 10 and 50 × 100 and 1,000 connections), finer and longer steps, CRDTs at 10k and 100k | about 1 h 45 min (the fan-out alone about 80 minutes) |
 | \`npm run bench -- --smoke\` | a few seconds of each suite (Confab on SQLite, no PostgreSQL needed), for CI, to keep the harness from rotting | seconds |
 | \`npm run bench -- --report\` | only rebuild this page | – |
 
