@@ -31,10 +31,6 @@ export const parseSessionId = parser<SessionId>('session id');
 export const parseMessageId = parser<MessageId>('message id');
 export const parseEventId = parser<EventId>('event id');
 
-/**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits, so ids
- * sort by creation time. Uses Web Crypto, available in browsers and Node.
- */
 /** Random bytes drawn from Web Crypto a pool at a time: one call per id cost more than the rest of the id. */
 const POOL_BYTES = 4096;
 let pool = new Uint8Array(0);
@@ -42,6 +38,10 @@ let poolOffset = 0;
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
+/**
+ * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits, so ids
+ * sort by creation time. Uses Web Crypto, available in browsers and Node.
+ */
 export function uuidv7(nowMs: number = Date.now()): string {
   if (poolOffset + 10 > pool.length) {
     pool = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
