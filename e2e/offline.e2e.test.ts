@@ -55,7 +55,13 @@ async function controlledByServiceWorker(page: Page): Promise<boolean> {
 beforeAll(async () => {
   app = await startApp();
   ({ browser, aliceContext, bobContext, alice, bob } = await twoPeople(app.url));
-  roomId = await aliceInvitesBob({ alice, bob }, 'Offline club');
+  try {
+    roomId = await aliceInvitesBob({ alice, bob }, 'Offline club');
+  } catch (error) {
+    // A set-up failure skips every test here, so no afterEach takes the screenshots: take them now.
+    await shotOnFailure('offline set-up', { alice, bob });
+    throw error;
+  }
   await send(alice, 'History from before');
   await message(bob, 'History from before').waitFor();
 });

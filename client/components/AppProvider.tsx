@@ -1,7 +1,7 @@
 'use client';
 
 import { type RoomId, roomDocument, type UserId, userDocument } from '@confab/protocol';
-import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import {
   ACCOUNT_STORAGE_KEY,
   type AccountCache,
@@ -92,8 +92,20 @@ export function AppProvider({ children }: { children: ReactNode }) {
     };
   }, [api]);
 
+  // Set from the moment someone signs out on purpose until someone signs in again.
+  const signingOutOnPurpose = useRef(false);
+  useEffect(() => {
+    if (user) signingOutOnPurpose.current = false;
+  }, [user]);
+
   const signOut = useCallback(
     async (reason?: string, onPurpose = reason === undefined) => {
+      // Signing out ends the session on the server, and the sync socket (closed as revoked) or an API
+      // call (401) can report that before the logout call returns. That echo is not a second, involuntary
+      // sign-out: it must not replace "signed out on purpose" (the plain login screen) with "your
+      // session has ended" and a way back to the page the user left.
+      if (!onPurpose && signingOutOnPurpose.current) return;
+      if (onPurpose) signingOutOnPurpose.current = true;
       const current = user;
       setSignedOutReason(reason ?? null);
       setSignedOutOnPurpose(onPurpose);

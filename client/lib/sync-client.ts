@@ -314,7 +314,16 @@ export function createSyncClient(options: SyncClientOptions) {
     // Another tab added or settled pending messages of this document.
     const onStorage = (event: StorageEvent) => {
       if (event.key !== pendingKey(userId, name)) return;
-      pending = { ids: new Set(cache.pending(userId, name)) };
+      const stored = new Set(cache.pending(userId, name));
+      // Two tabs writing at once can each overwrite the other's addition: localStorage has no
+      // compare-and-set, and Chromium passes writes between tabs asynchronously. While this tab has
+      // changes the server has not acknowledged, what it holds pending stays pending whatever the
+      // other tab wrote, and it writes the union back so both tabs end with the same set.
+      const unsettled = provider.unsyncedChanges > 0 || !provider.isSynced;
+      const missing = unsettled ? [...pending.ids].filter((id) => !stored.has(id)) : [];
+      for (const id of missing) stored.add(id);
+      pending = { ids: stored };
+      if (missing.length > 0) savePending();
       notify();
     };
     if (typeof window !== 'undefined') window.addEventListener('storage', onStorage);
