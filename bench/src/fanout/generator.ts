@@ -74,7 +74,7 @@ const state = {
   filler: '',
   /** Signs a renewed token when the server asks for one (Confab); null for servers without tokens. */
   signToken: null as ((claims: TokenClaims) => Promise<string>) | null,
-  renewedTokens: false,
+  saidRenewing: false,
 };
 
 function randomClientId(): number {
@@ -118,8 +118,8 @@ function renewToken(client: Client): void {
     (token) => {
       if (client.ws.readyState !== WebSocket.OPEN) return;
       client.ws.send(client.codec.tokenFrame(token));
-      if (!state.renewedTokens) process.stderr.write('bench generator: the server asked for fresh tokens; renewing\n');
-      state.renewedTokens = true;
+      if (!state.saidRenewing) process.stderr.write('bench generator: the server asked for fresh tokens; renewing\n');
+      state.saidRenewing = true;
     },
     (error: unknown) => process.stderr.write(`bench generator: token renewal failed: ${String(error)}\n`),
   );

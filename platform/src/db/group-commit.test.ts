@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { groupCommit } from './group-commit';
+import { type GroupCommitOptions, groupCommit } from './group-commit';
 
 /**
  * Node's timers run off the loop's millisecond clock, so a timeout can fire up to about a
  * millisecond before performance.now() says it is due (CI saw 298.8 ms for a 300 ms wait).
  */
 const TIMER_SLACK_MS = 2;
+
+/** A group commit whose writes take 5 ms each and are recorded with their batch and start time. */
+function timedWrites(options: GroupCommitOptions<number>) {
+  const writes: { items: number[]; at: number }[] = [];
+  const add = groupCommit<number>(async (items) => {
+    writes.push({ items, at: performance.now() });
+    await new Promise((r) => setTimeout(r, 5));
+  }, options);
+  return { writes, add };
+}
 
 describe('groupCommit', () => {
   it('writes calls that arrive during a write together in the next one, in arrival order', async () => {
@@ -101,14 +111,7 @@ describe('groupCommit', () => {
   });
 
   it('under a stream of callers, starts writes at most every minIntervalMs and gathers what came meanwhile', async () => {
-    const writes: { items: number[]; at: number }[] = [];
-    const add = groupCommit<number>(
-      async (items) => {
-        writes.push({ items, at: performance.now() });
-        await new Promise((r) => setTimeout(r, 5));
-      },
-      { minIntervalMs: 60 },
-    );
+    const { writes, add } = timedWrites({ minIntervalMs: 60 });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const calls = [add(1), sleep(1).then(() => add(2)), sleep(20).then(() => add(3)), sleep(40).then(() => add(4))];
     await Promise.all(calls);
@@ -118,14 +121,7 @@ describe('groupCommit', () => {
   });
 
   it('writes a full batch that is waiting at once, without waiting out minIntervalMs', async () => {
-    const writes: { items: number[]; at: number }[] = [];
-    const add = groupCommit<number>(
-      async (items) => {
-        writes.push({ items, at: performance.now() });
-        await new Promise((r) => setTimeout(r, 5));
-      },
-      { minIntervalMs: 300, maxItems: 2 },
-    );
+    const { writes, add } = timedWrites({ minIntervalMs: 300, maxItems: 2 });
     const first = add(1);
     // Three more while the first write runs: one full batch and one item.
     const rest = [add(2), add(3), add(4)];
