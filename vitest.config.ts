@@ -8,7 +8,17 @@ import { defineConfig } from 'vitest/config';
 // CI=true they must. In CI a JSON report is also written, for the summary line.
 export default defineConfig({
   test: {
-    projects: ['protocol', 'platform', 'auth-server', 'sync-server', 'notifier', 'all-in-one', 'client', 'e2e'],
+    projects: [
+      'protocol',
+      'platform',
+      'auth-server',
+      'sync-server',
+      'notifier',
+      'all-in-one',
+      'client',
+      'bench',
+      'e2e',
+    ],
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
   },
 });

@@ -10,7 +10,8 @@ import {
 import type { ServerKind } from './fanout/messages';
 import { createRecorder, createRunContext, type Mode, RESULTS_FILE, type Recorder, type ResultLine } from './results';
 
-export const SUITES = ['fanout', 'crdt', 'others'] as const;
+/** `rooms` is the memory of loaded rooms (and of rooms left again), a suite of its own so it can be measured without a sweep. */
+export const SUITES = ['fanout', 'rooms', 'crdt', 'others'] as const;
 export type Suite = (typeof SUITES)[number];
 export const SERVERS: ServerKind[] = ['confab', 'confab-pg', 'hocuspocus', 'y-websocket'];
 /** The smoke pass: Confab as the all-in-one runs it (SQLite) and the peers; PostgreSQL needs a server. */
@@ -198,11 +199,14 @@ async function runFanout(
       record({ bench: 'fanout', kind: 'error', server: kinds.join(','), ...scenario, error: String(error) });
     }
   }
+}
+
+async function runRooms(plan: FanoutPlan, servers: ServerKind[], record: Recorder): Promise<void> {
   for (const server of servers) {
     try {
       await runRoomMemory(server, plan, record);
     } catch (error) {
-      record({ bench: 'fanout', kind: 'error', server, phase: 'rooms', error: String(error) });
+      record({ bench: 'rooms', kind: 'error', server, error: String(error) });
     }
   }
 }
@@ -294,6 +298,10 @@ async function runPass(options: Options, plan: Plan, argv: string[]): Promise<nu
       ...(options.rates ? { deliveryRates: options.rates, refineSteps: 0 } : {}),
     };
     await runFanout(fanout, servers, options.servers === null, record);
+  }
+  if (options.suites.includes('rooms')) {
+    const servers = options.servers ?? plan.fanout.servers;
+    await runRooms({ ...plan.fanout, servers }, servers, record);
   }
   if (options.suites.includes('crdt')) {
     const { runCrdt } = await import('./crdt/crdt');

@@ -522,14 +522,21 @@ async function preloadRooms(
  * one-off allocation of that path) is in the baseline rather than divided
  * among the measured rooms: without it a server with more code on its load
  * path (Confab's guard, storage and events) looked ~150 KiB heavier per room.
+ * Then the measured rooms' clients leave too, and what the server still
+ * holds per room once they are idle (unloaded) is measured against the same
+ * baseline.
  */
 export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: Recorder): Promise<void> {
   const signer = isConfab(kind) ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
   let generators: { child: GeneratorChild; clients: number; connectMs: number }[] = [];
+  const leave = async () => {
+    await Promise.all(generators.map((gen) => gen.child.stop({ type: 'stop' })));
+    generators = [];
+  };
   try {
-    const warmUp = await preloadRooms(kind, url, plan.memoryRooms, plan, signer);
-    await Promise.all(warmUp.generators.map((gen) => gen.child.stop({ type: 'stop' })));
+    generators = (await preloadRooms(kind, url, plan.memoryRooms, plan, signer)).generators;
+    await leave();
     // The warm-up rooms unload once their clients are gone (every server here unloads an empty room).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const idle = await serverStatsAtRest(server);
@@ -538,19 +545,30 @@ export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: 
     // At rest: what the rooms hold, not the work their load set off (Confab publishes a message.created per preloaded message).
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const after = await serverStatsAtRest(server);
+    await leave();
+    // Each server unloads a room once its last client is gone (Confab once its log is committed).
+    for (let waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_STEP_MS) {
+      if ((await serverStats(server, false)).loadedDocuments <= idle.loadedDocuments) break;
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_STEP_MS));
+    }
+    const left = await serverStatsAtRest(server);
+    const perRoomKiB = (bytes: number) => Math.round(bytes / 1024 / plan.memoryRooms);
     record({
-      bench: 'fanout',
+      bench: 'rooms',
       kind: 'rooms',
       server: kind,
       rooms: plan.memoryRooms,
       messagesPerRoom: plan.preloadMessages,
       updateBytesPerRoom: Math.round(loaded.preloaded.stateBytes / plan.memoryRooms),
       preloadMs: Math.round(loaded.preloaded.ms),
-      rssKiBPerLoadedRoom: Math.round((after.rssBytes - idle.rssBytes) / 1024 / plan.memoryRooms),
-      heapKiBPerLoadedRoom: Math.round((after.heapUsedBytes - idle.heapUsedBytes) / 1024 / plan.memoryRooms),
+      rssKiBPerLoadedRoom: perRoomKiB(after.rssBytes - idle.rssBytes),
+      heapKiBPerLoadedRoom: perRoomKiB(after.heapUsedBytes - idle.heapUsedBytes),
+      loadedDocuments: after.loadedDocuments - idle.loadedDocuments,
+      loadedDocumentsAfterLeft: left.loadedDocuments - idle.loadedDocuments,
+      heapKiBPerRoomLeft: perRoomKiB(left.heapUsedBytes - idle.heapUsedBytes),
     });
   } finally {
-    await Promise.all(generators.map((gen) => gen.child.stop({ type: 'stop' })));
+    await leave();
     await server.stop({ type: 'stop' });
     await cleanup();
   }

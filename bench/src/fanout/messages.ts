@@ -51,6 +51,8 @@ export type ServerChildMessage =
       loopIdleMs: number;
       /** Event-loop delay p99 since the previous stats request (the histogram is reset by each). */
       loopDelayP99Ms: number;
+      /** Documents the server holds in memory. */
+      loadedDocuments: number;
     }
   | { type: 'failed'; error: string };
 

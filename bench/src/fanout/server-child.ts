@@ -51,6 +51,7 @@ async function main(): Promise<void> {
         loopActiveMs: loop.active,
         loopIdleMs: loop.idle,
         loopDelayP99Ms,
+        loadedDocuments: server.loadedDocuments(),
       });
     } else if (message.type === 'stop') {
       const hardStop = setTimeout(() => process.exit(0), 3000);

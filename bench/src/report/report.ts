@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Comparison } from '../mode';
 import { REPO_DIR, readResults, type StoredLine } from '../results';
 import { ladderOnlyServers, ladderSummary, ladderTable } from './ladder';
+import { type LatencyStep, latencyAcrossLoads } from './latency';
 import { lineChart, type Series } from './svg';
 
 const DOC = path.join(REPO_DIR, 'docs', 'benchmarks.md');
@@ -64,6 +65,33 @@ function runHeader(run: Line[], what: string): string {
   ].join('\n');
 }
 
+/** One step per offered load, in rate order: a failed step is retried, and the later attempt stands for that rate. */
+function standingSteps(rows: Line[], server: string): Line[] {
+  const byRate = new Map<number, Line>();
+  for (const l of rows) if (l.server === server && l.kind === 'step') byRate.set(l.offeredDeliveriesPerSec, l);
+  // Bisection steps come after the failing rate: in rate order for the tables and charts.
+  return [...byRate.values()].sort((a, b) => Number(a.offeredDeliveriesPerSec) - Number(b.offeredDeliveriesPerSec));
+}
+
+/** Each Confab server's latency as a multiple of bare Hocuspocus's, over every load both sustained. */
+function latencyVsBare(rows: Line[]) {
+  const latencySteps = (server: string): LatencyStep[] =>
+    standingSteps(rows, server).map((l) => ({
+      offeredDeliveriesPerSec: l.offeredDeliveriesPerSec,
+      sustained: l.sustained === true,
+      p50Ms: l.p50Ms,
+      p99Ms: l.p99Ms,
+    }));
+  const bare = latencySteps('hocuspocus');
+  return ['confab', 'confab-pg'].flatMap((server) => {
+    const across = latencyAcrossLoads(latencySteps(server), bare);
+    return across ? [{ server, ...across }] : [];
+  });
+}
+
+const spreadText = (s: { median: number; min: number; max: number }) =>
+  `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)}×)`;
+
 function fanoutSection(all: Line[]): { text: string; charts: Record<string, string> } {
   const picked = latestRun(all, 'fanout');
   if (!picked) return { text: '_No fan-out results yet: run `npm run bench`._\n', charts: {} };
@@ -88,13 +116,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     out.push(`### Rooms of ${roomSize}, ${num(connections)} connections`, '');
     const summary = (s: string) => rows.find((l) => l.server === s && l.kind === 'summary');
     const conn = (s: string) => rows.find((l) => l.server === s && l.kind === 'connections');
-    // A failed step is retried once; the later attempt stands for that rate.
-    const steps = (s: string) => {
-      const byRate = new Map<number, Line>();
-      for (const l of rows) if (l.server === s && l.kind === 'step') byRate.set(l.offeredDeliveriesPerSec, l);
-      // Bisection steps come after the failing rate: in rate order for the tables and charts.
-      return [...byRate.values()].sort((a, b) => Number(a.offeredDeliveriesPerSec) - Number(b.offeredDeliveriesPerSec));
-    };
+    const steps = (s: string) => standingSteps(rows, s);
     const attempts = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
     const base = summary('hocuspocus');
     out.push(
@@ -147,6 +169,21 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
       out.push('');
     } else {
       out.push('_No load was sustained by every server in this run: see the step table._', '');
+    }
+    const vsBare = latencyVsBare(rows);
+    if (vsBare.length > 0) {
+      out.push(
+        "One step's p99 moves by 2× or more from step to step on this machine (a 20 ms stall of a 5 s step delays about 1% of its deliveries), so here is the latency at every offered load both Confab and bare Hocuspocus sustained, each as a multiple of bare Hocuspocus's at that load: median (and range) of the ratios.",
+        '',
+        '| server | loads compared | p50 vs bare Hocuspocus | p99 vs bare Hocuspocus |',
+        '|---|---|---:|---:|',
+      );
+      for (const v of vsBare) {
+        out.push(
+          `| ${LABEL[v.server] ?? v.server} | ${v.loads.length}, ${num(v.loads[0])} to ${num(v.loads.at(-1))}/s | ${spreadText(v.p50)} | ${spreadText(v.p99)} |`,
+        );
+      }
+      out.push('');
     }
     const file = `fanout-${roomSize}x${connections}.svg`;
     const series: Series[] = servers.flatMap((s) => [
@@ -201,27 +238,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     }
     out.push('', '</details>', '');
   }
-  const rooms = fan.filter((l) => l.kind === 'rooms');
-  if (rooms.length > 0) {
-    const first = rooms[0];
-    out.push(
-      `### Memory per loaded room`,
-      '',
-      `${num(first?.rooms)} rooms, one client each, each sent ${num(first?.messagesPerRoom)} messages as one update (${num(first?.updateBytesPerRoom)} bytes); server memory after a full GC once the heap has stopped moving (at least 1 s after the load), minus the server's, likewise at rest, after a warm-up load of as many rooms that were then closed:`,
-      '',
-      '| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |',
-      '|---|---:|---:|---:|',
-    );
-    const hp = rooms.find((l) => l.server === 'hocuspocus');
-    for (const s of SERVER_ORDER) {
-      const l = rooms.find((x) => x.server === s);
-      if (l)
-        out.push(
-          `| ${LABEL[s] ?? s} | ${num(l.rssKiBPerLoadedRoom)} KiB | ${num(l.heapKiBPerLoadedRoom)} KiB | ${ratio(l.heapKiBPerLoadedRoom, hp?.heapKiBPerLoadedRoom)} |`,
-        );
-    }
-    out.push('');
-  }
+  out.push(roomsSection(all, picked.runId));
   const errors = fan.filter((l) => l.kind === 'error');
   if (errors.length > 0) {
     out.push('### Failures in this run', '');
@@ -232,6 +249,43 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     out.push('');
   }
   return { text: out.join('\n'), charts };
+}
+
+/**
+ * Memory per loaded room, and what is left of a room once its clients are gone: from the latest run of
+ * the rooms suite, or (before it was a suite of its own) from the fan-out run's lines.
+ */
+function roomsSection(all: Line[], fanoutRunId: string): string {
+  const own = latestRun(all, 'rooms');
+  const rooms = own
+    ? own.lines.filter((l) => l.bench === 'rooms' && l.kind === 'rooms')
+    : all.filter((l) => l.runId === fanoutRunId && l.bench === 'fanout' && l.kind === 'rooms');
+  const first = rooms[0];
+  if (!first) return '';
+  const out = ['### Memory per loaded room', ''];
+  if (own && own.runId !== fanoutRunId) out.push(runHeader(own.lines, 'These figures'), '');
+  const left = rooms.some((l) => typeof l.heapKiBPerRoomLeft === 'number');
+  out.push(
+    `${num(first.rooms)} rooms, one client each, each sent ${num(first.messagesPerRoom)} messages as one update (${num(first.updateBytesPerRoom)} bytes); server memory after a full GC once the heap has stopped moving (at least 1 s after the load), minus the server's, likewise at rest, after a warm-up load of as many rooms that were then closed${left ? '. Then the clients leave; once the server holds no more documents than before the load, the same measure again shows what an idle, unloaded room still costs' : ''}:`,
+    '',
+    `| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |${left ? ' documents held after the clients left | JS heap per room after the clients left |' : ''}`,
+    `|---|---:|---:|---:|${left ? '---:|---:|' : ''}`,
+  );
+  const hp = rooms.find((l) => l.server === 'hocuspocus');
+  for (const s of SERVER_ORDER) {
+    const l = rooms.find((x) => x.server === s);
+    if (!l) continue;
+    const leftCells = left
+      ? ` ${num(l.loadedDocumentsAfterLeft)} of ${num(l.loadedDocuments)} | ${num(l.heapKiBPerRoomLeft)} KiB |`
+      : '';
+    out.push(
+      `| ${LABEL[s] ?? s} | ${num(l.rssKiBPerLoadedRoom)} KiB | ${num(l.heapKiBPerLoadedRoom)} KiB | ${ratio(l.heapKiBPerLoadedRoom, hp?.heapKiBPerLoadedRoom)} |${leftCells}`,
+    );
+  }
+  const errors = own?.lines.filter((l) => l.bench === 'rooms' && l.kind === 'error') ?? [];
+  for (const e of errors) out.push(`- ${e.server} failed: ${String(e.error).slice(0, 300)}`);
+  out.push('');
+  return out.join('\n');
 }
 
 function crdtSection(all: Line[]): string {
@@ -377,7 +431,7 @@ peer is the real npm package started by the harness. Compare ratios within a run
 | \`npm run bench -- --smoke\` | a few seconds of each suite (Confab on SQLite, no PostgreSQL needed), for CI, to keep the harness from rotting | seconds |
 | \`npm run bench -- --report\` | only rebuild this page | – |
 
-Options: \`--only=fanout,crdt,others\`, \`--servers=confab,confab-pg,hocuspocus,y-websocket\` (and the feature ladder's \`confab-mem,confab-noguard,confab-nobus\`), \`--scenarios=10x100,50x1000\`, \`--rates=40000,40000\` (held loads instead of the sweep), \`--no-report\`.
+Options: \`--only=fanout,rooms,crdt,others\`, \`--servers=confab,confab-pg,hocuspocus,y-websocket\` (and the feature ladder's \`confab-mem,confab-noguard,confab-nobus\`), \`--scenarios=10x100,50x1000\`, \`--rates=40000,40000\` (held loads instead of the sweep), \`--no-report\`.
 `;
 
 const METHOD = `## How the fan-out is measured
@@ -471,7 +525,15 @@ function summary(all: Line[]): string {
     out.push(
       `- **Rooms of ${roomSize}, ${num(connections)} connections**, highest sustained deliveries/s (p99 ≤ 200 ms): ${parts.join('; ')}.`,
     );
-    const ladder = ladderSummary(fan.filter((l) => l.roomSize === roomSize && l.connections === connections));
+    const rows = fan.filter((l) => l.roomSize === roomSize && l.connections === connections);
+    const vsBare = latencyVsBare(rows);
+    if (vsBare.length > 0) {
+      const parts = vsBare.map((v) => `${LABEL[v.server] ?? v.server} ${spreadText(v.p99)}`);
+      out.push(
+        `  - p99 latency as a multiple of bare Hocuspocus's at each load both sustained, median (range): ${parts.join('; ')}.`,
+      );
+    }
+    const ladder = ladderSummary(rows);
     if (ladder) out.push(`  - ${ladder}.`);
   }
   const crdt = all.filter((l) => l.bench === 'crdt' && !l.kind && l.mode !== 'smoke');

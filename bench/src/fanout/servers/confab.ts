@@ -78,6 +78,7 @@ export async function startConfab(options: ServerChildOptions): Promise<RunningS
   return {
     port: server.port,
     path: '/sync?protocolVersion=1',
+    loadedDocuments: () => server.hocuspocus.getDocumentsCount(),
     stop: async () => {
       await server.stop();
       await bus.close();

@@ -9,5 +9,6 @@ export async function startHocuspocus(): Promise<RunningServer> {
     port: server.address.port,
     path: '/',
     stop: () => server.destroy(),
+    loadedDocuments: () => server.hocuspocus.getDocumentsCount(),
   };
 }

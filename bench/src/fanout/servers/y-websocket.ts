@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setupWSConnection } from '@y/websocket-server/utils';
+import { docs, setupWSConnection } from '@y/websocket-server/utils';
 import { WebSocketServer } from 'ws';
 import type { RunningServer } from './types';
 
@@ -23,6 +23,7 @@ export async function startYWebsocket(): Promise<RunningServer> {
   return {
     port: (server.address() as AddressInfo).port,
     path: '/',
+    loadedDocuments: () => docs.size,
     stop: async () => {
       for (const ws of wss.clients) ws.terminate();
       wss.close();
