@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (quick, under 5 minutes), `-- --full`, `-- --smoke` (seconds, for CI),
  * `-- --report` (only rebuild docs/benchmarks.md from bench/results/results.jsonl).
- * Options: `--only=fanout,rooms,crdt,others`, `--servers=confab,confab-pg,hocuspocus,y-websocket`, `--no-report`.
+ * Options: `--only=fanout,latency,rooms,crdt,others`, `--servers=confab,confab-pg,hocuspocus,y-websocket`, `--no-report`.
  */
 import { main } from './src/main';
 

@@ -3,15 +3,20 @@ import path from 'node:path';
 import {
   type FanoutPlan,
   type FanoutScenario,
+  type HeldLoads,
   LADDER_SERVERS,
   runFanoutScenario,
+  runHeldLoads,
   runRoomMemory,
 } from './fanout/fanout';
 import type { ServerKind } from './fanout/messages';
 import { createRecorder, createRunContext, type Mode, RESULTS_FILE, type Recorder, type ResultLine } from './results';
 
-/** `rooms` is the memory of loaded rooms (and of rooms left again), a suite of its own so it can be measured without a sweep. */
-export const SUITES = ['fanout', 'rooms', 'crdt', 'others'] as const;
+/**
+ * `rooms` is the memory of loaded rooms (and of rooms left again), and `latency` holds a few loads again
+ * and again: suites of their own, so each can be measured without the sweep.
+ */
+export const SUITES = ['fanout', 'latency', 'rooms', 'crdt', 'others'] as const;
 export type Suite = (typeof SUITES)[number];
 export const SERVERS: ServerKind[] = ['confab', 'confab-pg', 'hocuspocus', 'y-websocket'];
 /** The smoke pass: Confab as the all-in-one runs it (SQLite) and the peers; PostgreSQL needs a server. */
@@ -21,6 +26,8 @@ const KNOWN_SERVERS: ServerKind[] = [...SERVERS, ...LADDER_SERVERS];
 
 export interface Plan {
   fanout: FanoutPlan;
+  /** The latency suite: loads held `repeats` times on each server (bare Hocuspocus and Confab's two databases). */
+  latency: { loads: HeldLoads[]; repeats: number };
   crdtMessageCounts: number[];
   /** Appends timed per CRDT case (each also applied to a peer copy). */
   crdtAppends: number;
@@ -47,6 +54,7 @@ export const PLANS: Record<Mode, Plan> = {
       preloadMessages: 30,
       textChars: 60,
     },
+    latency: { loads: [{ scenario: { roomSize: 5, connections: 10 }, rates: [400] }], repeats: 1 },
     crdtMessageCounts: [500],
     crdtAppends: 20,
     othersBudgetMs: 0,
@@ -73,13 +81,20 @@ export const PLANS: Record<Mode, Plan> = {
       preloadMessages: 300,
       textChars: 60,
     },
+    latency: {
+      loads: [
+        { scenario: { roomSize: 10, connections: 100 }, rates: [8000] },
+        { scenario: { roomSize: 50, connections: 1000 }, rates: [32_000] },
+      ],
+      repeats: 3,
+    },
     crdtMessageCounts: [10_000],
     crdtAppends: 100,
     // Each script scales itself by BENCH_MODE (~3-10 s in quick, ~50 s for all six measured); the client (browser + app start) is last and
     // takes what remains. Fan-out and CRDTs take ~3 minutes here, so this keeps the pass under 5.
     othersBudgetMs: 60_000,
     othersTotalMs: 100_000,
-    deadlineMs: 10 * 60_000,
+    deadlineMs: 12 * 60_000,
   },
   full: {
     fanout: {
@@ -104,12 +119,23 @@ export const PLANS: Record<Mode, Plan> = {
       preloadMessages: 1000,
       textChars: 60,
     },
+    // A quarter to a half of the lowest maximum in the full pass of 2026-11-27 (Confab on PostgreSQL).
+    latency: {
+      loads: [
+        { scenario: { roomSize: 10, connections: 100 }, rates: [8000, 16_000] },
+        { scenario: { roomSize: 10, connections: 1000 }, rates: [6000, 12_000] },
+        { scenario: { roomSize: 50, connections: 100 }, rates: [48_000, 96_000] },
+        { scenario: { roomSize: 50, connections: 1000 }, rates: [48_000, 96_000] },
+      ],
+      repeats: 5,
+    },
     crdtMessageCounts: [10_000, 100_000],
     crdtAppends: 100,
     othersBudgetMs: 300_000,
     othersTotalMs: 20 * 60_000,
-    // The fan-out alone took 78 minutes on the 2-vCPU machine (2026-11-27), so 80 cut the pass short.
-    deadlineMs: 150 * 60_000,
+    // The fan-out alone took 78 minutes on the 2-vCPU machine (2026-11-27), so 80 cut the pass short;
+    // the held loads add about 25.
+    deadlineMs: 180 * 60_000,
   },
 };
 
@@ -299,6 +325,22 @@ async function runPass(options: Options, plan: Plan, argv: string[]): Promise<nu
     };
     await runFanout(fanout, servers, options.servers === null, record);
   }
+  if (options.suites.includes('latency')) {
+    // y-websocket has no part in the latency targets (bare Hocuspocus is the baseline).
+    const servers = options.servers ?? plan.fanout.servers.filter((s) => s !== 'y-websocket');
+    const wanted = (s: FanoutScenario) =>
+      !options.scenarios || options.scenarios.some((o) => o.roomSize === s.roomSize && o.connections === s.connections);
+    const loads = plan.latency.loads
+      .filter((l) => wanted(l.scenario))
+      .map((l) => (options.rates ? { ...l, rates: options.rates } : l));
+    for (const held of loads) {
+      try {
+        await runHeldLoads(servers, held, plan.latency.repeats, { ...plan.fanout, servers }, record);
+      } catch (error) {
+        record({ bench: 'latency', kind: 'error', server: servers.join(','), ...held.scenario, error: String(error) });
+      }
+    }
+  }
   if (options.suites.includes('rooms')) {
     const servers = options.servers ?? plan.fanout.servers;
     await runRooms({ ...plan.fanout, servers }, servers, record);
@@ -336,7 +378,7 @@ function harnessProblem(line: ResultLine): string | null {
     .filter(Boolean)
     .join(' ');
   if (line.kind === 'error' && line.bench !== 'other') return `${where}: ${String(line.error)}`;
-  if (line.bench === 'fanout' && line.kind === 'step') {
+  if ((line.bench === 'fanout' || line.bench === 'latency') && line.kind === 'step') {
     if (line.deliveries === 0) return `${where}: nothing delivered at ${line.offeredDeliveriesPerSec}/s`;
     if (typeof line.closedSockets === 'number' && line.closedSockets > 0) {
       return `${where}: ${line.closedSockets} sockets closed by the server (see the generator's stderr for the close reason)`;

@@ -60,6 +60,13 @@ export interface FanoutPlan {
   textChars: number;
 }
 
+/** Loads held again and again, to compare latency where one step's p99 would be noise (the `latency` suite). */
+export interface HeldLoads {
+  readonly scenario: FanoutScenario;
+  /** Offered deliveries/s, each well under every compared server's maximum. */
+  readonly rates: readonly number[];
+}
+
 type ServerChild = Child<ServerParentMessage, ServerChildMessage>;
 type GeneratorChild = Child<GeneratorParentMessage, GeneratorChildMessage>;
 
@@ -307,7 +314,7 @@ async function runStep(
 /** One server in a fan-out scenario: its process, clients and sweep so far. */
 interface Contestant {
   readonly kind: ServerKind;
-  readonly base: { bench: 'fanout'; server: ServerKind; roomSize: number; connections: number };
+  readonly base: { bench: 'fanout' | 'latency'; server: ServerKind; roomSize: number; connections: number };
   readonly server: ServerChild;
   readonly generators: { child: GeneratorChild; clients: number; connectMs: number }[];
   readonly cleanup: () => Promise<void>;
@@ -322,12 +329,13 @@ async function setUp(
   scenario: FanoutScenario,
   plan: FanoutPlan,
   record: Recorder,
+  bench: Contestant['base']['bench'] = 'fanout',
 ): Promise<Contestant> {
   const signer = isConfab(kind) ? await createTokenSigner() : null;
   const { child: server, url, cleanup } = await startServer(kind, signer);
   let generators: Contestant['generators'] = [];
   const base = {
-    bench: 'fanout' as const,
+    bench,
     server: kind,
     roomSize: scenario.roomSize,
     connections: scenario.connections,
@@ -381,6 +389,11 @@ async function tearDown(c: Contestant): Promise<void> {
   await c.cleanup();
 }
 
+/** One measured step of the contestant at `rate`. */
+function stepAt(c: Contestant, rate: number, scenario: FanoutScenario, plan: FanoutPlan): Promise<StepFigures> {
+  return runStep(c.server, c.generators, ++c.stepId, rate, scenario.roomSize, plan.stepMs, plan.drainMs);
+}
+
 /** A step at `rate`, tried again when it fails (one burst of someone else's work must not decide it); its sustained figures or null. */
 async function tryRate(
   c: Contestant,
@@ -391,15 +404,7 @@ async function tryRate(
   record: Recorder,
 ): Promise<StepFigures | null> {
   for (let attempt = 1; attempt <= plan.stepAttempts; attempt++) {
-    const figures = await runStep(
-      c.server,
-      c.generators,
-      ++c.stepId,
-      rate,
-      scenario.roomSize,
-      plan.stepMs,
-      plan.drainMs,
-    );
+    const figures = await stepAt(c, rate, scenario, plan);
     record({ ...c.base, kind: 'step', stepMs: plan.stepMs, attempt, ...(refine ? { refine } : {}), ...figures });
     if (figures.sustained) return figures;
     if (figures.closedSockets > 0) return null; // connections lost: a retry would not measure the same thing
@@ -492,6 +497,46 @@ export async function runFanoutScenario(
         atMaxSustained: c.best,
         sweepCeilingReached: c.best !== null && c.best.offeredDeliveriesPerSec === plan.deliveryRates.at(-1),
       });
+    }
+  } finally {
+    for (const c of contestants) await tearDown(c).catch(() => undefined);
+  }
+}
+
+/**
+ * Latency at held loads: every server of the scenario is connected first, then
+ * each load is held for one step on each server in turn, `repeats` times over
+ * (the order rotating), with no retry and no bisection. The report compares
+ * the median p50 and p99 of each load's steps: one 5-second step's p99 moves
+ * by 2× or more from step to step on a 2-core machine shared with the load
+ * generators, and the sweep holds each load only once.
+ */
+export async function runHeldLoads(
+  kinds: readonly ServerKind[],
+  held: HeldLoads,
+  repeats: number,
+  plan: FanoutPlan,
+  record: Recorder,
+): Promise<void> {
+  const { scenario } = held;
+  const contestants: Contestant[] = [];
+  try {
+    for (const kind of kinds) {
+      try {
+        contestants.push(await setUp(kind, scenario, plan, record, 'latency'));
+      } catch (error) {
+        record({ bench: 'latency', kind: 'error', server: kind, ...scenario, error: String(error) });
+      }
+    }
+    let turn = 0;
+    for (let repeat = 1; repeat <= repeats; repeat++) {
+      for (const rate of held.rates) {
+        for (const c of rotated(contestants, turn++)) {
+          const figures = await stepAt(c, rate, scenario, plan);
+          record({ ...c.base, kind: 'step', stepMs: plan.stepMs, repeat, ...figures });
+          if (!figures.sustained) await untilServerIdle(c.server);
+        }
+      }
     }
   } finally {
     for (const c of contestants) await tearDown(c).catch(() => undefined);

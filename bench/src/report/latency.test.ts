@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type LatencyStep, latencyAcrossLoads } from './latency';
+import { type LatencyStep, latencyAcrossLoads, spread } from './latency';
 
 const step = (offeredDeliveriesPerSec: number, p50Ms: number, p99Ms: number, sustained = true): LatencyStep => ({
   offeredDeliveriesPerSec,
@@ -31,5 +31,16 @@ describe('latencyAcrossLoads', () => {
     expect(latencyAcrossLoads([step(1000, 1, 1)], [step(1000, 1, 1, false)])).toBeNull();
     expect(latencyAcrossLoads([step(1000, 1, 1)], [step(1000, 0, 1)])).toBeNull();
     expect(latencyAcrossLoads([step(1000, 1, Number.NaN)], [step(1000, 1, 1)])).toBeNull();
+  });
+});
+
+describe('spread', () => {
+  it('gives the median and the range of figures in any order', () => {
+    expect(spread([9, 1, 5])).toEqual({ median: 5, min: 1, max: 9 });
+    expect(spread([4, 1, 3, 2])).toEqual({ median: 2.5, min: 1, max: 4 });
+  });
+
+  it('has nothing to say about no figures', () => {
+    expect(spread([])).toEqual({ median: Number.NaN, min: Number.NaN, max: Number.NaN });
   });
 });

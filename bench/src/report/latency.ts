@@ -16,6 +16,7 @@ export interface LatencyStep {
   readonly p99Ms: number;
 }
 
+/** Median and range of some figures (ratios, or milliseconds). */
 export interface RatioSpread {
   readonly median: number;
   readonly min: number;
@@ -52,8 +53,10 @@ export function latencyAcrossLoads(
   };
 }
 
-function spread(ratios: number[]): RatioSpread {
-  const sorted = [...ratios].sort((a, b) => a - b);
+/** The median, least and greatest of some values (an empty list has none: NaN). */
+export function spread(values: readonly number[]): RatioSpread {
+  if (values.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median =
     sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
