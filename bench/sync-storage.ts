@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { type Database, migrate, openDatabase } from '@confab/platform';
 import { createTestPostgres } from '@confab/platform/testing';
 import { appendMessage, type MessageId, type ParsedDocument, type UserId } from '@confab/protocol';
@@ -22,6 +22,7 @@ import * as Y from 'yjs';
 import { createConfabGuard } from '../sync-server/src/extensions/confab-guard';
 import { nextTurn, runSliced } from '../sync-server/src/extensions/time-slice';
 import { RoomGuard } from '../sync-server/src/guard';
+import { MergeWorker } from '../sync-server/src/storage/merge-worker';
 import { MIGRATION_TABLE, type SyncTables, syncMigrations } from '../sync-server/src/storage/schema';
 import { KyselySyncStore } from '../sync-server/src/storage/sync-store';
 import { byMode, printComparison } from './src/mode';
@@ -102,6 +103,9 @@ async function main(): Promise<void> {
     database.kind === 'postgres' ? 'bytea' : 'blob',
   )} not null)`.execute(db);
   const store = new KyselySyncStore({ database });
+  // As the sync server runs it: compactions read the room from storage and fold it in a worker thread.
+  const merger = new MergeWorker();
+  const offThread = new KyselySyncStore({ database, merge: merger.merge });
 
   for (const size of sizes) {
     const name = `room:bench${size}`;
@@ -301,8 +305,56 @@ async function main(): Promise<void> {
       baselineValue: longestBlockP50.get(false)!,
       better: 'lower',
     });
+
+    // What a compaction costs the event loop (every room of the process waits it out): the sync server
+    // folds the room in a worker thread (read from storage, merged there, written back); before, it
+    // encoded the loaded room on the event loop. Each compaction folds 20 new rows into the snapshot;
+    // the two ways alternate. The loop's busy time (utilization) and its longest block are measured.
+    const figures = () => ({ ms: [] as number[], block: [] as number[], busy: [] as number[] });
+    const ways = { live: figures(), worker: figures() };
+    let next = size + SAMPLES;
+    await offThread.compact(name); // folds the appends above, and starts the worker
+    for (let i = 0; i < LOADS; i++) {
+      for (const way of ['live', 'worker'] as const) {
+        for (const u of messageUpdates(20, next, doc).updates) await store.append(name, u);
+        next += 20;
+        await nextTurn();
+        const histogram = monitorEventLoopDelay({ resolution: 1 });
+        histogram.enable();
+        await nextTurn();
+        const loopBefore = performance.eventLoopUtilization();
+        started = performance.now();
+        const folded = way === 'live' ? await store.compact(name, () => ({ doc })) : await offThread.compact(name);
+        ways[way].ms.push(performance.now() - started);
+        ways[way].busy.push(performance.eventLoopUtilization(loopBefore).active);
+        await nextTurn();
+        histogram.disable();
+        ways[way].block.push(histogram.max / 1e6);
+        if (folded?.mergedUpdates !== 20) throw new Error(`the ${way} compaction folded ${folded?.mergedUpdates}`);
+      }
+    }
+    for (const [way, figures] of Object.entries(ways)) {
+      emit({
+        messages: size,
+        metric: `compaction_${way}`,
+        ms: stats(figures.ms).p50,
+        longestBlockMs: stats(figures.block).p50,
+        loopBusyMs: stats(figures.busy).p50,
+      });
+    }
+    printComparison('sync-storage', {
+      case: roomCase,
+      metric: 'event-loop time of a compaction, p50',
+      unit: 'ms',
+      subject: 'read from storage, folded in a worker thread',
+      value: stats(ways.worker.busy).p50,
+      baseline: 'the loaded room encoded on the event loop',
+      baselineValue: stats(ways.live.busy).p50,
+      better: 'lower',
+    });
     doc.destroy();
   }
+  await merger.close();
   await close();
 }
 

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { mergeInline } from '../storage/merge-worker';
 import { MIGRATION_TABLE, syncMigrations } from '../storage/schema';
 import { KyselySyncStore } from '../storage/sync-store';
 import { SyncMetrics } from './metrics';
@@ -105,5 +106,53 @@ describe('persistence', () => {
     const doc = new Y.Doc();
     await load(persistence, 'room:idle', doc);
     expect(doc.getArray('messages').length).toBe(0);
+  });
+
+  describe('compaction of a loaded room', () => {
+    /** A loaded room with one appended message of ~300 bytes, its store counting the merges it did from storage. */
+    async function roomWithOneMessage(liveCompactionMaxBytes: number) {
+      let merges = 0;
+      const store = new KyselySyncStore({
+        database,
+        merge: (snapshot, updates) => {
+          merges++;
+          return mergeInline(snapshot, updates);
+        },
+      });
+      const persistence = new Persistence({
+        store,
+        logger: pino({ level: 'silent' }),
+        metrics: new SyncMetrics(new Registry()),
+        compactMinBytes: 1024 * 1024,
+        compactFromLoadedDocument: true,
+        liveCompactionMaxBytes,
+      });
+      const name = `room:sized${liveCompactionMaxBytes}`;
+      const doc = new Y.Doc();
+      await load(persistence, name, doc);
+      const updates: Uint8Array[] = [];
+      doc.on('update', (u: Uint8Array) => updates.push(u));
+      doc.getArray('messages').push([{ text: 'x'.repeat(300) }]);
+      await persistence.append(name, updates[0]!, []);
+      await persistence.compactNow(name);
+      const stored = await store.load(name);
+      const rebuilt = new Y.Doc();
+      Y.applyUpdate(rebuilt, stored.snapshot!);
+      return { merges: () => merges, stored, rebuilt };
+    }
+
+    it('encodes a room within liveCompactionMaxBytes from the loaded document', async () => {
+      const { merges, stored, rebuilt } = await roomWithOneMessage(64 * 1024);
+      expect(merges()).toBe(0);
+      expect(stored.updates).toHaveLength(0);
+      expect(rebuilt.getArray('messages').toJSON()).toEqual([{ text: 'x'.repeat(300) }]);
+    });
+
+    it("folds a larger room from storage with the store's merge (the worker, in the server)", async () => {
+      const { merges, stored, rebuilt } = await roomWithOneMessage(100);
+      expect(merges()).toBe(1);
+      expect(stored.updates).toHaveLength(0);
+      expect(rebuilt.getArray('messages').toJSON()).toEqual([{ text: 'x'.repeat(300) }]);
+    });
   });
 });

@@ -35,6 +35,13 @@ export interface PersistenceOptions {
    * all across a reconnect), and a snapshot taken from it would drop that row.
    */
   compactFromLoadedDocument?: boolean;
+  /**
+   * With compactFromLoadedDocument, only rooms up to this many bytes (snapshot + log) are encoded from
+   * the loaded document; a larger one is folded from storage by the store's merge (the sync server's
+   * runs in a worker thread), so no compaction holds the event loop for long: encoding a room takes
+   * about 15 ms per MiB here, which every room of the process waits out. Default: no bound.
+   */
+  liveCompactionMaxBytes?: number;
 }
 
 /** Log rows applied per Yjs transaction while loading (one transaction each would multiply Yjs's per-transaction cleanup). */
@@ -144,12 +151,17 @@ export class Persistence implements Extension {
     const run = previous.then(async () => {
       const { store, metrics, logger } = this.options;
       try {
-        const live = this.options.compactFromLoadedDocument
-          ? () => {
-              const doc = this.loaded.get(documentName);
-              return doc ? { doc } : null;
-            }
-          : undefined;
+        const size = this.ledgers.get(documentName);
+        const small =
+          size !== undefined &&
+          size.snapshotBytes + size.logBytes <= (this.options.liveCompactionMaxBytes ?? Number.POSITIVE_INFINITY);
+        const live =
+          this.options.compactFromLoadedDocument && small
+            ? () => {
+                const doc = this.loaded.get(documentName);
+                return doc ? { doc } : null;
+              }
+            : undefined;
         const result = await store.compact(documentName, live);
         if (!result) {
           metrics.compactions.inc({ result: 'skipped' });

@@ -9,6 +9,7 @@ import {
 } from '@confab/platform';
 import { type CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import * as Y from 'yjs';
+import { mergeInline, type UpdateMerger } from './merge-worker';
 import type { SyncTables } from './schema';
 
 /** A bus event waiting in `sync_pending_events` until the bus has stored it. */
@@ -99,6 +100,11 @@ export interface KyselySyncStoreOptions {
    * `sync_pending_events` and its relay are not used. Ignored for a bus on another database.
    */
   bus?: { readonly transactional?: TransactionalPublish | undefined };
+  /**
+   * How a compaction that reads the room from storage folds its snapshot and log (the room-sized Yjs
+   * work). Default: on the calling thread; the sync server passes a MergeWorker's, off the event loop.
+   */
+  merge?: UpdateMerger;
 }
 
 /** A write waiting for the next group-commit transaction. */
@@ -179,6 +185,7 @@ export class KyselySyncStore implements SyncStore {
   private readonly enqueue: (item: QueuedWrite) => Promise<void>;
   private readonly enqueueDeletion: (item: QueuedWrite) => Promise<void>;
   private readonly bus: TransactionalPublish | null;
+  private readonly merge: UpdateMerger;
   readonly publishesOnAppend: boolean;
   /** The log rows' insert, compiled once per row count (see InsertCompiler). */
   private readonly logInserts = new InsertCompiler<LogRow>(['document', 'update', 'bytes', 'created_at'], (rows) =>
@@ -200,6 +207,7 @@ export class KyselySyncStore implements SyncStore {
     this.afterSnapshotWrite = options.afterSnapshotWrite;
     this.beforeCompactionWrite = options.beforeCompactionWrite;
     this.beforeAppendCommit = options.beforeAppendCommit;
+    this.merge = options.merge ?? mergeInline;
     // Group commit: appends (of any document) arriving while a transaction is in flight are
     // written together by the next one. A commit costs an fsync (SQLite, synchronous=FULL: ~1.4 ms)
     // or a round trip and WAL flush (PostgreSQL), so one commit per update capped the whole
@@ -370,13 +378,10 @@ export class KyselySyncStore implements SyncStore {
         .executeTakeFirst();
       // Folded by a compaction elsewhere meanwhile: its snapshot holds rows ours no longer sees; let it win.
       if ((snapshot?.generation ?? null) !== (current?.generation ?? null)) return null;
-      const doc = new Y.Doc({ gc: true });
-      doc.transact(() => {
-        if (snapshot) Y.applyUpdate(doc, toBytes(snapshot.state));
-        for (const row of stored) Y.applyUpdate(doc, toBytes(row.update));
-      });
-      state = Y.encodeStateAsUpdate(doc);
-      doc.destroy();
+      state = await this.merge(
+        snapshot ? toBytes(snapshot.state) : null,
+        stored.map((row) => toBytes(row.update)),
+      );
       rows = stored;
     }
     const seqs = rows.map((r) => r.seq);

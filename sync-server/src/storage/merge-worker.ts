@@ -1,0 +1,136 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import * as Y from 'yjs';
+
+/**
+ * Folds a room's snapshot and log rows into one new snapshot: the Yjs work of
+ * a compaction. It is room-sized (applying a 10,000-message room and encoding
+ * it again takes tens of milliseconds, 100,000 messages over a second), so the
+ * sync server does it in a worker thread: the event loop, which every room of
+ * the process shares, only packs the bytes and takes the result back.
+ */
+export type UpdateMerger = (snapshot: Uint8Array | null, updates: readonly Uint8Array[]) => Promise<Uint8Array>;
+
+/**
+ * The merge on the calling thread: the snapshot and the rows applied, in
+ * order, to a fresh document with garbage collection on (so a deleted
+ * message's text is dropped), and its state encoded.
+ */
+export const mergeInline: UpdateMerger = async (snapshot, updates) => {
+  const doc = new Y.Doc({ gc: true });
+  try {
+    doc.transact(() => {
+      if (snapshot) Y.applyUpdate(doc, snapshot);
+      for (const update of updates) Y.applyUpdate(doc, update);
+    });
+    return Y.encodeStateAsUpdate(doc);
+  } finally {
+    doc.destroy();
+  }
+};
+
+/**
+ * The thread's whole program, plain CommonJS evaluated in the thread (as the
+ * SQLite worker's), with the same `yjs` the server uses. One message in, one
+ * out: `{ id, packed, lengths }` (every update back to back in one transferred
+ * buffer) answered by `{ id, state }` (transferred) or `{ id, error }`.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Y = require(workerData.yjsPath);
+parentPort.on('message', ({ id, packed, lengths }) => {
+  const doc = new Y.Doc({ gc: true });
+  try {
+    const bytes = new Uint8Array(packed);
+    let offset = 0;
+    doc.transact(() => {
+      for (const length of lengths) {
+        Y.applyUpdate(doc, bytes.subarray(offset, offset + length));
+        offset += length;
+      }
+    });
+    const state = Y.encodeStateAsUpdate(doc);
+    const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
+    parentPort.postMessage({ id, state: own }, [own.buffer]);
+  } catch (error) {
+    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+  } finally {
+    doc.destroy();
+  }
+});
+`;
+
+type Reply = { id: number; state: Uint8Array; error?: undefined } | { id: number; error: string };
+
+/**
+ * A worker thread that merges for the compactions of this process, one merge
+ * at a time, in call order. Started on the first merge; it keeps the process
+ * alive only while a merge is outstanding. If the thread dies, the merges
+ * waiting on it fail (the compaction rolls back: nothing is lost) and the
+ * next merge starts a new thread.
+ */
+export class MergeWorker {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, { resolve: (state: Uint8Array) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private closed = false;
+
+  /** The merge as an UpdateMerger. */
+  readonly merge: UpdateMerger = (snapshot, updates) => {
+    if (this.closed) return Promise.reject(new Error('the merge worker is closed'));
+    const parts = snapshot ? [snapshot, ...updates] : [...updates];
+    const lengths = parts.map((part) => part.byteLength);
+    // One buffer, transferred: the rows' own buffers may be slices of larger ones (pooled Buffers).
+    const packed = new Uint8Array(lengths.reduce((sum, length) => sum + length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      packed.set(part, offset);
+      offset += part.byteLength;
+    }
+    const worker = this.thread();
+    const id = ++this.nextId;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, packed: packed.buffer, lengths }, [packed.buffer]);
+    });
+  };
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      // Plain Node in the thread; a CPU profile asked of the process covers it too.
+      execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
+      workerData: { yjsPath: createRequire(import.meta.url).resolve('yjs') },
+    });
+    worker.unref();
+    worker.on('message', (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (reply.error !== undefined) waiter.reject(new Error(`merge failed: ${reply.error}`));
+      else waiter.resolve(reply.state);
+    });
+    const lost = (error: Error) => {
+      if (this.worker === worker) this.worker = null;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', (error) => lost(error));
+    worker.on('exit', (code) => lost(new Error(`the merge worker exited (code ${code})`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Ends the thread; merges still waiting fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) await worker.terminate();
+    for (const waiter of this.pending.values()) waiter.reject(new Error('the merge worker is closed'));
+    this.pending.clear();
+  }
+}
