@@ -29,7 +29,7 @@ import { MAX_MESSAGE_BYTES, originAllowed, protocolVersionAccepted } from './upg
 
 /**
  * Rooms up to this size (snapshot + log) are compacted by encoding the loaded document on the event
- * loop (about 15 ms per MiB on the 2-core test machine, and no reads); larger ones are read from
+ * loop (about 12 ms per MiB on the 2-core test machine, and no reads); larger ones are read from
  * storage and folded in the merge worker, which costs more CPU in all (the room is applied again)
  * but holds the event loop only for the reads and writes (docs/sync.md, "Compaction").
  */

@@ -39,7 +39,7 @@ export interface PersistenceOptions {
    * With compactFromLoadedDocument, only rooms up to this many bytes (snapshot + log) are encoded from
    * the loaded document; a larger one is folded from storage by the store's merge (the sync server's
    * runs in a worker thread), so no compaction holds the event loop for long: encoding a room takes
-   * about 15 ms per MiB here, which every room of the process waits out. Default: no bound.
+   * about 12 ms per MiB here, which every room of the process waits out. Default: no bound.
    */
   liveCompactionMaxBytes?: number;
 }
