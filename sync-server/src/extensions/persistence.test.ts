@@ -155,4 +155,78 @@ describe('persistence', () => {
       expect(rebuilt.getArray('messages').toJSON()).toEqual([{ text: 'x'.repeat(300) }]);
     });
   });
+
+  describe('compaction at the threshold', () => {
+    /**
+     * A room whose first compaction, once it has read and folded the log, waits until `release()`
+     * (`folded` resolves then); appends made meanwhile look due to the ledger until it has written.
+     * Counts the compactions that reach the store.
+     */
+    async function roomCompactingSlowly(name: string) {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let reached!: () => void;
+      const folded = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      let compactions = 0;
+      class CountingStore extends KyselySyncStore {
+        override compact(...args: Parameters<KyselySyncStore['compact']>) {
+          compactions++;
+          return super.compact(...args);
+        }
+      }
+      const store = new CountingStore({
+        database,
+        beforeCompactionWrite: async () => {
+          if (compactions > 1) return;
+          reached();
+          await gate;
+        },
+      });
+      const persistence = new Persistence({
+        store,
+        logger: pino({ level: 'silent' }),
+        metrics: new SyncMetrics(new Registry()),
+        compactMinBytes: 1000,
+        compactFromLoadedDocument: true,
+      });
+      const doc = new Y.Doc();
+      await load(persistence, name, doc);
+      const updates: Uint8Array[] = [];
+      doc.on('update', (u: Uint8Array) => updates.push(u));
+      const write = (bytes: number) => {
+        doc.getArray('messages').push([{ text: 'x'.repeat(bytes) }]);
+        return persistence.append(name, updates.at(-1)!, []);
+      };
+      return { persistence, store, write, folded, release, compactions: () => compactions };
+    }
+
+    it('does not follow a compaction with another for the rows appended while it ran, below the threshold', async () => {
+      const name = 'room:threshold-once';
+      const room = await roomCompactingSlowly(name);
+      await room.write(1200); // past 1000 bytes: the first compaction starts and holds before its write
+      await room.folded;
+      await room.write(100);
+      await room.write(100); // each looks due while the first has not written yet
+      room.release();
+      await room.persistence.drain();
+      expect(room.compactions()).toBe(1);
+      expect((await room.store.load(name)).updates).toHaveLength(2);
+    });
+
+    it('compacts again when the rows appended meanwhile pass the threshold themselves', async () => {
+      const name = 'room:threshold-twice';
+      const room = await roomCompactingSlowly(name);
+      await room.write(1200);
+      await room.folded;
+      await room.write(1500);
+      room.release();
+      await room.persistence.drain();
+      expect(room.compactions()).toBe(2);
+      expect((await room.store.load(name)).updates).toHaveLength(0);
+    });
+  });
 });
