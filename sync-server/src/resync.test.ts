@@ -3,7 +3,7 @@ import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
 import * as decoding from 'lib0/decoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { MAX_DEFERRED_UPDATES } from './extensions/update-pipeline';
+import { deferredUpdateBound, MAX_DEFERRED_UPDATES } from './extensions/update-pipeline';
 import { startTestServer, storedMessageTexts, type TestServer, messageTexts as texts } from './testing/harness';
 
 /** A Hocuspocus document update (Sync message, update type), as the provider sends each local change. */
@@ -45,7 +45,11 @@ describe('an update that builds on changes the server never got', () => {
   let t: TestServer;
 
   beforeAll(async () => {
-    t = await startTestServer({ guard: undefined });
+    // A burst below MAX_DEFERRED_UPDATES, refilled fast: the deferral bound, not the rate limiter, ends a silent client.
+    t = await startTestServer({
+      guard: undefined,
+      env: { SYNC_MAX_UPDATES_PER_SECOND: '10000', SYNC_UPDATE_BURST: '10' },
+    });
   });
   afterAll(async () => {
     await t?.stop();
@@ -95,6 +99,44 @@ describe('an update that builds on changes the server never got', () => {
     }
   });
 
+  it('lets a whole burst of changes written while reconnecting wait for the resync: a fast writer is not refused', async () => {
+    // The rate limiter lets a burst of 150 through; the 151st closes the socket (4429). The 100 changes the app writes
+    // while it reconnects go out as soon as the socket opens, each building on the dropped ones. With a bound of 64
+    // deferred updates the 65th was refused with forbidden_update, and the web client stopped syncing the room.
+    const burst = 150;
+    const limited = await startTestServer({
+      guard: undefined,
+      env: { SYNC_MAX_UPDATES_PER_SECOND: '1', SYNC_UPDATE_BURST: String(burst) },
+    });
+    try {
+      expect(deferredUpdateBound(burst)).toBeGreaterThanOrEqual(burst);
+      const name = `room:r${uniqueSuffix()}`;
+      const alice = await limited.connect({ name, user: 'alice' });
+      const bob = await limited.connect({ name, user: 'bob' });
+      const write = (text: string) =>
+        appendMessage(alice.doc, { id: newMessageId(), author: 'alice' as UserId, text, createdAt: Date.now() });
+      const first = Array.from({ length: burst + 1 }, (_, i) => `burst ${i}`);
+      for (const text of first) write(text);
+      await waitFor(() => alice.closes.length === 1, { message: 'alice over the rate limit' });
+      const whileAway = Array.from({ length: 100 }, (_, i) => `while away ${i}`);
+      for (const text of whileAway) write(text);
+
+      const all = [...first, ...whileAway];
+      await waitFor(() => texts(bob.doc).length === all.length, {
+        message: 'bob has every message',
+        timeoutMs: 15_000,
+      });
+      await alice.acknowledged();
+      expect(alice.closes.map((c) => c.reason)).toEqual(['rate_limited']);
+      expect(await storedMessageTexts(limited, name)).toEqual(all);
+      alice.destroy();
+      bob.destroy();
+    } finally {
+      await limited.stop();
+      await limited.db.close();
+    }
+  });
+
   it(`refuses the connection once ${MAX_DEFERRED_UPDATES} such updates wait and the client does not answer`, async () => {
     const name = `room:r${uniqueSuffix()}`;
     const { state, LossyWebSocket } = lossySocket();
@@ -103,6 +145,8 @@ describe('an update that builds on changes the server never got', () => {
     state.answerSyncs = false;
     for (let i = 0; i <= MAX_DEFERRED_UPDATES + 1; i++) {
       appendMessage(alice.doc, { id: newMessageId(), author: 'alice' as UserId, text: `m${i}`, createdAt: i });
+      // Paced so the rate limiter (a burst of 10, refilled fast) lets each through: the deferral bound ends it.
+      await new Promise((resolve) => setTimeout(resolve, 2));
     }
     await waitFor(() => alice.closes.length > 0, { message: 'alice closed' });
     expect(alice.closes[0]).toMatchObject({ code: 4422, reason: 'forbidden_update' });

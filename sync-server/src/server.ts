@@ -20,7 +20,7 @@ import { Persistence } from './extensions/persistence';
 import { LocalPresence, type Presence, RedisPresence } from './extensions/presence';
 import { UpdateRateLimit } from './extensions/rate-limit';
 import { ConnectionRegistry, consumeAuthEvents } from './extensions/revocation';
-import { UpdatePipeline } from './extensions/update-pipeline';
+import { deferredUpdateBound, UpdatePipeline } from './extensions/update-pipeline';
 import { MergeWorker } from './storage/merge-worker';
 import { KyselyRevocationList } from './storage/revocations';
 import { MIGRATION_TABLE, syncMigrations } from './storage/schema';
@@ -190,7 +190,15 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
       logger,
       clock,
     }),
-    new UpdatePipeline({ guard, persistence, relay, presence, metrics, logger }),
+    new UpdatePipeline({
+      guard,
+      persistence,
+      relay,
+      presence,
+      metrics,
+      logger,
+      maxDeferredUpdates: deferredUpdateBound(config.updateRatePerConnection.burst),
+    }),
     connections,
   ];
   if (config.redisUrl) {

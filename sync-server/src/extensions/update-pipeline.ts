@@ -57,6 +57,8 @@ export interface UpdatePipelineOptions {
   presence: Presence;
   metrics: SyncMetrics;
   logger: Logger;
+  /** Updates of one connection that may wait for a resync (see resync). Default MAX_DEFERRED_UPDATES. */
+  maxDeferredUpdates?: number;
 }
 
 /**
@@ -188,7 +190,7 @@ export class UpdatePipeline implements Extension {
    * acknowledgement is held, and the client is sent the server's state vector (sync step 1): its
    * answer (sync step 2) carries everything the server lacks, the deferred updates included, and is
    * checked, applied and stored like any update; its commit acknowledges the deferred ones. At most
-   * MAX_DEFERRED_UPDATES wait so; beyond that the connection is refused as before.
+   * `maxDeferredUpdates` wait so (deferredUpdateBound); beyond that the connection is refused as before.
    */
   private resync(connection: Connection, document: Document, payload: Uint8Array, acks: ConnectionAcks): void {
     // Hocuspocus applies the payload after this hook: emptied, nothing of it lands.
@@ -224,7 +226,8 @@ export class UpdatePipeline implements Extension {
       verdict = { ok: false, rule: 'guard_error', detail: 'the guard failed' };
     }
     if (verdict.ok) return verdict;
-    if (verdict.rule === 'missing_dependencies' && acks.deferred < MAX_DEFERRED_UPDATES) return RESYNC;
+    const maxDeferred = this.options.maxDeferredUpdates ?? MAX_DEFERRED_UPDATES;
+    if (verdict.rule === 'missing_dependencies' && acks.deferred < maxDeferred) return RESYNC;
     metrics.updates.inc({ result: 'refused', rule: verdict.rule });
     logger.warn(
       { documentName, userId: context.userId, rule: verdict.rule, detail: verdict.detail, bytes: payload.byteLength },
@@ -243,6 +246,19 @@ export class UpdatePipeline implements Extension {
 
 /** Updates of one connection that may wait, unapplied, for the resync that brings what they build on. */
 export const MAX_DEFERRED_UPDATES = 64;
+
+/**
+ * How many updates of one connection may wait for a resync, given the rate limiter's burst: a
+ * reconnecting provider sends what the app wrote meanwhile, one message per change, as soon as the
+ * socket opens, and every one of them builds on the updates the closed connection dropped. Up to a
+ * burst of them pass the rate limiter, so at least that many must be able to wait; a bound below it
+ * refused a fast writer coming back from a 4429 (seen by hand: a 90-byte update, the 65th, closed
+ * with forbidden_update about a second after the reconnect). The bound still ends a connection that
+ * never answers.
+ */
+export function deferredUpdateBound(burst: number): number {
+  return Math.max(MAX_DEFERRED_UPDATES, burst);
+}
 const RESYNC = Symbol('resync');
 
 /** Updates of one connection that may be committing at once before its next message waits for the oldest. */
