@@ -229,4 +229,44 @@ describe('persistence', () => {
       expect((await room.store.load(name)).updates).toHaveLength(0);
     });
   });
+
+  it('runs the compactions of different rooms one after another, not at once', async () => {
+    let running = 0;
+    let most = 0;
+    const order: string[] = [];
+    class SlowStore extends KyselySyncStore {
+      override async compact(...args: Parameters<KyselySyncStore['compact']>) {
+        running++;
+        most = Math.max(most, running);
+        order.push(args[0]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        try {
+          return await super.compact(...args);
+        } finally {
+          running--;
+        }
+      }
+    }
+    const store = new SlowStore({ database });
+    const persistence = new Persistence({
+      store,
+      logger: pino({ level: 'silent' }),
+      metrics: new SyncMetrics(new Registry()),
+      compactMinBytes: 1024 * 1024,
+    });
+    const rooms = ['room:together-a', 'room:together-b', 'room:together-c'];
+    for (const name of rooms) {
+      const writer = new Y.Doc();
+      let update!: Uint8Array;
+      writer.on('update', (u: Uint8Array) => {
+        update = u;
+      });
+      writer.getArray('messages').push([{ text: name }]);
+      await persistence.append(name, update, []);
+    }
+    await Promise.all(rooms.map((name) => persistence.compactNow(name)));
+    expect(most).toBe(1);
+    expect(order).toEqual(rooms);
+    for (const name of rooms) expect((await store.load(name)).updates).toHaveLength(0);
+  });
 });

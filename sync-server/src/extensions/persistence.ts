@@ -61,14 +61,20 @@ function* applyLog(document: Y.Doc, updates: readonly Uint8Array[]): Generator<v
  * Durable storage for Hocuspocus documents without its debounced store:
  * a document loads as snapshot + log, and every accepted update is appended
  * (by the update pipeline, through `append`) before it is acknowledged.
- * Compaction runs in the background, one at a time per document.
+ * Compaction runs in the background, one at a time in the process.
  */
 export class Persistence implements Extension {
   readonly extensionName = 'confab-persistence';
   private readonly ledgers = new Map<string, Ledger>();
   /** Appends not yet committed, per document: for drain(), and for a load of the document to wait for. */
   private readonly appending = new Map<string, Set<Promise<void>>>();
-  private readonly compactions = new Map<string, Promise<void>>();
+  /**
+   * The last compaction asked for. Compactions run one at a time in the process, in the order asked:
+   * rooms that grow alike cross the threshold together (the fan-out benchmark's ten rooms did, within
+   * a second), and each compaction holds the event loop for its encode (or its reads and writes) and
+   * the database's writer for the snapshot; one after another, other rooms get turns in between.
+   */
+  private compactionTail: Promise<void> = Promise.resolve();
   private readonly compactTimers = new Map<string, NodeJS.Timeout>();
   /** Documents whose log passed the threshold, with a compaction queued that has not started yet. */
   private readonly due = new Set<string>();
@@ -166,12 +172,11 @@ export class Persistence implements Extension {
   }
 
   /**
-   * Compacts now, after any compaction of the same document already running; `stillWanted`, asked
-   * when that turn comes, can call it off.
+   * Compacts once the compactions asked for before have run (see compactionTail); `stillWanted`,
+   * asked when that turn comes, can call it off.
    */
   compactNow(documentName: string, stillWanted: () => boolean = () => true): Promise<void> {
-    const previous = this.compactions.get(documentName) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    const run = this.compactionTail.then(async () => {
       const { store, metrics, logger } = this.options;
       if (!stillWanted()) return;
       try {
@@ -204,10 +209,7 @@ export class Persistence implements Extension {
         logger.warn({ err: error, documentName }, 'compaction failed; the log is intact');
       }
     });
-    this.compactions.set(documentName, run);
-    void run.then(() => {
-      if (this.compactions.get(documentName) === run) this.compactions.delete(documentName);
-    });
+    this.compactionTail = run;
     return run;
   }
 
@@ -217,6 +219,6 @@ export class Persistence implements Extension {
     for (const timer of this.compactTimers.values()) clearTimeout(timer);
     this.compactTimers.clear();
     const appends = [...this.appending.values()].flatMap((inFlight) => [...inFlight]);
-    await Promise.allSettled([...appends, ...this.compactions.values()]);
+    await Promise.allSettled([...appends, this.compactionTail]);
   }
 }
