@@ -91,7 +91,7 @@ export const PLANS: Record<Mode, Plan> = {
     crdtMessageCounts: [10_000],
     crdtAppends: 100,
     // Each script scales itself by BENCH_MODE (~3-10 s in quick, ~50 s for all six measured); the client (browser + app start) is last and
-    // takes what remains. Fan-out and CRDTs take ~3 minutes here, so this keeps the pass under 5.
+    // takes what remains. With the sweep, the held loads, room memory and CRDTs the pass took 8.5 minutes (2026-11-27).
     othersBudgetMs: 60_000,
     othersTotalMs: 100_000,
     deadlineMs: 12 * 60_000,
