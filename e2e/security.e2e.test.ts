@@ -231,4 +231,36 @@ describe('invite links', () => {
     await ownerContext.close();
     await guestContext.close();
   });
+
+  it('shows Join room only once the room is named, so the button does not move under a click', async () => {
+    const ownerContext = await newUserContext(browser, app.url);
+    const owner = await ownerContext.newPage();
+    pages.owner = owner;
+    await signUp(owner, 'Owner');
+    const roomId = await createRoom(owner, 'Steady');
+    await waitForSynced(owner);
+    const invite = await createInvite(owner);
+
+    const guestContext = await newUserContext(browser, app.url);
+    // A slow lookup: before, the button showed at once under "Join a room", and the lookup's answer made the
+    // heading a line longer, moving the button 44 px down; a click at that moment (CI) landed on the text.
+    await guestContext.route('**/api/invites/*', async (route) => {
+      if (route.request().method() === 'GET') await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+    });
+    const guest = await guestContext.newPage();
+    pages.guest = guest;
+    await signUp(guest, 'Guest', new URL(invite).pathname);
+    await guest.waitForURL(/\/invite\//);
+    const join = guest.getByRole('button', { name: 'Join room' });
+    await join.waitFor();
+    expect(await guest.getByRole('heading', { level: 1 }).textContent()).toBe('Join Steady as member');
+    const before = await join.boundingBox();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await join.boundingBox()).toEqual(before);
+    await join.click();
+    await guest.waitForURL(`**/chat/${roomId}`);
+    await ownerContext.close();
+    await guestContext.close();
+  });
 });

@@ -7,6 +7,9 @@ import { describeFailure, type InvitePreview } from '../lib/api';
 import { useApp } from './AppProvider';
 import { usePathSegment } from './hooks';
 
+/** How long the invite waits for its lookup before it shows the form with the generic text. */
+const PREVIEW_WAIT_MS = 3000;
+
 /**
  * An invite link asks before it joins: opening a link (from a chat, an email,
  * an image another site loads) must not make anyone a member of a room they
@@ -20,6 +23,10 @@ export function InviteScreen() {
   const [busy, setBusy] = useState(false);
   // Null until the lookup answers, and for good when it fails (offline, old server): the generic text stays.
   const [preview, setPreview] = useState<InvitePreview | null>(null);
+  // The form waits for the lookup (or PREVIEW_WAIT_MS): its answer makes the heading "Join <room> as
+  // <role>", a line longer, and a heading that grows under a click moves the button away from it. Seen in
+  // CI: the button went 44 px down as it was clicked, the click landed on the text, and nobody joined.
+  const [lookupPending, setLookupPending] = useState(true);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: once per code and user
   useEffect(() => {
@@ -32,11 +39,16 @@ export function InviteScreen() {
     if (!ready || !code || code === '_' || !user) return;
     let current = true;
     setPreview(null);
+    setLookupPending(true);
+    const giveUp = setTimeout(() => setLookupPending(false), PREVIEW_WAIT_MS);
     void api.previewInvite(code).then((result) => {
-      if (current && result.ok) setPreview(result.data);
+      if (!current) return;
+      if (result.ok) setPreview(result.data);
+      setLookupPending(false);
     });
     return () => {
       current = false;
+      clearTimeout(giveUp);
     };
   }, [ready, user?.id, code]);
 
@@ -63,7 +75,7 @@ export function InviteScreen() {
     router.replace(`/chat/${encodeURIComponent(result.data.room.id)}`);
   }
 
-  const waiting = !ready || !user || !code || code === '_';
+  const waiting = !ready || !user || !code || code === '_' || lookupPending;
   return (
     <main className="auth-card">
       <h1>{preview && !waiting ? `Join ${preview.room.name} as ${preview.role}` : 'Join a room'}</h1>
