@@ -195,22 +195,36 @@ describe('after sign-in', () => {
 });
 
 describe('invite links', () => {
-  it('ask before joining: opening the link joins nothing until Join room, reached by keyboard, is pressed', async () => {
+  /**
+   * The owner's room and invite link, and a guest who signed up through the link and is on the invite
+   * page, its Join room button shown. `beforeGuest` prepares the guest's browser context first.
+   */
+  async function guestAtInvite(roomName: string, beforeGuest?: (context: BrowserContext) => Promise<unknown>) {
     const ownerContext = await newUserContext(browser, app.url);
     const owner = await ownerContext.newPage();
     pages.owner = owner;
     await signUp(owner, 'Owner');
-    const roomId = await createRoom(owner, 'Ask first');
+    const roomId = await createRoom(owner, roomName);
     await waitForSynced(owner);
     const invite = await createInvite(owner);
 
     const guestContext = await newUserContext(browser, app.url);
+    await beforeGuest?.(guestContext);
     const guest = await guestContext.newPage();
     pages.guest = guest;
     await signUp(guest, 'Guest', new URL(invite).pathname);
     await guest.waitForURL(/\/invite\//);
     const join = guest.getByRole('button', { name: 'Join room' });
     await join.waitFor();
+    const close = async () => {
+      await ownerContext.close();
+      await guestContext.close();
+    };
+    return { guestContext, guest, join, roomId, close };
+  }
+
+  it('ask before joining: opening the link joins nothing until Join room, reached by keyboard, is pressed', async () => {
+    const { guestContext, guest, join, roomId, close } = await guestAtInvite('Ask first');
     // The preview (GET /api/invites/:code) names the room and the role without joining.
     await guest.getByRole('heading', { name: 'Join Ask first as member' }).waitFor();
     const roomsBefore = await guestContext.request.get('/api/rooms');
@@ -228,39 +242,24 @@ describe('invite links', () => {
     expect(((await roomsAfter.json()) as { rooms: { id: string; role: string }[] }).rooms).toEqual([
       expect.objectContaining({ id: roomId, role: 'member' }),
     ]);
-    await ownerContext.close();
-    await guestContext.close();
+    await close();
   });
 
   it('shows Join room only once the room is named, so the button does not move under a click', async () => {
-    const ownerContext = await newUserContext(browser, app.url);
-    const owner = await ownerContext.newPage();
-    pages.owner = owner;
-    await signUp(owner, 'Owner');
-    const roomId = await createRoom(owner, 'Steady');
-    await waitForSynced(owner);
-    const invite = await createInvite(owner);
-
-    const guestContext = await newUserContext(browser, app.url);
     // A slow lookup: before, the button showed at once under "Join a room", and the lookup's answer made the
     // heading a line longer, moving the button 44 px down; a click at that moment (CI) landed on the text.
-    await guestContext.route('**/api/invites/*', async (route) => {
-      if (route.request().method() === 'GET') await new Promise((resolve) => setTimeout(resolve, 800));
-      await route.continue();
-    });
-    const guest = await guestContext.newPage();
-    pages.guest = guest;
-    await signUp(guest, 'Guest', new URL(invite).pathname);
-    await guest.waitForURL(/\/invite\//);
-    const join = guest.getByRole('button', { name: 'Join room' });
-    await join.waitFor();
+    const { guest, join, roomId, close } = await guestAtInvite('Steady', (context) =>
+      context.route('**/api/invites/*', async (route) => {
+        if (route.request().method() === 'GET') await new Promise((resolve) => setTimeout(resolve, 800));
+        await route.continue();
+      }),
+    );
     expect(await guest.getByRole('heading', { level: 1 }).textContent()).toBe('Join Steady as member');
     const before = await join.boundingBox();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await join.boundingBox()).toEqual(before);
     await join.click();
     await guest.waitForURL(`**/chat/${roomId}`);
-    await ownerContext.close();
-    await guestContext.close();
+    await close();
   });
 });

@@ -573,6 +573,7 @@ function summary(all: Line[]): string {
   const out: string[] = ['## Summary', ''];
   const fan = latestRun(all, 'fanout')?.lines.filter((l) => l.bench === 'fanout') ?? [];
   const scenarios = [...new Set(fan.filter((l) => l.kind === 'summary').map((l) => `${l.roomSize}x${l.connections}`))];
+  const heldSummary = heldLoads(all).summary;
   for (const key of scenarios) {
     const [roomSize, connections] = key.split('x').map(Number);
     const sums = fan.filter((l) => l.kind === 'summary' && l.roomSize === roomSize && l.connections === connections);
@@ -599,7 +600,7 @@ function summary(all: Line[]): string {
         `  - p99 latency as a multiple of bare Hocuspocus's at each load both sustained, median (range): ${parts.join('; ')}.`,
       );
     }
-    const held = heldLoads(all).summary.get(key);
+    const held = heldSummary.get(key);
     if (held) out.push(`  - ${held}.`);
     const ladder = ladderSummary(rows);
     if (ladder) out.push(`  - ${ladder}.`);
