@@ -1,4 +1,5 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
+import * as decoding from 'lib0/decoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
@@ -34,6 +35,8 @@ const markerGuard: UpdateGuard = {
 };
 
 const room = () => `room:r${uniqueSuffix()}`;
+/** Hocuspocus's message type of a sync status (the acknowledgement of an update, or its refusal). */
+const SYNC_STATUS = 8;
 
 describe('sync server (SQLite)', () => {
   let t: TestServer;
@@ -80,6 +83,39 @@ describe('sync server (SQLite)', () => {
     // No waiting: the ack is sent only after the append committed.
     expect(await storedMessageTexts(t, name)).toEqual(['durable']);
     a.destroy();
+  });
+
+  it('applies each update once (Hocuspocus’s own apply is skipped), and the writer stays writable and acknowledged', async () => {
+    const name = room();
+    const a = await t.connect({ name, user: 'alice' });
+    const b = await t.connect({ name, user: 'bob' });
+    // A first round trip settles the sync handshakes (each provider's sync step 2 is a transaction of its own).
+    a.doc.getArray('messages').push([{ text: 'first' }]);
+    await a.acknowledged();
+    await waitFor(() => texts(b.doc).length === 1);
+    const serverDoc = t.server.hocuspocus.documents.get(name)!;
+    let transactions = 0;
+    serverDoc.on('afterTransaction', () => {
+      transactions += 1;
+    });
+    // Any sync status the writer receives: a negative one (Hocuspocus's answer to a read-only write) must not reach it.
+    const statuses: boolean[] = [];
+    a.provider.on('message', ({ event }: { event: MessageEvent }) => {
+      const decoder = decoding.createDecoder(new Uint8Array(event.data as ArrayBuffer));
+      decoding.readVarString(decoder); // the document's address
+      if (decoding.readVarUint(decoder) === SYNC_STATUS) statuses.push(decoding.readVarInt(decoder) === 1);
+    });
+    for (let i = 0; i < 5; i++) {
+      a.doc.getArray('messages').push([{ text: `once ${i}` }]);
+      await a.acknowledged();
+    }
+    await waitFor(() => texts(b.doc).length === 6);
+    expect(transactions).toBe(5);
+    expect(statuses).not.toContain(false);
+    for (const connection of serverDoc.getConnections()) expect(connection.readOnly).toBe(false);
+    expect(await storedMessageTexts(t, name)).toEqual(['first', 'once 0', 'once 1', 'once 2', 'once 3', 'once 4']);
+    a.destroy();
+    b.destroy();
   });
 
   it('refuses a forbidden update: closed with forbidden_update, not applied, not stored, seen by no one', async () => {
