@@ -1,5 +1,5 @@
 import { createInProcessBus } from '@confab/platform';
-import { uniqueSuffix, waitFor } from '@confab/platform/testing';
+import { needService, uniqueSuffix, waitFor } from '@confab/platform/testing';
 import {
   appendMessage,
   deleteMessage,
@@ -253,41 +253,47 @@ describe('events of a stored update', () => {
   });
 });
 
+const kinds = (await needService('postgres')) ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const);
+
 describe('events with the in-process bus on the same database', () => {
-  it('are committed into the bus’s log with their update: no outbox row, delivered to a subscriber', async () => {
-    const db = await openTestDatabase('sqlite');
-    const bus = await createInProcessBus({ database: db.database, logger: pino({ level: 'silent' }) });
-    const t = await startTestServer({ database: db, bus, guard: undefined });
-    expect(t.server.store.publishesOnAppend).toBe(true);
-    const got: Array<{ subject: string; messageId: unknown }> = [];
-    const sub = await bus.subscribe({
-      durable: 'test-inline-events',
-      subjects: ['confab.room.>'],
-      handler: async (d) => {
-        got.push({ subject: d.subject, messageId: d.event.messageId });
-      },
-    });
-    const id = roomId();
-    const alice = await t.connect({ name: `room:${id}`, user: 'alice' });
-    const ids = [newMessageId(), newMessageId()];
-    for (const [i, messageId] of ids.entries()) {
-      appendMessage(alice.doc, { id: messageId, author: 'alice' as UserId, text: `inline ${i}`, createdAt: i });
-    }
-    await alice.acknowledged();
-    // Acknowledged means committed, and the events were in the same transaction.
-    const inLog = await sql<{ subject: string; payload: string }>`
+  // On PostgreSQL the log rows and the bus's events go in one statement (pgSingleStatement), the bus's lock within it.
+  it.each(kinds)(
+    '(%s) are committed into the bus’s log with their update: no outbox row, delivered to a subscriber',
+    async (kind) => {
+      const db = await openTestDatabase(kind);
+      const bus = await createInProcessBus({ database: db.database, logger: pino({ level: 'silent' }) });
+      const t = await startTestServer({ database: db, bus, guard: undefined });
+      expect(t.server.store.publishesOnAppend).toBe(true);
+      const got: Array<{ subject: string; messageId: unknown }> = [];
+      const sub = await bus.subscribe({
+        durable: 'test-inline-events',
+        subjects: ['confab.room.>'],
+        handler: async (d) => {
+          got.push({ subject: d.subject, messageId: d.event.messageId });
+        },
+      });
+      const id = roomId();
+      const alice = await t.connect({ name: `room:${id}`, user: 'alice' });
+      const ids = [newMessageId(), newMessageId()];
+      for (const [i, messageId] of ids.entries()) {
+        appendMessage(alice.doc, { id: messageId, author: 'alice' as UserId, text: `inline ${i}`, createdAt: i });
+      }
+      await alice.acknowledged();
+      // Acknowledged means committed, and the events were in the same transaction.
+      const inLog = await sql<{ subject: string; payload: string }>`
       select subject, payload from bus_events where subject = ${`confab.room.${id}.message.created`} order by seq
     `.execute(db.database.db);
-    expect(inLog.rows.map((r) => JSON.parse(r.payload).messageId)).toEqual(ids);
-    expect(await t.server.store.countPendingEvents()).toBe(0);
-    await waitFor(() => got.length === 2, { message: 'the subscriber got both' });
-    expect(got.map((g) => g.messageId)).toEqual(ids);
-    alice.destroy();
-    await sub.stop();
-    await t.stop();
-    await bus.close();
-    await db.close();
-  });
+      expect(inLog.rows.map((r) => JSON.parse(r.payload).messageId)).toEqual(ids);
+      expect(await t.server.store.countPendingEvents()).toBe(0);
+      await waitFor(() => got.length === 2, { message: 'the subscriber got both' });
+      expect(got.map((g) => g.messageId)).toEqual(ids);
+      alice.destroy();
+      await sub.stop();
+      await t.stop();
+      await bus.close();
+      await db.close();
+    },
+  );
 
   it('a store on another database than the bus’s keeps its own outbox', async () => {
     const [mine, theirs] = await Promise.all([openTestDatabase('sqlite'), openTestDatabase('sqlite')]);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import { type Compilable, CompiledQuery, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { groupCommit } from '../db/group-commit';
@@ -153,32 +153,39 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   }
 
   async function insertEvents(executor: Kysely<BusTables>, items: NewEvent[]): Promise<void> {
-    if (isPg && !executor.isTransaction) {
-      await executor.transaction().execute((trx) => insertEvents(trx, items));
+    const statements = compileEventInserts(items);
+    // Each statement is atomic alone; several (over 64 events) need a transaction to be kept together.
+    if (isPg && !executor.isTransaction && statements.length > 1) {
+      await executor.transaction().execute(async (trx) => {
+        for (const statement of statements) await trx.executeQuery(statement);
+      });
       return;
     }
-    if (isPg) {
-      // Cursors assume seq order = commit order. PostgreSQL hands out identity values at insert, so
-      // two concurrent transactions could commit 11 before 10, and a claim between the two commits
-      // would move a cursor past 10 for good. Inserting under one lock makes the orders agree.
-      // (SQLite has a single writer.)
-      await sql`select pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK})`.execute(executor);
-    }
-    for (const statement of compileEventInserts(items)) await executor.executeQuery(statement);
+    for (const statement of statements) await executor.executeQuery(statement);
   }
 
   /**
    * The insert of new events, compiled once per row count (publishes and the sync server's append path
    * run it on every group commit). A duplicate id, already stored or twice in this batch, is dropped
    * (the dedupe rule).
+   *
+   * On PostgreSQL the statement takes the bus's insert lock itself. Cursors assume seq order = commit
+   * order, and PostgreSQL hands out identity values at insert, so two concurrent transactions could
+   * commit 11 before 10, and a claim between the two commits would move a cursor past 10 for good.
+   * Inserting under one transaction-scoped lock makes the orders agree. The lock is the filter of the
+   * rows inserted, so it is held before the first row takes its seq, and until the commit; being part
+   * of the insert, it costs no statement of its own, and the sync server can fold the whole insert
+   * into its append's single statement (pgSingleStatement). (SQLite has a single writer.)
    */
   const eventInserts = new InsertCompiler<NewEvent & { created_at: number }>(
     ['id', 'subject', 'payload', 'created_at'],
-    (rows) =>
-      db
-        .insertInto('bus_events')
-        .values(rows)
-        .onConflict((oc) => oc.column('id').doNothing()),
+    isPg
+      ? lockedPgEventInsert
+      : (rows) =>
+          db
+            .insertInto('bus_events')
+            .values(rows)
+            .onConflict((oc) => oc.column('id').doNothing()),
   );
 
   function compileEventInserts(items: readonly NewEvent[]) {
@@ -525,14 +532,10 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
         if (events.length === 0) return;
         await insertEvents(transaction as Kysely<BusTables>, newEvents(events));
       },
-      ...(isPg
-        ? {}
-        : {
-            compileInsert(events: ReadonlyArray<{ subject: string; event: BusEvent }>) {
-              if (closed) throw new Error('bus is closed');
-              return compileEventInserts(newEvents(events));
-            },
-          }),
+      compileInsert(events: ReadonlyArray<{ subject: string; event: BusEvent }>) {
+        if (closed) throw new Error('bus is closed');
+        return compileEventInserts(newEvents(events));
+      },
       committed(subjects) {
         if (subjects.length > 0) notify({ subjects });
       },
@@ -589,4 +592,17 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       return closePromise;
     },
   };
+}
+
+/** The PostgreSQL insert of events that takes the bus's insert lock first (see eventInserts in createInProcessBus). */
+function lockedPgEventInsert(
+  rows: ReadonlyArray<{ id: string; subject: string; payload: string; created_at: number }>,
+): Compilable {
+  const tuples = rows.map((_, i) => `($${4 * i + 1}, $${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4}::bigint)`).join(', ');
+  const text =
+    `insert into "bus_events" ("id", "subject", "payload", "created_at")` +
+    ` select * from (values ${tuples}) as v (id, subject, payload, created_at)` +
+    ` where pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK}) is not null on conflict ("id") do nothing`;
+  const parameters = rows.flatMap((r) => [r.id, r.subject, r.payload, r.created_at]);
+  return { compile: () => CompiledQuery.raw(text, parameters) };
 }

@@ -83,8 +83,8 @@ export interface TransactionalPublish {
   insert(transaction: Kysely<any>, events: ReadonlyArray<{ subject: string; event: BusEvent }>): Promise<void>;
   /**
    * The statements `insert` runs, compiled, for a caller that batches its own
-   * (`sqliteBatch`); only where they need nothing else (SQLite: PostgreSQL
-   * takes a lock first).
+   * (`sqliteBatch`, `pgSingleStatement`): they need nothing else run with them
+   * (on PostgreSQL each takes the bus's insert lock itself).
    */
   compileInsert?(events: ReadonlyArray<{ subject: string; event: BusEvent }>): CompiledQuery[];
   /** Wakes local subscribers of these subjects; call once the transaction has committed. */

@@ -4,6 +4,9 @@ import {
   type Database,
   groupCommit,
   InsertCompiler,
+  onePerTable,
+  PG_MAX_PARAMETERS,
+  pgSingleStatement,
   sqliteBatch,
   type TransactionalPublish,
 } from '@confab/platform';
@@ -294,9 +297,18 @@ export class KyselySyncStore implements SyncStore {
       return;
     }
     const steps = this.writeSteps(rows, events, deletedIds, now);
-    if (this.kind === 'sqlite' && !this.beforeAppendCommit && steps.every(isCompiled)) {
+    const compiled = !this.beforeAppendCommit && steps.every(isCompiled) ? steps.filter(isCompiled) : null;
+    if (compiled && this.kind === 'sqlite') {
       // Run by the SQLite thread as one transaction in one round trip.
-      await this.db.executeQuery(sqliteBatch(steps.filter(isCompiled)));
+      await this.db.executeQuery(sqliteBatch(compiled));
+    } else if (
+      compiled &&
+      onePerTable(compiled) &&
+      compiled.reduce((n, q) => n + q.parameters.length, 0) <= PG_MAX_PARAMETERS
+    ) {
+      // PostgreSQL: one statement, atomic alone, in one round trip (the log rows and the bus's events). Over
+      // 64 rows of a table the log needs several inserts, whose order only a transaction keeps.
+      await this.db.executeQuery(pgSingleStatement(compiled));
     } else {
       await this.db.transaction().execute(async (trx) => {
         for (const step of steps) {
