@@ -109,6 +109,34 @@ export function runBusContract(name: string, setup: () => Promise<BusContractHar
       await s.stop();
     });
 
+    it('finds the few events a durable subscribes to among thousands of others, with their payloads, in order', async () => {
+      const t = token();
+      const b = await bus();
+      const seen: Delivery[] = [];
+      // 4,500 events of another subject (more than one scan of the in-process bus), three of ours among them.
+      const ours = new Set([0, 2_222, 4_499]);
+      for (let start = 0; start < 4_500; start += 500) {
+        await Promise.all(
+          Array.from({ length: 500 }, (_, k) => start + k).map((i) =>
+            ours.has(i)
+              ? b.publish(`confab.${t}.auth.session.revoked`, { id: `${t}-ours-${i}`, n: i })
+              : b.publish(`confab.${t}.room.r1.message.created`, { id: `${t}-other-${i}`, n: i }),
+          ),
+        );
+      }
+      const s = await b.subscribe({
+        durable: `${t}_few`,
+        subjects: [`confab.${t}.auth.>`],
+        handler: async (d) => {
+          seen.push(d);
+        },
+      });
+      await waitFor(() => seen.length === 3, WAIT);
+      await sleep(100);
+      expect(seen.map((d) => d.event)).toEqual([...ours].map((n) => ({ id: `${t}-ours-${n}`, n })));
+      await s.stop();
+    });
+
     it('resumes a durable after its subscriber restarts: acked events stay acked, unacked ones come back', async () => {
       const t = token();
       const subject = `confab.${t}.room.r.read`;

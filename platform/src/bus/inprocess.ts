@@ -38,8 +38,15 @@ const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 const PRUNE_INTERVAL_MS = 60_000;
 /** pg_advisory_xact_lock key serializing inserts into bus_events (any constant unique to this use). */
 const BUS_EVENTS_INSERT_LOCK = 0x62_75_73_5f_65_76; // "bus_ev"
-/** Events scanned per claim when looking past a durable's cursor. */
-const SCAN_BATCH = 256;
+/**
+ * Events scanned per claim when looking past a durable's cursor. The scan reads only seq and subject;
+ * the payloads are read for the events that match. A subscriber of a few subjects (the sync server's
+ * auth events) otherwise read every event's payload, a room's messages included: at 4,400 events/s,
+ * 17 claims a second of 256 payloads each, 3% of the sync server's event loop.
+ */
+const SCAN_BATCH = 2048;
+/** Payloads read per statement for the events a scan matched. */
+const PAYLOAD_CHUNK = 500;
 
 /**
  * State shared by every bus built on the same database handle (one process):
@@ -293,20 +300,39 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
       if (deliveries.length < want && outstanding < sub.concurrency) {
         const batch = await trx
           .selectFrom('bus_events')
-          .select(['seq', 'subject', 'payload'])
+          .select(['seq', 'subject'])
           .where('seq', '>', lastSeq)
           .orderBy('seq')
           .limit(SCAN_BATCH)
           .execute();
-        const fresh: Claimed[] = [];
+        const matched: Array<{ seq: number; subject: string }> = [];
         let scanned = 0;
         for (const row of batch) {
-          if (deliveries.length + fresh.length >= want || outstanding >= sub.concurrency) break;
+          if (deliveries.length + matched.length >= want || outstanding >= sub.concurrency) break;
           scanned++;
           lastSeq = Number(row.seq);
           if (!matchesAny(sub.subjects, row.subject)) continue;
-          fresh.push({ seq: lastSeq, subject: row.subject, payload: row.payload, attempt: 1 });
+          matched.push({ seq: lastSeq, subject: row.subject });
           outstanding++;
+        }
+        const fresh: Claimed[] = [];
+        if (matched.length > 0) {
+          const payloads = new Map<number, string>();
+          for (let i = 0; i < matched.length; i += PAYLOAD_CHUNK) {
+            const seqs = matched.slice(i, i + PAYLOAD_CHUNK).map((m) => m.seq);
+            const rows = await trx
+              .selectFrom('bus_events')
+              .select(['seq', 'payload'])
+              .where('seq', 'in', seqs)
+              .execute();
+            for (const row of rows) payloads.set(Number(row.seq), row.payload);
+          }
+          for (const m of matched) {
+            const payload = payloads.get(m.seq);
+            // Pruned since the scan (past the retention): nothing left to deliver.
+            if (payload === undefined) outstanding--;
+            else fresh.push({ seq: m.seq, subject: m.subject, payload, attempt: 1 });
+          }
         }
         more = scanned === SCAN_BATCH;
         if (fresh.length > 0) {
