@@ -247,6 +247,8 @@ describe('sync server (SQLite)', () => {
     a.doc.getArray('messages').push([{ text: 'x' }]);
     await a.acknowledged();
     expect(t.server.hocuspocus.documents.has(name)).toBe(true);
+    // The pipeline's apply skips Hocuspocus's store hooks: no store is waiting to run, so nothing holds the room.
+    expect(t.server.hocuspocus.debouncer.isDebounced(`onStoreDocument-${name}`)).toBe(false);
     a.destroy();
     await waitFor(() => !t.server.hocuspocus.documents.has(name), { timeoutMs: 5000 });
   });

@@ -218,10 +218,9 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     name: config.instanceId,
     quiet: true,
     extensions,
-    // The update log makes each update durable before its ack; the debounced
-    // store only drives Hocuspocus's unloading of idle documents.
-    debounce: 1_000,
-    maxDebounce: 5_000,
+    // The update log makes each update durable before its ack, and the pipeline applies updates with
+    // an origin that skips Hocuspocus's store hooks (UpdatePipeline.beforeSync), so nothing is ever
+    // debounced for storing: a room unloads as soon as its last connection has closed.
     unloadImmediately: true,
     yDocOptions: { gc: true, gcFilter: () => true },
   });

@@ -5,6 +5,7 @@ import {
   type Connection,
   type Document,
   type Extension,
+  type LocalTransactionOrigin,
   OutgoingMessage,
 } from '@hocuspocus/server';
 import type { Logger } from 'pino';
@@ -136,7 +137,7 @@ export class UpdatePipeline implements Extension {
     // The log row must not share memory with the socket's message: see spendPayload below.
     const update = payload.slice();
     try {
-      Y.applyUpdate(document, update, { source: 'connection', connection });
+      Y.applyUpdate(document, update, APPLIED_ORIGIN);
     } catch (error) {
       // The guard decoded it, so Yjs should not fail on it; if it does, nothing of it is acknowledged.
       metrics.updates.inc({ result: 'refused', rule: 'malformed_update' });
@@ -248,6 +249,15 @@ export class UpdatePipeline implements Extension {
     this.options.guard.filterAwareness(states, connection.context.userId, connection);
   }
 }
+
+/**
+ * The transaction origin of the pipeline's apply. Hocuspocus answers an update of a `connection` origin
+ * with its store hooks (onStoreDocument, debounced: a timer reset per update) and a parse of the
+ * connection's query string for onChange's payload; Confab stores through its own log and has no such
+ * hook, so the update is applied as a local change that skips them (4% of the event loop at 40,000
+ * deliveries/s). Broadcasting, the Redis extension's publishing and unloading do not depend on it.
+ */
+const APPLIED_ORIGIN: LocalTransactionOrigin = { source: 'local', skipStoreHooks: true };
 
 /** Updates of one connection that may wait, unapplied, for the resync that brings what they build on. */
 export const MAX_DEFERRED_UPDATES = 64;
