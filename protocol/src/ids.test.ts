@@ -11,6 +11,11 @@ describe('ids', () => {
     expect(uuidv7(5)).not.toBe(uuidv7(5));
   });
 
+  it('writes the milliseconds big-endian in the first 48 bits', () => {
+    expect(uuidv7(0x0123_4567_89ab).slice(0, 13)).toBe('01234567-89ab');
+    expect(uuidv7(1_700_000_000_000.9).slice(0, 13)).toBe('018bcfe5-6800');
+  });
+
   it('never repeats random bits across the random pool’s refills: 20,000 ids in one millisecond are distinct', () => {
     const ids = Array.from({ length: 20_000 }, () => uuidv7(7));
     expect(new Set(ids).size).toBe(ids.length);

@@ -94,9 +94,11 @@ function redisOptionsFrom(url: string) {
  * `new URL(…)` when the URL is absolute, a plain split of the query when it is
  * a path). A fetch `Request`'s URL is always absolute: with it, that was 2.3%
  * of the event loop's busy time at 20,000 deliveries/s in rooms of 10, and
- * 1.5% with the path (the new URLSearchParams is left). Confab's hooks read
- * neither, so Hocuspocus gets the path and query as the upgrade request had
- * them, and its headers.
+ * 1.5% with the path (the query's parse is left), twice per message (the
+ * before- and after-message hooks' payloads) and once per update. Confab's hooks
+ * read neither, and `getParameters` is Hocuspocus's only use of the URL, so it
+ * gets none (an empty query, without a parse) and the upgrade's headers; the
+ * upgrade's query (`protocolVersion`) was checked before (`accept`).
  */
 function hocuspocusRequest(req: IncomingMessage): Request {
   const headers = new Headers();
@@ -104,7 +106,7 @@ function hocuspocusRequest(req: IncomingMessage): Request {
     if (typeof value === 'string') headers.set(name, value);
     else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
   }
-  const request: Pick<Request, 'url' | 'headers'> = { url: req.url ?? '/', headers };
+  const request: Pick<Request, 'url' | 'headers'> = { url: '', headers };
   return request as Request;
 }
 
