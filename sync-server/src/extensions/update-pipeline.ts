@@ -311,7 +311,8 @@ class Acknowledgements {
   }
 }
 
-class ConnectionAcks {
+/** One connection's acknowledgements (see Acknowledgements); exported for its tests. */
+export class ConnectionAcks {
   private readonly ack: Uint8Array;
   /** The negative sync status Hocuspocus answers an update of a read-only connection with (see skipApply). */
   private readonly refusal: Uint8Array;
