@@ -99,7 +99,7 @@ async function connect(confab: Confab, account: Account, document: string) {
       resolve();
     });
   });
-  return { doc, provider };
+  return { doc, provider, socket };
 }
 
 async function roomWithTwoMembers(confab: Confab) {
@@ -182,7 +182,10 @@ describe('the all-in-one process', () => {
     const a = await connect(first, alice, `room:${roomId}`);
     appendMessage(a.doc, { id: newMessageId(), author: alice.id, text: 'still here?', createdAt: Date.now() });
     await waitFor(() => !a.provider.hasUnsyncedChanges, { message: 'the server to acknowledge' });
+    // The socket goes too: left open, it would keep reconnecting to the stopped server, and closing it
+    // mid-handshake in the cleanup makes ws throw "closed before the connection was established" (seen in CI).
     a.provider.destroy();
+    a.socket.destroy();
     await first.stop();
 
     const second = await start({ DATA_DIR: dataDir });
