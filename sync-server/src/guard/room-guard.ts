@@ -120,18 +120,22 @@ class RangeIndex {
 
   has(client: number, clock: number): boolean {
     const list = this.byClient.get(client);
-    if (!list) return false;
-    let lo = 0;
-    let hi = list.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const range = list[mid]!;
-      if (clock < range.clock) hi = mid - 1;
-      else if (clock >= range.end) lo = mid + 1;
-      else return true;
-    }
-    return false;
+    return list !== undefined && runAt(list, clock) !== undefined;
   }
+}
+
+/** The run of a list sorted by clock, of disjoint [clock, end) runs, that covers `clock` (binary search). */
+function runAt<Run extends { clock: number; end: number }>(list: readonly Run[], clock: number): Run | undefined {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const run = list[mid]!;
+    if (clock < run.clock) hi = mid - 1;
+    else if (clock >= run.end) lo = mid + 1;
+    else return run;
+  }
+  return undefined;
 }
 
 /**
@@ -821,17 +825,7 @@ export class RoomGuard {
 function finderOf(newByClient: ReadonlyMap<number, ReadonlyArray<NewRun>>): FindNew {
   return (id) => {
     const list = newByClient.get(id.client);
-    if (!list) return undefined;
-    let lo = 0;
-    let hi = list.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const entry = list[mid]!;
-      if (id.clock < entry.clock) hi = mid - 1;
-      else if (id.clock >= entry.end) lo = mid + 1;
-      else return entry;
-    }
-    return undefined;
+    return list && runAt(list, id.clock);
   };
 }
 

@@ -303,6 +303,7 @@ export class KyselySyncStore implements SyncStore {
       await this.db.executeQuery(sqliteBatch(compiled));
     } else if (
       compiled &&
+      this.kind === 'postgres' &&
       onePerTable(compiled) &&
       compiled.reduce((n, q) => n + q.parameters.length, 0) <= PG_MAX_PARAMETERS
     ) {
