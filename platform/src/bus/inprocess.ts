@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type Compilable, CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import { groupCommit } from '../db/group-commit';
 import { InsertCompiler } from '../db/insert-compiler';
+import { PgArrayInsert, type RowInserts } from '../db/pg-array-insert';
 import type { BusEvent, Delivery, EventBus, SubscribeOptions, Subscription } from './port';
 import {
   assertPublishSubject,
@@ -160,20 +161,15 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   }
 
   async function insertEvents(executor: Kysely<BusTables>, items: NewEvent[]): Promise<void> {
-    const statements = compileEventInserts(items);
-    // Each statement is atomic alone; several (over 64 events) need a transaction to be kept together.
-    if (isPg && !executor.isTransaction && statements.length > 1) {
-      await executor.transaction().execute(async (trx) => {
-        for (const statement of statements) await trx.executeQuery(statement);
-      });
-      return;
-    }
-    for (const statement of statements) await executor.executeQuery(statement);
+    // PostgreSQL: one statement. SQLite: one per 64 events; if a later one fails, every caller is told,
+    // and the events it publishes again that were stored already are dropped as duplicates (same id).
+    for (const statement of compileEventInserts(items)) await executor.executeQuery(statement);
   }
 
   /**
-   * The insert of new events, compiled once per row count (publishes and the sync server's append path
-   * run it on every group commit). A duplicate id, already stored or twice in this batch, is dropped
+   * The insert of new events (publishes and the sync server's append path run it on every group
+   * commit): on SQLite multi-row statements compiled once per row count, on PostgreSQL one statement of
+   * column arrays for any number of events (PgArrayInsert). A duplicate id, already stored or twice in this batch, is dropped
    * (the dedupe rule).
    *
    * On PostgreSQL the statement takes the bus's insert lock itself. Cursors assume seq order = commit
@@ -184,16 +180,18 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
    * of the insert, it costs no statement of its own, and the sync server can fold the whole insert
    * into its append's single statement (pgSingleStatement). (SQLite has a single writer.)
    */
-  const eventInserts = new InsertCompiler<NewEvent & { created_at: number }>(
-    ['id', 'subject', 'payload', 'created_at'],
-    isPg
-      ? lockedPgEventInsert
-      : (rows) =>
-          db
-            .insertInto('bus_events')
-            .values(rows)
-            .onConflict((oc) => oc.column('id').doNothing()),
-  );
+  const eventInserts: RowInserts<NewEvent & { created_at: number }> = isPg
+    ? new PgArrayInsert('bus_events', EVENT_COLUMNS, {
+        // A scalar subquery: evaluated once, before the first row comes through the filter.
+        where: `(select pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK})) is not null`,
+        onConflict: 'on conflict ("id") do nothing',
+      })
+    : new InsertCompiler(['id', 'subject', 'payload', 'created_at'], (rows) =>
+        db
+          .insertInto('bus_events')
+          .values(rows)
+          .onConflict((oc) => oc.column('id').doNothing()),
+      );
 
   function compileEventInserts(items: readonly NewEvent[]) {
     const t = now();
@@ -620,15 +618,10 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   };
 }
 
-/** The PostgreSQL insert of events that takes the bus's insert lock first (see eventInserts in createInProcessBus). */
-function lockedPgEventInsert(
-  rows: ReadonlyArray<{ id: string; subject: string; payload: string; created_at: number }>,
-): Compilable {
-  const tuples = rows.map((_, i) => `($${4 * i + 1}, $${4 * i + 2}, $${4 * i + 3}, $${4 * i + 4}::bigint)`).join(', ');
-  const text =
-    `insert into "bus_events" ("id", "subject", "payload", "created_at")` +
-    ` select * from (values ${tuples}) as v (id, subject, payload, created_at)` +
-    ` where pg_advisory_xact_lock(${BUS_EVENTS_INSERT_LOCK}) is not null on conflict ("id") do nothing`;
-  const parameters = rows.flatMap((r) => [r.id, r.subject, r.payload, r.created_at]);
-  return { compile: () => CompiledQuery.raw(text, parameters) };
-}
+/** bus_events' columns as PostgreSQL arrays (see eventInserts in createInProcessBus). */
+const EVENT_COLUMNS = [
+  ['id', 'text'],
+  ['subject', 'text'],
+  ['payload', 'text'],
+  ['created_at', 'bigint'],
+] as const;

@@ -6,7 +6,9 @@ import {
   InsertCompiler,
   onePerTable,
   PG_MAX_PARAMETERS,
+  PgArrayInsert,
   pgSingleStatement,
+  type RowInserts,
   sqliteBatch,
   type TransactionalPublish,
 } from '@confab/platform';
@@ -146,6 +148,13 @@ interface LogRow {
   created_at: number;
 }
 
+const LOG_COLUMNS = [
+  ['document', 'text'],
+  ['update', 'bytea'],
+  ['bytes', 'integer'],
+  ['created_at', 'bigint'],
+] as const satisfies ReadonlyArray<readonly [keyof LogRow, string]>;
+
 /** A statement of a group commit: compiled, or run by a bus on the transaction (PostgreSQL's takes a lock first). */
 type WriteStep = CompiledQuery | ((trx: Transaction<SyncTables>) => Promise<void>);
 
@@ -161,6 +170,14 @@ interface PendingRow {
   payload: string;
   created_at: number;
 }
+
+const OUTBOX_COLUMNS = [
+  ['id', 'text'],
+  ['document', 'text'],
+  ['subject', 'text'],
+  ['payload', 'text'],
+  ['created_at', 'bigint'],
+] as const satisfies ReadonlyArray<readonly [keyof PendingRow, string]>;
 
 /** Outbox rows of events, for `sync_pending_events`. */
 function pendingRows(events: ReadonlyArray<PendingEvent & { document: string }>, now: number): PendingRow[] {
@@ -190,15 +207,10 @@ export class KyselySyncStore implements SyncStore {
   private readonly bus: TransactionalPublish | null;
   private readonly merge: UpdateMerger;
   readonly publishesOnAppend: boolean;
-  /** The log rows' insert, compiled once per row count (see InsertCompiler). */
-  private readonly logInserts = new InsertCompiler<LogRow>(['document', 'update', 'bytes', 'created_at'], (rows) =>
-    this.db.insertInto('sync_updates').values(rows),
-  );
+  /** The log rows' insert: on SQLite compiled once per row count (InsertCompiler), on PostgreSQL one for any (PgArrayInsert). */
+  private readonly logInserts: RowInserts<LogRow>;
   /** The same for the store's own outbox (a bus that cannot join the append's transaction). */
-  private readonly outboxInserts = new InsertCompiler<PendingRow>(
-    ['id', 'document', 'subject', 'payload', 'created_at'],
-    (rows) => this.db.insertInto('sync_pending_events').values(rows),
-  );
+  private readonly outboxInserts: RowInserts<PendingRow>;
 
   constructor(options: KyselySyncStoreOptions) {
     this.db = options.database.db as unknown as Kysely<SyncTables>;
@@ -206,6 +218,19 @@ export class KyselySyncStore implements SyncStore {
     this.bus = transactional && transactional.kysely === options.database.db ? transactional : null;
     this.publishesOnAppend = this.bus !== null;
     this.kind = options.database.kind;
+    if (this.kind === 'postgres') {
+      this.logInserts = new PgArrayInsert('sync_updates', LOG_COLUMNS);
+      this.outboxInserts = new PgArrayInsert('sync_pending_events', OUTBOX_COLUMNS);
+    } else {
+      this.logInserts = new InsertCompiler(
+        LOG_COLUMNS.map(([name]) => name),
+        (rows) => this.db.insertInto('sync_updates').values(rows),
+      );
+      this.outboxInserts = new InsertCompiler(
+        OUTBOX_COLUMNS.map(([name]) => name),
+        (rows) => this.db.insertInto('sync_pending_events').values(rows),
+      );
+    }
     this.clock = options.clock ?? Date.now;
     this.afterSnapshotWrite = options.afterSnapshotWrite;
     this.beforeCompactionWrite = options.beforeCompactionWrite;
@@ -307,8 +332,8 @@ export class KyselySyncStore implements SyncStore {
       onePerTable(compiled) &&
       compiled.reduce((n, q) => n + q.parameters.length, 0) <= PG_MAX_PARAMETERS
     ) {
-      // PostgreSQL: one statement, atomic alone, in one round trip (the log rows and the bus's events). Over
-      // 64 rows of a table the log needs several inserts, whose order only a transaction keeps.
+      // PostgreSQL: one statement, atomic alone, in one round trip (the log rows and the bus's events, an
+      // insert of arrays each). Two writes to one table (over EVENT_INSERT_CHUNK events) need a transaction.
       await this.db.executeQuery(pgSingleStatement(compiled));
     } else {
       await this.db.transaction().execute(async (trx) => {
