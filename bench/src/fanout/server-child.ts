@@ -26,9 +26,32 @@ async function start(options: ServerChildOptions): Promise<RunningServer> {
   }
 }
 
+/**
+ * Starts V8's sampling heap profiler (BENCH_HEAP_PROF, see bench/README.md); the function returned writes
+ * the profile to `file`. With BENCH_HEAP_PROF_MINOR/MAJOR=1 it keeps what collections freed too.
+ */
+async function sampleHeap(file: string): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 8192,
+    includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_PROF_MINOR === '1',
+    includeObjectsCollectedByMajorGC: process.env.BENCH_HEAP_PROF_MAJOR === '1',
+  });
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    await writeFile(file, JSON.stringify(profile));
+  };
+}
+
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as ServerChildOptions;
   const server = await start(options);
+  const writeHeapProfile = process.env.BENCH_HEAP_PROF
+    ? await sampleHeap(`${process.env.BENCH_HEAP_PROF}/${options.kind}-${process.pid}.heapprofile`)
+    : async () => {};
   // The server's own queueing: how busy its main thread is and how late its event loop runs.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
@@ -56,7 +79,7 @@ async function main(): Promise<void> {
     } else if (message.type === 'stop') {
       const hardStop = setTimeout(() => process.exit(0), 3000);
       hardStop.unref();
-      server.stop().finally(() => process.exit(0));
+      writeHeapProfile().finally(() => server.stop().finally(() => process.exit(0)));
     }
   });
   reply({ type: 'listening', port: server.port, path: server.path });

@@ -22,6 +22,45 @@ describe('bus rules', () => {
     expect(subjectMatches('confab.auth.session', 'confab.auth.session.revoked')).toBe(false);
   });
 
+  it('matches subjects exactly as matching token by token does, on every pairing of awkward filters and subjects', () => {
+    // The reference: split both on '.', compare token by token. The matcher walks the strings instead.
+    const reference = (filter: string, subject: string) => {
+      const f = filter.split('.');
+      const s = subject.split('.');
+      for (let i = 0; i < f.length; i++) {
+        if (f[i] === '>') return s.length > i;
+        if (i >= s.length) return false;
+        if (f[i] !== '*' && f[i] !== s[i]) return false;
+      }
+      return f.length === s.length;
+    };
+    const tokens = ['', 'a', 'ab', 'b', '*', '>', 'a*', '>b'];
+    const strings = new Set<string>();
+    for (const x of tokens) {
+      strings.add(x);
+      for (const y of tokens) {
+        strings.add(`${x}.${y}`);
+        for (const z of tokens) strings.add(`${x}.${y}.${z}`);
+      }
+    }
+    let compared = 0;
+    let matched = 0;
+    for (const filter of strings) {
+      for (const subject of strings) {
+        const expected = reference(filter, subject);
+        if (subjectMatches(filter, subject) !== expected) {
+          expect.fail(`${JSON.stringify(filter)} against ${JSON.stringify(subject)}: expected ${expected}`);
+        }
+        compared++;
+        if (expected) matched++;
+      }
+    }
+    // Both outcomes are well represented, so the comparison means something.
+    expect(compared).toBe(strings.size ** 2);
+    expect(matched).toBeGreaterThan(1000);
+    expect(compared - matched).toBeGreaterThan(100_000);
+  });
+
   it('accepts only concrete subjects under confab. for publishing', () => {
     expect(() => assertPublishSubject('confab.room.r1.read')).not.toThrow();
     for (const bad of ['room.r1', 'confab', 'confab.', 'confab..x', 'confab.room.*', 'confab.>', 'confab.a b']) {

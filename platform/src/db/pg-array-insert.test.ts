@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestPostgres, needService } from '../testing';
 import { type Database, openDatabase } from './database';
-import { PgArrayInsert } from './pg-array-insert';
+import { arrayLiteral, PgArrayInsert } from './pg-array-insert';
 
 interface Note {
   id: string;
@@ -33,13 +33,27 @@ describe('PgArrayInsert', () => {
         ' from unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) with ordinality as "rows" ("id", "owner", "body", "at", "ordinality")' +
         ' order by "ordinality" on conflict ("id") do nothing',
     );
-    expect(three[0]!.parameters).toEqual([
-      ['b', 'c', 'd'],
-      ['o0', 'o1', 'o2'],
-      [0, 1, 2].map((i) => new Uint8Array([i])),
-      [0, 1, 2],
-    ]);
+    // Each column as the text of a PostgreSQL array: text quoted, bytes as \\x and hex (the backslash escaped).
+    expect(three[0]!.parameters).toEqual(['{"b","c","d"}', '{"o0","o1","o2"}', '{\\\\x00,\\\\x01,\\\\x02}', '{0,1,2}']);
     expect(inserts.compile([])).toEqual([]);
+  });
+
+  it('writes array elements as pg would: quotes and backslashes escaped, NULL for null, bytes in hex', () => {
+    const rows = [
+      { id: 'say "hi" \\ bye', owner: null, body: new Uint8Array([0, 255]), at: 2n ** 62n },
+      { id: '', owner: 'NULL', body: Buffer.from('ab'), at: -1 },
+    ];
+    expect(arrayLiteral(rows, 'id', false)).toBe('{"say \\"hi\\" \\\\ bye",""}');
+    expect(arrayLiteral(rows, 'owner', false)).toBe('{NULL,"NULL"}');
+    expect(arrayLiteral(rows, 'body', true)).toBe('{\\\\x00ff,\\\\x6162}');
+    expect(arrayLiteral(rows, 'at', false)).toBe('{4611686018427387904,-1}');
+    // JSON would write a line break as \n and a lone surrogate as \ud800: those texts are escaped the long way.
+    const awkward = [{ t: 'line\nbreak "q"\t' }, { t: 'lone \ud800 "s"' }, { t: 'emoji 😀 "e"' }];
+    expect(arrayLiteral(awkward, 't', false)).toBe(
+      '{"line\nbreak \\"q\\"\t","lone \ud800 \\"s\\"","emoji 😀 \\"e\\""}',
+    );
+    expect(() => arrayLiteral([{ at: new Date(0) }], 'at', false)).toThrow(/not text or a number/);
+    expect(() => arrayLiteral([{ body: 'text' }], 'body', true)).toThrow(/needs bytes/);
   });
 
   it('refuses an identifier it would have to escape', () => {
@@ -93,6 +107,8 @@ describe.skipIf(!pg)('PgArrayInsert on PostgreSQL', () => {
       ' spaced ',
       'é ✓ 😀',
       'line\nbreak',
+      'tab\t"and quote"\u0001',
+      JSON.stringify({ text: 'say "hi"\n\\o/', at: 1 }),
     ];
     const rows: Note[] = Array.from({ length: 700 }, (_, i) => ({
       // Ids that sort differently from the order given, so seq order is the only order that matches.

@@ -55,9 +55,51 @@ export class PgArrayInsert<Row extends object> implements RowInserts<Row> {
 
   compile(rows: readonly Row[]): CompiledQuery[] {
     if (rows.length === 0) return [];
-    const parameters = this.columns.map(([name]) => rows.map((row) => row[name]));
+    const parameters = this.columns.map(([name, type]) => arrayLiteral(rows, name, type === 'bytea'));
     return [CompiledQuery.raw(this.sql, parameters)];
   }
+}
+
+/**
+ * One column of `rows` as PostgreSQL's text form of an array, the parameter
+ * `$n::type[]` reads: what pg's own `arrayString` would write for a JavaScript
+ * array, built with less copying. pg quotes every element and escapes it with
+ * two regular-expression replaces; for the JSON payloads of events, full of
+ * quotes, that was 5% of everything the sync server allocated under load.
+ * Inside quotes, an array element and a JSON string escape alike (`\"`, `\\`),
+ * so a text without control characters or lone surrogates (the two things JSON
+ * writes differently) is written by `JSON.stringify`, natively in one pass.
+ * `null` and `undefined` are SQL NULL; bytes go as `\\x` and hex.
+ */
+export function arrayLiteral<Row extends object>(rows: readonly Row[], column: keyof Row, bytes: boolean): string {
+  const elements = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const value: unknown = rows[i]![column];
+    if (value === null || value === undefined) elements[i] = 'NULL';
+    else if (bytes) elements[i] = byteaElement(value);
+    else if (typeof value === 'string') elements[i] = textElement(value);
+    else if (typeof value === 'number' || typeof value === 'bigint') elements[i] = String(value);
+    else if (typeof value === 'boolean') elements[i] = value ? 'true' : 'false';
+    else throw new TypeError(`PgArrayInsert: column ${String(column)} holds a ${typeof value}, not text or a number`);
+  }
+  return `{${elements.join(',')}}`;
+}
+
+/** Characters JSON writes as `\n` or `\u001f`, which the array reader would take for an `n` or a `u001f`. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f]/;
+const NEEDS_ESCAPE = /["\\]/g;
+
+function textElement(value: string): string {
+  if (!CONTROL_CHARACTER.test(value) && value.isWellFormed()) return JSON.stringify(value);
+  return `"${value.replace(NEEDS_ESCAPE, '\\$&')}"`;
+}
+
+function byteaElement(value: unknown): string {
+  if (!ArrayBuffer.isView(value)) throw new TypeError('PgArrayInsert: a bytea column needs bytes');
+  const hex = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  // Unquoted, so the array reader turns the escaped backslash into the one of bytea's `\x` hex form.
+  return `\\\\x${hex}`;
 }
 
 function quote(identifier: string): string {
