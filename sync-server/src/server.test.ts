@@ -141,9 +141,38 @@ describe('sync server (SQLite)', () => {
   });
 
   async function refusals(rule: string): Promise<number> {
-    const metric = await t.registry.getSingleMetric('confab_sync_updates_total')?.get();
-    return metric?.values.find((v) => v.labels.result === 'refused' && v.labels.rule === rule)?.value ?? 0;
+    return updatesCounted('refused', rule);
   }
+
+  async function updatesCounted(result: string, rule: string): Promise<number> {
+    const metric = await t.registry.getSingleMetric('confab_sync_updates_total')?.get();
+    return metric?.values.find((v) => v.labels.result === result && v.labels.rule === rule)?.value ?? 0;
+  }
+
+  async function storesTimed(): Promise<number> {
+    const metric = await t.registry.getSingleMetric('confab_sync_store_seconds')?.get();
+    // A histogram's values are its buckets, sum and count, told apart by metricName.
+    const count = metric?.values.find(
+      (v) => (v as { metricName?: string }).metricName === 'confab_sync_store_seconds_count',
+    );
+    return count?.value ?? 0;
+  }
+
+  it('counts each accepted update once in confab_sync_updates_total, and times its store', async () => {
+    const name = room();
+    const a = await t.connect({ name, user: 'alice' });
+    const acceptedBefore = await updatesCounted('accepted', '');
+    const storesBefore = await storesTimed();
+    for (let i = 0; i < 3; i++) {
+      a.doc.getArray('messages').push([{ text: `counted ${i}` }]);
+      await a.acknowledged();
+    }
+    expect(await updatesCounted('accepted', '')).toBe(acceptedBefore + 3);
+    // Read twice: what the scrape added is not added again.
+    expect(await updatesCounted('accepted', '')).toBe(acceptedBefore + 3);
+    expect(await storesTimed()).toBe(storesBefore + 3);
+    a.destroy();
+  });
 
   it('readers cannot write: their change reaches no one and is not stored', async () => {
     const name = room();

@@ -63,7 +63,21 @@ describe('bus rules', () => {
 
   it('accepts only concrete subjects under confab. for publishing', () => {
     expect(() => assertPublishSubject('confab.room.r1.read')).not.toThrow();
-    for (const bad of ['room.r1', 'confab', 'confab.', 'confab..x', 'confab.room.*', 'confab.>', 'confab.a b']) {
+    expect(() => assertPublishSubject('confab.room.A-b_c:9.read')).not.toThrow();
+    for (const bad of [
+      'room.r1',
+      'confab',
+      'confab.',
+      'confab..x',
+      'confab.room.',
+      'confabx.room',
+      'xconfab.room',
+      'Confab.room',
+      'confab.room\n',
+      'confab.room.*',
+      'confab.>',
+      'confab.a b',
+    ]) {
       expect(() => assertPublishSubject(bad), bad).toThrow(TypeError);
     }
   });

@@ -15,6 +15,13 @@ interface Sources {
 const sourcesByRegistry = new WeakMap<Registry, Sources>();
 
 /**
+ * Accepted updates not yet added to `confab_sync_updates_total`, per registry. Every accepted update
+ * counts one, and prom-client's `inc` builds and checks a label key on each call: the count is a
+ * plain number here, added to the counter when it is read (its `collect`, at every scrape).
+ */
+const acceptedByRegistry = new WeakMap<Registry, { count: number }>();
+
+/**
  * The sync server's Prometheus metrics. Gauges that mirror live state read it
  * at scrape time through `bind` instead of being kept in step by hand.
  */
@@ -27,10 +34,18 @@ export class SyncMetrics {
   readonly outboxDepth: Gauge;
   readonly rateLimited: Counter<'scope'>;
   private readonly registry: Registry;
+  private readonly pendingAccepted: { count: number };
 
   constructor(registry: Registry) {
     this.registry = registry;
     const sources = (): Sources => sourcesByRegistry.get(registry) ?? {};
+    let pendingAccepted = acceptedByRegistry.get(registry);
+    if (!pendingAccepted) {
+      pendingAccepted = { count: 0 };
+      acceptedByRegistry.set(registry, pendingAccepted);
+    }
+    this.pendingAccepted = pendingAccepted;
+    const accepted = pendingAccepted;
     this.connections = getOrCreate(
       registry,
       'confab_sync_connections',
@@ -68,6 +83,11 @@ export class SyncMetrics {
           help: 'Incoming updates by result (accepted, refused, deferred until the client syncs, failed) and the guard rule behind it',
           labelNames: ['result', 'rule'] as const,
           registers: [registry],
+          collect() {
+            if (accepted.count === 0) return;
+            this.inc({ result: 'accepted', rule: '' }, accepted.count);
+            accepted.count = 0;
+          },
         }),
     );
     this.storeSeconds = getOrCreate(
@@ -117,6 +137,11 @@ export class SyncMetrics {
           },
         }),
     );
+  }
+
+  /** Counts one accepted update (see acceptedByRegistry). */
+  accepted(): void {
+    this.pendingAccepted.count++;
   }
 
   /** Points the scrape-time gauges at this server (the last started one wins in a shared registry). */

