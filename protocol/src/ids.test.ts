@@ -14,6 +14,9 @@ describe('ids', () => {
   it('writes the milliseconds big-endian in the first 48 bits', () => {
     expect(uuidv7(0x0123_4567_89ab).slice(0, 13)).toBe('01234567-89ab');
     expect(uuidv7(1_700_000_000_000.9).slice(0, 13)).toBe('018bcfe5-6800');
+    // Outside 48 bits the time wraps around, and the id keeps its form.
+    expect(uuidv7(-1).slice(0, 13)).toBe('ffffffff-ffff');
+    expect(uuidv7(2 ** 48 + 5).slice(0, 13)).toBe('00000000-0005');
   });
 
   it('never repeats random bits across the random pool’s refills: 20,000 ids in one millisecond are distinct', () => {

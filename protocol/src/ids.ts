@@ -36,6 +36,9 @@ const POOL_BYTES = 4096;
 let pool = new Uint8Array(0);
 let poolOffset = 0;
 
+/** 48 bits of milliseconds: a time outside them (before 1970, after 10889) wraps around, as bytes would. */
+const TIME_RANGE = 2 ** 48;
+
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /**
@@ -53,7 +56,7 @@ export function uuidv7(nowMs: number = Date.now()): string {
   poolOffset += 10;
   // The milliseconds as 12 hex digits (big-endian, the low 48 bits); then version 7, the variant, 74 random bits.
   // Written straight into the string: a byte array and its hex, joined a byte at a time, allocated about nine times as much.
-  const time = (Math.floor(nowMs) % 2 ** 48).toString(16).padStart(12, '0');
+  const time = (((Math.floor(nowMs) % TIME_RANGE) + TIME_RANGE) % TIME_RANGE).toString(16).padStart(12, '0');
   return `${time.slice(0, 8)}-${time.slice(8)}-${HEX[0x70 | (r[o]! & 0x0f)]}${HEX[r[o + 1]!]}-${HEX[0x80 | (r[o + 2]! & 0x3f)]}${HEX[r[o + 3]!]}-${HEX[r[o + 4]!]}${HEX[r[o + 5]!]}${HEX[r[o + 6]!]}${HEX[r[o + 7]!]}${HEX[r[o + 8]!]}${HEX[r[o + 9]!]}`;
 }
 

@@ -17,14 +17,15 @@ import {
  */
 
 const SUBJECT_ROOT = 'confab';
-const TOKEN = /^[A-Za-z0-9_:-]+$/;
-const PUBLISH_SUBJECT = /^confab(?:\.[A-Za-z0-9_:-]+)+$/;
+const TOKEN_CHARACTER = '[A-Za-z0-9_:-]';
+const TOKEN = new RegExp(`^${TOKEN_CHARACTER}+$`);
+/** `confab` and one or more tokens, in one pass: it is checked for every event. */
+const PUBLISH_SUBJECT = new RegExp(`^${SUBJECT_ROOT}(?:\\.${TOKEN_CHARACTER}+)+$`);
 // Long enough for `sync-<64-char instance id>`; NATS consumer names allow these characters.
 const DURABLE = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Throws (a bug in the caller) unless `subject` is a concrete subject under `confab.`. */
 export function assertPublishSubject(subject: string): void {
-  // `confab` then one or more tokens (TOKEN's characters), checked in one pass: it runs for every event.
   if (!PUBLISH_SUBJECT.test(subject)) {
     throw new TypeError(`bus subject must be confab.<token>[.<token>...] without wildcards, got ${subject}`);
   }

@@ -39,13 +39,9 @@ export class SyncMetrics {
   constructor(registry: Registry) {
     this.registry = registry;
     const sources = (): Sources => sourcesByRegistry.get(registry) ?? {};
-    let pendingAccepted = acceptedByRegistry.get(registry);
-    if (!pendingAccepted) {
-      pendingAccepted = { count: 0 };
-      acceptedByRegistry.set(registry, pendingAccepted);
-    }
-    this.pendingAccepted = pendingAccepted;
-    const accepted = pendingAccepted;
+    const accepted = acceptedByRegistry.get(registry) ?? { count: 0 };
+    acceptedByRegistry.set(registry, accepted);
+    this.pendingAccepted = accepted;
     this.connections = getOrCreate(
       registry,
       'confab_sync_connections',
