@@ -6,7 +6,8 @@ export {
   type SessionVerifierOptions,
 } from './auth-client';
 export { createInProcessBus, type InProcessBus, type InProcessBusOptions } from './bus/inprocess';
-export { createNatsBus, type NatsBus, type NatsBusOptions } from './bus/nats';
+export type { NatsBus, NatsBusOptions } from './bus/nats';
+export { createNatsBus } from './bus/nats-lazy';
 export {
   type BusEvent,
   DEAD_LETTER_PREFIX,

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { createNatsBus } from './bus/nats';
+import { createNatsBus } from './bus/nats-lazy';
 import type { EventBus } from './bus/port';
 import { ConfigError } from './config';
 import { type Database, openDatabase } from './db/database';

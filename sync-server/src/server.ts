@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Database, type EventBus, migrate, type ServiceHandle, type Subscription } from '@confab/platform';
 import { CLOSE, type ErrorCode, errorBody, parseDocumentName } from '@confab/protocol';
-import { Redis as RedisExtension } from '@hocuspocus/extension-redis';
 import { type Extension, Hocuspocus, type WebSocketLike } from '@hocuspocus/server';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -145,8 +144,11 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
   let hocuspocus!: Hocuspocus;
   let presenceRedis: Redis | undefined;
   let presence: Presence;
+  // The Redis client and Hocuspocus's Redis extension are loaded only when REDIS_URL asks for them:
+  // a single instance never holds them in memory.
   if (config.redisUrl) {
-    presenceRedis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+    const { Redis: RedisClient } = await import('ioredis');
+    presenceRedis = new RedisClient(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
     presenceRedis.on('error', (error) => logger.warn({ err: error }, 'redis (presence) error'));
     presence = new RedisPresence(presenceRedis, { prefix: config.redisPrefix, instanceId: config.instanceId, logger });
   } else {
@@ -204,6 +206,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     connections,
   ];
   if (config.redisUrl) {
+    const { Redis: RedisExtension } = await import('@hocuspocus/extension-redis');
     const { host, port, options: redisOptions } = redisOptionsFrom(config.redisUrl);
     extensions.push(
       new RedisExtension({

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
-import pg from 'pg';
 import { SqliteWorker, SqliteWorkerDialect } from './sqlite-worker';
 
 /**
@@ -35,9 +35,20 @@ export interface OpenDatabaseOptions {
 /** Shared by every caller in one process that opens the same file: one connection, one Kysely, one lock. */
 const sqliteHandles = new Map<string, { kysely: Kysely<unknown>; refs: number }>();
 
+/**
+ * The pg driver, loaded the first time a PostgreSQL database is opened: a
+ * process on SQLite (the all-in-one's default) never holds it in memory.
+ * `openDatabase` stays synchronous, so this is a CommonJS require (pg is one).
+ */
+let pgModule: typeof import('pg') | undefined;
+function loadPg(): typeof import('pg') {
+  pgModule ??= createRequire(import.meta.url)('pg') as typeof import('pg');
+  return pgModule;
+}
+
 export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    const pool = new (loadPg().Pool)({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
