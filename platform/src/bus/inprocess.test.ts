@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../db/database';
@@ -258,6 +259,33 @@ describe('in-process bus on SQLite', () => {
     await waitFor(() => seen.length === 1);
     expect(seen).toEqual(['young']);
     await Promise.all([sub.stop(), fresh.stop()]);
+  });
+
+  it('stores a group commit of more events than one statement takes all or not at all', async () => {
+    const database = open(tempDir());
+    const bus = await createInProcessBus({ database, logger });
+    cleanups.push(() => bus.close());
+    // The 70th event breaks its statement (the second of the batch: 64 rows per statement on SQLite).
+    await sql`create trigger refuse_poison before insert on bus_events when new.subject = 'confab.x.poison'
+      begin select raise(abort, 'poison'); end`.execute(database.db);
+    const subjects = Array.from({ length: 70 }, (_, i) => (i === 69 ? 'confab.x.poison' : 'confab.x.y'));
+    // Published in one turn: one group commit takes them all.
+    const results = await Promise.allSettled(subjects.map((subject, i) => bus.publish(subject, { id: `e${i}` })));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    const stored = await busDb(database)
+      .selectFrom('bus_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    expect(Number(stored?.n)).toBe(0);
+
+    // The same batch without the poison is stored whole, once.
+    await sql`drop trigger refuse_poison`.execute(database.db);
+    await Promise.all(subjects.map((_, i) => bus.publish('confab.x.y', { id: `e${i}` })));
+    const after = await busDb(database)
+      .selectFrom('bus_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    expect(Number(after?.n)).toBe(70);
   });
 
   it('rejects a publish when its database is gone, so the caller never believes an event is safe when it is not', async () => {

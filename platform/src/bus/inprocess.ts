@@ -161,9 +161,16 @@ export async function createInProcessBus(options: InProcessBusOptions): Promise<
   }
 
   async function insertEvents(executor: Kysely<BusTables>, items: NewEvent[]): Promise<void> {
-    // PostgreSQL: one statement. SQLite: one per 64 events; if a later one fails, every caller is told,
-    // and the events it publishes again that were stored already are dropped as duplicates (same id).
-    for (const statement of compileEventInserts(items)) await executor.executeQuery(statement);
+    // PostgreSQL: one statement. SQLite: one per 64 events, so a larger batch outside a transaction
+    // gets one of its own: every event of the batch is stored, or none (the callers are all told).
+    const statements = compileEventInserts(items);
+    if (statements.length > 1 && !executor.isTransaction) {
+      await executor.transaction().execute(async (trx) => {
+        for (const statement of statements) await trx.executeQuery(statement);
+      });
+      return;
+    }
+    for (const statement of statements) await executor.executeQuery(statement);
   }
 
   /**
