@@ -10,6 +10,10 @@ const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
   transpilePackages: ['@confab/protocol'],
+  // Server-side rendering takes yjs from node_modules instead of a bundled copy: in the all-in-one
+  // process the sync server has already imported it, and a second copy makes Yjs warn at startup
+  // ("Yjs was already imported"), its constructor checks failing across the two copies.
+  serverExternalPackages: ['yjs'],
   ...(standalone ? { output: 'standalone' as const } : {}),
   async headers() {
     return [

@@ -288,4 +288,11 @@ describe('chatting in real time', () => {
     const me = await alice.evaluate(async () => (await fetch('/api/auth/me')).status);
     expect(me).toBe(401);
   });
+
+  it('serves all of it from one copy of Yjs: the process never warns of a second import', () => {
+    // The rooms above were rendered on the server too; a Yjs bundled into the page's server chunk
+    // would be a second copy beside the sync server's (next.config.ts: serverExternalPackages).
+    expect(app.output()).toContain('Confab is running at');
+    expect(app.output()).not.toContain('Yjs was already imported');
+  });
 });

@@ -36,11 +36,12 @@ function newestMtimeMs(dir: string): number {
   return newest;
 }
 
-/** Rebuilds the client when its build is missing or older than its sources (or the protocol it bundles). */
+/** Rebuilds the client when its build is missing or older than its sources, its configuration or the protocol it bundles. */
 export function ensureFreshClientBuild(): void {
   const buildId = path.join(CLIENT, '.next', 'BUILD_ID');
   const sources = ['app', 'components', 'lib', 'public'].map((d) => path.join(CLIENT, d));
-  const newest = Math.max(...sources.map(newestMtimeMs), newestMtimeMs(path.join(ROOT, 'protocol', 'src')));
+  const files = ['next.config.ts', 'proxy.ts', 'package.json'].map((f) => statSync(path.join(CLIENT, f)).mtimeMs);
+  const newest = Math.max(...sources.map(newestMtimeMs), ...files, newestMtimeMs(path.join(ROOT, 'protocol', 'src')));
   if (existsSync(buildId) && statSync(buildId).mtimeMs > newest) return;
   // Another process (a teammate's `npm start`) may be building the same .next: wait for it, then check again.
   for (let attempt = 0; attempt < 3; attempt++) {
