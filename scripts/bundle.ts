@@ -17,9 +17,24 @@ export async function bundleService(
   workspace: string,
   outfile = path.join(REPO_ROOT, workspace, 'dist', 'main.mjs'),
 ): Promise<string> {
+  return bundleEntry(path.join(REPO_ROOT, workspace, 'src', 'main.ts'), outfile);
+}
+
+/**
+ * Any TypeScript entry bundled the same way (the benchmark runs its server
+ * processes from such a bundle, as the containers run the services). The
+ * outfile must lie inside the repository, so the external packages resolve
+ * from its node_modules. With `splitting`, each dynamic import becomes a chunk
+ * of its own beside the outfile, loaded (with the packages it imports) only
+ * when that import runs.
+ */
+export async function bundleEntry(entry: string, outfile: string, { splitting = false } = {}): Promise<string> {
+  const { name, ext } = path.parse(outfile);
   await build({
-    entryPoints: [path.join(REPO_ROOT, workspace, 'src', 'main.ts')],
-    outfile,
+    entryPoints: [entry],
+    ...(splitting
+      ? { splitting: true, outdir: path.dirname(outfile), entryNames: name, outExtension: { '.js': ext } }
+      : { outfile }),
     bundle: true,
     platform: 'node',
     format: 'esm',

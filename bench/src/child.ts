@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { REPO_DIR } from './results';
 
 /**
- * A forked TypeScript child (through the tsx loader) spoken to over IPC.
+ * A forked child (TypeScript through the tsx loader, or a bundle) spoken to over IPC.
  * The child's stdout goes to our stderr: our stdout carries only JSON lines.
  */
 export class Child<In, Out extends { type: string }> {
@@ -13,7 +13,11 @@ export class Child<In, Out extends { type: string }> {
   private readonly onExit: ((error: Error) => void)[] = [];
 
   constructor(file: string, args: string[] = [], options: { exposeGc?: boolean } = {}) {
-    const execArgv = ['--import', 'tsx', ...(options.exposeGc ? ['--expose-gc'] : [])];
+    // A bundle (.mjs) runs on plain Node; TypeScript through the tsx loader.
+    const execArgv = [
+      ...(file.endsWith('.mjs') ? [] : ['--import', 'tsx']),
+      ...(options.exposeGc ? ['--expose-gc'] : []),
+    ];
     // BENCH_NODE_ARGS=<flags> passes Node flags to every child (e.g. --trace-gc, which NODE_OPTIONS refuses).
     if (process.env.BENCH_NODE_ARGS) execArgv.push(...process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean));
     // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child there (to see where a generator spends);

@@ -7,9 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestPostgres } from '@confab/platform/testing';
+import { bundleEntry } from '../../../scripts/bundle';
 import { Child } from '../child';
 import { LatencyHistogram } from '../histogram';
-import type { Recorder } from '../results';
+import { REPO_DIR, type Recorder } from '../results';
 import {
   type GeneratorChildMessage,
   type GeneratorParentMessage,
@@ -25,7 +26,24 @@ import {
 import { createTokenSigner, type TokenSigner } from './tokens';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SERVER_CHILD = path.join(HERE, 'server-child.ts');
+const SERVER_CHILD_SOURCE = path.join(HERE, 'server-child.ts');
+
+let serverChild: Promise<string> | null = null;
+/**
+ * The server process's program: the server child and everything of Confab it imports bundled into one
+ * plain ES module (a chunk per server kind), as the containers run the services (scripts/bundle.ts), so the servers are measured
+ * without a TypeScript loader in the process (about 5 MB of JS heap and 45 MB of RSS in the sync
+ * server's). Every server kind runs from it, bare Hocuspocus too. BENCH_SERVER_TSX=1 runs the source
+ * through tsx instead: CPU profiles then name Confab's own files.
+ */
+function serverChildFile(): Promise<string> {
+  if (process.env.BENCH_SERVER_TSX === '1') return Promise.resolve(SERVER_CHILD_SOURCE);
+  // Split: a bare Hocuspocus process loads its own server's chunk and packages, none of Confab's.
+  serverChild ??= bundleEntry(SERVER_CHILD_SOURCE, path.join(REPO_DIR, 'bench', '.build', 'server-child.mjs'), {
+    splitting: true,
+  });
+  return serverChild;
+}
 const GENERATOR_CHILD = path.join(HERE, 'generator.ts');
 
 /** p99 above this is "not sustained": a chat line later than this feels late. */
@@ -105,6 +123,7 @@ async function startServer(
   kind: ServerKind,
   signer: TokenSigner | null,
 ): Promise<{ child: ServerChild; url: string; cleanup: () => Promise<void> }> {
+  const program = await serverChildFile();
   const confab = isConfab(kind);
   const dataDir = confab ? fs.mkdtempSync(path.join(os.tmpdir(), 'confab-bench-')) : undefined;
   // A fresh PostgreSQL database per server start, dropped afterwards.
@@ -119,7 +138,7 @@ async function startServer(
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     await postgres?.drop();
   };
-  const child: ServerChild = new Child(SERVER_CHILD, [JSON.stringify(options)], { exposeGc: true });
+  const child: ServerChild = new Child(program, [JSON.stringify(options)], { exposeGc: true });
   try {
     const listening = await child.next('listening', 60_000);
     return { child, url: `ws://127.0.0.1:${listening.port}${listening.path}`, cleanup };

@@ -39,6 +39,14 @@ const num = (v: unknown, digits = 0): string => {
 const ratio = (a: unknown, b: unknown): string =>
   typeof a === 'number' && typeof b === 'number' && b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(2)}×` : '–';
 
+/** A fan-out server's whole process with every client connected (MiB): its idle RSS plus what the connections added. */
+function connectedRssMiB(rows: Line[], server: string): number | undefined {
+  const c = rows.find((l) => l.server === server && l.kind === 'connections');
+  return typeof c?.serverIdleRssMiB === 'number' && typeof c.rssKiBPerConnection === 'number'
+    ? c.serverIdleRssMiB + (c.rssKiBPerConnection * c.connections) / 1024
+    : undefined;
+}
+
 /** The latest run that measured `bench`; a smoke pass only when no quick or full pass ever did (CI runs smoke). */
 function latestRun(lines: Line[], bench: string): { runId: string; lines: Line[] } | null {
   const measured = lines.filter((l) => l.bench === bench);
@@ -120,9 +128,10 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
     const attempts = (s: string) => rows.filter((l) => l.server === s && l.kind === 'step');
     const base = summary('hocuspocus');
     out.push(
-      '| server | max sustained deliveries/s (p99 ≤ 200 ms) | vs bare Hocuspocus | server CPU µs/delivery there | p99 ms there | server RSS per connection | time to connect all | note |',
-      '|---|---:|---:|---:|---:|---:|---:|---|',
+      '| server | max sustained deliveries/s (p99 ≤ 200 ms) | vs bare Hocuspocus | server CPU µs/delivery there | p99 ms there | server RSS per connection | server RSS, all connected (vs bare Hocuspocus) | time to connect all | note |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     );
+    const connectedMiB = (s: string) => connectedRssMiB(rows, s);
     for (const s of servers) {
       const sum = summary(s);
       const err = rows.find((l) => l.server === s && l.kind === 'error');
@@ -136,7 +145,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
               ? 'generator-limited'
               : '';
       out.push(
-        `| ${LABEL[s] ?? s} | ${num(sum?.maxSustainedDeliveriesPerSec)} | ${ratio(sum?.maxSustainedDeliveriesPerSec, base?.maxSustainedDeliveriesPerSec)} | ${num(sum?.atMaxSustained?.serverCpuUsPerDelivery, 1)} | ${num(sum?.atMaxSustained?.p99Ms, 1)} | ${num(conn(s)?.rssKiBPerConnection, 1)} KiB | ${num(conn(s)?.connectAllMs)} ms | ${note} |`,
+        `| ${LABEL[s] ?? s} | ${num(sum?.maxSustainedDeliveriesPerSec)} | ${ratio(sum?.maxSustainedDeliveriesPerSec, base?.maxSustainedDeliveriesPerSec)} | ${num(sum?.atMaxSustained?.serverCpuUsPerDelivery, 1)} | ${num(sum?.atMaxSustained?.p99Ms, 1)} | ${num(conn(s)?.rssKiBPerConnection, 1)} KiB | ${num(connectedMiB(s), 1)} MiB (${ratio(connectedMiB(s), connectedMiB('hocuspocus'))}) | ${num(conn(s)?.connectAllMs)} ms | ${note} |`,
       );
     }
     out.push('');
@@ -598,6 +607,15 @@ function summary(all: Line[]): string {
       const parts = vsBare.map((v) => `${LABEL[v.server] ?? v.server} ${spreadText(v.p99)}`);
       out.push(
         `  - p99 latency as a multiple of bare Hocuspocus's at each load both sustained, median (range): ${parts.join('; ')}.`,
+      );
+    }
+    const memory = SERVER_ORDER.filter((s) => s !== 'hocuspocus' && connectedRssMiB(rows, s) !== undefined).map(
+      (s) =>
+        `${LABEL[s] ?? s} ${num(connectedRssMiB(rows, s), 1)} MiB (${ratio(connectedRssMiB(rows, s), connectedRssMiB(rows, 'hocuspocus'))})`,
+    );
+    if (memory.length > 0 && connectedRssMiB(rows, 'hocuspocus') !== undefined) {
+      out.push(
+        `  - Server RSS with every client connected, as a multiple of bare Hocuspocus's ${num(connectedRssMiB(rows, 'hocuspocus'), 1)} MiB: ${memory.join('; ')}.`,
       );
     }
     const held = heldSummary.get(key);
