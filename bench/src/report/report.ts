@@ -537,7 +537,10 @@ const METHOD = `## How the fan-out is measured
 - **CPU per delivery** = the server process's user+system CPU (\`process.cpuUsage\` over IPC) during the step
   and its drain, divided by the deliveries. This is the fairest server-to-server figure: it does not depend on
   how much CPU the generator left over on a small machine.
-- **Memory** = server RSS and JS heap after a full GC, minus the idle server's, divided by connections or rooms.
+- **Servers** run from a bundle of the benchmark's server program (plain Node, one chunk per server kind, as the
+  container images run the services), not through a TypeScript loader.
+- **Memory** = server RSS and JS heap after a full GC, minus the idle server's, divided by connections or rooms;
+  "RSS, all connected" is the idle server's RSS plus what the connections added: the whole process.
   For rooms, a warm-up set is loaded and closed first, and each figure is taken at rest: from 1 s after the load,
   a full GC every 0.5 s until the heap moves by at most 32 KiB between two (10 s at most). So code compiled on
   the first load and work the load set off (events on their way to the bus) are not counted as the rooms',
