@@ -38,10 +38,12 @@ let serverChild: Promise<string> | null = null;
  */
 function serverChildFile(): Promise<string> {
   if (process.env.BENCH_SERVER_TSX === '1') return Promise.resolve(SERVER_CHILD_SOURCE);
+  if (serverChild) return serverChild;
+  // Chunk names carry content hashes: start from an empty folder so old builds' chunks do not pile up.
+  const dir = path.join(REPO_DIR, 'bench', '.build');
+  fs.rmSync(dir, { recursive: true, force: true });
   // Split: a bare Hocuspocus process loads its own server's chunk and packages, none of Confab's.
-  serverChild ??= bundleEntry(SERVER_CHILD_SOURCE, path.join(REPO_DIR, 'bench', '.build', 'server-child.mjs'), {
-    splitting: true,
-  });
+  serverChild = bundleEntry(SERVER_CHILD_SOURCE, path.join(dir, 'server-child.mjs'), { splitting: true });
   return serverChild;
 }
 const GENERATOR_CHILD = path.join(HERE, 'generator.ts');
