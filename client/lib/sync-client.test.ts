@@ -27,6 +27,12 @@ const server = new Server({
       throw new Error('refused');
     }
   },
+  // As Confab's sync server does (createConfabGuard): an awareness message still queued behind its
+  // connection's close claims nothing. Stock Hocuspocus applies it after it removed the connection's
+  // states, so the user who left shows again as a state no connection owns, and nobody sees them leave.
+  async beforeHandleAwareness({ states, connection, document }) {
+    if (connection && !document.hasConnection(connection)) states.clear();
+  },
   async onAuthenticate({ token, documentName }) {
     const reason = refusals.get(documentName) ?? refusals.get(token);
     if (reason) throw { reason };

@@ -184,6 +184,32 @@ describe('presence entries belong to the connection that introduced them', () =>
     await waitFor(() => !presenceOf(alice).has(bobId), { message: 'bob to leave' });
   });
 
+  it('ignores an awareness message handled after its connection closed, so the tab that left does not come back as a ghost', async () => {
+    const name = room();
+    const alice = await present(t, name, 'alice');
+    const bob = await present(t, name, 'bob');
+    const bobId = bob.doc.clientID;
+    await waitFor(() => userOf(alice, bobId) === 'bob');
+    const document = t.server.hocuspocus.documents.get(name);
+    const stale = document?.getConnections().find((c) => c.context.userId === 'bob');
+    if (!document || !stale) throw new Error('bob is connected to the loaded room');
+
+    bob.destroy();
+    await waitFor(() => !presenceOf(alice).has(bobId), { message: 'bob to leave' });
+    // Hocuspocus handles a connection's messages one after another, awaiting the hooks of each, so
+    // one can still be handled after the socket closed: the tab's last presence change, here.
+    stale.handleMessage(
+      awarenessFrame(name, [
+        { clientId: bobId, clock: HUGE_CLOCK, state: { user: { id: 'bob', displayName: 'bob' } } },
+      ]),
+    );
+    await stale.waitForPendingMessages();
+    expect(document.awareness.getStates().has(bobId)).toBe(false);
+    const carol = await present(t, name, 'carol');
+    await fence(carol, alice, 'carol');
+    expect(presenceOf(alice).has(bobId)).toBe(false);
+  });
+
   it('does not let another user take over a client id while its tab is away', async () => {
     const name = room();
     const alice = await present(t, name, 'alice');
