@@ -388,11 +388,14 @@ export function runBusContract(name: string, setup: () => Promise<BusContractHar
         handledBy.set(d.event.id, [...(handledBy.get(d.event.id) ?? []), who]);
         await sleep(15);
       };
-      const subs: Subscription[] = [
-        await b1.subscribe({ durable: t, subjects: [`confab.${t}.>`], concurrency: 4, handler: handler(1) }),
-        await b2.subscribe({ durable: t, subjects: [`confab.${t}.>`], concurrency: 4, handler: handler(2) }),
-      ];
+      // Published before anyone subscribes, so both subscribers find more work than one can take: published
+      // one by one to running subscribers, on a loaded machine each publish could take longer than a
+      // subscriber's free slot, and the first one woken would handle every event.
       for (let n = 0; n < 40; n++) await (n % 2 ? b1 : b2).publish(`confab.${t}.x`, { id: `${t}-${n}` });
+      const subs: Subscription[] = await Promise.all([
+        b1.subscribe({ durable: t, subjects: [`confab.${t}.>`], concurrency: 4, handler: handler(1) }),
+        b2.subscribe({ durable: t, subjects: [`confab.${t}.>`], concurrency: 4, handler: handler(2) }),
+      ]);
       await waitFor(() => handledBy.size === 40, WAIT);
       await sleep(200);
       const all = [...handledBy.values()];
