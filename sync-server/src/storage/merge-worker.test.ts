@@ -1,3 +1,4 @@
+import { waitFor } from '@confab/platform/testing';
 import { appendMessage, deleteMessage, type MessageId, readMessages, type UserId } from '@confab/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -87,6 +88,20 @@ describe('MergeWorker', () => {
     const [ma, mb] = await Promise.all([w.merge(a.snapshot, a.log), w.merge(null, b.updates)]);
     expect(textsOf(ma)).toHaveLength(50);
     expect(textsOf(mb)).toHaveLength(70);
+  });
+
+  it('ends its thread once no merge came for a while, and starts a new one for the next merge', async () => {
+    const w = new MergeWorker(100);
+    workers.push(w);
+    expect(w.threadRunning).toBe(false);
+    const a = room(30, 10);
+    expect(textsOf(await w.merge(a.snapshot, a.log))).toHaveLength(30);
+    expect(w.threadRunning).toBe(true);
+    await waitFor(() => !w.threadRunning, { message: 'the idle thread to end', timeoutMs: 5000, intervalMs: 0 });
+    // Right away, while the old thread is still exiting: its exit must not fail the new thread's merge.
+    const b = room(40, 0);
+    expect(textsOf(await w.merge(null, b.updates))).toHaveLength(40);
+    expect(w.threadRunning).toBe(true);
   });
 
   it('refuses merges once closed', async () => {
