@@ -1,6 +1,7 @@
 import type { afterUnloadDocumentPayload, Extension, onLoadDocumentPayload } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
+import { ROWS_PER_TRANSACTION } from '../storage/merge-worker';
 import type { PendingEvent, SyncStore } from '../storage/sync-store';
 import { CloseError, TRY_AGAIN_LATER } from './context';
 import type { SyncMetrics } from './metrics';
@@ -44,14 +45,14 @@ export interface PersistenceOptions {
   liveCompactionMaxBytes?: number;
 }
 
-/** Log rows applied per Yjs transaction while loading (one transaction each would multiply Yjs's per-transaction cleanup). */
-const LOG_ROWS_PER_TRANSACTION = 256;
-
-/** Applies log rows in transactions of LOG_ROWS_PER_TRANSACTION, one step each. */
+/**
+ * Applies log rows in transactions of ROWS_PER_TRANSACTION, one step each (one transaction per row would
+ * multiply Yjs's per-transaction cleanup; one for all is quadratic in a run of one client's rows).
+ */
 function* applyLog(document: Y.Doc, updates: readonly Uint8Array[]): Generator<void> {
-  for (let i = 0; i < updates.length; i += LOG_ROWS_PER_TRANSACTION) {
+  for (let i = 0; i < updates.length; i += ROWS_PER_TRANSACTION) {
     document.transact(() => {
-      for (const update of updates.slice(i, i + LOG_ROWS_PER_TRANSACTION)) Y.applyUpdate(document, update);
+      for (const update of updates.slice(i, i + ROWS_PER_TRANSACTION)) Y.applyUpdate(document, update);
     });
     yield;
   }
