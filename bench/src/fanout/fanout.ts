@@ -632,6 +632,7 @@ export async function runRoomMemory(kind: ServerKind, plan: FanoutPlan, record: 
       loadedDocuments: after.loadedDocuments - idle.loadedDocuments,
       loadedDocumentsAfterLeft: left.loadedDocuments - idle.loadedDocuments,
       heapKiBPerRoomLeft: perRoomKiB(left.heapUsedBytes - idle.heapUsedBytes),
+      rssKiBPerRoomLeft: perRoomKiB(left.rssBytes - idle.rssBytes),
     });
   } finally {
     await leave();

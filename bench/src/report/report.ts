@@ -340,11 +340,12 @@ function roomsSection(all: Line[], fanoutRunId: string): string {
   const out = ['### Memory per loaded room', ''];
   if (own && own.runId !== fanoutRunId) out.push(runHeader(own.lines, 'These figures'), '');
   const left = rooms.some((l) => typeof l.heapKiBPerRoomLeft === 'number');
+  const rssLeft = rooms.some((l) => typeof l.rssKiBPerRoomLeft === 'number');
   out.push(
     `${num(first.rooms)} rooms, one client each, each sent ${num(first.messagesPerRoom)} messages as one update (${num(first.updateBytesPerRoom)} bytes); server memory after a full GC once the heap has stopped moving (at least 1 s after the load), minus the server's, likewise at rest, after a warm-up load of as many rooms that were then closed${left ? '. Then the clients leave; once the server holds no more documents than before the load, the same measure again shows what an idle, unloaded room still costs' : ''}:`,
     '',
-    `| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |${left ? ' documents held after the clients left | JS heap per room after the clients left |' : ''}`,
-    `|---|---:|---:|---:|${left ? '---:|---:|' : ''}`,
+    `| server | RSS per loaded room | JS heap per loaded room | vs bare Hocuspocus (heap) |${left ? ' documents held after the clients left | JS heap per room after the clients left |' : ''}${rssLeft ? ' RSS per room after the clients left |' : ''}`,
+    `|---|---:|---:|---:|${left ? '---:|---:|' : ''}${rssLeft ? '---:|' : ''}`,
   );
   const hp = rooms.find((l) => l.server === 'hocuspocus');
   for (const s of SERVER_ORDER) {
@@ -353,8 +354,9 @@ function roomsSection(all: Line[], fanoutRunId: string): string {
     const leftCells = left
       ? ` ${num(l.loadedDocumentsAfterLeft)} of ${num(l.loadedDocuments)} | ${num(l.heapKiBPerRoomLeft)} KiB |`
       : '';
+    const rssLeftCell = rssLeft ? ` ${num(l.rssKiBPerRoomLeft)} KiB |` : '';
     out.push(
-      `| ${LABEL[s] ?? s} | ${num(l.rssKiBPerLoadedRoom)} KiB | ${num(l.heapKiBPerLoadedRoom)} KiB | ${ratio(l.heapKiBPerLoadedRoom, hp?.heapKiBPerLoadedRoom)} |${leftCells}`,
+      `| ${LABEL[s] ?? s} | ${num(l.rssKiBPerLoadedRoom)} KiB | ${num(l.heapKiBPerLoadedRoom)} KiB | ${ratio(l.heapKiBPerLoadedRoom, hp?.heapKiBPerLoadedRoom)} |${leftCells}${rssLeftCell}`,
     );
   }
   const errors = own?.lines.filter((l) => l.bench === 'rooms' && l.kind === 'error') ?? [];
@@ -545,8 +547,10 @@ const METHOD = `## How the fan-out is measured
   a full GC every 0.5 s until the heap moves by at most 32 KiB between two (10 s at most). So code compiled on
   the first load and work the load set off (events on their way to the bus) are not counted as the rooms',
   however busy the machine.
-  RSS is coarse (allocator high-water marks, SQLite's page cache, which fills up to its 2 MiB bound); the heap is
-  the steadier per-room figure.
+  RSS is coarse: allocator high-water marks, SQLite's page cache (up to its 2 MiB bound), on SQLite the storage
+  thread's own heap (the main thread's collection does not reach it), and the heap V8 grew to during the load,
+  which it keeps for a while after a full GC. Where the RSS per room after the clients left is about the RSS per
+  loaded room, the rooms were not what held it. The heap is the steadier per-room figure.
 
 ### Reading the Confab figures
 
