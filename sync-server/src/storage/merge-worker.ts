@@ -102,7 +102,9 @@ export class MergeWorker {
 
   /**
    * `maxHeapMb` bounds the thread's old generation (Node's `resourceLimits`): a merge that needs more
-   * fails, the thread ends and the process goes on. Default: V8's own limit.
+   * fails and the thread ends while the process goes on (a 40,000-message room under an 8 MB bound did).
+   * Not a guarantee: one huge allocation past the bound can still abort the whole process, as the fold
+   * in one transaction did under 128 MB. Default: V8's own limit.
    */
   constructor(
     private readonly idleMs = MERGE_WORKER_IDLE_MS,
