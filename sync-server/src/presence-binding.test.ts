@@ -70,6 +70,15 @@ async function fence(from: TestClient, to: TestClient, user: string): Promise<vo
   });
 }
 
+/** Alice and Bob present in the room, once Alice sees Bob. */
+async function aliceSeesBob(t: TestServer, name: string) {
+  const alice = await present(t, name, 'alice');
+  const bob = await present(t, name, 'bob');
+  const bobId = bob.doc.clientID;
+  await waitFor(() => userOf(alice, bobId) === 'bob', { message: 'alice to see bob' });
+  return { alice, bob, bobId };
+}
+
 describe('presence entries belong to the connection that introduced them', () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -163,10 +172,7 @@ describe('presence entries belong to the connection that introduced them', () =>
 
   it('lets a tab that reconnects keep its client id once the old connection closed, and then leave again', async () => {
     const name = room();
-    const alice = await present(t, name, 'alice');
-    const bob = await present(t, name, 'bob');
-    const bobId = bob.doc.clientID;
-    await waitFor(() => userOf(alice, bobId) === 'bob');
+    const { alice, bob, bobId } = await aliceSeesBob(t, name);
 
     const socket = bob.provider.configuration.websocketProvider;
     socket.disconnect();
@@ -186,10 +192,7 @@ describe('presence entries belong to the connection that introduced them', () =>
 
   it('ignores an awareness message handled after its connection closed, so the tab that left does not come back as a ghost', async () => {
     const name = room();
-    const alice = await present(t, name, 'alice');
-    const bob = await present(t, name, 'bob');
-    const bobId = bob.doc.clientID;
-    await waitFor(() => userOf(alice, bobId) === 'bob');
+    const { alice, bob, bobId } = await aliceSeesBob(t, name);
     const document = t.server.hocuspocus.documents.get(name);
     const stale = document?.getConnections().find((c) => c.context.userId === 'bob');
     if (!document || !stale) throw new Error('bob is connected to the loaded room');
@@ -212,11 +215,8 @@ describe('presence entries belong to the connection that introduced them', () =>
 
   it('does not let another user take over a client id while its tab is away', async () => {
     const name = room();
-    const alice = await present(t, name, 'alice');
-    const bob = await present(t, name, 'bob');
+    const { alice, bob, bobId } = await aliceSeesBob(t, name);
     const attacker = await present(t, name, 'mallory');
-    const bobId = bob.doc.clientID;
-    await waitFor(() => userOf(alice, bobId) === 'bob');
 
     const socket = bob.provider.configuration.websocketProvider;
     socket.disconnect();

@@ -107,16 +107,12 @@ describe('MergeWorker', () => {
   it('folds a long run of one client’s messages within a bounded heap, on either thread', async () => {
     // One client, 20,000 messages in a row (a bot, a user's offline backlog): in one Yjs transaction the fold
     // needed 2.7 GB of heap (quadratic); ROWS_PER_TRANSACTION at a time, a few MB.
-    const doc = new Y.Doc();
-    const updates: Uint8Array[] = [];
-    doc.on('update', (update: Uint8Array) => updates.push(update));
-    const messages = doc.getArray('messages');
-    for (let i = 0; i < 20_000; i++) messages.push([{ id: `m${i}`, author: 'bot', text: `notice ${i}`, createdAt: i }]);
+    const { updates } = room(20_000, 0);
     const w = new MergeWorker(MERGE_WORKER_IDLE_MS, { maxHeapMb: 128 });
     workers.push(w);
     const texts = textsOf(await w.merge(null, updates));
     expect(texts).toHaveLength(20_000);
-    expect(texts.at(-1)).toBe('notice 19999');
+    expect(texts.at(-1)).toBe('message number 19999');
     expect(textsOf(await mergeInline(null, updates))).toEqual(texts);
   });
 
