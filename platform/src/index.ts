@@ -36,7 +36,7 @@ export { type GroupCommitOptions, groupCommit } from './db/group-commit';
 export { InsertCompiler } from './db/insert-compiler';
 export { PgArrayInsert, type PgArrayInsertOptions, type RowInserts } from './db/pg-array-insert';
 export { onePerTable, PG_MAX_PARAMETERS, pgSingleStatement } from './db/pg-statement';
-export { sqliteBatch } from './db/sqlite';
+export { sqliteBatch } from './db/sqlite-worker';
 export {
   assertOrigin,
   bearerToken,

@@ -346,7 +346,7 @@ function heldLoads(all: Line[]): { text: string; summary: Map<string, string> } 
         );
       }
       if (ratios.length > 0 && bare !== undefined) {
-        const line = `server RSS with every client connected in the held-load run, as a multiple of bare Hocuspocus's ${num(bare, 1)} MiB: ${ratios.join('; ')}`;
+        const line = `Server RSS with every client connected in the held-load run, as a multiple of bare Hocuspocus's ${num(bare, 1)} MiB: ${ratios.join('; ')}`;
         summary.set(key, summary.has(key) ? `${summary.get(key)}.\n  - ${line}` : line);
       }
     }
@@ -577,8 +577,8 @@ const METHOD = `## How the fan-out is measured
   a full GC every 0.5 s until the heap moves by at most 32 KiB between two (10 s at most). So code compiled on
   the first load and work the load set off (events on their way to the bus) are not counted as the rooms',
   however busy the machine.
-  RSS is coarse: allocator high-water marks, SQLite's page cache (up to its 2 MiB bound), a compaction's merge
-  thread while it runs (its own heap, which the main thread's collection does not reach), and the heap V8 grew to during the load,
+  RSS is coarse: allocator high-water marks, SQLite's page cache (up to its 2 MiB bound), on SQLite the storage
+  thread's own heap (the main thread's collection does not reach it), and the heap V8 grew to during the load,
   which it keeps for a while after a full GC. Where the RSS per room after the clients left is about the RSS per
   loaded room, the rooms were not what held it. The heap is the steadier per-room figure.
 
@@ -588,9 +588,9 @@ Confab acknowledges an update only once it is in the database (CONTRACT: an ackn
 \`kill -9\`), and each accepted message also becomes a durable bus event. Stock Hocuspocus and y-websocket
 acknowledge (or relay) from memory and store later, or never. So per message Confab does more: the guard checks
 the update, it is applied and broadcast at once, and its log row and its event are written in one transaction
-(appends that queue up behind a running commit share the next one: group commit; on SQLite the commit's fsync
-runs on libuv's thread pool, so it does not stop the event loop); only then is the sender acknowledged (the token is
-checked once per connection, not per message). Its server CPU per delivery (every thread of the process)
+(appends that queue up behind a running commit share the next one: group commit; the SQLite connection lives in
+a worker thread, so the commit does not stop the event loop); only then is the sender acknowledged (the token is
+checked once per connection, not per message). Its server CPU per delivery (main thread and the SQLite thread)
 at equal load shows that work; its "server cores busy" next to its latency in the step tables shows whether a
 saturated step ran out of CPU (cores near 1: on this 2-core machine the load generator needs the other core) or
 waited for commits (cores low, latency high), and the SQLite

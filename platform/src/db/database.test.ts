@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from './database';
-import { sqliteBatch } from './sqlite';
+import { sqliteBatch } from './sqlite-worker';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -74,13 +74,12 @@ describe('openDatabase on SQLite', () => {
     expect(await b.ping()).toBe(false);
   });
 
-  it('writes in WAL mode, SQLite syncing at checkpoints (NORMAL) and the connection after every commit', async () => {
+  it('writes in WAL mode with full synchronous commits', async () => {
     const database = openDatabase<Tables>({ dataDir: tempDir() });
     const mode = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(database.db);
     const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(database.db);
     expect(mode.rows[0]?.journal_mode).toBe('wal');
-    // NORMAL: the commit's own fsync is the connection's fdatasync off the loop (sqlite.test.ts).
-    expect(sync.rows[0]?.synchronous).toBe(1);
+    expect(sync.rows[0]?.synchronous).toBe(2);
     await database.close();
   });
 

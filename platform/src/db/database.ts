@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
-import { SqliteConnection, SqliteDurableDialect } from './sqlite';
+import { SqliteWorker, SqliteWorkerDialect } from './sqlite-worker';
 
 /**
  * One way to open the database every service uses: PostgreSQL when a
@@ -72,14 +72,13 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   let handle = file === ':memory:' ? undefined : sqliteHandles.get(location);
   if (!handle) {
     if (location !== ':memory:') fs.mkdirSync(path.dirname(location), { recursive: true });
-    // One better-sqlite3 connection on the event loop (sqlite.ts): WAL, synchronous=NORMAL, and every
-    // commit answered only once an fdatasync of the WAL (on libuv's thread pool) has put it on disk, so
-    // acknowledged writes survive power loss as with FULL while no commit's fsync blocks the loop.
-    // That matters here: a server that loses acknowledged writes refuses the clients that still hold them.
+    // The connection lives in a worker thread (sqlite-worker.ts), so no statement and no commit's fsync
+    // ever blocks the event loop. It opens with WAL and synchronous=FULL: NORMAL is durable against
+    // process crashes (kill -9) in WAL mode; FULL adds power-loss safety, which matters here: a server
+    // that loses acknowledged writes refuses the clients that still hold them.
     // ONE Kysely instance per file: its connection mutex is what keeps one caller's statements out of
-    // another's open transaction on the single SQLite connection, and anyone's reads out of a commit
-    // that is not yet durable.
-    const kysely = new Kysely<unknown>({ dialect: new SqliteDurableDialect(new SqliteConnection(location)) });
+    // another's open transaction on the single SQLite connection.
+    const kysely = new Kysely<unknown>({ dialect: new SqliteWorkerDialect(new SqliteWorker(location)) });
     handle = { kysely, refs: 0 };
     if (location !== ':memory:') sqliteHandles.set(location, handle);
   }
@@ -103,7 +102,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
       shared.refs--;
       if (shared.refs === 0) {
         sqliteHandles.delete(location);
-        // Destroying Kysely closes the connection (SQLite checkpoints the WAL into the file).
+        // Destroying Kysely closes the connection and ends its worker thread.
         await shared.kysely.destroy();
       }
     },

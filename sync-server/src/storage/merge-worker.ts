@@ -45,7 +45,8 @@ export const mergeInline: UpdateMerger = async (snapshot, updates) => {
 };
 
 /**
- * The thread's whole program, plain CommonJS evaluated in the thread, with the same `yjs` the server uses. One message in, one
+ * The thread's whole program, plain CommonJS evaluated in the thread (as the
+ * SQLite worker's), with the same `yjs` the server uses. One message in, one
  * out: `{ id, packed, lengths }` (every update back to back in one transferred
  * buffer) answered by `{ id, state }` (transferred) or `{ id, error }`.
  */

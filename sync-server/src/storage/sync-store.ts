@@ -129,7 +129,7 @@ const DEFAULT_MAX_BATCH_UPDATES = 500;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * At 800 updates/s (rooms of 50 at 40,000 deliveries/s) a commit started for nearly every update:
- * each its fsync, its ~12 page writes and (then) a round trip to the SQLite thread, which took CPU from the
+ * each its fsync, its ~12 page writes and a round trip to the SQLite thread, which took CPU from the
  * event loop on a 2-core machine. At most one commit per 4 ms cut that; one per 12 ms cut the server's
  * CPU per delivery by another ~10% (rooms of 10 at 20,000 deliveries/s, 16 interleaved steps; 25 ms
  * did no better). Under such a stream an acknowledgement waits up to 12 ms more; relaying never waits.
@@ -324,7 +324,7 @@ export class KyselySyncStore implements SyncStore {
     const steps = this.writeSteps(rows, events, deletedIds, now);
     const compiled = !this.beforeAppendCommit && steps.every(isCompiled) ? steps.filter(isCompiled) : null;
     if (compiled && this.kind === 'sqlite') {
-      // One transaction in one call, answered once the commit is on disk.
+      // Run by the SQLite thread as one transaction in one round trip.
       await this.db.executeQuery(sqliteBatch(compiled));
     } else if (
       compiled &&
