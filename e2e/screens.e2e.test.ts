@@ -71,6 +71,44 @@ describe.each([
   });
 });
 
+describe('on a touch phone', () => {
+  it('starts a new line on Enter, sends with the Send button and keeps the keyboard up', async () => {
+    const context = await browser.newContext({
+      baseURL: app.url,
+      viewport: { width: 360, height: 740 },
+      hasTouch: true,
+    });
+    context.setDefaultTimeout(20_000);
+    const page = await context.newPage();
+    current = page;
+    await signUp(page, 'Tess Touch');
+    await createRoom(page, 'Thumbs');
+    await waitForSynced(page);
+    const box = page.getByLabel('Message', { exact: true });
+    await expect(box.getAttribute('placeholder')).resolves.toBe('Write a message');
+    await box.tap();
+    await page.keyboard.type('first line');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('second line');
+    // Enter sent nothing: the text box holds both lines.
+    await expect(box.inputValue()).resolves.toBe('first line\nsecond line');
+    expect(await page.getByRole('log', { name: 'Messages' }).locator('article').count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Send' }).tap();
+    const sent = page.getByRole('log', { name: 'Messages' }).locator('article', { hasText: 'second line' });
+    await sent.waitFor();
+    await expect(sent.textContent()).resolves.toContain('first line');
+    await expect(box.inputValue()).resolves.toBe('');
+    await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('composer');
+
+    // Ctrl+Enter still sends (a phone with a hardware keyboard).
+    await page.keyboard.type('from a keyboard');
+    await page.keyboard.press('Control+Enter');
+    await page.getByRole('log', { name: 'Messages' }).locator('article', { hasText: 'from a keyboard' }).waitFor();
+    await context.close();
+  });
+});
+
 describe('profile', () => {
   it('saves the display name and the notification preferences, which survive a reload', async () => {
     const context = await newUserContext(browser, app.url);

@@ -21,6 +21,15 @@ const TYPING_IDLE_MS = 3000;
 /** Drafts are saved (a Yjs update of the user document, stored by the server) at most this often while typing. */
 const DRAFT_SAVE_DELAY_MS = 500;
 
+const PLACEHOLDER = 'Write a message (Enter sends, Shift+Enter for a new line)';
+const SHORT_PLACEHOLDER = 'Write a message';
+const NARROW = '(max-width: 560px)';
+
+/** Whether Enter adds a line instead of sending: the device's main pointer is a finger. */
+function enterStartsNewLine(): boolean {
+  return typeof window !== 'undefined' && window.matchMedia?.('(pointer: coarse)').matches === true;
+}
+
 export function Composer({
   members,
   nameOf,
@@ -34,6 +43,11 @@ export function Composer({
   onCancel,
 }: Props) {
   const [text, setText] = useState(initialDraft);
+  const [placeholder, setPlaceholder] = useState(PLACEHOLDER);
+  // Set after mount (the server renders the long one): the keys a phone's keyboard has, and no room for the long one.
+  useEffect(() => {
+    if (enterStartsNewLine() || window.matchMedia?.(NARROW).matches) setPlaceholder(SHORT_PLACEHOLDER);
+  }, []);
   const [caret, setCaret] = useState(0);
   const [selected, setSelected] = useState(0);
   const area = useRef<HTMLTextAreaElement>(null);
@@ -155,6 +169,9 @@ export function Composer({
       return;
     }
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      // On a touch screen the keyboard's return key starts a new line (as in the phone's own messaging
+      // apps: there is no Shift to hold) and the Send button sends; Ctrl/⌘+Enter still sends.
+      if (enterStartsNewLine() && !event.ctrlKey && !event.metaKey) return;
       event.preventDefault();
       submit();
     }
@@ -213,13 +230,14 @@ export function Composer({
           rows={1}
           value={text}
           maxLength={MAX_TEXT_CHARS}
-          placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
+          placeholder={placeholder}
           onChange={(e) => change(e.target.value, e.target.selectionStart)}
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           onKeyDown={keyDown}
           onBlur={stopTyping}
         />
-        <button type="submit" className="primary">
+        {/* Pressing Send leaves the focus in the text box, so a phone's keyboard stays open for the next message. */}
+        <button type="submit" className="primary" onMouseDown={(e) => e.preventDefault()}>
           {editing ? 'Save' : 'Send'}
         </button>
       </form>
