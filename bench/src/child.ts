@@ -12,11 +12,12 @@ export class Child<In, Out extends { type: string }> {
   private exited: Error | null = null;
   private readonly onExit: ((error: Error) => void)[] = [];
 
-  constructor(file: string, args: string[] = [], options: { exposeGc?: boolean } = {}) {
+  constructor(file: string, args: string[] = [], options: { exposeGc?: boolean; extraArgs?: string[] } = {}) {
     // A bundle (.mjs) runs on plain Node; TypeScript through the tsx loader.
     const execArgv = [
       ...(file.endsWith('.mjs') ? [] : ['--import', 'tsx']),
       ...(options.exposeGc ? ['--expose-gc'] : []),
+      ...(options.extraArgs ?? []),
     ];
     // BENCH_NODE_ARGS=<flags> passes Node flags to every child (e.g. --trace-gc, which NODE_OPTIONS refuses).
     if (process.env.BENCH_NODE_ARGS) execArgv.push(...process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean));

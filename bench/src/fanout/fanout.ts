@@ -140,7 +140,10 @@ async function startServer(
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     await postgres?.drop();
   };
-  const child: ServerChild = new Child(program, [JSON.stringify(options)], { exposeGc: true });
+  // BENCH_CONFAB_NODE_ARGS=<flags>: Node flags for Confab's server processes only (an A/B of a V8 setting against
+  // bare Hocuspocus on its defaults, e.g. --max-semi-space-size=16).
+  const extraArgs = confab ? (process.env.BENCH_CONFAB_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const child: ServerChild = new Child(program, [JSON.stringify(options)], { exposeGc: true, extraArgs });
   try {
     const listening = await child.next('listening', 60_000);
     return { child, url: `ws://127.0.0.1:${listening.port}${listening.path}`, cleanup };
