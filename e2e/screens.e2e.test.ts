@@ -41,7 +41,7 @@ describe.each([
   { label: 'desktop', viewport: { width: 1280, height: 800 } },
   { label: 'phone', viewport: { width: 360, height: 740 } },
 ])('main screens on $label', ({ label, viewport }) => {
-  it('have no critical accessibility violations', async () => {
+  it('have no critical accessibility violations, and a short room keeps its messages by the composer', async () => {
     const context = await newUserContext(browser, app.url, viewport);
     const page = await context.newPage();
     current = page;
@@ -58,6 +58,13 @@ describe.each([
     await send(page, 'A message with **bold**, *italic*, `code` and https://example.org');
     await send(page, 'A second message\nwith two lines');
     await page.getByText('with two lines').waitFor();
+    // A short room's messages sit at the bottom of the log, next to the composer, not under the header.
+    const log = page.getByRole('log', { name: 'Messages' });
+    const gapBelowLast = async () => {
+      const [box, last] = await Promise.all([log.boundingBox(), log.locator('article').last().boundingBox()]);
+      return box && last ? box.y + box.height - (last.y + last.height) : Number.NaN;
+    };
+    await expect.poll(gapBelowLast).toBeLessThan(60);
     await checkScreen(page, `room-${label}`);
     await page.getByRole('button', { name: 'Settings' }).click();
     await checkScreen(page, `room-settings-${label}`);

@@ -335,7 +335,7 @@ function RoomView({ roomId }: { roomId: string }) {
           tabIndex={0}
         >
           {rows.length === 0 && status.kind !== 'loading' && <p className="page muted">No messages yet. Say hello!</p>}
-          <div style={{ height: virtualizer.getTotalSize(), position: 'relative', width: '100%' }}>
+          <div className="messages-list" style={{ height: virtualizer.getTotalSize() }}>
             {virtualizer.getVirtualItems().map((item) => {
               const row = rows[item.index]!;
               return (
