@@ -41,7 +41,7 @@ describe.each([
   { label: 'desktop', viewport: { width: 1280, height: 800 } },
   { label: 'phone', viewport: { width: 360, height: 740 } },
 ])('main screens on $label', ({ label, viewport }) => {
-  it('have no critical accessibility violations, and a short room keeps its messages by the composer', async () => {
+  it('have no critical accessibility violations and lay out as a chat app should', async () => {
     const context = await newUserContext(browser, app.url, viewport);
     const page = await context.newPage();
     current = page;
@@ -65,6 +65,9 @@ describe.each([
       return box && last ? box.y + box.height - (last.y + last.height) : Number.NaN;
     };
     await expect.poll(gapBelowLast).toBeLessThan(60);
+    // "1 online" stays on one line beside a long room name.
+    const pill = page.getByRole('status').filter({ hasText: 'online' });
+    expect((await pill.boundingBox())?.height).toBeLessThan(24);
     await checkScreen(page, `room-${label}`);
     await page.getByRole('button', { name: 'Settings' }).click();
     await checkScreen(page, `room-settings-${label}`);
@@ -73,6 +76,10 @@ describe.each([
     await checkScreen(page, `chat-${label}`);
     await page.goto('/profile');
     await page.getByRole('heading', { name: 'Devices and sessions' }).waitFor();
+    // The device by name, not its user-agent string (which stays in the tooltip).
+    const device = page.locator('.sessions li span[title]').first();
+    await expect(device.textContent()).resolves.toMatch(/^Chrome on Linux \(this device\)/);
+    await expect(device.getAttribute('title')).resolves.toContain('Mozilla/5.0');
     await checkScreen(page, `profile-${label}`);
     await context.close();
   });

@@ -2,6 +2,7 @@
 
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { describeFailure, type NotificationPreferences, type NotifyLevel, type SessionInfo } from '../lib/api';
+import { deviceName } from '../lib/device-name';
 import { useApp } from './AppProvider';
 import { ThemeToggle } from './Shell';
 
@@ -148,8 +149,8 @@ export function Profile() {
           <ul className="sessions">
             {sessions.map((s) => (
               <li key={s.id}>
-                <span>
-                  {s.userAgent ?? 'Unknown device'}
+                <span title={s.userAgent ?? undefined}>
+                  {deviceName(s.userAgent) ?? s.userAgent ?? 'Unknown device'}
                   {s.current && <strong> (this device)</strong>}
                   <br />
                   <span className="muted">
