@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { announceListening } from '@confab/platform/listening';
 import next from 'next';
+import { CLIENT_DIR } from './build-state';
 
 /**
  * The hand-off to the all-in-one process: the Next.js app behind a request
@@ -20,7 +21,7 @@ export interface ClientService {
   stop(): Promise<void>;
 }
 
-export const CLIENT_DIR = path.dirname(fileURLToPath(import.meta.url));
+export { CLIENT_DIR };
 
 /** True when `dir` holds a production build that `next start` can serve. */
 export function hasProductionBuild(dir: string = CLIENT_DIR): boolean {

@@ -1,13 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { hasProductionBuild } from '@confab/client';
+import { productionBuildState } from '@confab/client/build-state';
 import { ConfigError } from '@confab/platform';
 import { startConfab } from './app';
 
 // The first `npm start` on a fresh clone builds the web app (about a minute);
-// later starts reuse the build. CONFAB_CLIENT=dev or off skips it.
+// later starts reuse the build until its sources change (a `git pull`), when
+// it is built again. CONFAB_CLIENT=dev or off skips it.
 const clientMode = process.env.CONFAB_CLIENT || 'prod';
-if (clientMode === 'prod' && !hasProductionBuild()) {
-  process.stderr.write('confab: building the web app once (npm run build -w client)...\n');
+const buildState = clientMode === 'prod' ? productionBuildState() : 'fresh';
+if (buildState !== 'fresh') {
+  process.stderr.write(
+    buildState === 'missing'
+      ? 'confab: building the web app once (npm run build -w client)...\n'
+      : 'confab: the web app changed since its last build; building it again (npm run build -w client)...\n',
+  );
   const build = spawnSync('npm', ['run', 'build', '-w', '@confab/client'], {
     cwd: new URL('../..', import.meta.url),
     stdio: 'inherit',

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
  * suite never tests yesterday's bundle.
  */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLIENT = path.join(ROOT, 'client');
 
 export interface RunningApp {
   url: string;
@@ -22,27 +21,14 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+import { productionBuildState } from '@confab/client/build-state';
 import { freePort } from '@confab/platform/testing';
 
 export { freePort };
 
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name === '.next' || entry.name.endsWith('.test.ts')) continue;
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
 /** Rebuilds the client when its build is missing or older than its sources, its configuration or the protocol it bundles. */
 export function ensureFreshClientBuild(): void {
-  const buildId = path.join(CLIENT, '.next', 'BUILD_ID');
-  const sources = ['app', 'components', 'lib', 'public'].map((d) => path.join(CLIENT, d));
-  const files = ['next.config.ts', 'proxy.ts', 'package.json'].map((f) => statSync(path.join(CLIENT, f)).mtimeMs);
-  const newest = Math.max(...sources.map(newestMtimeMs), ...files, newestMtimeMs(path.join(ROOT, 'protocol', 'src')));
-  if (existsSync(buildId) && statSync(buildId).mtimeMs > newest) return;
+  if (productionBuildState() === 'fresh') return;
   // Another process (a teammate's `npm start`) may be building the same .next: wait for it, then check again.
   for (let attempt = 0; attempt < 3; attempt++) {
     const result = spawnSync('npm', ['run', 'build', '-w', 'client'], { cwd: ROOT, stdio: 'pipe', encoding: 'utf8' });
@@ -50,7 +36,7 @@ export function ensureFreshClientBuild(): void {
     const busy = `${result.stdout}${result.stderr}`.includes('build still in progress');
     if (!busy) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
     spawnSync('sleep', ['30']);
-    if (existsSync(buildId) && statSync(buildId).mtimeMs > newest) return;
+    if (productionBuildState() === 'fresh') return;
   }
   throw new Error('client build: another build kept .next busy for too long');
 }
