@@ -1,7 +1,7 @@
 import type { afterUnloadDocumentPayload, Extension, onLoadDocumentPayload } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
-import { ROWS_PER_TRANSACTION } from '../storage/merge-worker';
+import { applyRows } from '../storage/merge-worker';
 import type { PendingEvent, SyncStore } from '../storage/sync-store';
 import { CloseError, TRY_AGAIN_LATER } from './context';
 import type { SyncMetrics } from './metrics';
@@ -46,19 +46,6 @@ export interface PersistenceOptions {
 }
 
 /**
- * Applies log rows in transactions of ROWS_PER_TRANSACTION, one step each (one transaction per row would
- * multiply Yjs's per-transaction cleanup; one for all is quadratic in a run of one client's rows).
- */
-function* applyLog(document: Y.Doc, updates: readonly Uint8Array[]): Generator<void> {
-  for (let i = 0; i < updates.length; i += ROWS_PER_TRANSACTION) {
-    document.transact(() => {
-      for (const update of updates.slice(i, i + ROWS_PER_TRANSACTION)) Y.applyUpdate(document, update);
-    });
-    yield;
-  }
-}
-
-/**
  * Durable storage for Hocuspocus documents without its debounced store:
  * a document loads as snapshot + log, and every accepted update is appended
  * (by the update pipeline, through `append`) before it is acknowledged.
@@ -99,7 +86,7 @@ export class Persistence implements Extension {
       // snapshot (one Yjs apply, which cannot be split), the log in slices, then the guard's index in slices.
       const sliceMs = this.options.loadSliceMs ?? 10;
       if (stored.snapshot) Y.applyUpdate(document, stored.snapshot);
-      await runSliced(applyLog(document, stored.updates), sliceMs);
+      await runSliced(applyRows(document, stored.updates), sliceMs);
       if (this.options.prepare) await runSliced(this.options.prepare(document, documentName), sliceMs);
       this.ledgers.set(documentName, { logBytes: stored.logBytes, snapshotBytes: stored.snapshotBytes });
       this.loaded.set(documentName, document);

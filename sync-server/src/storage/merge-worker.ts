@@ -25,19 +25,28 @@ export type UpdateMerger = (snapshot: Uint8Array | null, updates: readonly Uint8
 export const ROWS_PER_TRANSACTION = 256;
 
 /**
+ * Applies log rows to `doc` in order, ROWS_PER_TRANSACTION per Yjs transaction, yielding after each
+ * (a room's load runs it in time slices; the inline merge runs it through).
+ */
+export function* applyRows(doc: Y.Doc, updates: readonly Uint8Array[]): Generator<void> {
+  for (let i = 0; i < updates.length; i += ROWS_PER_TRANSACTION) {
+    doc.transact(() => {
+      for (const update of updates.slice(i, i + ROWS_PER_TRANSACTION)) Y.applyUpdate(doc, update);
+    });
+    yield;
+  }
+}
+
+/**
  * The merge on the calling thread: the snapshot and the rows applied, in
- * order (ROWS_PER_TRANSACTION at a time), to a fresh document with garbage
- * collection on (so a deleted message's text is dropped), and its state encoded.
+ * order (applyRows), to a fresh document with garbage collection on (so a
+ * deleted message's text is dropped), and its state encoded.
  */
 export const mergeInline: UpdateMerger = async (snapshot, updates) => {
   const doc = new Y.Doc({ gc: true });
   try {
     if (snapshot) Y.applyUpdate(doc, snapshot);
-    for (let i = 0; i < updates.length; i += ROWS_PER_TRANSACTION) {
-      doc.transact(() => {
-        for (const update of updates.slice(i, i + ROWS_PER_TRANSACTION)) Y.applyUpdate(doc, update);
-      });
-    }
+    for (const _ of applyRows(doc, updates));
     return Y.encodeStateAsUpdate(doc);
   } finally {
     doc.destroy();
