@@ -20,7 +20,8 @@ import { type Cluster, startCluster } from '../scripts/cluster';
  * The distributed topology end to end: auth-server, two sync-server instances
  * behind the gateway's round-robin, the notifier, on real PostgreSQL, NATS
  * JetStream and Redis, driven the way a third-party client would (HTTP API +
- * @hocuspocus/provider).
+ * @hocuspocus/provider). The services run from the bundles the container
+ * images run (scripts/bundle.ts: third-party JavaScript inside, plain Node).
  */
 
 const infra = (await needService('postgres')) && (await needService('nats')) && (await needService('redis'));
@@ -120,6 +121,8 @@ describe.skipIf(!infra)('the cluster (auth, 2 sync instances, notifier behind on
       natsSubjectPrefix,
       redisPrefix,
       client: false,
+      // What the images run: each service from its bundle, with plain Node.
+      bundled: true,
       env: { LOG_LEVEL: 'warn' },
     });
     alice = await register('alice');

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { bundleService } from './bundle';
 import { type Gateway, startGateway, type Upstream } from './cluster/gateway';
 import { ensureDatabase } from './cluster/postgres';
 import { REPO_ROOT, type ServiceProcess, type ServiceSpec, spawnService, waitUntilReady } from './cluster/process';
@@ -54,6 +55,13 @@ export interface ClusterOptions {
   readonly onLog?: (service: string, line: string) => void;
   /** Extra environment for every service (LOG_LEVEL, SMTP_URL, …). */
   readonly env?: Record<string, string>;
+  /**
+   * Run auth-server, sync-server and notifier from the bundles the images run
+   * (scripts/bundle.ts, plain `node main.mjs`) instead of their TypeScript
+   * sources through tsx. Each is bundled afresh into
+   * `<workspace>/node_modules/.cache/confab-cluster/`.
+   */
+  readonly bundled?: boolean;
 }
 
 export interface SyncInstance {
@@ -116,9 +124,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ...options.env,
     };
 
+    const bundles = options.bundled ? await bundleServices() : null;
     const launch = async (spec: ServiceSpec): Promise<ServiceProcess> => {
       await mkdir(spec.env.DATA_DIR ?? dataDir, { recursive: true });
-      const service = spawnService(spec, options.onLog);
+      const bundle = bundles?.get(spec.workspace);
+      const service = spawnService(
+        bundle && !spec.command ? { ...spec, command: { file: process.execPath, args: [bundle] } } : spec,
+        options.onLog,
+      );
       started.push(service);
       await waitUntilReady(service);
       return service;
@@ -241,6 +254,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stopAll();
     throw error;
   }
+}
+
+/** The three services' bundles, built side by side: workspace → bundle file. */
+async function bundleServices(): Promise<Map<string, string>> {
+  const workspaces = ['auth-server', 'sync-server', 'notifier'];
+  const files = await Promise.all(
+    workspaces.map((workspace) =>
+      // Inside the workspace's node_modules, so the packages left external resolve as from the image's dist/.
+      bundleService(workspace, path.join(REPO_ROOT, workspace, 'node_modules', '.cache', 'confab-cluster', 'main.mjs')),
+    ),
+  );
+  return new Map(workspaces.map((workspace, index) => [workspace, files[index] ?? '']));
 }
 
 /**
