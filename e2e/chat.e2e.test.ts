@@ -218,10 +218,14 @@ describe('chatting in real time', () => {
     await bell.waitFor({ timeout: 30_000 });
     await bell.click();
     await shot(bob, 'notifications-desktop');
-    await bob
-      .getByRole('region', { name: 'Notifications' })
-      .getByRole('button', { name: /Ping @Bob/ })
-      .click();
+    const item = bob.getByRole('region', { name: 'Notifications' }).getByRole('button', { name: /Ping @Bob/ });
+    // When it came: "now" in words, the exact moment in the tooltip and the machine-readable attribute.
+    const when = item.locator('time');
+    await expect.poll(() => when.textContent()).toBe('now');
+    const at = Date.parse((await when.getAttribute('datetime')) ?? '');
+    expect(Math.abs(Date.now() - at)).toBeLessThan(60_000);
+    expect(await when.getAttribute('title')).toMatch(/\d/);
+    await item.click();
     await bob.waitForURL(`**/chat/${roomId}`);
     await message(bob, 'Ping @Bob about the review').waitFor();
     // Opening it marked it read on the notifier.

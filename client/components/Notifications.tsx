@@ -3,10 +3,13 @@
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { NotificationItem } from '../lib/api';
+import { epochMs, relativeTime } from '../lib/relative-time';
 import { useApp } from './AppProvider';
 
 /** How many notifications the panel keeps in memory. */
 const KEEP = 30;
+
+const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 
 /**
  * The notification bell: the latest notifications from the notifier, live
@@ -56,6 +59,15 @@ export function Notifications() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
+  }, [open]);
+
+  // "5 minutes ago" moves on while the panel is open.
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!open) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(timer);
   }, [open]);
 
   const unread = items.filter((i) => i.readAt === null).length;
@@ -123,6 +135,7 @@ export function Notifications() {
                   >
                     <strong>{item.title}</strong>
                     <span>{item.body}</span>
+                    <NotificationTime at={epochMs(item.createdAt)} now={now} />
                   </button>
                 </li>
               ))}
@@ -131,5 +144,14 @@ export function Notifications() {
         </section>
       )}
     </div>
+  );
+}
+
+function NotificationTime({ at, now }: { at: number; now: number }) {
+  if (!Number.isFinite(at)) return null;
+  return (
+    <time className="muted" dateTime={new Date(at).toISOString()} title={fullTime.format(at)}>
+      {relativeTime(at, now)}
+    </time>
   );
 }
