@@ -4,7 +4,7 @@ import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundleService, KEEP_EXTERNAL, packageName } from '../scripts/bundle';
+import { bundleService, isNativePackage, KEEP_EXTERNAL, packageName } from '../scripts/bundle';
 import { REPO_ROOT, type ServiceProcess, spawnService, waitUntilReady } from '../scripts/cluster/process';
 
 /**
@@ -48,14 +48,17 @@ describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
       const code = await readFile(await bundleService(workspace, outfileFor(workspace)), 'utf8');
       expect(code, workspace).not.toMatch(/from ["']@confab\//);
       expect(code, workspace).not.toMatch(/["']tsx["']/);
-      // Every module-level import left is a Node built-in or a package KEEP_EXTERNAL names.
+      // Every import left is a Node built-in, a package KEEP_EXTERNAL names or a native addon.
       const imported = [
         ...code.matchAll(/^import .* from ["']([^"']+)["'];?$/gm),
         ...code.matchAll(/\bimport\(["']([^"']+)["']\)/g),
       ].map((match) => match[1] ?? '');
       const packages = imported.filter((specifier) => !/^(node:|\.)/.test(specifier)).map(packageName);
       expect(packages, workspace).toContain('pino');
-      for (const name of packages) expect(KEEP_EXTERNAL.has(name), `${workspace} imports ${name}`).toBe(true);
+      for (const name of packages) {
+        const external = KEEP_EXTERNAL.has(name) || isNativePackage(name, path.join(REPO_ROOT, workspace));
+        expect(external, `${workspace} imports ${name}`).toBe(true);
+      }
     }
   });
 

@@ -239,16 +239,22 @@ describe('chatting in real time', () => {
   });
 
   it('lets the owner make a member a reader, who then reads but cannot write', async () => {
+    // Bob has the room open while it happens: his screen follows without a reload.
+    await bob.goto(`/chat/${roomId}`);
+    await bob.getByLabel('Message', { exact: true }).waitFor();
     await alice.goto(`/chat/${roomId}`);
     await alice.getByRole('button', { name: 'Settings' }).click();
     await alice.getByLabel('Role of Bob').selectOption('reader');
     await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
     await alice.getByRole('button', { name: 'Close' }).click();
-    await bob.goto(`/chat/${roomId}`);
-    await bob.getByText('You can read this room but not write in it.').waitFor();
+    await bob.getByText('You can read this room but not write in it.').waitFor({ timeout: 10_000 });
     expect(await bob.getByLabel('Message', { exact: true }).count()).toBe(0);
     await send(alice, 'Readers still receive this');
     await message(bob, 'Readers still receive this').waitFor();
+    // And after a reload, from the room's details alone.
+    await bob.reload();
+    await message(bob, 'Readers still receive this').waitFor();
+    await bob.getByText('You can read this room but not write in it.').waitFor();
   });
 
   it('tells a member removed by the owner why the room closed for them', async () => {

@@ -7,8 +7,10 @@
  * module instead of a few hundred files costs far less memory (the sync
  * server at rest: 93 MB of RSS against 119 MB with them loaded from
  * node_modules; docs/sync.md, "Seventeenth pass"). The packages in
- * KEEP_EXTERNAL stay imports and come from node_modules.
+ * KEEP_EXTERNAL, and native addons (isNativePackage), stay imports and come
+ * from node_modules.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -16,14 +18,14 @@ import { build } from 'esbuild';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Packages that cannot live inside a bundle: native addons (better-sqlite3,
- * argon2's prebuilt binaries), optional native helpers their users load with
+ * Packages that cannot live inside a bundle, besides the native addons
+ * isNativePackage recognises (better-sqlite3, leveldown): argon2, whose
+ * binary comes in a per-platform package, optional native helpers their users load with
  * a guarded require (ws's bufferutil and utf-8-validate, pg's pg-native: not
  * installed, so bundling would fail), and pino, which starts its transports
  * (thread-stream, pino-pretty) as worker threads by file name.
  */
 export const KEEP_EXTERNAL: ReadonlySet<string> = new Set([
-  'better-sqlite3',
   '@node-rs/argon2',
   'bufferutil',
   'utf-8-validate',
@@ -32,6 +34,40 @@ export const KEEP_EXTERNAL: ReadonlySet<string> = new Set([
   'pino-pretty',
   'thread-stream',
 ]);
+
+/**
+ * Whether the package installed for `resolveDir` is a native addon: it
+ * builds with node-gyp (`gypfile`, a binding.gyp) or loads its binary through
+ * one of the usual loaders, which find it by file name next to the package
+ * (the y-websocket peer of the benchmark pulls in leveldown that way).
+ */
+export function isNativePackage(name: string, resolveDir: string): boolean {
+  const key = `${resolveDir}\0${name}`;
+  const known = nativeCache.get(key);
+  if (known !== undefined) return known;
+  let native = false;
+  for (let dir = resolveDir; ; dir = path.dirname(dir)) {
+    const root = path.join(dir, 'node_modules', name);
+    const manifest = path.join(root, 'package.json');
+    if (existsSync(manifest)) {
+      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as {
+        gypfile?: boolean;
+        dependencies?: Record<string, string>;
+      };
+      native =
+        pkg.gypfile === true ||
+        existsSync(path.join(root, 'binding.gyp')) ||
+        NATIVE_LOADERS.some((loader) => pkg.dependencies?.[loader] !== undefined);
+      break;
+    }
+    if (path.dirname(dir) === dir) break;
+  }
+  nativeCache.set(key, native);
+  return native;
+}
+
+const NATIVE_LOADERS = ['node-gyp-build', 'bindings', 'prebuild-install', 'node-addon-api'];
+const nativeCache = new Map<string, boolean>();
 
 /** `@scope/name/sub/path` → `@scope/name`, `name/sub` → `name`. */
 export function packageName(specifier: string): string {
@@ -76,9 +112,12 @@ export async function bundleEntry(entry: string, outfile: string, { splitting = 
         name: 'keep-external',
         setup(plugin) {
           // node: built-ins are external on platform 'node' already.
-          plugin.onResolve({ filter: /^[^./]/ }, (args) =>
-            KEEP_EXTERNAL.has(packageName(args.path)) ? { path: args.path, external: true } : undefined,
-          );
+          plugin.onResolve({ filter: /^[^./]/ }, (args) => {
+            const name = packageName(args.path);
+            return KEEP_EXTERNAL.has(name) || isNativePackage(name, args.resolveDir)
+              ? { path: args.path, external: true }
+              : undefined;
+          });
         },
       },
     ],

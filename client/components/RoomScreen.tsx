@@ -85,11 +85,14 @@ function RoomView({ roomId }: { roomId: string }) {
   }, [api, roomId, cache, me]);
   // Roles and members change elsewhere (an owner makes you a reader, someone joins):
   // refresh when the room (re)connects and when the page comes back into view.
+  // The sync server also announces a role changed while the room is open (accessChanges).
   const statusKind = handle?.status().kind;
   const visibleNow = usePageVisible();
+  const accessChanges = handle?.accessChanges() ?? 0;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `accessChanges` is the trigger
   useEffect(() => {
     if (visibleNow && statusKind !== 'loading') void loadMembers();
-  }, [loadMembers, visibleNow, statusKind]);
+  }, [loadMembers, visibleNow, statusKind, accessChanges]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `contentVersion` changes with the document
   const messages = useMemo(() => (handle ? readMessages(handle.doc) : []), [handle, contentVersion]);
@@ -139,7 +142,7 @@ function RoomView({ roomId }: { roomId: string }) {
   }, [unknownKey, loadMembers]);
 
   const role = room?.role ?? 'member';
-  const readonly = handle?.provider.authorizedScope === 'readonly';
+  const readonly = handle?.readOnly() ?? false;
   const canWrite = canPost(role) && !readonly;
   const canModerate = isOwner(role);
   const status = handle?.status() ?? { kind: 'loading' as const };

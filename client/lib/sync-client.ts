@@ -1,4 +1,11 @@
-import { CLOSE, type DocumentName, PROTOCOL_VERSION, TERMINAL_CLOSE_REASONS } from '@confab/protocol';
+import {
+  CLOSE,
+  canPost,
+  type DocumentName,
+  PROTOCOL_VERSION,
+  parseAccessMessage,
+  TERMINAL_CLOSE_REASONS,
+} from '@confab/protocol';
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
@@ -64,6 +71,14 @@ export interface DocHandle {
   retry(): void;
   /** Records a message written on this device as pending until the server acknowledges it. */
   markPending(messageId: string): void;
+  /**
+   * Whether the server lets this connection write: its answer at
+   * authentication, or the role it announced since (a role changed by an owner
+   * while the room was open).
+   */
+  readOnly(): boolean;
+  /** Counts the role changes the server announced on the open connection. */
+  accessChanges(): number;
   /** Called on any status, pending or awareness change. */
   subscribe(listener: () => void): () => void;
   release(): void;
@@ -215,6 +230,8 @@ export function createSyncClient(options: SyncClientOptions) {
     let pending: PendingState = { ids: new Set(cache.pending(userId, name)) };
     const savePending = () => cache.setPending(userId, name, [...pending.ids]);
     let authRetries = 0;
+    /** The role the server announced on the open connection (null: its scope at authentication holds). */
+    let access: { readOnly: boolean | null; changes: number } = { readOnly: null, changes: 0 };
     // Set when this document sent changes the server has not acknowledged yet: if the
     // server then refuses a change (closing the shared socket), this is the culprit.
     let sentChanges = false;
@@ -240,6 +257,8 @@ export function createSyncClient(options: SyncClientOptions) {
       },
       onAuthenticated: () => {
         authRetries = 0;
+        // A new authentication's scope replaces what an earlier access message said.
+        access = { ...access, readOnly: null };
       },
       onAuthenticationFailed: ({ reason }) => {
         if (reason.startsWith('Failed to get token')) return;
@@ -305,6 +324,12 @@ export function createSyncClient(options: SyncClientOptions) {
         notify();
       },
       onAwarenessChange: () => notify(),
+      onStateless: ({ payload }) => {
+        const role = parseAccessMessage(payload);
+        if (role === null) return;
+        access = { readOnly: !canPost(role), changes: access.changes + 1 };
+        notify();
+      },
     });
     // Not attached yet (a shared socket attaches explicitly): that happens once the
     // IndexedDB copy is loaded, so the server sees our full state vector.
@@ -346,6 +371,8 @@ export function createSyncClient(options: SyncClientOptions) {
       status: () => status,
       unsyncedChanges: () => provider.unsyncedChanges,
       pendingIds: () => pending.ids,
+      readOnly: () => access.readOnly ?? provider.authorizedScope === 'readonly',
+      accessChanges: () => access.changes,
       retry() {
         if (status.kind !== 'denied') return;
         status = { kind: connection.kind === 'online' ? 'connecting' : 'offline' };

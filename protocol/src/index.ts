@@ -39,7 +39,16 @@ export {
   type UserId,
   uuidv7,
 } from './ids';
-export { canPost, isOwner, isRole, ROLES, type Role } from './roles';
+export {
+  ACCESS_MESSAGE_TYPE,
+  accessMessage,
+  canPost,
+  isOwner,
+  isRole,
+  parseAccessMessage,
+  ROLES,
+  type Role,
+} from './roles';
 export {
   appendMessage,
   type ChatMessage,

@@ -15,3 +15,28 @@ export function canPost(role: Role): boolean {
 export function isOwner(role: Role): boolean {
   return role === 'owner';
 }
+
+/**
+ * The stateless message (Hocuspocus `sendStateless`) the sync server sends
+ * on a live connection whose role in the room just changed: the connection
+ * is already read-only (reader) or writable again (member, owner). Clients
+ * that do not know it ignore it; Confab's updates its screen at once.
+ */
+export const ACCESS_MESSAGE_TYPE = 'confab.access';
+
+export function accessMessage(role: Role): string {
+  return JSON.stringify({ type: ACCESS_MESSAGE_TYPE, role });
+}
+
+/** The role an access message announces; null for any other stateless payload. */
+export function parseAccessMessage(payload: string): Role | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { type, role } = value as { type?: unknown; role?: unknown };
+  return type === ACCESS_MESSAGE_TYPE && isRole(role) ? role : null;
+}

@@ -1,5 +1,5 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
-import { appendMessage, newEventId, subjects } from '@confab/protocol';
+import { appendMessage, newEventId, parseAccessMessage, subjects } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createConfabGuard } from './extensions/confab-guard';
@@ -85,6 +85,9 @@ describe('revocation through the bus', () => {
     const name = `room:${r}`;
     const alice = await t.connect({ name, user: 'alice' });
     const bob = await t.connect({ name, user: 'bob' });
+    const told = { alice: [] as string[], bob: [] as string[] };
+    alice.provider.on('stateless', ({ payload }: { payload: string }) => told.alice.push(payload));
+    bob.provider.on('stateless', ({ payload }: { payload: string }) => told.bob.push(payload));
     alice.doc.getArray('messages').push([{ text: 'as a member' }]);
     await waitFor(() => texts(bob.doc).length === 1);
     await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'alice', role: 'reader' });
@@ -94,6 +97,10 @@ describe('revocation through the bus', () => {
         ?.getConnections()
         .some((c) => c.readOnly),
     );
+    // Her client is told, so its screen can follow without a reconnect; nobody else is.
+    await waitFor(() => told.alice.length > 0);
+    expect(told.alice.map(parseAccessMessage)).toEqual(['reader']);
+    expect(told.bob).toEqual([]);
     alice.doc.getArray('messages').push([{ text: 'as a reader' }]);
     bob.doc.getArray('messages').push([{ text: 'bob after' }]);
     await bob.acknowledged();

@@ -1,5 +1,5 @@
 import type { EventBus, Subscription } from '@confab/platform';
-import { CLOSE, membershipChangedEvent, sessionRevokedEvent, subjects } from '@confab/protocol';
+import { accessMessage, CLOSE, membershipChangedEvent, sessionRevokedEvent, subjects } from '@confab/protocol';
 import type { Connection, connectedPayload, Extension } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import type { RevocationList } from '../storage/revocations';
@@ -100,6 +100,8 @@ export class ConnectionRegistry implements Extension {
         // The context object is the one every hook reads (the guard gets its role from it).
         (connection.context as { role: SyncContext['role'] }).role = role;
         connection.readOnly = role === 'reader';
+        // Tell the client, so its screen follows now rather than at its next reconnect.
+        connection.sendStateless(accessMessage(role));
       }
     }
     return connections.length;
