@@ -4,7 +4,7 @@ import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundleService, isNativePackage, KEEP_EXTERNAL, packageName } from '../scripts/bundle';
+import { bundleService, packageName, staysExternal } from '../scripts/bundle';
 import { REPO_ROOT, type ServiceProcess, spawnService, waitUntilReady } from '../scripts/cluster/process';
 
 /**
@@ -56,8 +56,7 @@ describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
       const packages = imported.filter((specifier) => !/^(node:|\.)/.test(specifier)).map(packageName);
       expect(packages, workspace).toContain('pino');
       for (const name of packages) {
-        const external = KEEP_EXTERNAL.has(name) || isNativePackage(name, path.join(REPO_ROOT, workspace));
-        expect(external, `${workspace} imports ${name}`).toBe(true);
+        expect(staysExternal(name, path.join(REPO_ROOT, workspace)), `${workspace} imports ${name}`).toBe(true);
       }
     }
   });

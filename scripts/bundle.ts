@@ -69,6 +69,11 @@ export function isNativePackage(name: string, resolveDir: string): boolean {
 const NATIVE_LOADERS = ['node-gyp-build', 'bindings', 'prebuild-install', 'node-addon-api'];
 const nativeCache = new Map<string, boolean>();
 
+/** Whether the bundle leaves this package an import, as imported from `resolveDir`. */
+export function staysExternal(name: string, resolveDir: string): boolean {
+  return KEEP_EXTERNAL.has(name) || isNativePackage(name, resolveDir);
+}
+
 /** `@scope/name/sub/path` → `@scope/name`, `name/sub` → `name`. */
 export function packageName(specifier: string): string {
   const parts = specifier.split('/');
@@ -113,8 +118,7 @@ export async function bundleEntry(entry: string, outfile: string, { splitting = 
         setup(plugin) {
           // node: built-ins are external on platform 'node' already.
           plugin.onResolve({ filter: /^[^./]/ }, (args) => {
-            const name = packageName(args.path);
-            return KEEP_EXTERNAL.has(name) || isNativePackage(name, args.resolveDir)
+            return staysExternal(packageName(args.path), args.resolveDir)
               ? { path: args.path, external: true }
               : undefined;
           });
