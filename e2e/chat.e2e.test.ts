@@ -257,6 +257,62 @@ describe('chatting in real time', () => {
     await bob.getByText('You can read this room but not write in it.').waitFor();
   });
 
+  it('keeps what a member wrote offline before being made a reader, says it was not sent, and sends it once they may write again', async () => {
+    // Bob (a reader since the test before) may write again, and his open room follows.
+    await alice.getByRole('button', { name: 'Settings' }).click();
+    await alice.getByLabel('Role of Bob').selectOption('member');
+    await bob.getByLabel('Message', { exact: true }).waitFor({ timeout: 10_000 });
+    await waitForSynced(bob);
+
+    // Offline, Bob writes; meanwhile Alice makes him a reader. His device cannot know yet.
+    await bobContext.setOffline(true);
+    await bob
+      .getByText(/Offline/)
+      .first()
+      .waitFor();
+    await send(bob, 'Written on the train before the demotion');
+    await message(bob, 'Written on the train before the demotion').getByText('pending').waitFor();
+    await alice.getByLabel('Role of Bob').selectOption('reader');
+    await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
+
+    // Back online the server takes nothing from him: his screen says so and keeps the message.
+    await bobContext.setOffline(false);
+    await bob.getByText('You can read this room but not write in it.').waitFor({ timeout: 30_000 });
+    await bob.getByRole('status').filter({ hasText: 'One of your messages was not sent' }).waitFor({ timeout: 10_000 });
+    await message(bob, 'Written on the train before the demotion').getByText('not sent').waitFor();
+    await waitForSynced(bob);
+    await shot(bob, 'reader-not-sent');
+    expect(await message(alice, 'Written on the train before the demotion').count()).toBe(0);
+
+    // Alice lets him write again: the message goes out with nothing for Bob to do, and is no longer pending.
+    await alice.getByLabel('Role of Bob').selectOption('member');
+    await message(alice, 'Written on the train before the demotion').waitFor({ timeout: 10_000 });
+    await bob.getByLabel('Message', { exact: true }).waitFor();
+    await message(bob, 'Written on the train before the demotion')
+      .locator('.pending')
+      .waitFor({ state: 'detached', timeout: 10_000 });
+
+    // Once more, and this time Bob lets it go: the device drops its copy and loads the room from the server.
+    await bobContext.setOffline(true);
+    await bob
+      .getByText(/Offline/)
+      .first()
+      .waitFor();
+    await send(bob, 'Second thoughts on the train');
+    await alice.getByLabel('Role of Bob').selectOption('reader');
+    await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
+    await bobContext.setOffline(false);
+    await bob.getByRole('status').filter({ hasText: 'One of your messages was not sent' }).waitFor({ timeout: 30_000 });
+    await bob.getByRole('button', { name: 'Discard it' }).click();
+    await message(bob, 'Second thoughts on the train').waitFor({ state: 'detached' });
+    await message(bob, 'Written on the train before the demotion').waitFor();
+    await waitForSynced(bob);
+    expect(await message(bob, 'Second thoughts on the train').count()).toBe(0);
+    expect(await bob.getByText('One of your messages was not sent').count()).toBe(0);
+    expect(await message(alice, 'Second thoughts on the train').count()).toBe(0);
+    await alice.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('tells a member removed by the owner why the room closed for them', async () => {
     await alice.goto(`/chat/${roomId}`);
     await waitForSynced(alice);

@@ -100,7 +100,7 @@ function MessageBody({
       <div className="text">
         <Formatted text={message.text} />
         {message.editedAt !== undefined && <span className="edited"> (edited)</span>}
-        {pending && <span className="pending"> · pending</span>}
+        {pending && <span className="pending"> · {canWrite ? 'pending' : 'not sent'}</span>}
       </div>
       {Object.keys(message.reactions).length > 0 && (
         <div className="reactions">

@@ -255,6 +255,14 @@ function RoomView({ roomId }: { roomId: string }) {
     [userDoc, roomId, userVersion > 0],
   );
 
+  // A refused change lives in this device's copy and would be sent again on every reconnect:
+  // drop the copy (and its pending ids) and load the room from the server.
+  const discardLocalChanges = () => {
+    cache?.setPending(me, roomDocument(roomId as RoomId), []);
+    indexedDB.deleteDatabase(idbName(me, roomDocument(roomId as RoomId)));
+    window.location.reload();
+  };
+
   if (status.kind === 'denied') {
     return (
       <div className="page denied" role="alert">
@@ -269,16 +277,7 @@ function RoomView({ roomId }: { roomId: string }) {
           </button>
         )}{' '}
         {(status.reason === 'forbidden_update' || status.reason === 'message_too_big') && (
-          <button
-            type="button"
-            onClick={() => {
-              // The refused change lives in this device's copy and would be sent again on every
-              // reconnect: drop the copy (and its pending ids) and load the room from the server.
-              cache?.setPending(me, roomDocument(roomId as RoomId), []);
-              indexedDB.deleteDatabase(idbName(me, roomDocument(roomId as RoomId)));
-              window.location.reload();
-            }}
-          >
+          <button type="button" onClick={discardLocalChanges}>
             Discard the changes of this device and reload the room
           </button>
         )}
@@ -406,7 +405,21 @@ function RoomView({ roomId }: { roomId: string }) {
             }}
           />
         ) : (
-          <p className="composer muted">You can read this room but not write in it.</p>
+          <div className="composer muted">
+            <p>You can read this room but not write in it.</p>
+            {pending.size > 0 && (
+              // Written before the change of role reached this device (offline, say): the server
+              // refused it. It stays here, and goes out if the owner lets us write again.
+              <p role="status">
+                {pending.size === 1 ? 'One of your messages was' : `${pending.size} of your messages were`} not sent:
+                you can no longer write in this room. This device keeps {pending.size === 1 ? 'it' : 'them'} and sends{' '}
+                {pending.size === 1 ? 'it' : 'them'} if you may write here again.{' '}
+                <button type="button" onClick={discardLocalChanges}>
+                  Discard {pending.size === 1 ? 'it' : 'them'}
+                </button>
+              </p>
+            )}
+          </div>
         )}
       </section>
       {showSettings && room && (

@@ -327,7 +327,12 @@ export function createSyncClient(options: SyncClientOptions) {
       onStateless: ({ payload }) => {
         const role = parseAccessMessage(payload);
         if (role === null) return;
+        const wasReadOnly = access.readOnly ?? provider.authorizedScope === 'readonly';
         access = { readOnly: !canPost(role), changes: access.changes + 1 };
+        // What was written while the server took nothing from us (written offline, say, before a
+        // demotion showed) is still here, counted unsynced: the server refused it and will not ask
+        // for it. Now that it takes writes again, sync, and the answer to its state vector carries it.
+        if (wasReadOnly && !access.readOnly && provider.unsyncedChanges > 0) provider.forceSync();
         notify();
       },
     });
