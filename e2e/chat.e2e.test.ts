@@ -328,6 +328,30 @@ describe('chatting in real time', () => {
     await shot(bob, 'removed-member');
   });
 
+  it('opens the room again for a removed member who joins through a new invite, without a reload', async () => {
+    // Bob's page still says why the room closed. In another tab he follows a new invite and joins.
+    await bob.getByText('You were removed from this room.').waitFor();
+    await alice.goto(`/chat/${roomId}`);
+    const invite = await createInvite(alice);
+    const tab = await bobContext.newPage();
+    await tab.goto(new URL(invite).pathname);
+    await joinFromInvite(tab);
+    await tab.waitForURL(`**/chat/${roomId}`);
+    await waitForSynced(tab);
+    await tab.close();
+
+    // Back in the first tab, through the app's own links (no reload): the room is his again.
+    await bob.getByRole('link', { name: 'Back to your rooms' }).click();
+    await bob
+      .getByRole('list', { name: 'Rooms' })
+      .getByRole('link', { name: /Design/ })
+      .click();
+    await bob.getByLabel('Message', { exact: true }).waitFor({ timeout: 15_000 });
+    await waitForSynced(bob);
+    await send(bob, 'Back in the room');
+    await message(alice, 'Back in the room').waitFor();
+  });
+
   it('signs out, every tab with it, and leaves nothing of the account on the device', async () => {
     const otherTab = await aliceContext.newPage();
     await otherTab.goto(`/chat/${roomId}`);

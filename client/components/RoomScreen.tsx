@@ -3,6 +3,7 @@
 import {
   appendMessage,
   type ChatMessage,
+  CLOSE,
   canPost,
   deleteMessage,
   editMessage,
@@ -78,11 +79,17 @@ function RoomView({ roomId }: { roomId: string }) {
       setLoadError(null);
       rememberRoom(result.data.room);
       cache?.setMembers(me, roomId, result.data.members);
+      // Refused earlier for not being a member, and a member again now (re-added by an owner, or
+      // through a new invite): the refusal is history, so connect the room again.
+      const now = handle?.status();
+      if (now?.kind === 'denied' && (now.reason === CLOSE.membershipRevoked.reason || now.reason === 'forbidden')) {
+        handle?.retry();
+      }
     } else if (result.status === 404 || result.status === 403) {
       setLoadError(result.status === 404 ? 'This room does not exist.' : 'You are not a member of this room.');
     }
     // Offline: keep what the cache had.
-  }, [api, roomId, cache, me]);
+  }, [api, roomId, cache, me, handle]);
   // Roles and members change elsewhere (an owner makes you a reader, someone joins):
   // refresh when the room (re)connects and when the page comes back into view.
   // The sync server also announces a role changed while the room is open (accessChanges).

@@ -36,6 +36,19 @@ export type ConnectionState =
   | { kind: 'signed_out'; message: string }
   | { kind: 'upgrade_required'; message: string };
 
+/**
+ * Detaches a provider whose document the server has closed or refused, without the Close message
+ * `detach()` sends. The server has nothing left to close, and the message would do harm: sent on
+ * the open socket, or queued while it is down and sent once it is back, it reaches a server that
+ * keeps a document's messages until that document authenticates and then replays them, so it
+ * closed the document's next authentication (a "Try again", or a room opened again after its
+ * member was re-added) right after it succeeded, and the room never synced.
+ */
+function detachClosed(socket: HocuspocusProviderWebsocket, provider: HocuspocusProvider): void {
+  socket.configuration.providerMap.delete(provider.effectiveName);
+  provider.detach();
+}
+
 /** The sentence a user reads for a close reason. Unknown reasons are shown as they are. */
 export function explainClose(reason: string): string {
   switch (reason) {
@@ -277,14 +290,14 @@ export function createSyncClient(options: SyncClientOptions) {
           return;
         }
         setStatus({ kind: 'denied', reason, message: explainClose(reason) });
-        provider.detach();
+        detachClosed(socket, provider);
       },
       onClose: ({ event }) => {
         const reason = event?.reason ?? '';
         if (handleTerminal(reason)) return;
         if (TERMINAL_CLOSE_REASONS.has(reason) || reason === CLOSE.forbidden.reason) {
           setStatus({ kind: 'denied', reason, message: explainClose(reason) });
-          provider.detach();
+          detachClosed(socket, provider);
           return;
         }
         if (reason === CLOSE.unauthorized.reason) tokens.invalidate(name);
@@ -297,7 +310,7 @@ export function createSyncClient(options: SyncClientOptions) {
           if (sentChanges) {
             const why = tooBig ? CLOSE.messageTooBig.reason : reason;
             setStatus({ kind: 'denied', reason: why, message: explainClose(why) });
-            provider.detach();
+            detachClosed(socket, provider);
             return;
           }
         }
@@ -382,6 +395,8 @@ export function createSyncClient(options: SyncClientOptions) {
         if (status.kind !== 'denied') return;
         status = { kind: connection.kind === 'online' ? 'connecting' : 'offline' };
         authRetries = 0;
+        // A token from before the refusal may carry what was refused (a membership since removed).
+        tokens.invalidate(name);
         notify();
         provider.attach();
       },
