@@ -70,6 +70,9 @@ function RoomView({ roomId }: { roomId: string }) {
   const userDoc = useDocHandle(userDocument(me as UserId));
   const userVersion = useDocVersion(userDoc);
 
+  // One automatic reconnect of a refused room per visit (opening it, or coming back to the page):
+  // if the server still refuses, the screen says so and stays, rather than asking again and again.
+  const autoRetried = useRef(false);
   // biome-ignore lint/correctness/useExhaustiveDependencies: rememberRoom changes identity every render
   const loadMembers = useCallback(async () => {
     const result = await api.room(roomId);
@@ -82,7 +85,10 @@ function RoomView({ roomId }: { roomId: string }) {
       // Refused earlier for not being a member, and a member again now (re-added by an owner, or
       // through a new invite): the refusal is history, so connect the room again.
       const now = handle?.status();
-      if (now?.kind === 'denied' && (now.reason === CLOSE.membershipRevoked.reason || now.reason === 'forbidden')) {
+      const refusedMembership =
+        now?.kind === 'denied' && (now.reason === CLOSE.membershipRevoked.reason || now.reason === 'forbidden');
+      if (refusedMembership && !autoRetried.current) {
+        autoRetried.current = true;
         handle?.retry();
       }
     } else if (result.status === 404 || result.status === 403) {
@@ -96,6 +102,9 @@ function RoomView({ roomId }: { roomId: string }) {
   const statusKind = handle?.status().kind;
   const visibleNow = usePageVisible();
   const accessChanges = handle?.accessChanges() ?? 0;
+  useEffect(() => {
+    if (visibleNow) autoRetried.current = false;
+  }, [visibleNow]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: `accessChanges` is the trigger
   useEffect(() => {
     if (visibleNow && statusKind !== 'loading') void loadMembers();
