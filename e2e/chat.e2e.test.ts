@@ -4,6 +4,7 @@ import { type RunningApp, startApp } from './support/app';
 import {
   createInvite,
   createRoom,
+  goOffline,
   joinFromInvite,
   message,
   newUserContext,
@@ -40,6 +41,12 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
 });
+
+/** Alice, in the open settings of the room, gives Bob a role; resolves once her screen shows it. */
+async function setBobsRole(role: 'member' | 'reader'): Promise<void> {
+  await alice.getByLabel('Role of Bob').selectOption(role);
+  await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe(role);
+}
 
 describe('chatting in real time', () => {
   it('lets a new user sign up, create a room and invite someone who joins through the link', async () => {
@@ -244,8 +251,7 @@ describe('chatting in real time', () => {
     await bob.getByLabel('Message', { exact: true }).waitFor();
     await alice.goto(`/chat/${roomId}`);
     await alice.getByRole('button', { name: 'Settings' }).click();
-    await alice.getByLabel('Role of Bob').selectOption('reader');
-    await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
+    await setBobsRole('reader');
     await alice.getByRole('button', { name: 'Close' }).click();
     await bob.getByText('You can read this room but not write in it.').waitFor({ timeout: 10_000 });
     expect(await bob.getByLabel('Message', { exact: true }).count()).toBe(0);
@@ -260,20 +266,15 @@ describe('chatting in real time', () => {
   it('keeps what a member wrote offline before being made a reader, says it was not sent, and sends it once they may write again', async () => {
     // Bob (a reader since the test before) may write again, and his open room follows.
     await alice.getByRole('button', { name: 'Settings' }).click();
-    await alice.getByLabel('Role of Bob').selectOption('member');
+    await setBobsRole('member');
     await bob.getByLabel('Message', { exact: true }).waitFor({ timeout: 10_000 });
     await waitForSynced(bob);
 
     // Offline, Bob writes; meanwhile Alice makes him a reader. His device cannot know yet.
-    await bobContext.setOffline(true);
-    await bob
-      .getByText(/Offline/)
-      .first()
-      .waitFor();
+    await goOffline(bob);
     await send(bob, 'Written on the train before the demotion');
     await message(bob, 'Written on the train before the demotion').getByText('pending').waitFor();
-    await alice.getByLabel('Role of Bob').selectOption('reader');
-    await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
+    await setBobsRole('reader');
 
     // Back online the server takes nothing from him: his screen says so and keeps the message.
     await bobContext.setOffline(false);
@@ -285,7 +286,7 @@ describe('chatting in real time', () => {
     expect(await message(alice, 'Written on the train before the demotion').count()).toBe(0);
 
     // Alice lets him write again: the message goes out with nothing for Bob to do, and is no longer pending.
-    await alice.getByLabel('Role of Bob').selectOption('member');
+    await setBobsRole('member');
     await message(alice, 'Written on the train before the demotion').waitFor({ timeout: 10_000 });
     await bob.getByLabel('Message', { exact: true }).waitFor();
     await message(bob, 'Written on the train before the demotion')
@@ -293,14 +294,9 @@ describe('chatting in real time', () => {
       .waitFor({ state: 'detached', timeout: 10_000 });
 
     // Once more, and this time Bob lets it go: the device drops its copy and loads the room from the server.
-    await bobContext.setOffline(true);
-    await bob
-      .getByText(/Offline/)
-      .first()
-      .waitFor();
+    await goOffline(bob);
     await send(bob, 'Second thoughts on the train');
-    await alice.getByLabel('Role of Bob').selectOption('reader');
-    await expect.poll(() => alice.getByLabel('Role of Bob').inputValue()).toBe('reader');
+    await setBobsRole('reader');
     await bobContext.setOffline(false);
     await bob.getByRole('status').filter({ hasText: 'One of your messages was not sent' }).waitFor({ timeout: 30_000 });
     await bob.getByRole('button', { name: 'Discard it' }).click();

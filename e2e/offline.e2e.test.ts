@@ -5,6 +5,7 @@ import * as Y from 'yjs';
 import { type RunningApp, startApp } from './support/app';
 import {
   aliceInvitesBob,
+  goOffline,
   message,
   newUserContext,
   send,
@@ -136,11 +137,7 @@ describe('push', () => {
 
 describe('offline', () => {
   it('sends while offline, shows the message as pending, and keeps it and the history across an offline reload', async () => {
-    await aliceContext.setOffline(true);
-    await alice
-      .getByText(/Offline/)
-      .first()
-      .waitFor();
+    await goOffline(alice);
     await send(alice, 'Written on the train');
     const pending = message(alice, 'Written on the train');
     await pending.getByText('pending').waitFor();

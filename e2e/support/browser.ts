@@ -84,6 +84,15 @@ export async function send(page: Page, text: string): Promise<void> {
   await box.press('Enter');
 }
 
+/** Takes the page's browser context off the network and waits until the app says it is offline. */
+export async function goOffline(page: Page): Promise<void> {
+  await page.context().setOffline(true);
+  await page
+    .getByText(/Offline/)
+    .first()
+    .waitFor();
+}
+
 /** The message article whose text contains `text`. */
 export function message(page: Page, text: string) {
   return page.getByRole('log', { name: 'Messages' }).locator('article', { hasText: text });
