@@ -4,7 +4,7 @@ import { createTestPostgres, needService, SERVICES, uniqueSuffix } from '@confab
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundleService, packageName, staysExternal } from '../scripts/bundle';
+import { asciiComments, bundleService, packageName, staysExternal } from '../scripts/bundle';
 import { REPO_ROOT, type ServiceProcess, spawnService, waitUntilReady } from '../scripts/cluster/process';
 
 /**
@@ -23,6 +23,32 @@ const WORKSPACES = ['auth-server', 'sync-server', 'notifier'] as const;
  */
 const outfileFor = (workspace: string) =>
   path.join(REPO_ROOT, workspace, 'node_modules', '.cache', 'confab-bundle-test', 'main.mjs');
+
+describe('asciiComments', () => {
+  it('replaces each non-ASCII UTF-16 code unit inside line and block comments by one ?', () => {
+    const code = 'const a = 1; // caf\u00e9 \u2014 ok\n/* \u2026 \u{1F600} */\nexport { a };\n';
+    expect(asciiComments(code)).toBe('const a = 1; // caf? ? ok\n/* ? ?? */\nexport { a };\n');
+  });
+
+  it('keeps every line at its length, so the source map still points at the right columns', () => {
+    const code = '// \u2014\u2014\nexport const f = () => 1; /* \u00d7 */ export const g = 2;\n';
+    const lengths = (text: string) => text.split('\n').map((line) => line.length);
+    expect(lengths(asciiComments(code))).toEqual(lengths(code));
+  });
+
+  it('leaves strings, template literals and regular expressions as they are', () => {
+    const code = 'export const s = "\u2014 // not a comment", t = `\u2026 /* nor this */`, r = /\u00b5s/; // \u00e9\n';
+    expect(asciiComments(code)).toBe(
+      'export const s = "\u2014 // not a comment", t = `\u2026 /* nor this */`, r = /\u00b5s/; // ?\n',
+    );
+  });
+
+  it('returns ASCII code unchanged, and refuses what is not JavaScript', () => {
+    const code = 'export const a = "plain"; // plain\n';
+    expect(asciiComments(code)).toBe(code);
+    expect(() => asciiComments('export const = "\u2014";')).toThrow();
+  });
+});
 
 describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
   const started: ServiceProcess[] = [];
@@ -48,6 +74,8 @@ describe.skipIf(!infra)('the tsx-free service bundles the images run', () => {
       const code = await readFile(await bundleService(workspace, outfileFor(workspace)), 'utf8');
       expect(code, workspace).not.toMatch(/from ["']@confab\//);
       expect(code, workspace).not.toMatch(/["']tsx["']/);
+      // One byte per character for V8 (Latin-1), so the source is held at its size, not twice it.
+      expect(code, workspace).not.toMatch(/[\u0100-\uffff]/);
       // Every import left is a Node built-in, a package KEEP_EXTERNAL names or a native addon.
       const imported = [
         ...code.matchAll(/^import .* from ["']([^"']+)["'];?$/gm),

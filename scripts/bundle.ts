@@ -10,9 +10,10 @@
  * KEEP_EXTERNAL, and native addons (isNativePackage), stay imports and come
  * from node_modules.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Comment, parse } from 'acorn';
 import { build } from 'esbuild';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,6 +81,29 @@ export function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
 }
 
+/**
+ * The bundle's JavaScript with every non-ASCII character inside a comment
+ * replaced by `?`, one per UTF-16 code unit, so each line keeps its length
+ * and the source map stays true. esbuild escapes non-ASCII characters in code
+ * (`charset: 'ascii'`, its default) but copies comments as they are, and a
+ * module whose source holds a single character past U+00FF is kept by V8 as a
+ * two-byte string: the sync server's main chunk (1.1 MB) took 2.2 MB of heap
+ * for a `…` or a `—` in a comment (docs/sync.md, "Nineteenth pass"). Anything
+ * non-ASCII outside a comment is left alone.
+ */
+export function asciiComments(code: string): string {
+  if (!/[\u0080-\uffff]/.test(code)) return code;
+  const comments: Comment[] = [];
+  parse(code, { ecmaVersion: 'latest', sourceType: 'module', onComment: comments });
+  let out = '';
+  let at = 0;
+  for (const { start, end } of comments) {
+    out += code.slice(at, start) + code.slice(start, end).replace(/[\u0080-\uffff]/g, '?');
+    at = end;
+  }
+  return out + code.slice(at);
+}
+
 export async function bundleService(
   workspace: string,
   outfile = path.join(REPO_ROOT, workspace, 'dist', 'main.mjs'),
@@ -97,7 +121,8 @@ export async function bundleService(
  */
 export async function bundleEntry(entry: string, outfile: string, { splitting = false } = {}): Promise<string> {
   const { name, ext } = path.parse(outfile);
-  await build({
+  const result = await build({
+    write: false,
     entryPoints: [entry],
     ...(splitting
       ? { splitting: true, outdir: path.dirname(outfile), entryNames: name, outExtension: { '.js': ext } }
@@ -126,6 +151,10 @@ export async function bundleEntry(entry: string, outfile: string, { splitting = 
       },
     ],
   });
+  for (const file of result.outputFiles) {
+    mkdirSync(path.dirname(file.path), { recursive: true });
+    writeFileSync(file.path, /\.m?js$/.test(file.path) ? asciiComments(file.text) : file.contents);
+  }
   return outfile;
 }
 
