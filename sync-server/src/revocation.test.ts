@@ -80,6 +80,35 @@ describe('revocation through the bus', () => {
     bob.destroy();
   });
 
+  it('leaves open connections alone for an auth event older than any live token (a new instance replaying the stream)', async () => {
+    const r = room();
+    const name = `room:${r}`;
+    const alice = await t.connect({ name, user: 'alice', sid: 'sessOld' });
+    const carol = await t.connect({ name, user: 'carol' });
+    // Removed 20 minutes ago (the event id's time), invited back since: her connection now was authorised after it.
+    const twentyMinutesAgo = Date.now() - 20 * 60_000;
+    await bus.publish(subjects.membershipChanged, {
+      id: newEventId(twentyMinutesAgo),
+      roomId: r,
+      userId: 'alice',
+      role: null,
+    });
+    await bus.publish(subjects.sessionRevoked, {
+      id: newEventId(twentyMinutesAgo),
+      sessionId: 'sessOld',
+      userId: 'alice',
+    });
+    // A fresh removal published after them is acted on, so both old ones have been handled by then.
+    await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'carol', role: null });
+    await waitFor(() => carol.closes.length > 0, { timeoutMs: 5000 });
+    expect(alice.closes).toEqual([]);
+    alice.doc.getArray('messages').push([{ text: 'still a member' }]);
+    await waitFor(() => alice.provider.unsyncedChanges === 0);
+    expect(alice.closes).toEqual([]);
+    alice.destroy();
+    carol.destroy();
+  });
+
   it('makes a member demoted to reader read-only at once', async () => {
     const r = room();
     const name = `room:${r}`;

@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -339,6 +347,37 @@ describe.skipIf(!nats)('NATS bus on the wire', () => {
     info = await jsm.consumers.info(stream, 'settings');
     expect(info.config).toMatchObject({ ack_wait: nanos(9_000), max_deliver: 8, max_ack_pending: 8 });
     await second.stop();
+    await bus.close();
+  });
+
+  it('keeps a forgetAfterIdleMs durable while someone pulls from it, and lets the server delete it once nobody does', async () => {
+    const bus = await newBus();
+    await waitFor(() => bus.healthy());
+    const jsm = await jetstreamManager(nc);
+    const received: string[] = [];
+    const sub = await bus.subscribe({
+      durable: 'instance-x',
+      subjects: ['confab.instance.>'],
+      forgetAfterIdleMs: 1_000,
+      handler: async ({ event }) => {
+        received.push(event.id);
+      },
+    });
+    expect((await jsm.consumers.info(stream, 'instance-x')).config.inactive_threshold).toBe(nanos(1_000));
+    // Three thresholds with no event: the pending pull keeps the consumer, and it still delivers.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await bus.publish('confab.instance.ping', { id: 'after-quiet' });
+    await waitFor(() => received.includes('after-quiet'));
+    await sub.stop();
+    // Nobody pulls any more: the server deletes it (it checks inactivity on its own timer).
+    await waitFor(
+      () =>
+        jsm.consumers.info(stream, 'instance-x').then(
+          () => false,
+          (error: unknown) => error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound,
+        ),
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
     await bus.close();
   });
 

@@ -317,6 +317,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<NatsBus> {
       // is dead-lettered by the client, so JetStream never drops an event silently.
       max_deliver: sub.maxDeliver + 1,
       max_ack_pending: sub.concurrency,
+      // A consumer's pull requests keep it active; a durable with nobody pulling is deleted by the server.
+      ...(sub.forgetAfterIdleMs === undefined ? {} : { inactive_threshold: nanos(sub.forgetAfterIdleMs) }),
     };
     try {
       await jsm.consumers.info(streamName, sub.durable);

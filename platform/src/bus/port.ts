@@ -62,6 +62,16 @@ export interface SubscribeOptions {
    * slow handler is not redelivered behind its back. Default 30 s.
    */
   readonly ackWaitMs?: number;
+  /**
+   * For a durable that belongs to one process (its name carries an instance
+   * id): once nobody has pulled from it for this long, the bus forgets it, so
+   * the consumers of instances that are gone for good do not pile up. A
+   * subscriber back after that starts over as a new durable (at the oldest
+   * event kept). NATS: the consumer's `inactive_threshold`. The in-process
+   * bus keeps its cursors: its one process names its durables the same way
+   * on every start. Default: kept for ever.
+   */
+  readonly forgetAfterIdleMs?: number;
 }
 
 export interface Subscription {

@@ -110,6 +110,13 @@ describe('bus rules', () => {
     expect(() => resolveSubscribeOptions({ durable: 'a', subjects: ['confab.>'], concurrency: 0, handler })).toThrow(
       /concurrency/,
     );
+    expect(() =>
+      resolveSubscribeOptions({ durable: 'a', subjects: ['confab.>'], forgetAfterIdleMs: 999, handler }),
+    ).toThrow(/forgetAfterIdleMs/);
+    expect(
+      resolveSubscribeOptions({ durable: 'a', subjects: ['confab.>'], forgetAfterIdleMs: 60_000, handler })
+        .forgetAfterIdleMs,
+    ).toBe(60_000);
     expect(() => resolveSubscribeOptions({ durable: 'a', subjects: ['confab.>'], backoffMs: [], handler })).toThrow(
       /backoffMs/,
     );

@@ -53,6 +53,7 @@ export interface ResolvedSubscribeOptions {
   readonly concurrency: number;
   readonly backoffMs: readonly number[];
   readonly ackWaitMs: number;
+  readonly forgetAfterIdleMs: number | undefined;
 }
 
 /** Validates and fills in defaults; throws on a bad option (a bug in the caller). */
@@ -73,7 +74,19 @@ export function resolveSubscribeOptions(options: SubscribeOptions): ResolvedSubs
     throw new TypeError('backoffMs must be a non-empty list of non-negative delays');
   }
   if (!Number.isFinite(ackWaitMs) || ackWaitMs < 100) throw new TypeError(`ackWaitMs must be >= 100, got ${ackWaitMs}`);
-  return { durable: options.durable, subjects: [...options.subjects], maxDeliver, concurrency, backoffMs, ackWaitMs };
+  const forgetAfterIdleMs = options.forgetAfterIdleMs;
+  if (forgetAfterIdleMs !== undefined && !(Number.isFinite(forgetAfterIdleMs) && forgetAfterIdleMs >= 1000)) {
+    throw new TypeError(`forgetAfterIdleMs must be >= 1000, got ${forgetAfterIdleMs}`);
+  }
+  return {
+    durable: options.durable,
+    subjects: [...options.subjects],
+    maxDeliver,
+    concurrency,
+    backoffMs,
+    ackWaitMs,
+    forgetAfterIdleMs,
+  };
 }
 
 /** Delay before the redelivery that follows failed attempt `attempt` (1-based). */

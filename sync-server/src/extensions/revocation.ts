@@ -118,16 +118,41 @@ export interface RevocationConsumerOptions {
 }
 
 /**
+ * How long the bus keeps the durable consumer of an instance nobody pulls from:
+ * the consumer of an instance that is gone for good (a Kubernetes pod replaced
+ * by a rollout names itself after the pod) is deleted after it, instead of
+ * piling up in JetStream. An instance back within it resumes where it left off.
+ */
+export const INSTANCE_CONSUMER_IDLE_MS = 24 * 60 * 60_000;
+
+/**
+ * Past this age an auth event concerns no open connection: every token issued
+ * before it has expired (MAX_TOKEN_LIFETIME_MS), and a connection outlives its
+ * token by at most the renewal grace (token-renewal's 30 s, here with room to
+ * spare) unless a renewal, checked against the revocations and issued by the
+ * auth server for the role held now, gave it a newer one.
+ */
+export const AUTH_EVENT_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + 2 * 60_000;
+
+/**
  * Consumes the auth events on every instance (one durable consumer per
  * instance, `sync-<instanceId>`, so each sees every event): records the
  * revocation in the database (so a token issued before it is refused here,
  * on other instances and after restarts) and then ends or downgrades the
  * local connections it concerns.
+ *
+ * A new instance's consumer starts at the oldest event the bus keeps (days),
+ * so that a revocation published while every instance was down is still
+ * recorded. Events replayed that way are old: they are recorded only while a
+ * token from before them could still be valid, and touch no connection past
+ * AUTH_EVENT_HORIZON_MS: the user may have been invited back or promoted
+ * since, and the connection open now was authorised after the event.
  */
 export async function consumeAuthEvents(options: RevocationConsumerOptions): Promise<Subscription> {
   const { bus, revocations, registry, instanceId, clock, logger } = options;
   return bus.subscribe({
     durable: `sync-${instanceId}`,
+    forgetAfterIdleMs: INSTANCE_CONSUMER_IDLE_MS,
     subjects: [subjects.sessionRevoked, subjects.membershipChanged],
     // Revocations are independent of each other; a slow one must not hold back the next.
     concurrency: 16,
@@ -136,6 +161,10 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
       const at = eventTimeMs(event.id, now);
       // No token issued before an event this old can still be valid: nothing to record (a replay after a long outage).
       const stillMatters = now - at < MAX_TOKEN_LIFETIME_MS;
+      if (now - at >= AUTH_EVENT_HORIZON_MS) {
+        logger.debug({ subject, eventId: event.id, ageMs: now - at }, 'old auth event: no connection to act on');
+        return;
+      }
       if (subject === subjects.sessionRevoked) {
         const parsed = sessionRevokedEvent.safeParse(event);
         if (!parsed.success) {
