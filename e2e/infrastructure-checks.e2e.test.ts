@@ -51,6 +51,18 @@ describe('the offline infrastructure checks', () => {
     expect(problems).toContain('base: sync-server has no limits.cpu');
   });
 
+  it('catch sync-server pods that would share one SYNC_INSTANCE_ID', () => {
+    const message = "base: sync-server must set SYNC_INSTANCE_ID from the pod's metadata.name";
+    const docs = baseManifests();
+    const container = named(docs, 'Deployment', 'sync-server').spec.template.spec.containers[0];
+    const instanceId = container.env.find((e: Manifest) => e.name === 'SYNC_INSTANCE_ID');
+    instanceId.valueFrom = undefined;
+    instanceId.value = 'sync';
+    expect(checkKubernetesManifests('base', docs)).toContain(message);
+    container.env = container.env.filter((e: Manifest) => e.name !== 'SYNC_INSTANCE_ID');
+    expect(checkKubernetesManifests('base', docs)).toContain(message);
+  });
+
   it('catch an Ingress that drifts from the gateway or exposes /internal', () => {
     const docs = baseManifests();
     const paths = named(docs, 'Ingress', 'confab').spec.rules[0].http.paths;

@@ -56,17 +56,31 @@ export interface ConfigVariable {
   readonly meaning: string | undefined;
 }
 
-/** The argument of the first `.default(` in `text`, parentheses balanced. */
+/**
+ * The field helpers of platform/src/config.ts whose first argument is the
+ * default (`envInteger(fallback, min, max)`). A new helper of that shape goes
+ * here too, or its variables show no default in the table.
+ */
+export const DEFAULT_FIRST_HELPERS: readonly string[] = ['envInteger'];
+
+const helperCall = new RegExp(`^ {2}[A-Z0-9_]+: (?:${DEFAULT_FIRST_HELPERS.join('|')})\\(\\s*([^,()]+?)\\s*,`);
+
+/** `256 * 1024` as `262144`: a product of integer literals reads better worked out. */
+function worked(value: string): string {
+  if (!/^\d[\d_]*(\s*\*\s*\d[\d_]*)+$/.test(value)) return value;
+  return String(value.split('*').reduce((product, factor) => product * Number(factor.trim().replace(/_/g, '')), 1));
+}
+
+/** The default of one schema entry: a helper's first argument, or the argument of the first `.default(`. */
 function defaultOf(text: string): string | undefined {
-  // sync-server's `integer(fallback, min, max)` helper.
-  const helper = /^ {2}[A-Z0-9_]+: integer\(([^,]+),/.exec(text);
-  if (helper) return helper[1]!.trim();
+  const helper = helperCall.exec(text);
+  if (helper) return worked(helper[1]!);
   const at = text.indexOf('.default(');
   if (at < 0) return undefined;
   let depth = 0;
   for (let i = at + '.default'.length; i < text.length; i++) {
     if (text[i] === '(') depth++;
-    else if (text[i] === ')' && --depth === 0) return text.slice(at + '.default('.length, i).trim();
+    else if (text[i] === ')' && --depth === 0) return worked(text.slice(at + '.default('.length, i).trim());
   }
   return undefined;
 }

@@ -69,9 +69,12 @@ export function checkCompose(): Problems {
   for (const [name, service] of Object.entries(services)) {
     if (!/^(auth-server|sync-server-\d|notifier)$/.test(name)) continue;
     const env = service.environment ?? {};
-    for (const variable of ['DATABASE_URL', 'NATS_URL', 'AUTH_URL', 'INTERNAL_API_TOKEN', 'PUBLIC_URL']) {
+    for (const variable of ['DATABASE_URL', 'NATS_URL', 'AUTH_URL', 'PUBLIC_URL']) {
       if (!(variable in env)) problems.push(`compose: ${name} lacks ${variable}`);
     }
+    // The sync server only fetches the JWKS; /internal/* and its token are for auth-server and notifier.
+    if (!name.startsWith('sync-server') && !('INTERNAL_API_TOKEN' in env))
+      problems.push(`compose: ${name} lacks INTERNAL_API_TOKEN`);
     if (name.startsWith('sync-server') && !env.REDIS_URL) problems.push(`compose: ${name} lacks REDIS_URL`);
   }
   const syncIds = ['sync-server-1', 'sync-server-2'].map((s) => services[s]?.environment?.SYNC_INSTANCE_ID);
@@ -199,6 +202,13 @@ export function checkKubernetesManifests(label: string, documents: Yaml[]): Prob
       }
       if (container.securityContext?.allowPrivilegeEscalation !== false) {
         problems.push(`${label}: ${service} must set allowPrivilegeEscalation: false`);
+      }
+      if (service === 'sync-server') {
+        // Replicas sharing an id would split one durable NATS consumer between them.
+        const instanceId = (container.env ?? []).find((e: Yaml) => e?.name === 'SYNC_INSTANCE_ID');
+        if (instanceId?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name') {
+          problems.push(`${label}: sync-server must set SYNC_INSTANCE_ID from the pod's metadata.name`);
+        }
       }
     }
   }

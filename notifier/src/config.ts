@@ -41,9 +41,13 @@ export const notifierConfigSchema = z.object({
   /** `smtp://user:pass@host:port`; unset writes `.eml` files under DATA_DIR/mail. */
   SMTP_URL: envUrl(['smtp:', 'smtps:']),
   EMAIL_FROM: z.preprocess(emptyAsUndefined, z.string().default('Confab <notifications@localhost>')),
-  /** Web Push identity; all three or none (then generated once and kept in the database). */
+  /**
+   * Web Push identity; VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY both or neither (neither: generated once
+   * and kept in the database).
+   */
   VAPID_PUBLIC_KEY: optionalString,
   VAPID_PRIVATE_KEY: optionalString,
+  /** `mailto:` or `https:` push contact, set or generated keys alike; unset: `mailto:notifications@<PUBLIC_URL host>`. */
   VAPID_SUBJECT: z.preprocess(
     emptyAsUndefined,
     z

@@ -27,6 +27,11 @@ export const CLOSE = {
   goingAway: { code: 1001, reason: 'going_away' },
   /** Too many updates in too short a time; the last one was not applied. Reconnect with backoff and resend. */
   rateLimited: { code: 4429, reason: 'rate_limited' },
+  /**
+   * The room could not be loaded or an update could not be stored (RFC 6455 "try again later");
+   * nothing unstored was acknowledged. Reconnect with backoff: unacknowledged updates are sent again.
+   */
+  tryAgainLater: { code: 1013, reason: 'try_again_later' },
 } as const satisfies Record<string, CloseEvent>;
 
 export type CloseKind = keyof typeof CLOSE;

@@ -62,7 +62,7 @@ export const syncConfigSchema = z.object({
         }
       }, 'must be an http(s) URL'),
   ),
-  /** Names this instance's bus consumer (`sync-<id>`) and Redis identity; stable across restarts. */
+  /** Names this instance's bus consumer (`sync-<id>`) and Redis identity; distinct per instance, best kept across restarts. */
   SYNC_INSTANCE_ID: z.preprocess(emptyAsUndefined, z.string().min(1).max(64).optional()),
   /** Fold the update log into a snapshot once it holds this many bytes (or more than the snapshot). */
   SYNC_COMPACT_MIN_BYTES: envInteger(256 * 1024, 1024, 1024 * 1024 * 1024),

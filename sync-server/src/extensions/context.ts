@@ -25,9 +25,6 @@ export class CloseError extends Error implements CloseEvent {
   }
 }
 
-/** The database could not load a document: refuse, never serve an empty one (Hocuspocus issue 382). */
-export const TRY_AGAIN_LATER: CloseEvent = { code: 1013, reason: 'try_again_later' };
-
 export function isSyncContext(value: unknown): value is SyncContext {
   return typeof value === 'object' && value !== null && typeof (value as SyncContext).userId === 'string';
 }

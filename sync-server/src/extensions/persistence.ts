@@ -1,9 +1,10 @@
+import { CLOSE } from '@confab/protocol';
 import type { afterUnloadDocumentPayload, Extension, onLoadDocumentPayload } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import { applyRows } from '../storage/merge-worker';
 import type { PendingEvent, SyncStore } from '../storage/sync-store';
-import { CloseError, TRY_AGAIN_LATER } from './context';
+import { CloseError } from './context';
 import type { SyncMetrics } from './metrics';
 import { runSliced } from './time-slice';
 
@@ -96,7 +97,7 @@ export class Persistence implements Extension {
       // connection; an empty document must never be served and later stored
       // over the real one (Hocuspocus issue 382).
       logger.error({ err: error, documentName }, 'document failed to load; refusing connections to it');
-      throw new CloseError(TRY_AGAIN_LATER, 'document failed to load');
+      throw new CloseError(CLOSE.tryAgainLater, 'document failed to load');
     }
   }
 

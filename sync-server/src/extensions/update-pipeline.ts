@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { messageYjsSyncStep2, messageYjsUpdate } from 'y-protocols/sync';
 import * as Y from 'yjs';
 import type { PendingEvent } from '../storage/sync-store';
-import { CloseError, isSyncContext, type SyncContext, TRY_AGAIN_LATER } from './context';
+import { CloseError, isSyncContext, type SyncContext } from './context';
 import { type EventRelay, roomEvents } from './events';
 import type { GuardVerdict, UpdateGuard } from './guard-port';
 import type { SyncMetrics } from './metrics';
@@ -176,8 +176,8 @@ export class UpdatePipeline implements Extension {
         // Later updates of this connection may still commit, but they may build on this one: none of them
         // is acknowledged either, so the provider sends them all again, this one first.
         acks.fail();
-        for (const other of document.getConnections()) closeSocket(other, TRY_AGAIN_LATER);
-        closeSocket(connection, TRY_AGAIN_LATER);
+        for (const other of document.getConnections()) closeSocket(other, CLOSE.tryAgainLater);
+        closeSocket(connection, CLOSE.tryAgainLater);
       },
     );
     // From here the hook resolves normally, so Hocuspocus sends its acknowledgement now: hold it back.

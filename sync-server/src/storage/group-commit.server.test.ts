@@ -1,8 +1,8 @@
 import { waitFor } from '@confab/platform/testing';
+import { CLOSE } from '@confab/protocol';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { TRY_AGAIN_LATER } from '../extensions/context';
 import { startTestServer, type TestServer } from '../testing/harness';
 import { KyselySyncStore } from './sync-store';
 
@@ -33,7 +33,7 @@ describe('a failed append transaction on a running server (SQLite)', () => {
     clients.forEach((c, i) => {
       c.doc.getArray('messages').push([{ text: `written while the database fails ${i}` }]);
     });
-    await waitFor(() => clients.every((c) => c.closes.some((e) => e.code === TRY_AGAIN_LATER.code)), {
+    await waitFor(() => clients.every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
       message: 'every client closed with try_again_later',
     });
     for (const [i, c] of clients.entries()) {
@@ -59,7 +59,7 @@ describe('a failed append transaction on a running server (SQLite)', () => {
     );
     a!.doc.getArray('messages').push([{ text: 'relayed, then the write failed' }]);
     // Bob may already hold it (relayed from memory); both are closed so the room unloads.
-    await waitFor(() => [a!, b!].every((c) => c.closes.some((e) => e.code === TRY_AGAIN_LATER.code)), {
+    await waitFor(() => [a!, b!].every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
       message: 'both clients closed with try_again_later',
     });
     expect(a!.provider.hasUnsyncedChanges).toBe(true);
