@@ -1,9 +1,11 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { NO_CHANGES, type UpdateGuard } from './extensions/guard-port';
+import { Bytes } from './guard/test-kit';
 import {
   connectClient,
   openTestDatabase,
@@ -138,6 +140,47 @@ describe('sync server (SQLite)', () => {
     expect(await refusals('test_marker')).toBe(refusedBefore + 1);
     watcher.destroy();
     good.destroy();
+  });
+
+  it('closes every connection to a room when an update the guard let through fails to apply halfway', async () => {
+    // The pass-through guard stands for a guard with a hole: Yjs integrates the section of client 5000,
+    // then throws on client 3000's origin, a later clock of its own. What it integrated was relayed, never logged.
+    const name = room();
+    const bob = await t.connect({ name, user: 'bob' });
+    const alice = await t.connect({ name, user: 'alice' });
+    bob.doc.getArray('messages').push([{ text: 'first' }]);
+    await bob.acknowledged();
+    const serverDoc = t.server.hocuspocus.documents.get(name)!;
+    const first = (serverDoc.getArray('messages') as unknown as { _start: Y.Item })._start.id;
+    const w = new Bytes().varUint(2);
+    const after = (origin: { client: number; clock: number }, text: string) =>
+      w
+        .u8(8 | 0x80)
+        .varUint(origin.client)
+        .varUint(origin.clock)
+        .varUint(1)
+        .any({ text });
+    w.varUint(1).varUint(5000).varUint(0);
+    after(first, 'integrated, then dropped');
+    w.varUint(2).varUint(3000).varUint(0);
+    after({ client: 3000, clock: 1 }, 'forward');
+    after(first, 'never');
+    w.varUint(0);
+    const frame = encoding.createEncoder();
+    encoding.writeVarString(frame, name);
+    encoding.writeVarUint(frame, 0); // Sync
+    encoding.writeVarUint(frame, 2); // Update
+    encoding.writeVarUint8Array(frame, w.bytes());
+    alice.provider.configuration.websocketProvider.send(encoding.toUint8Array(frame));
+    await waitFor(() => alice.closes.some((c) => c.reason === 'forbidden_update'), { message: 'sender closed 4422' });
+    await waitFor(() => bob.closes.some((c) => c.code === 1013 && c.reason === 'try_again_later'), {
+      message: 'the other member closed 1013',
+    });
+    alice.destroy();
+    bob.destroy();
+    // The document unloads, dropping what ran ahead of the log; what is stored is what was acknowledged.
+    await waitFor(() => !t.server.hocuspocus.documents.has(name), { message: 'document unloaded' });
+    expect(await storedMessageTexts(t, name)).toEqual(['first']);
   });
 
   async function refusals(rule: string): Promise<number> {
@@ -284,8 +327,10 @@ describe('sync server (SQLite)', () => {
 
   it('serves /healthz, /readyz and /metrics with the sync metrics', async () => {
     const base = t.url.replace('ws://', 'http://').replace('/sync', '');
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', services: { 'sync-server': true } });
     const text = await (await fetch(`${base}/metrics`)).text();
     for (const name of [
       'confab_sync_connections',

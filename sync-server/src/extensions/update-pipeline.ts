@@ -139,9 +139,18 @@ export class UpdatePipeline implements Extension {
     try {
       Y.applyUpdate(document, update, APPLIED_ORIGIN);
     } catch (error) {
-      // The guard decoded it, so Yjs should not fail on it; if it does, nothing of it is acknowledged.
+      // The guard checked it, so Yjs should not fail on it. If it does (a hole in the guard), Yjs may have
+      // integrated part of it already, and relayed that part: the document's memory is ahead of its log.
+      // Nothing of it is acknowledged, and every connection closes so that the document unloads, as when
+      // a store fails; the others reconnect and meet the document as stored.
       metrics.updates.inc({ result: 'refused', rule: 'malformed_update' });
-      logger.warn({ err: error, documentName, userId: context.userId }, 'update failed to apply');
+      logger.error(
+        { err: error, documentName, userId: context.userId },
+        'update failed to apply; closing the document',
+      );
+      for (const other of document.getConnections()) {
+        if (other !== connection) closeSocket(other, CLOSE.tryAgainLater);
+      }
       closeSocket(connection, CLOSE.forbiddenUpdate);
       throw new CloseError(CLOSE.forbiddenUpdate, 'the update could not be applied');
     }

@@ -103,7 +103,13 @@ class DecodeError extends Error {
 const malformed = (detail: string) => new DecodeError('malformed', detail);
 const budget = (detail: string) => new DecodeError('budget', detail);
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * `ignoreBOM`: a leading U+FEFF is part of the string, as it is to lib0, which
+ * Yjs reads with. Without it the decoder drops the mark, and a key written
+ * `'\uFEFFauthor'` read as `author` here while Yjs stored a key of its own:
+ * a message that said `author: 'bob'` to everyone passed as Alice's.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Cursor over the bytes; every read checks the bounds first. */
 class Reader {
@@ -220,6 +226,8 @@ function readAny(r: Reader, depth: number, limits: DecodeLimits): unknown {
       const obj: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) {
         const key = r.string();
+        // lib0 keeps the last of repeated keys, as this does; no encoder writes one twice, so none is taken.
+        if (Object.hasOwn(obj, key)) throw malformed(`object key ${JSON.stringify(key.slice(0, 40))} repeated`);
         const value = readAny(r, depth + 1, limits);
         // `obj.__proto__ = v` would set the prototype instead of a key the shape checks can see.
         if (key === '__proto__') {

@@ -1,9 +1,9 @@
-import { roomMaps } from '@confab/protocol';
+import { markRead, roomMaps, type UserId } from '@confab/protocol';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeUpdateBounded } from './decode';
 import { checkUserDocumentUpdate, type GuardVerdict, RoomGuard } from './room-guard';
-import { alice, Bytes, craftUpdate, createRoom, itemIdOf, message, olivia, post, prng } from './test-kit';
+import { alice, Bytes, bob, craftUpdate, createRoom, itemIdOf, message, olivia, post, prng } from './test-kit';
 
 const rule = (verdict: GuardVerdict) => (verdict.ok ? 'ok' : verdict.rule);
 /**
@@ -167,6 +167,115 @@ describe('hostile bytes', () => {
     const parsed = struct?.kind === 'item' && struct.content.kind === 'any' ? (struct.content.values[0] as object) : {};
     expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
     expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+  });
+
+  it('reads a leading byte-order mark as part of a key, as Yjs does, so a second author key is refused', () => {
+    const { guard, join } = createRoom();
+    const doc = join(9);
+    const updates: Uint8Array[] = [];
+    doc.on('update', (update: Uint8Array) => updates.push(update));
+    // An ordinary client, no crafted bytes: to Yjs and every reader the author is bob.
+    doc.getArray('messages').push([{ ...message(alice), author: 'bob', '\uFEFFauthor': 'alice' }]);
+    expect(rule(guard.check(updates[0]!, alice))).toBe('message_shape');
+    // A root of that name is a fifth top-level type, not `messages`.
+    const { guard: second, join: joinSecond } = createRoom();
+    const root = joinSecond(10);
+    root.getArray('\uFEFFmessages').push([message(alice)]);
+    expect(rule(second.check(Y.encodeStateAsUpdate(root), alice))).toBe('unknown_key');
+    // The same character inside a text is just text.
+    const { guard: third, join: joinThird } = createRoom();
+    const text = joinThird(11);
+    text.getArray('messages').push([message(alice, '\uFEFFhello')]);
+    expect(rule(third.check(Y.encodeStateAsUpdate(text), alice))).toBe('ok');
+  });
+
+  it('refuses a struct the server partly has when it would continue somewhere other than where it began', () => {
+    const { server, guard, join, send } = createRoom();
+    const b = join(2000);
+    const m = post(b, bob, 'hello');
+    markRead(b, 'bob' as UserId, m.id, 111);
+    expect(rule(send(b, bob))).toBe('ok');
+    const a = join(3000);
+    markRead(a, 'alice' as UserId, m.id, 222);
+    expect(rule(send(a, alice))).toBe('ok');
+    const bobsMarker = (server.getMap('reads') as unknown as { _map: Map<string, Y.Item> })._map.get('bob')!.id;
+    // 3000:0 is alice's marker; Yjs would take the parent and key of 3000:1 from the origin written here,
+    // bob's marker, and overwrite it, while the guard saw a continuation of alice's own.
+    const forged = craftUpdate(3000, 0, [
+      {
+        origin: bobsMarker,
+        values: [
+          { messageId: m.id, at: 222 },
+          { messageId: 'FORGED', at: 999 },
+        ],
+      },
+    ]);
+    expect(guard.check(forged, alice)).toMatchObject({ ok: false, rule: 'malformed_update' });
+    // Its honest twin: a resend overlapping what the server has, begun where the server has it.
+    const { server: server2, guard: guard2, join: join2, send: send2 } = createRoom();
+    const b2 = join2(2000);
+    const first = post(b2, bob, 'hello');
+    expect(rule(send2(b2, bob))).toBe('ok');
+    const a2 = join2(3000);
+    const mine = post(a2, alice, 'mine');
+    expect(rule(send2(a2, alice))).toBe('ok');
+    const next = message(alice, 'and more');
+    const resend = craftUpdate(3000, 0, [{ origin: itemIdOf(server2, first.id), values: [mine, next] }]);
+    expect(rule(guard2.check(resend, alice))).toBe('ok');
+    Y.applyUpdate(server2, resend);
+    expect(server2.getArray('messages').toJSON()).toEqual([first, mine, next]);
+  });
+
+  it('refuses an origin at a later clock of the struct’s own client, on which Yjs throws halfway through the apply', () => {
+    const { server, guard, join, send } = createRoom();
+    const b = join(2000);
+    const m = post(b, bob, 'hello');
+    expect(rule(send(b, bob))).toBe('ok');
+    const first = itemIdOf(server, m.id);
+    const msg = (id: string) => ({ ...message(alice), id });
+    const w = new Bytes().varUint(2);
+    const after = (origin: { client: number; clock: number }, value: unknown) =>
+      w
+        .u8(8 | 0x80)
+        .varUint(origin.client)
+        .varUint(origin.clock)
+        .varUint(1)
+        .any(value);
+    w.varUint(1).varUint(5000).varUint(0);
+    after(first, msg('fine'));
+    w.varUint(2).varUint(3000).varUint(0);
+    after({ client: 3000, clock: 1 }, msg('forward'));
+    after(first, msg('later'));
+    w.varUint(0);
+    const update = w.bytes();
+    expect(guard.check(update, alice)).toMatchObject({ ok: false, rule: 'malformed_update' });
+    // What the guard spares the server: Yjs integrates client 5000's section, then throws.
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(server));
+    expect(() => Y.applyUpdate(copy, update)).toThrow();
+    expect(copy.getArray('messages').length).toBe(2);
+  });
+
+  it('refuses an object whose key repeats (Yjs would keep the last)', () => {
+    const { guard } = createRoom();
+    const bytes = new Bytes()
+      .varUint(1)
+      .varUint(1)
+      .varUint(9)
+      .varUint(0)
+      .u8(8)
+      .varUint(1)
+      .string('messages')
+      .varUint(1)
+      .u8(118)
+      .varUint(2)
+      .string('author')
+      .any('alice')
+      .string('author')
+      .any('bob')
+      .varUint(0)
+      .bytes();
+    expect(rule(guard.check(bytes, alice))).toBe('malformed_update');
   });
 
   it('refuses a delete set that touches more structs than the step budget', () => {

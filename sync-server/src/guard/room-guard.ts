@@ -76,6 +76,8 @@ type Placement = { ok: true; root: RootName; key: string | null } | { ok: false;
 /** The part of an incoming item the document does not have yet (Yjs skips the part it has). */
 interface NewItem extends DecodedItem {
   placement?: Placement;
+  /** For the new part of a struct the document already partly holds: the struct as the update wrote it. */
+  began?: DecodedItem;
 }
 
 /** A run of clocks of one client that an update brings: an item, or a skip (item null). */
@@ -336,7 +338,7 @@ export class RoomGuard {
       const offset = known - s.clock;
       let item: NewItem | null = null;
       if (s.kind === 'item') {
-        item = offset === 0 ? { ...s } : sliceItem(s, offset);
+        item = offset === 0 ? { ...s } : { ...sliceItem(s, offset), began: s };
         newItems.push(item);
       }
       let list = newByClient.get(s.client);
@@ -390,8 +392,10 @@ export class RoomGuard {
     const mapItems: { item: NewItem; placement: Placement & { ok: true } }[] = [];
     const newMessageIds = new Map<string, string>();
     for (const item of newItems) {
+      refuseOwnLaterOrigin(item.began ?? item);
       const placement = this.place(item, findNew);
       if (!placement.ok) throw new Refused(placement.refusal);
+      if (item.began) this.checkContinuation(item.began, placement, findNew);
       const { content } = item;
       if (content.kind !== 'any' && content.kind !== 'deleted') {
         fail('wrong_type', `${placement.root} holds plain values, not ${content.kind} content`);
@@ -566,6 +570,23 @@ export class RoomGuard {
     }
     for (const item of chain) item.placement = placement;
     return placement;
+  }
+
+  /**
+   * The new part of a struct the document already partly holds. Yjs takes its
+   * parent and map key from where the struct began (the origin, right origin
+   * or parent the update wrote), then puts it after the document's item at the
+   * clock before it, which `place` followed. Both must be one place: if they
+   * are not, the server would put the values somewhere other than where every
+   * client has them, and somewhere other than the rules were checked for (a
+   * read marker landing on someone else's key). Honest clients never send one.
+   */
+  private checkContinuation(began: DecodedItem, placement: Placement & { ok: true }, findNew: FindNew): void {
+    const where = this.place({ ...began }, findNew);
+    if (!where.ok) throw new Refused(where.refusal);
+    if (where.root !== placement.root || where.key !== placement.key) {
+      fail('malformed_update', `struct ${idText(began)} continues somewhere other than where it began`);
+    }
   }
 
   private placeInRoot(name: string, key: string | null): Placement {
@@ -836,6 +857,20 @@ function stepCounter(maxSteps: number): () => void {
   return () => {
     if (++steps > maxSteps) fail('decode_budget', `checking needs more than ${maxSteps} steps`);
   };
+}
+
+/**
+ * Yjs integrates a client's structs in clock order and resolves an origin of
+ * the same client without waiting for it, so one at or after the struct's own
+ * clock makes it throw in the middle of the apply, after the structs of other
+ * clients were integrated (and relayed).
+ */
+function refuseOwnLaterOrigin(item: DecodedItem): void {
+  for (const ref of [item.origin, item.rightOrigin]) {
+    if (ref !== null && ref.client === item.client && ref.clock >= item.clock) {
+      fail('malformed_update', `struct ${idText(item)} refers to ${idText(ref)}, a later change of its own client`);
+    }
+  }
 }
 
 function sliceItem(s: DecodedItem, offset: number): NewItem {
