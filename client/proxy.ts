@@ -35,7 +35,8 @@ export const config = {
     {
       // Pages only: not the built assets, icons, the manifest, nor the service worker
       // script (a worker's CSP comes from its own response and it loads nothing else).
-      source: '/((?!api/|_next/static|_next/image|serwist/|icons/|manifest.webmanifest|favicon.ico|sync).*)',
+      source:
+        '/((?!api/|_next/static|_next/image|serwist/|icons/|manifest.webmanifest|favicon.ico|sync|healthz|readyz|metrics).*)',
       missing: [
         { type: 'header', key: 'next-router-prefetch' },
         { type: 'header', key: 'purpose', value: 'prefetch' },

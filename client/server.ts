@@ -82,14 +82,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(1);
   }
   const client = await startClient({ dev: config.NODE_ENV === 'development' });
-  const server = createServer((req, res) => {
-    if (req.url === '/healthz' || req.url === '/readyz') {
-      res.setHeader('content-type', 'application/json');
-      res.end('{"ok":true}');
-      return;
-    }
-    client.handleRequest(req, res);
-  });
+  // /healthz, /readyz and /metrics are the app's own route handlers (lib/ops.ts), as in its image.
+  const server = createServer((req, res) => client.handleRequest(req, res));
   server.on('upgrade', (req, socket, head) => client.handleUpgrade(req, socket, head));
   server.listen(config.PORT, config.HOST, () => {
     const address = server.address();

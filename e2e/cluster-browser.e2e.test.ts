@@ -79,6 +79,19 @@ describe.skipIf(!infra)('the web app on the cluster', () => {
     redis.disconnect();
   }, 60_000);
 
+  it('has the web client process answer /healthz, /readyz and /metrics itself, as every service does', async () => {
+    // The gateway sends every path outside /api and /sync to the client process (client/server.ts, Next.js).
+    const health = await fetch(`${cluster.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${cluster.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', services: { client: true } });
+    const metrics = await fetch(`${cluster.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await metrics.text()).toMatch(/^process_cpu_user_seconds_total \d/m);
+  });
+
   it('signs up, invites and chats in real time with each browser on its own sync instance', async () => {
     await signUp(alice, 'Alice');
     const roomId = await createRoom(alice, 'Cluster room');

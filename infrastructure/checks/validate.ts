@@ -189,11 +189,9 @@ export function checkKubernetesManifests(label: string, documents: Yaml[]): Prob
     for (const container of pod.containers ?? []) {
       const readiness = container.readinessProbe?.httpGet?.path;
       const liveness = container.livenessProbe?.httpGet?.path;
-      const wantReady = service === 'client' ? '/' : '/readyz';
-      const wantLive = service === 'client' ? '/' : '/healthz';
-      if (readiness !== wantReady)
-        problems.push(`${label}: ${service} readiness probe is ${readiness}, want ${wantReady}`);
-      if (liveness !== wantLive) problems.push(`${label}: ${service} liveness probe is ${liveness}, want ${wantLive}`);
+      // Every service, the web client included (its route handlers, client/lib/ops.ts).
+      if (readiness !== '/readyz') problems.push(`${label}: ${service} readiness probe is ${readiness}, want /readyz`);
+      if (liveness !== '/healthz') problems.push(`${label}: ${service} liveness probe is ${liveness}, want /healthz`);
       for (const kind of ['requests', 'limits'] as const) {
         for (const resource of ['cpu', 'memory']) {
           if (!container.resources?.[kind]?.[resource])

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Database, type EventBus, migrate, type ServiceHandle, type Subscription } from '@confab/platform';
+import {
+  createOpsHandler,
+  type Database,
+  type EventBus,
+  migrate,
+  type ServiceHandle,
+  type Subscription,
+} from '@confab/platform';
 import { CLOSE, type ErrorCode, errorBody, parseDocumentName } from '@confab/protocol';
 import { type Extension, Hocuspocus, type WebSocketLike } from '@hocuspocus/server';
 import type { Redis } from 'ioredis';
@@ -305,26 +312,10 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     return db && busOk;
   };
 
+  // The same bodies as every service's (`{status}`, `{status, services}`): the ops handler of platform/.
+  const ops = createOpsHandler({ handles: () => [{ name: 'sync-server', ready }], registry });
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (path === '/readyz') {
-      void ready().then((ok) => sendJson(res, ok ? 200 : 503, ok ? { ok } : errorBody('unavailable', 'not ready')));
-      return;
-    }
-    if (path === '/metrics') {
-      void registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(text);
-        },
-        (error) => {
-          logger.error({ err: error }, 'metrics failed');
-          sendJson(res, 500, errorBody('internal', 'metrics failed'));
-        },
-      );
-      return;
-    }
+    if (ops(req, res)) return;
     sendJson(res, 404, errorBody('not_found', 'no such endpoint'));
   };
 
