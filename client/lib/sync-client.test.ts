@@ -5,7 +5,7 @@ import { Server } from '@hocuspocus/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccountCache, type KeyValueStorage } from './account-cache';
 import type { ApiResult, SyncToken } from './api';
-import { createSyncClient, type SyncClient } from './sync-client';
+import { createSyncClient, type DocStatus, explainClose, type SyncClient } from './sync-client';
 import { createTokenBroker } from './token-broker';
 
 /**
@@ -14,6 +14,23 @@ import { createTokenBroker } from './token-broker';
  * tokens each test names, the way Confab's sync server does with close reasons.
  */
 const refusals = new Map<string, string>();
+/** Changes carrying `store-fails` that the server fails to store, the next so many times. */
+let storeFailures = 0;
+/**
+ * Documents the server cannot open for their next `failures` tries, the way Confab's sync server refuses
+ * a room whose load failed (persistence.ts: a CloseError with try_again_later thrown from
+ * onLoadDocument, which Hocuspocus sends as the authentication's PermissionDenied reason, right after
+ * it said Authenticated), or from onAuthenticate. Every try is noted with its time and token.
+ */
+const unavailable = new Map<string, { hook: 'onLoadDocument' | 'onAuthenticate'; failures: number }>();
+const tries = new Map<string, { at: number; token: string }[]>();
+const tryAgainLater = () => Object.assign(new Error('document failed to load'), CLOSE.tryAgainLater);
+function refuseIfUnavailable(documentName: string, hook: 'onLoadDocument' | 'onAuthenticate'): void {
+  const entry = unavailable.get(documentName);
+  if (entry?.hook !== hook || entry.failures === 0) return;
+  entry.failures--;
+  throw tryAgainLater();
+}
 let issued = 0;
 const server = new Server({
   port: 0,
@@ -26,6 +43,13 @@ const server = new Server({
       connection.webSocket.close(CLOSE.forbiddenUpdate.code, CLOSE.forbiddenUpdate.reason);
       throw new Error('refused');
     }
+    // Stands in for a failed append (update-pipeline.ts): nothing is acknowledged and the socket is
+    // closed with try_again_later (1013).
+    if (storeFailures > 0 && Buffer.from(payload).includes('store-fails')) {
+      storeFailures--;
+      connection.webSocket.close(CLOSE.tryAgainLater.code, CLOSE.tryAgainLater.reason);
+      throw new Error('not stored');
+    }
   },
   // As Confab's sync server does (createConfabGuard): an awareness message still queued behind its
   // connection's close claims nothing. Stock Hocuspocus applies it after it removed the connection's
@@ -34,9 +58,14 @@ const server = new Server({
     if (connection && !document.hasConnection(connection)) states.clear();
   },
   async onAuthenticate({ token, documentName }) {
+    tries.get(documentName)?.push({ at: Date.now(), token });
     const reason = refusals.get(documentName) ?? refusals.get(token);
     if (reason) throw { reason };
     if (!token.startsWith(`ok:${documentName}:`)) throw { reason: CLOSE.unauthorized.reason };
+    refuseIfUnavailable(documentName, 'onAuthenticate');
+  },
+  async onLoadDocument({ documentName }) {
+    refuseIfUnavailable(documentName, 'onLoadDocument');
   },
 });
 
@@ -53,7 +82,15 @@ function memoryStorage(): KeyValueStorage {
   };
 }
 
-function device(userId: string, options: { url?: string; storage?: KeyValueStorage; idleCloseMs?: number } = {}) {
+function device(
+  userId: string,
+  options: {
+    url?: string;
+    storage?: KeyValueStorage;
+    idleCloseMs?: number;
+    tryAgainDelayMs?: (failures: number) => number;
+  } = {},
+) {
   const tokenCalls: string[][] = [];
   const grant = (doc: string): SyncToken => ({ token: `ok:${doc}:${++issued}`, expiresAt: Date.now() + 600_000 });
   const tokens = createTokenBroker({
@@ -75,6 +112,7 @@ function device(userId: string, options: { url?: string; storage?: KeyValueStora
     cache: createAccountCache(storage),
     relay: () => () => {},
     ...(options.idleCloseMs !== undefined ? { idleCloseMs: options.idleCloseMs } : {}),
+    ...(options.tryAgainDelayMs ? { tryAgainDelayMs: options.tryAgainDelayMs } : {}),
   });
   return { client, tokens, tokenCalls, storage };
 }
@@ -296,4 +334,116 @@ describe('sync client', () => {
       await small.destroy();
     }
   });
+  it.each(['onLoadDocument', 'onAuthenticate'] as const)(
+    'keeps its token and tries again with growing waits while the server cannot open a room (try_again_later from %s), then syncs',
+    async (hook) => {
+      const name = `room:r-unavailable-${hook}` as DocumentName;
+      unavailable.set(name, { hook, failures: 3 });
+      tries.set(name, []);
+      const waits: number[] = [];
+      const olga = track(
+        device('olga', {
+          tryAgainDelayMs: (failures) => {
+            waits.push(failures);
+            return 60 * 2 ** (failures - 1);
+          },
+        }),
+      );
+      const room = olga.client.open(name);
+      const seen: DocStatus[] = [];
+      room.subscribe(() => seen.push(room.status()));
+      await waitFor(() => room.status().kind === 'synced', { message: 'synced once the room opens', timeoutMs: 8000 });
+
+      // Shown as offline, with the reason, while it waits; never denied.
+      expect(seen).toContainEqual({
+        kind: 'offline',
+        reason: CLOSE.tryAgainLater.reason,
+        message: explainClose(CLOSE.tryAgainLater.reason),
+      });
+      expect(seen.filter((s) => s.kind === 'denied')).toEqual([]);
+      // One wait per refusal, each longer than the last, and the tries spaced by at least those waits.
+      expect(waits).toEqual([1, 2, 3]);
+      const at = tries.get(name)!.map((t) => t.at);
+      expect(at.length).toBe(4);
+      const gaps = at.slice(1).map((t, i) => t - at[i]!);
+      for (const [i, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual(60 * 2 ** i - 2);
+      // The token was good all along: every try sent the same one, fetched once.
+      expect(new Set(tries.get(name)!.map((t) => t.token)).size).toBe(1);
+      expect(olga.tokenCalls).toEqual([[name]]);
+
+      // The waits start over once the room has synced.
+      unavailable.set(name, { hook: 'onAuthenticate', failures: 1 });
+      room.provider.configuration.websocketProvider.webSocket?.close();
+      await waitFor(() => waits.length === 4 && room.status().kind === 'synced', {
+        message: 'synced again after one more refusal',
+        timeoutMs: 8000,
+      });
+      expect(waits).toEqual([1, 2, 3, 1]);
+
+      // Live changes flow both ways on the connection the tries ended with.
+      const other = track(device('pia')).client.open(name);
+      await waitFor(() => other.status().kind === 'synced', { message: 'pia synced', timeoutMs: 10_000 });
+      say(other.doc, 'pia', 'the room is back');
+      await waitFor(() => readMessages(room.doc).some((m) => m.text === 'the room is back'), {
+        message: 'olga receives',
+        timeoutMs: 10_000,
+      });
+      say(room.doc, 'olga', 'so it is');
+      await waitFor(() => readMessages(other.doc).some((m) => m.text === 'so it is'), {
+        message: 'pia receives',
+        timeoutMs: 10_000,
+      });
+    },
+  );
+
+  it('reconnects and sends a change again when the server closes the socket because it could not store it (1013)', async () => {
+    const name = 'room:r-store-fails' as DocumentName;
+    const quinn = track(device('quinn'));
+    const room = quinn.client.open(name);
+    await waitFor(() => room.status().kind === 'synced', { message: 'synced' });
+    const seen: DocStatus[] = [];
+    room.subscribe(() => seen.push(room.status()));
+    storeFailures = 1;
+    const message = say(room.doc, 'quinn', 'this store-fails once');
+    room.markPending(message.id);
+    await waitFor(() => storeFailures === 0, { message: 'the store failed' });
+    await waitFor(() => room.status().kind === 'synced' && room.pendingIds().size === 0, {
+      message: 'reconnected and acknowledged',
+      timeoutMs: 10_000,
+    });
+    expect(seen.filter((s) => s.kind === 'denied')).toEqual([]);
+    expect(seen).toContainEqual(expect.objectContaining({ reason: CLOSE.tryAgainLater.reason }));
+    const other = track(device('rosa')).client.open(name);
+    await waitFor(() => readMessages(other.doc).some((m) => m.text === 'this store-fails once'), {
+      message: 'rosa sees it',
+      timeoutMs: 10_000,
+    });
+  });
+
+  it.each([
+    [CLOSE.forbidden.reason, 3, 'You do not have access to this room.'],
+    [CLOSE.membershipRevoked.reason, 1, 'You were removed from this room.'],
+  ])(
+    'still stops a room refused with %s, after %i token fetch(es), without waiting to try again',
+    async (reason, fetches, message) => {
+      const name = `room:r-refused-${reason}` as DocumentName;
+      refusals.set(name, reason);
+      const waits: number[] = [];
+      const sam = track(
+        device('sam', {
+          tryAgainDelayMs: (failures) => {
+            waits.push(failures);
+            return 10;
+          },
+        }),
+      );
+      const room = sam.client.open(name);
+      await waitFor(() => room.status().kind === 'denied', { message: 'denied' });
+      expect(room.status()).toEqual({ kind: 'denied', reason, message });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(room.status().kind).toBe('denied');
+      expect(sam.tokenCalls.length).toBe(fetches);
+      expect(waits).toEqual([]);
+    },
+  );
 });

@@ -24,8 +24,9 @@ import { documentWithChanges } from './wire';
  */
 export type DocStatus =
   | { kind: 'loading' }
-  | { kind: 'offline' }
-  | { kind: 'connecting' }
+  // `reason` and `message`: the server said why it is not serving the room (`try_again_later`).
+  | { kind: 'offline'; reason?: string; message?: string }
+  | { kind: 'connecting'; reason?: string; message?: string }
   | { kind: 'synced' }
   | { kind: 'denied'; reason: string; message: string };
 
@@ -66,6 +67,8 @@ export function explainClose(reason: string): string {
       return 'The server refused a change from this device (it broke a room rule).';
     case CLOSE.messageTooBig.reason:
       return 'The changes made on this device are too large to send in one piece.';
+    case CLOSE.tryAgainLater.reason:
+      return 'The server could not open or save this room just now; retrying. Your changes are kept here.';
     default:
       return reason;
   }
@@ -113,6 +116,11 @@ export interface SyncClientOptions {
   idleCloseMs?: number;
   /** Injected for tests; defaults to a BroadcastChannel relay. Return a stop function. */
   relay?: (doc: Y.Doc, channelName: string) => () => void;
+  /**
+   * How long to wait before asking again for a document the server could not open
+   * (`try_again_later`), after `failures` refusals in a row. Default {@link tryAgainDelayMs}.
+   */
+  tryAgainDelayMs?: (failures: number) => number;
 }
 
 /** `ws(s)://<host>/sync?protocolVersion=N` for the page's origin. */
@@ -131,9 +139,21 @@ interface Entry {
 /** How many times a refused token is renewed before the document is shown as denied. */
 const MAX_AUTH_RETRIES = 2;
 
+/**
+ * The wait before the next try after `failures` (1, 2, …) `try_again_later` refusals in a row: a ceiling
+ * of 1 s doubling up to 30 s (the provider's own reconnect backoff: delay 1000, factor 2, maxDelay
+ * 30000), of which the second half is random, so the clients an outage refused together do not all
+ * come back in the same instant.
+ */
+export function tryAgainDelayMs(failures: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random());
+}
+
 export function createSyncClient(options: SyncClientOptions) {
   const { userId, tokens, cache } = options;
   const idleCloseMs = options.idleCloseMs ?? 15_000;
+  const delayAfter = options.tryAgainDelayMs ?? tryAgainDelayMs;
   const persist =
     options.persist ?? ((name: string, doc: Y.Doc) => new IndexeddbPersistence(name, doc) as IndexeddbPersistence);
   const relay =
@@ -243,6 +263,13 @@ export function createSyncClient(options: SyncClientOptions) {
     let pending: PendingState = { ids: new Set(cache.pending(userId, name)) };
     const savePending = () => cache.setPending(userId, name, [...pending.ids]);
     let authRetries = 0;
+    /** `try_again_later` refusals since the document last synced, and the timer of the next try. */
+    let tryAgainFailures = 0;
+    let tryAgainTimer: ReturnType<typeof setTimeout> | null = null;
+    const cancelTryAgain = () => {
+      if (tryAgainTimer) clearTimeout(tryAgainTimer);
+      tryAgainTimer = null;
+    };
     /** The role the server announced on the open connection (null: its scope at authentication holds). */
     let access: { readOnly: boolean | null; changes: number } = { readOnly: null, changes: 0 };
     // Set when this document sent changes the server has not acknowledged yet: if the
@@ -275,6 +302,23 @@ export function createSyncClient(options: SyncClientOptions) {
       },
       onAuthenticationFailed: ({ reason }) => {
         if (reason.startsWith('Failed to get token')) return;
+        if (reason === CLOSE.tryAgainLater.reason) {
+          // The server could not load the room (its database is briefly down, say). Nothing is wrong
+          // with the token or with our access: keep both, count nothing against MAX_AUTH_RETRIES, show
+          // the room offline, and authenticate again later, waiting longer after each refusal. The same
+          // attachment is reused, for the reason given below.
+          cancelTryAgain();
+          tryAgainFailures++;
+          setStatus({ kind: 'offline', reason, message: explainClose(reason) });
+          tryAgainTimer = setTimeout(() => {
+            tryAgainTimer = null;
+            if (destroyed || status.kind === 'denied' || connection.kind === 'signed_out') return;
+            void provider.sendToken().then(() => {
+              if (status.kind !== 'denied' && connection.kind !== 'signed_out') provider.startSync();
+            });
+          }, delayAfter(tryAgainFailures));
+          return;
+        }
         tokens.invalidate(name);
         if (handleTerminal(reason)) return;
         if (reason !== CLOSE.membershipRevoked.reason && authRetries < MAX_AUTH_RETRIES) {
@@ -293,6 +337,8 @@ export function createSyncClient(options: SyncClientOptions) {
         detachClosed(socket, provider);
       },
       onClose: ({ event }) => {
+        // A try pending after try_again_later: the provider authenticates again itself once the socket is back.
+        cancelTryAgain();
         const reason = event?.reason ?? '';
         if (handleTerminal(reason)) return;
         if (TERMINAL_CLOSE_REASONS.has(reason) || reason === CLOSE.forbidden.reason) {
@@ -314,7 +360,10 @@ export function createSyncClient(options: SyncClientOptions) {
             return;
           }
         }
-        setStatus({ kind: connection.kind === 'online' ? 'connecting' : 'offline' });
+        // try_again_later here: an update could not be stored, and the server closed the socket; it
+        // reconnects with the socket's backoff and the unacknowledged changes are sent again.
+        const why = reason === CLOSE.tryAgainLater.reason ? { reason, message: explainClose(reason) } : {};
+        setStatus({ kind: connection.kind === 'online' ? 'connecting' : 'offline', ...why });
       },
       onSynced: () => {
         // Re-announce presence after every (re)connect: when the old connection closed, the server
@@ -324,6 +373,8 @@ export function createSyncClient(options: SyncClientOptions) {
         const awareness = provider.awareness;
         const local = awareness?.getLocalState();
         if (awareness && local) awareness.setLocalState({ ...local });
+        cancelTryAgain();
+        tryAgainFailures = 0;
         setStatus({ kind: 'synced' });
         pending = settlePending(pending, provider.unsyncedChanges, true);
         savePending();
@@ -395,6 +446,8 @@ export function createSyncClient(options: SyncClientOptions) {
         if (status.kind !== 'denied') return;
         status = { kind: connection.kind === 'online' ? 'connecting' : 'offline' };
         authRetries = 0;
+        cancelTryAgain();
+        tryAgainFailures = 0;
         // A token from before the refusal may carry what was refused (a membership since removed).
         tokens.invalidate(name);
         notify();
@@ -431,6 +484,7 @@ export function createSyncClient(options: SyncClientOptions) {
       idleTimer: null,
       destroy: () => {
         destroyed = true;
+        cancelTryAgain();
         sentChangesOf.delete(name);
         if (typeof window !== 'undefined') window.removeEventListener('storage', onStorage);
         stopRelay();
