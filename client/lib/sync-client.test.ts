@@ -140,6 +140,30 @@ const say = (doc: import('yjs').Doc, author: string, text: string) =>
     createdAt: Date.now(),
   });
 
+/**
+ * `otherUser` opens `name` on a device of their own; a message then flows each way between it and
+ * `room`. Synced is not enough: this shows the connection `room` ended with really serves the room.
+ */
+async function expectLiveBothWays(
+  room: { doc: import('yjs').Doc },
+  name: DocumentName,
+  user: string,
+  otherUser: string,
+): Promise<void> {
+  const other = track(device(otherUser)).client.open(name);
+  await waitFor(() => other.status().kind === 'synced', { message: `${otherUser} synced`, timeoutMs: 10_000 });
+  say(other.doc, otherUser, `hello from ${otherUser}`);
+  await waitFor(() => readMessages(room.doc).some((m) => m.text === `hello from ${otherUser}`), {
+    message: `${user} receives`,
+    timeoutMs: 10_000,
+  });
+  say(room.doc, user, `hello from ${user}`);
+  await waitFor(() => readMessages(other.doc).some((m) => m.text === `hello from ${user}`), {
+    message: `${otherUser} receives`,
+    timeoutMs: 10_000,
+  });
+}
+
 describe('sync client', () => {
   it('syncs messages between two devices, all rooms of a device sharing one batch of tokens', async () => {
     const alice = track(device('alice'));
@@ -189,18 +213,7 @@ describe('sync client', () => {
     // Synced is not enough: the retry must leave the document open on the server, so live
     // changes flow both ways (a retry by detach() + attach() gets its queued Close replayed
     // right after the new authentication, and the server stops relaying the room).
-    const other = track(device('gina')).client.open('room:r4' as DocumentName);
-    await waitFor(() => other.status().kind === 'synced', { message: 'gina synced', timeoutMs: 10_000 });
-    say(other.doc, 'gina', 'after the retry');
-    await waitFor(() => readMessages(room.doc).some((m) => m.text === 'after the retry'), {
-      message: 'erin receives',
-      timeoutMs: 10_000,
-    });
-    say(room.doc, 'erin', 'still here');
-    await waitFor(() => readMessages(other.doc).some((m) => m.text === 'still here'), {
-      message: 'gina receives',
-      timeoutMs: 10_000,
-    });
+    await expectLiveBothWays(room, 'room:r4' as DocumentName, 'erin', 'gina');
   });
 
   it('shows a user online to others again right after their connection drops and comes back', async () => {
@@ -381,18 +394,7 @@ describe('sync client', () => {
       expect(waits).toEqual([1, 2, 3, 1]);
 
       // Live changes flow both ways on the connection the tries ended with.
-      const other = track(device('pia')).client.open(name);
-      await waitFor(() => other.status().kind === 'synced', { message: 'pia synced', timeoutMs: 10_000 });
-      say(other.doc, 'pia', 'the room is back');
-      await waitFor(() => readMessages(room.doc).some((m) => m.text === 'the room is back'), {
-        message: 'olga receives',
-        timeoutMs: 10_000,
-      });
-      say(room.doc, 'olga', 'so it is');
-      await waitFor(() => readMessages(other.doc).some((m) => m.text === 'so it is'), {
-        message: 'pia receives',
-        timeoutMs: 10_000,
-      });
+      await expectLiveBothWays(room, name, 'olga', 'pia');
     },
   );
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { NO_CHANGES, type UpdateGuard } from './extensions/guard-port';
-import { Bytes } from './guard/test-kit';
+import { halfApplicableUpdate } from './guard/test-kit';
 import {
   connectClient,
   openTestDatabase,
@@ -152,25 +152,16 @@ describe('sync server (SQLite)', () => {
     await bob.acknowledged();
     const serverDoc = t.server.hocuspocus.documents.get(name)!;
     const first = (serverDoc.getArray('messages') as unknown as { _start: Y.Item })._start.id;
-    const w = new Bytes().varUint(2);
-    const after = (origin: { client: number; clock: number }, text: string) =>
-      w
-        .u8(8 | 0x80)
-        .varUint(origin.client)
-        .varUint(origin.clock)
-        .varUint(1)
-        .any({ text });
-    w.varUint(1).varUint(5000).varUint(0);
-    after(first, 'integrated, then dropped');
-    w.varUint(2).varUint(3000).varUint(0);
-    after({ client: 3000, clock: 1 }, 'forward');
-    after(first, 'never');
-    w.varUint(0);
+    const update = halfApplicableUpdate(first, [
+      { text: 'integrated, then dropped' },
+      { text: 'forward' },
+      { text: 'never' },
+    ]);
     const frame = encoding.createEncoder();
     encoding.writeVarString(frame, name);
     encoding.writeVarUint(frame, 0); // Sync
     encoding.writeVarUint(frame, 2); // Update
-    encoding.writeVarUint8Array(frame, w.bytes());
+    encoding.writeVarUint8Array(frame, update);
     alice.provider.configuration.websocketProvider.send(encoding.toUint8Array(frame));
     await waitFor(() => alice.closes.some((c) => c.reason === 'forbidden_update'), { message: 'sender closed 4422' });
     await waitFor(() => bob.closes.some((c) => c.code === 1013 && c.reason === 'try_again_later'), {

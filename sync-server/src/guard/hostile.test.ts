@@ -3,7 +3,20 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { decodeUpdateBounded } from './decode';
 import { checkUserDocumentUpdate, type GuardVerdict, RoomGuard } from './room-guard';
-import { alice, Bytes, bob, craftUpdate, createRoom, itemIdOf, message, olivia, post, prng } from './test-kit';
+import {
+  alice,
+  Bytes,
+  bob,
+  craftUpdate,
+  createRoom,
+  halfApplicableUpdate,
+  itemIdOf,
+  message,
+  objectWithKeys,
+  olivia,
+  post,
+  prng,
+} from './test-kit';
 
 const rule = (verdict: GuardVerdict) => (verdict.ok ? 'ok' : verdict.rule);
 /**
@@ -143,23 +156,10 @@ describe('hostile bytes', () => {
   it('keeps __proto__ as a plain key that the message shape refuses', () => {
     const { guard } = createRoom();
     const update = craftUpdate(9, 0, [{ values: [message(alice)] }]);
-    const bytes = new Bytes()
-      .varUint(1)
-      .varUint(1)
-      .varUint(9)
-      .varUint(0)
-      .u8(8)
-      .varUint(1)
-      .string('messages')
-      .varUint(1)
-      .u8(118)
-      .varUint(2)
-      .string('__proto__')
-      .any({ admin: true })
-      .string('id')
-      .any('x')
-      .varUint(0)
-      .bytes();
+    const bytes = objectWithKeys([
+      ['__proto__', { admin: true }],
+      ['id', 'x'],
+    ]);
     expect(rule(guard.check(update, alice))).toBe('ok');
     expect(rule(guard.check(bytes, alice))).toBe('message_shape');
     const decoded = decodeUpdateBounded(bytes);
@@ -233,21 +233,7 @@ describe('hostile bytes', () => {
     expect(rule(send(b, bob))).toBe('ok');
     const first = itemIdOf(server, m.id);
     const msg = (id: string) => ({ ...message(alice), id });
-    const w = new Bytes().varUint(2);
-    const after = (origin: { client: number; clock: number }, value: unknown) =>
-      w
-        .u8(8 | 0x80)
-        .varUint(origin.client)
-        .varUint(origin.clock)
-        .varUint(1)
-        .any(value);
-    w.varUint(1).varUint(5000).varUint(0);
-    after(first, msg('fine'));
-    w.varUint(2).varUint(3000).varUint(0);
-    after({ client: 3000, clock: 1 }, msg('forward'));
-    after(first, msg('later'));
-    w.varUint(0);
-    const update = w.bytes();
+    const update = halfApplicableUpdate(first, [msg('fine'), msg('forward'), msg('later')]);
     expect(guard.check(update, alice)).toMatchObject({ ok: false, rule: 'malformed_update' });
     // What the guard spares the server: Yjs integrates client 5000's section, then throws.
     const copy = new Y.Doc();
@@ -258,23 +244,10 @@ describe('hostile bytes', () => {
 
   it('refuses an object whose key repeats (Yjs would keep the last)', () => {
     const { guard } = createRoom();
-    const bytes = new Bytes()
-      .varUint(1)
-      .varUint(1)
-      .varUint(9)
-      .varUint(0)
-      .u8(8)
-      .varUint(1)
-      .string('messages')
-      .varUint(1)
-      .u8(118)
-      .varUint(2)
-      .string('author')
-      .any('alice')
-      .string('author')
-      .any('bob')
-      .varUint(0)
-      .bytes();
+    const bytes = objectWithKeys([
+      ['author', 'alice'],
+      ['author', 'bob'],
+    ]);
     expect(rule(guard.check(bytes, alice))).toBe('malformed_update');
   });
 

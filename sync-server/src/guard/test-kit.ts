@@ -132,6 +132,42 @@ export class Bytes {
   }
 }
 
+/**
+ * Client 9's first struct in `messages`: one object written key by key as given, so a key may repeat or
+ * be `__proto__` (what an encoder of plain objects cannot write).
+ */
+export function objectWithKeys(entries: readonly (readonly [string, unknown])[]): Uint8Array {
+  const w = new Bytes().varUint(1).varUint(1).varUint(9).varUint(0).u8(8).varUint(1).string('messages');
+  w.varUint(1).u8(118).varUint(entries.length);
+  for (const [key, value] of entries) w.string(key).any(value);
+  return w.varUint(0).bytes();
+}
+
+/**
+ * An update Yjs throws on halfway through: client 5000 appends `values[0]` after `anchor` (Yjs integrates
+ * higher client ids first), then client 3000's first struct names 3000:1, a later clock of its own
+ * client, as its origin; Yjs resolves that without waiting for it and fails. `values[2]` is 3000:1.
+ */
+export function halfApplicableUpdate(
+  anchor: { client: number; clock: number },
+  values: readonly [unknown, unknown, unknown],
+): Uint8Array {
+  const w = new Bytes().varUint(2);
+  const after = (origin: { client: number; clock: number }, value: unknown) =>
+    w
+      .u8(8 | 0x80)
+      .varUint(origin.client)
+      .varUint(origin.clock)
+      .varUint(1)
+      .any(value);
+  w.varUint(1).varUint(5000).varUint(0);
+  after(anchor, values[0]);
+  w.varUint(2).varUint(3000).varUint(0);
+  after({ client: 3000, clock: 1 }, values[1]);
+  after(anchor, values[2]);
+  return w.varUint(0).bytes();
+}
+
 export interface CraftedItem {
   origin?: { client: number; clock: number } | null;
   rightOrigin?: { client: number; clock: number } | null;
