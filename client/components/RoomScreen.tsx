@@ -32,6 +32,7 @@ import {
   extractMentions,
   groupMessages,
   onlineUserIds,
+  roomStatusText,
   seenBy,
   type Tombstone,
   typingNames,
@@ -312,6 +313,7 @@ function RoomView({ roomId }: { roomId: string }) {
     );
   }
 
+  const statusText = roomStatusText(status, online.size);
   return (
     <>
       <section className="room" aria-label={room?.name ?? 'Room'}>
@@ -325,13 +327,7 @@ function RoomView({ roomId }: { roomId: string }) {
           </div>
           <span className="spacer" />
           <span className="status-pill" role="status">
-            {status.kind === 'synced'
-              ? `${online.size} online`
-              : status.kind === 'loading'
-                ? 'Loading…'
-                : status.kind === 'connecting'
-                  ? 'Syncing…'
-                  : 'Offline · changes kept here'}
+            {statusText.pill}
           </span>
           <button type="button" onClick={() => setShowSettings((s) => !s)} aria-expanded={showSettings}>
             {canModerate ? 'Settings' : 'Members'}
@@ -340,6 +336,11 @@ function RoomView({ roomId }: { roomId: string }) {
         {loadError && (
           <p className="notice error" role="alert">
             {loadError}
+          </p>
+        )}
+        {statusText.notice && (
+          <p className="notice" role="status" data-testid="room-sync-notice">
+            {statusText.notice}
           </p>
         )}
         <div

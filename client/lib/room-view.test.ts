@@ -1,5 +1,6 @@
 import {
   appendMessage,
+  CLOSE,
   type MessageId,
   type MessageView,
   markRead,
@@ -14,6 +15,7 @@ import {
   mentionCandidates,
   mentionQuery,
   onlineUserIds,
+  roomStatusText,
   seenBy,
   sortByActivity,
   summarizeRoom,
@@ -21,6 +23,7 @@ import {
   unknownAwarenessUsers,
   withTombstones,
 } from './room-view';
+import { explainClose } from './sync-client';
 
 const view = (id: string, author: string, createdAt: number, extra: Partial<MessageView> = {}): MessageView => ({
   id: id as MessageId,
@@ -170,5 +173,28 @@ describe('room view', () => {
       ['3', false],
       ['4', true],
     ]);
+  });
+});
+
+describe('roomStatusText', () => {
+  it('counts who is online once synced, and shows no notice', () => {
+    expect(roomStatusText({ kind: 'synced' }, 3)).toEqual({ pill: '3 online', notice: null });
+  });
+
+  it('says offline with changes kept when the network is gone, without a notice', () => {
+    expect(roomStatusText({ kind: 'offline' }, 3)).toEqual({ pill: 'Offline · changes kept here', notice: null });
+  });
+
+  it("shows the server's reason under the header while it cannot serve the room, and says it retries", () => {
+    const message = explainClose(CLOSE.tryAgainLater.reason);
+    expect(roomStatusText({ kind: 'offline', reason: CLOSE.tryAgainLater.reason, message }, 0)).toEqual({
+      pill: 'Retrying · changes kept here',
+      notice: message,
+    });
+    // The retry's own connecting phase keeps the sentence, so it does not flicker away and back.
+    expect(roomStatusText({ kind: 'connecting', reason: CLOSE.tryAgainLater.reason, message }, 0)).toEqual({
+      pill: 'Syncing…',
+      notice: message,
+    });
   });
 });

@@ -247,3 +247,30 @@ export function unknownAwarenessUsers(states: Iterable<unknown>, members: Readon
 }
 
 export { readMessages };
+
+/** The shapes of a room's sync status the header shows (sync-client's DocStatus, less `denied`, which has its own screen). */
+export type HeaderStatus =
+  | { kind: 'loading' }
+  | { kind: 'synced' }
+  | { kind: 'offline' | 'connecting'; reason?: string; message?: string };
+
+/**
+ * The room header's status pill, and the sentence under the header when the server said why it is
+ * not serving the room (`try_again_later`: a database it cannot reach). Without a reason, offline is
+ * the network's doing and the pill says all there is.
+ */
+export function roomStatusText(status: HeaderStatus, onlineCount: number): { pill: string; notice: string | null } {
+  switch (status.kind) {
+    case 'synced':
+      return { pill: `${onlineCount} online`, notice: null };
+    case 'loading':
+      return { pill: 'Loading…', notice: null };
+    case 'connecting':
+      return { pill: 'Syncing…', notice: status.message ?? null };
+    case 'offline':
+      return {
+        pill: status.reason ? 'Retrying · changes kept here' : 'Offline · changes kept here',
+        notice: status.message ?? null,
+      };
+  }
+}
