@@ -339,7 +339,7 @@ function RoomView({ roomId }: { roomId: string }) {
           </p>
         )}
         {statusText.notice && (
-          <p className="notice" role="status" data-testid="room-sync-notice">
+          <p className="notice" role="status">
             {statusText.notice}
           </p>
         )}

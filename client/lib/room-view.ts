@@ -8,6 +8,7 @@ import {
   unreadCount,
 } from '@confab/protocol';
 import type * as Y from 'yjs';
+import type { DocStatus } from './sync-client';
 
 /**
  * Pure shaping of room documents for the screens: grouping, summaries for the
@@ -248,11 +249,8 @@ export function unknownAwarenessUsers(states: Iterable<unknown>, members: Readon
 
 export { readMessages };
 
-/** The shapes of a room's sync status the header shows (sync-client's DocStatus, less `denied`, which has its own screen). */
-export type HeaderStatus =
-  | { kind: 'loading' }
-  | { kind: 'synced' }
-  | { kind: 'offline' | 'connecting'; reason?: string; message?: string };
+/** A room's sync status as its header shows it: `denied` has a screen of its own. */
+export type HeaderStatus = Exclude<DocStatus, { kind: 'denied' }>;
 
 /**
  * The room header's status pill, and the sentence under the header when the server said why it is
