@@ -21,7 +21,7 @@
  * (request to durable) and the event loop's delay (what every other room of
  * the process would feel), p50/p99/max, with ratios against `thread`.
  *
- *   npx tsx bench/sqlite-writers.ts [--seconds=10] [--rounds=3] [--rows=8]
+ *   npx tsx bench/sqlite-writers.ts [--seconds=10] [--rounds=3] [--rows=8] [--restart]
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -46,6 +46,8 @@ const ROOMS = 50;
 const COMMIT_EVERY_MS = 2;
 const COMPACT_EVERY_MS = 250;
 const SNAPSHOT_BYTES = 60_000;
+/** `--restart`: the writer makes a one-row write after each checkpoint, so it (not the loop) starts the WAL over. */
+const RESTART = process.argv.includes('--restart');
 
 const require = createRequire(import.meta.url);
 const driverPath = require.resolve('better-sqlite3');
@@ -68,10 +70,15 @@ db.pragma('busy_timeout = 5000');
 const snapshot = db.prepare(${JSON.stringify(SNAPSHOT)});
 const fold = db.prepare(${JSON.stringify(FOLD)});
 const write = db.transaction((room, bytes, upTo) => { snapshot.run(room, bytes); fold.run(room, upTo); });
+// The first write after a complete checkpoint starts the WAL over and syncs its header: made here, not on the loop.
+db.exec('CREATE TABLE IF NOT EXISTS mark (id INTEGER PRIMARY KEY, at INTEGER)');
+const mark = db.prepare('INSERT OR REPLACE INTO mark (id, at) VALUES (1, ?)');
+const restartMark = () => mark.run(Date.now());
 parentPort.on('message', (m) => {
   if (m.close) { db.close(); parentPort.postMessage({ id: m.id }); return; }
   write(m.room, Buffer.from(m.bytes), m.upTo);
   db.pragma('wal_checkpoint(PASSIVE)');
+  if (workerData.restart) restartMark();
   parentPort.postMessage({ id: m.id });
 });
 `;
@@ -168,7 +175,7 @@ async function loopCarrier(file: string, withWriter: boolean): Promise<Carrier> 
     };
     return carrier;
   }
-  const writer = new Worker(WRITER_SOURCE, { eval: true, workerData: { driverPath, file } });
+  const writer = new Worker(WRITER_SOURCE, { eval: true, workerData: { driverPath, file, restart: RESTART } });
   const waiting = new Map<number, () => void>();
   let nextId = 0;
   writer.on('message', ({ id }: { id: number }) => {
