@@ -122,6 +122,34 @@ async function threadCarrier(file: string): Promise<Carrier> {
   };
 }
 
+/** The second writer of `loop+writer`: compactions sent to its thread, answered once written and checkpointed. */
+function compactionWriter(file: string): Pick<Carrier, 'compact' | 'close'> {
+  const writer = new Worker(WRITER_SOURCE, { eval: true, workerData: { driverPath, file, restart: RESTART } });
+  const waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  writer.on('message', ({ id }: { id: number }) => {
+    waiting.get(id)?.resolve();
+    waiting.delete(id);
+  });
+  writer.on('error', (error) => {
+    for (const waiter of waiting.values()) waiter.reject(error);
+    waiting.clear();
+  });
+  const ask = (message: object) =>
+    new Promise<void>((resolve, reject) => {
+      const id = ++nextId;
+      waiting.set(id, { resolve, reject });
+      writer.postMessage({ id, ...message });
+    });
+  return {
+    compact: (room, bytes, upTo) => ask({ room, bytes, upTo }),
+    async close() {
+      await ask({ close: true });
+      await writer.terminate();
+    },
+  };
+}
+
 async function loopCarrier(file: string, withWriter: boolean): Promise<Carrier> {
   const db = openDb(file, 'NORMAL', withWriter ? ['busy_timeout = 0', 'wal_autocheckpoint = 0'] : []);
   db.exec(SCHEMA);
@@ -134,6 +162,7 @@ async function loopCarrier(file: string, withWriter: boolean): Promise<Carrier> 
   const blocked = (since: number) => {
     carrier.longestBlockMs = Math.max(carrier.longestBlockMs, performance.now() - since);
   };
+  const writer = withWriter ? compactionWriter(file) : null;
   const carrier: Carrier = {
     busyRetries: 0,
     longestBlockMs: 0,
@@ -155,43 +184,22 @@ async function loopCarrier(file: string, withWriter: boolean): Promise<Carrier> 
       blocked(since);
       await fdatasync(walFd);
     },
-    compact: async () => {},
+    compact:
+      writer?.compact ??
+      (async (room, bytes, upTo) => {
+        const since = performance.now();
+        db.transaction(() => {
+          snapshot.run(room, bytes);
+          fold.run(room, upTo);
+        })();
+        blocked(since);
+        await fdatasync(walFd);
+      }),
     async close() {
       fs.closeSync(walFd);
-      await writerClose?.();
+      await writer?.close();
       db.close();
     },
-  };
-  let writerClose: (() => Promise<void>) | undefined;
-  if (!withWriter) {
-    carrier.compact = async (room, bytes, upTo) => {
-      const since = performance.now();
-      db.transaction(() => {
-        snapshot.run(room, bytes);
-        fold.run(room, upTo);
-      })();
-      blocked(since);
-      await fdatasync(walFd);
-    };
-    return carrier;
-  }
-  const writer = new Worker(WRITER_SOURCE, { eval: true, workerData: { driverPath, file, restart: RESTART } });
-  const waiting = new Map<number, () => void>();
-  let nextId = 0;
-  writer.on('message', ({ id }: { id: number }) => {
-    waiting.get(id)?.();
-    waiting.delete(id);
-  });
-  const ask = (message: object) =>
-    new Promise<void>((resolve) => {
-      const id = ++nextId;
-      waiting.set(id, resolve);
-      writer.postMessage({ id, ...message });
-    });
-  carrier.compact = (room, bytes, upTo) => ask({ room, bytes, upTo });
-  writerClose = async () => {
-    await ask({ close: true });
-    await writer.terminate();
   };
   return carrier;
 }
