@@ -30,7 +30,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { SqliteWorker } from '../platform/src/db/sqlite-worker';
+import { SqliteWorker } from './src/sqlite-thread';
 
 type Way = 'thread' | 'loop' | 'loop+writer';
 const WAYS: readonly Way[] = ['thread', 'loop', 'loop+writer'];

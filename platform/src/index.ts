@@ -31,12 +31,13 @@ export {
   migrate,
   type OpenDatabaseOptions,
   openDatabase,
+  type SqliteFile,
 } from './db/database';
 export { type GroupCommitOptions, groupCommit } from './db/group-commit';
 export { InsertCompiler } from './db/insert-compiler';
 export { PgArrayInsert, type PgArrayInsertOptions, type RowInserts } from './db/pg-array-insert';
 export { onePerTable, PG_MAX_PARAMETERS, pgSingleStatement } from './db/pg-statement';
-export { sqliteBatch } from './db/sqlite-worker';
+export { CHECKPOINT_EVERY_COMMITS, sqliteBatch } from './db/sqlite';
 export {
   assertOrigin,
   bearerToken,

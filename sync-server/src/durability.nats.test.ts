@@ -9,6 +9,7 @@ import { needService, SERVICES, uniqueSuffix, waitFor } from '@confab/platform/t
 import { appendMessage, newMessageId, type UserId } from '@confab/protocol';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from './testing/harness';
 import { createTokenIssuer } from './testing/tokens';
@@ -51,7 +52,7 @@ describe.skipIf(!nats)('durability against kill -9 (the real main.ts as a child 
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  function start(): Promise<Child> {
+  function start(env: Record<string, string> = {}): Promise<Child> {
     const child = spawn(tsx, ['src/main.ts'], {
       cwd: packageDir,
       // Its own process group, so kill -9 reaches the node process tsx starts, not just tsx.
@@ -67,6 +68,7 @@ describe.skipIf(!nats)('durability against kill -9 (the real main.ts as a child 
         AUTH_URL: `http://127.0.0.1:${(auth.address() as AddressInfo).port}`,
         SYNC_INSTANCE_ID: 'kill9',
         LOG_LEVEL: 'info',
+        ...env,
       },
     });
     running.add(child);
@@ -130,6 +132,87 @@ describe.skipIf(!nats)('durability against kill -9 (the real main.ts as a child 
         client.destroy();
         await kill9(child);
       }
+    }
+  });
+
+  it('keeps every acknowledged update across kill -9s in the middle of compactions and checkpoints', {
+    timeout: 180_000,
+  }, async () => {
+    // A log of 1 KiB is compacted (or, once there is a snapshot, a log as large as it): each round writes
+    // a new room in two bursts, each starting a compaction that the merge thread writes and then
+    // checkpoints on its own connection while the loop's group commits go on, and kill -9 falls right
+    // after the second burst's acknowledgement. The next process must hold every acknowledged message.
+    const env = { SYNC_COMPACT_MIN_BYTES: '1024' };
+    const rounds = Math.max(3, Math.ceil(ITERATIONS / 2));
+    const expected = new Map<string, string[]>();
+    const connect = async (child: Child, name: string) => {
+      const client = await connectClient(
+        `ws://127.0.0.1:${child.port}/sync`,
+        await issuer.sign({ sub: 'alice', doc: name }),
+        { name, user: 'alice' },
+      );
+      const texts = () =>
+        client.doc
+          .getArray<{ text: string }>('messages')
+          .toArray()
+          .map((m) => m.text);
+      return { client, texts };
+    };
+    /** Everything acknowledged in the room is there, and nothing but never-acknowledged writes besides. */
+    const verify = async (child: Child, name: string) => {
+      const { client, texts } = await connect(child, name);
+      const acknowledged = expected.get(name) ?? [];
+      await waitFor(() => texts().length >= acknowledged.length, { message: `${name} after a restart` });
+      const seen = texts();
+      for (const text of acknowledged) expect(seen).toContain(text);
+      for (const text of seen) if (!acknowledged.includes(text)) expect(text).toMatch(/^unacknowledged /);
+      client.destroy();
+    };
+    const roomOf = (i: number) => `room:compacting${suffix}n${i}`;
+
+    for (let i = 0; i <= rounds; i++) {
+      const child = await start(env);
+      if (i > 0) await verify(child, roomOf(i - 1));
+      if (i === rounds) {
+        await kill9(child);
+        break;
+      }
+      const name = roomOf(i);
+      const written: string[] = [];
+      expected.set(name, written);
+      const { client } = await connect(child, name);
+      const burst = async (part: string) => {
+        for (let m = 0; m < 15; m++) {
+          const text = `round ${i} ${part} ${m} ${'x'.repeat(60)}`;
+          appendMessage(client.doc, { id: newMessageId(), author: 'alice' as UserId, text, createdAt: Date.now() });
+          written.push(text);
+          // One update per message, as a user types them, so the log grows row by row.
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        await client.acknowledged();
+      };
+      const compactions = async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${child.port}/metrics`)).text();
+        return Number(/confab_sync_compactions_total\{result="done"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      };
+      await burst('first');
+      await waitFor(async () => (await compactions()) > 0, { message: `a compaction in round ${i}` });
+      await burst('second');
+      for (let m = 0; m < 5; m++) {
+        const text = `unacknowledged ${i} ${m} ${'y'.repeat(60)}`;
+        appendMessage(client.doc, { id: newMessageId(), author: 'alice' as UserId, text, createdAt: Date.now() });
+      }
+      await kill9(child);
+      client.destroy();
+    }
+    // Every room has its snapshot, written by the merge thread, which also checkpointed (its mark row).
+    const file = new SQLite(path.join(dataDir, 'confab.db'), { readonly: true });
+    try {
+      const snapshots = file.prepare("select count(*) from sync_snapshots where document like 'room:compacting%'");
+      expect(snapshots.pluck().get()).toBe(rounds);
+      expect(file.prepare('select count(*) from sync_checkpoints').pluck().get()).toBe(1);
+    } finally {
+      file.close();
     }
   });
 

@@ -142,9 +142,19 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
 
   await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
   // With the in-process bus on this database, events are committed into the bus's log with their update.
-  // Compactions that read the room from storage fold it in a worker thread, off the event loop.
-  const merger = new MergeWorker();
-  const store = new KyselySyncStore({ database, clock, bus, merge: merger.merge });
+  // Compactions that read the room from storage fold it in a worker thread, off the event loop. On an
+  // SQLite file that thread also writes every compaction and checkpoints the WAL, on a connection of its
+  // own: the event loop's connection is left with the group commits (well under a millisecond each).
+  const sqliteFile = database.kind === 'sqlite' ? database.sqlite : undefined;
+  const merger = new MergeWorker(sqliteFile ? { sqliteLocation: sqliteFile.location } : {});
+  const store = new KyselySyncStore({
+    database,
+    clock,
+    bus,
+    merge: merger.merge,
+    ...(sqliteFile ? { compactionWriter: merger } : {}),
+  });
+  const takeBackCheckpoints = sqliteFile?.delegateCheckpoints(() => merger.checkpoint());
   const revocations = new KyselyRevocationList(database, MAX_TOKEN_LIFETIME_MS);
   const metrics = new SyncMetrics(registry);
 
@@ -257,6 +267,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     await relay.stop();
     await presence.stop();
     presenceRedis?.disconnect();
+    takeBackCheckpoints?.();
     await merger.close();
     throw error;
   }
@@ -347,6 +358,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
       }
       for (const ws of sockets) ws.terminate();
       await persistence.drain();
+      takeBackCheckpoints?.();
       await merger.close();
       relay.sweep();
       await relay.stop();

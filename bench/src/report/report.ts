@@ -588,9 +588,10 @@ Confab acknowledges an update only once it is in the database (CONTRACT: an ackn
 \`kill -9\`), and each accepted message also becomes a durable bus event. Stock Hocuspocus and y-websocket
 acknowledge (or relay) from memory and store later, or never. So per message Confab does more: the guard checks
 the update, it is applied and broadcast at once, and its log row and its event are written in one transaction
-(appends that queue up behind a running commit share the next one: group commit; the SQLite connection lives in
-a worker thread, so the commit does not stop the event loop); only then is the sender acknowledged (the token is
-checked once per connection, not per message). Its server CPU per delivery (main thread and the SQLite thread)
+(appends that queue up behind a running commit share the next one: group commit; on SQLite the commit's fsync
+runs on libuv's thread pool and compactions are written by a worker thread, so neither stops the event loop);
+only then is the sender acknowledged (the token is checked once per connection, not per message). Its server CPU
+per delivery (all of the process's threads)
 at equal load shows that work; its "server cores busy" next to its latency in the step tables shows whether a
 saturated step ran out of CPU (cores near 1: on this 2-core machine the load generator needs the other core) or
 waited for commits (cores low, latency high), and the SQLite

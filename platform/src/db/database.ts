@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
-import { SqliteWorker, SqliteWorkerDialect } from './sqlite-worker';
+import { SqliteConnection, SqliteDurableDialect } from './sqlite';
 
 /**
  * One way to open the database every service uses: PostgreSQL when a
@@ -16,9 +16,21 @@ export type DatabaseKind = 'sqlite' | 'postgres';
 export interface Database<DB> {
   readonly kind: DatabaseKind;
   readonly db: Kysely<DB>;
+  /** SQLite on a file only: what a second connection of this process (another thread's) needs. */
+  readonly sqlite?: SqliteFile;
   /** A cheap round trip, for /readyz. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface SqliteFile {
+  /** The database file's absolute path. */
+  readonly location: string;
+  /**
+   * Hands the WAL's checkpoints to `checkpoint`, run by another connection off the event loop
+   * (SqliteConnection.delegateCheckpoints); the returned function takes them back.
+   */
+  delegateCheckpoints(checkpoint: () => Promise<void>): () => void;
 }
 
 export interface OpenDatabaseOptions {
@@ -33,7 +45,7 @@ export interface OpenDatabaseOptions {
 }
 
 /** Shared by every caller in one process that opens the same file: one connection, one Kysely, one lock. */
-const sqliteHandles = new Map<string, { kysely: Kysely<unknown>; refs: number }>();
+const sqliteHandles = new Map<string, { kysely: Kysely<unknown>; connection: SqliteConnection; refs: number }>();
 
 /**
  * The pg driver, loaded the first time a PostgreSQL database is opened: a
@@ -72,14 +84,16 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   let handle = file === ':memory:' ? undefined : sqliteHandles.get(location);
   if (!handle) {
     if (location !== ':memory:') fs.mkdirSync(path.dirname(location), { recursive: true });
-    // The connection lives in a worker thread (sqlite-worker.ts), so no statement and no commit's fsync
-    // ever blocks the event loop. It opens with WAL and synchronous=FULL: NORMAL is durable against
-    // process crashes (kill -9) in WAL mode; FULL adds power-loss safety, which matters here: a server
-    // that loses acknowledged writes refuses the clients that still hold them.
+    // One better-sqlite3 connection on the event loop (sqlite.ts): WAL, synchronous=NORMAL, and every
+    // commit answered only once an fdatasync of the WAL (on libuv's thread pool) has put it on disk, so
+    // acknowledged writes survive power loss as with FULL while no commit's fsync blocks the loop.
+    // That matters here: a server that loses acknowledged writes refuses the clients that still hold them.
     // ONE Kysely instance per file: its connection mutex is what keeps one caller's statements out of
-    // another's open transaction on the single SQLite connection.
-    const kysely = new Kysely<unknown>({ dialect: new SqliteWorkerDialect(new SqliteWorker(location)) });
-    handle = { kysely, refs: 0 };
+    // another's open transaction on the single SQLite connection, and anyone's reads out of a commit
+    // that is not yet durable.
+    const connection = new SqliteConnection(location);
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDurableDialect(connection) });
+    handle = { kysely, connection, refs: 0 };
     if (location !== ':memory:') sqliteHandles.set(location, handle);
   }
   handle.refs++;
@@ -88,6 +102,14 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   return {
     kind: 'sqlite',
     db: shared.kysely as Kysely<DB>,
+    ...(location === ':memory:'
+      ? {}
+      : {
+          sqlite: {
+            location,
+            delegateCheckpoints: (checkpoint: () => Promise<void>) => shared.connection.delegateCheckpoints(checkpoint),
+          },
+        }),
     ping: async () => {
       try {
         await sql`select 1`.execute(shared.kysely);
@@ -102,7 +124,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
       shared.refs--;
       if (shared.refs === 0) {
         sqliteHandles.delete(location);
-        // Destroying Kysely closes the connection and ends its worker thread.
+        // Destroying Kysely closes the connection (the last one to the file checkpoints the WAL into it).
         await shared.kysely.destroy();
       }
     },

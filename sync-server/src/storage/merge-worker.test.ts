@@ -1,8 +1,15 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CHECKPOINT_EVERY_COMMITS, type Database, migrate, openDatabase } from '@confab/platform';
 import { waitFor } from '@confab/platform/testing';
 import { appendMessage, deleteMessage, type MessageId, readMessages, type UserId } from '@confab/protocol';
+import type { Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { MERGE_WORKER_IDLE_MS, MergeWorker, mergeInline } from './merge-worker';
+import { MergeWorker, mergeInline } from './merge-worker';
+import { MIGRATION_TABLE, type SyncTables, syncMigrations } from './schema';
+import { KyselySyncStore } from './sync-store';
 
 /** A room written one message per update, as clients send them: its first `split` updates merged as the snapshot. */
 function room(messages: number, split: number) {
@@ -77,7 +84,7 @@ describe('MergeWorker', () => {
   it('fails a merge of bytes that are not an update with a clear error, and merges the next one', async () => {
     const w = worker();
     const { updates } = room(3, 0);
-    await expect(w.merge(null, [new Uint8Array([255, 255, 255, 255, 255])])).rejects.toThrow(/merge failed/);
+    await expect(w.merge(null, [new Uint8Array([255, 255, 255, 255, 255])])).rejects.toThrow(/merge worker: /);
     expect(textsOf(await w.merge(null, updates))).toHaveLength(3);
   });
 
@@ -91,7 +98,7 @@ describe('MergeWorker', () => {
   });
 
   it('ends its thread once no merge came for a while, and starts a new one for the next merge', async () => {
-    const w = new MergeWorker(100);
+    const w = new MergeWorker({ idleMs: 100 });
     workers.push(w);
     expect(w.threadRunning).toBe(false);
     const a = room(30, 10);
@@ -108,7 +115,7 @@ describe('MergeWorker', () => {
     // One client, 20,000 messages in a row (a bot, a user's offline backlog): in one Yjs transaction the fold
     // needed 2.7 GB of heap (quadratic); ROWS_PER_TRANSACTION at a time, a few MB.
     const { updates } = room(20_000, 0);
-    const w = new MergeWorker(MERGE_WORKER_IDLE_MS, { maxHeapMb: 128 });
+    const w = new MergeWorker({ maxHeapMb: 128 });
     workers.push(w);
     const texts = textsOf(await w.merge(null, updates));
     expect(texts).toHaveLength(20_000);
@@ -120,5 +127,90 @@ describe('MergeWorker', () => {
     const w = worker();
     await w.close();
     await expect(w.merge(null, [])).rejects.toThrow(/closed/);
+  });
+});
+
+describe('MergeWorker on an SQLite file', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** A migrated database file and a merge thread that writes to it. */
+  async function setUp(idleMs?: number) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-merge-worker-'));
+    const database = openDatabase<unknown>({ dataDir: dir });
+    await migrate(database.db, MIGRATION_TABLE, syncMigrations(database.kind));
+    const location = database.sqlite?.location as string;
+    const w = new MergeWorker({ sqliteLocation: location, ...(idleMs ? { idleMs } : {}) });
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await w.close();
+      await database.close();
+    };
+    cleanups.push(async () => {
+      await close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const db = database.db as unknown as Kysely<SyncTables>;
+    return { database, db, w, location, close };
+  }
+
+  /** Appends `n` one-message updates to `name`, each committed before the next. */
+  async function appendMessages(database: Database<unknown>, name: string, n: number) {
+    const store = new KyselySyncStore({ database, minCommitIntervalMs: 0 });
+    const { updates } = room(n, 0);
+    for (const update of updates) await store.append(name, update);
+  }
+
+  const checkpointMark = async (db: Kysely<SyncTables>) =>
+    (await db.selectFrom('sync_checkpoints').select('at').executeTakeFirst())?.at;
+
+  it('checkpoints the WAL into the file, then starts the WAL over with a write of its own', async () => {
+    const { database, db, w, location } = await setUp();
+    await appendMessages(database, 'room:a', 200);
+    const before = fs.statSync(location).size;
+    expect(await checkpointMark(db)).toBeUndefined();
+    await w.checkpoint();
+    // The rows' pages were copied into the database file, and the thread wrote the row that restarts the WAL.
+    expect(fs.statSync(location).size).toBeGreaterThan(before);
+    expect(Number(await checkpointMark(db))).toBeGreaterThan(0);
+  });
+
+  it('takes the checkpoints the event loop hands it, every CHECKPOINT_EVERY_COMMITS commits', async () => {
+    const { database, db, w } = await setUp();
+    const takeBack = database.sqlite?.delegateCheckpoints(() => w.checkpoint());
+    cleanups.push(async () => takeBack?.());
+    await appendMessages(database, 'room:b', CHECKPOINT_EVERY_COMMITS - 1);
+    expect(w.threadRunning).toBe(false);
+    await appendMessages(database, 'room:b', 1);
+    expect(w.threadRunning).toBe(true);
+    await waitFor(async () => (await checkpointMark(db)) !== undefined, { message: 'the checkpoint' });
+  });
+
+  it('closes its connection when it retires: the last connection then leaves no WAL behind', async () => {
+    const { database, w, location, close } = await setUp(100);
+    await appendMessages(database, 'room:c', 20);
+    await w.checkpoint();
+    await waitFor(() => !w.threadRunning, { message: 'the idle thread to end', timeoutMs: 5000, intervalMs: 0 });
+    await close();
+    expect(fs.existsSync(`${location}-wal`)).toBe(false);
+  });
+
+  it('writes no compaction without a database file', async () => {
+    const w = new MergeWorker();
+    cleanups.push(() => w.close());
+    const write = {
+      document: 'room:x',
+      expectedGeneration: null,
+      generation: 'g',
+      now: 1,
+      seqs: [],
+      state: new Uint8Array(),
+    };
+    await expect(w.writeCompaction(write)).rejects.toThrow(/no database/);
+    await expect(w.checkpoint()).rejects.toThrow(/no database/);
   });
 });

@@ -53,16 +53,45 @@ export const mergeInline: UpdateMerger = async (snapshot, updates) => {
   }
 };
 
+/** The compaction's write, as the store hands it to a CompactionWriter. */
+export interface CompactionWrite {
+  readonly document: string;
+  /** The snapshot generation the compaction started from: the write commits only if it is still the stored one. */
+  readonly expectedGeneration: string | null;
+  /** The new snapshot's generation. */
+  readonly generation: string;
+  readonly now: number;
+  /** The log rows folded into the new snapshot: deleted in its transaction. */
+  readonly seqs: ReadonlyArray<number | string>;
+  /** The new snapshot, or the stored snapshot and rows to merge into it (then merged by the writer). */
+  readonly state: Uint8Array | { readonly snapshot: Uint8Array | null; readonly updates: readonly Uint8Array[] };
+}
+
 /**
- * The thread's whole program, plain CommonJS evaluated in the thread (as the
- * SQLite worker's), with the same `yjs` the server uses. One message in, one
- * out: `{ id, packed, lengths }` (every update back to back in one transferred
- * buffer) answered by `{ id, state }` (transferred) or `{ id, error }`.
+ * Writes a compaction somewhere other than the store's own connection: the
+ * snapshot and the deletion of the rows it folds, as one transaction that
+ * commits only if the stored snapshot is still `expectedGeneration`'s.
+ * Resolves with the new snapshot's size, or null when another compaction won.
+ */
+export interface CompactionWriter {
+  writeCompaction(write: CompactionWrite): Promise<{ readonly snapshotBytes: number } | null>;
+}
+
+/**
+ * The thread's whole program, plain CommonJS evaluated in the thread, with the
+ * same `yjs` (and `better-sqlite3`) the server uses. One message in, one out:
+ * - `{ id, kind: 'merge', packed, lengths }` (every update back to back in one
+ *   transferred buffer) answered by `{ id, state }` (transferred);
+ * - with a database file: `{ id, kind: 'compact', write, state | packed +
+ *   lengths }` answered by `{ id, written, snapshotBytes }`, and
+ *   `{ id, kind: 'checkpoint' }` answered by `{ id }`;
+ * - `{ id, error }` when one fails; `{ close: true }` ends the thread.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Y = require(workerData.yjsPath);
-parentPort.on('message', ({ id, packed, lengths }) => {
+
+function merge(packed, lengths) {
   const doc = new Y.Doc({ gc: true });
   try {
     const bytes = new Uint8Array(packed);
@@ -75,89 +104,202 @@ parentPort.on('message', ({ id, packed, lengths }) => {
         }
       });
     }
-    const state = Y.encodeStateAsUpdate(doc);
-    const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
-    parentPort.postMessage({ id, state: own }, [own.buffer]);
-  } catch (error) {
-    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+    return Y.encodeStateAsUpdate(doc);
   } finally {
     doc.destroy();
+  }
+}
+
+// The second connection to the server's SQLite file, opened by the first compaction or checkpoint.
+let db = null;
+let sql = null;
+function database() {
+  if (db) return sql;
+  const SQLite = require(workerData.sqlite.driverPath);
+  db = new SQLite(workerData.sqlite.location);
+  // FULL: a compaction is durable when it commits (a thread may wait for its fsync; the loop does not).
+  db.pragma('synchronous = FULL');
+  // The loop's connection never holds the write lock for long (its group commits take well under a ms).
+  db.pragma('busy_timeout = 5000');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('wal_autocheckpoint = 0');
+  sql = {
+    generation: db.prepare('select generation from sync_snapshots where document = ?').pluck(),
+    snapshot: db.prepare(
+      'insert into sync_snapshots (document, state, bytes, generation, updated_at) values (?, ?, ?, ?, ?) ' +
+        'on conflict (document) do update set state = excluded.state, bytes = excluded.bytes, ' +
+        'generation = excluded.generation, updated_at = excluded.updated_at',
+    ),
+    fold: db.prepare('delete from sync_updates where seq in (select value from json_each(?))'),
+    mark: db.prepare('insert into sync_checkpoints (id, at) values (1, ?) on conflict (id) do update set at = excluded.at'),
+  };
+  sql.write = db.transaction((write, state) => {
+    if ((sql.generation.get(write.document) ?? null) !== write.expectedGeneration) return false;
+    sql.snapshot.run(write.document, state, state.byteLength, write.generation, write.now);
+    if (workerData.failAfterSnapshotWrite) throw new Error('simulated crash after the snapshot write');
+    sql.fold.run(JSON.stringify(write.seqs));
+    return true;
+  }).immediate;
+  return sql;
+}
+
+// Copies the WAL into the file (PASSIVE: never waits for the loop's connection). When all of it was
+// copied, the next write starts the WAL over and syncs its new header: one row written here makes that
+// this thread's fsync, not the next group commit's on the loop.
+function checkpoint() {
+  const statements = database();
+  const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+  if (result && result.busy === 0 && result.log > 0 && result.checkpointed === result.log) {
+    statements.mark.run(Date.now());
+  }
+}
+
+parentPort.on('message', (message) => {
+  if (message.close) {
+    if (db) db.close();
+    parentPort.close();
+    return;
+  }
+  const { id } = message;
+  try {
+    if (message.kind === 'checkpoint') {
+      checkpoint();
+      parentPort.postMessage({ id });
+      return;
+    }
+    const state = message.state ? new Uint8Array(message.state) : merge(message.packed, message.lengths);
+    if (message.kind === 'merge') {
+      const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
+      parentPort.postMessage({ id, state: own }, [own.buffer]);
+      return;
+    }
+    const written = database().write(message.write, state);
+    parentPort.postMessage({ id, written, snapshotBytes: state.byteLength });
+    if (written) checkpoint();
+  } catch (error) {
+    parentPort.postMessage({ id, error: String((error && error.message) || error) });
   }
 });
 `;
 
-type Reply = { id: number; state: Uint8Array; error?: undefined } | { id: number; error: string };
+type Reply = {
+  id: number;
+  state?: Uint8Array;
+  written?: boolean;
+  snapshotBytes?: number;
+  error?: string;
+};
 
 /**
- * How long the thread stays after its last merge. A thread with Yjs loaded
+ * How long the thread stays after its last message. A thread with Yjs loaded
  * holds about 20 MB of RSS; a server whose rooms are quiet gives that back,
- * and one under steady load (a compaction every few seconds) keeps its thread.
+ * and one under steady load (a compaction or a checkpoint every few seconds)
+ * keeps its thread.
  */
 export const MERGE_WORKER_IDLE_MS = 30_000;
 
+export interface MergeWorkerOptions {
+  /** How long the thread stays after its last message, in ms. Default MERGE_WORKER_IDLE_MS. */
+  idleMs?: number;
+  /**
+   * Bounds the thread's old generation (Node's `resourceLimits`): a merge that needs more fails and the
+   * thread ends while the process goes on (a 40,000-message room under an 8 MB bound did). Not a
+   * guarantee: one huge allocation past the bound can still abort the whole process, as the fold in one
+   * transaction did under 128 MB. Default: V8's own limit.
+   */
+  maxHeapMb?: number;
+  /**
+   * The sync server's SQLite file. The thread then also writes compactions (`writeCompaction`) and runs
+   * the WAL's checkpoints (`checkpoint`) on its own connection, so neither a compaction's large commit
+   * nor a checkpoint's copy and fsyncs ever runs on the event loop.
+   */
+  sqliteLocation?: string;
+  /** Test seam: every compaction's transaction fails after writing its snapshot, before deleting rows. */
+  failAfterSnapshotWrite?: boolean;
+}
+
 /**
- * A worker thread that merges for the compactions of this process, one merge
- * at a time, in call order. Started on the first merge and ended once no merge
- * came for `idleMs`; it keeps the process alive only while a merge is
- * outstanding. If the thread dies, the merges waiting on it fail (the
- * compaction rolls back: nothing is lost) and the next merge starts a new thread.
+ * A worker thread for the room-sized work of this process's compactions, one
+ * message at a time, in call order: merges, and on SQLite the compactions'
+ * writes and the WAL's checkpoints. Started on the first message and ended
+ * once none came for `idleMs`; it keeps the process alive only while a
+ * message is outstanding. If the thread dies, what waits on it fails (a
+ * compaction rolls back: nothing is lost) and the next message starts a new
+ * thread.
  */
-export class MergeWorker {
+export class MergeWorker implements CompactionWriter {
   private worker: Worker | null = null;
-  private readonly pending = new Map<number, { resolve: (state: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (reply: Reply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private closed = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  private readonly idleMs: number;
+  /** Threads asked to end (idle) that have not exited yet: close() waits for their connections too. */
+  private readonly retiring = new Set<Promise<void>>();
 
-  /**
-   * `maxHeapMb` bounds the thread's old generation (Node's `resourceLimits`): a merge that needs more
-   * fails and the thread ends while the process goes on (a 40,000-message room under an 8 MB bound did).
-   * Not a guarantee: one huge allocation past the bound can still abort the whole process, as the fold
-   * in one transaction did under 128 MB. Default: V8's own limit.
-   */
-  constructor(
-    private readonly idleMs = MERGE_WORKER_IDLE_MS,
-    private readonly limits: { maxHeapMb?: number } = {},
-  ) {}
+  constructor(private readonly options: MergeWorkerOptions = {}) {
+    this.idleMs = options.idleMs ?? MERGE_WORKER_IDLE_MS;
+  }
 
-  /** Whether a thread is up now (started by a merge, not yet ended by idleness or close). */
+  /** Whether a thread is up now (started by a message, not yet ended by idleness or close). */
   get threadRunning(): boolean {
     return this.worker !== null;
   }
 
   /** The merge as an UpdateMerger. */
-  readonly merge: UpdateMerger = (snapshot, updates) => {
+  readonly merge: UpdateMerger = async (snapshot, updates) => {
+    const reply = await this.send({ kind: 'merge' }, pack(snapshot, updates));
+    return reply.state as Uint8Array;
+  };
+
+  async writeCompaction(write: CompactionWrite): Promise<{ snapshotBytes: number } | null> {
+    if (!this.options.sqliteLocation) throw new Error('this merge worker has no database to write to');
+    const { state, ...rest } = write;
+    const message = { kind: 'compact', write: { ...rest, seqs: rest.seqs.map(Number) } };
+    const reply =
+      state instanceof Uint8Array
+        ? await this.send({ ...message, state })
+        : await this.send(message, pack(state.snapshot, state.updates));
+    return reply.written ? { snapshotBytes: reply.snapshotBytes as number } : null;
+  }
+
+  /** A PASSIVE checkpoint of the SQLite file's WAL, on the thread's connection. */
+  async checkpoint(): Promise<void> {
+    if (!this.options.sqliteLocation) throw new Error('this merge worker has no database to checkpoint');
+    await this.send({ kind: 'checkpoint' });
+  }
+
+  private send(message: object, packed?: { packed: ArrayBuffer; lengths: number[] }): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error('the merge worker is closed'));
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
-    const parts = snapshot ? [snapshot, ...updates] : [...updates];
-    const lengths = parts.map((part) => part.byteLength);
-    // One buffer, transferred: the rows' own buffers may be slices of larger ones (pooled Buffers).
-    const packed = new Uint8Array(lengths.reduce((sum, length) => sum + length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      packed.set(part, offset);
-      offset += part.byteLength;
-    }
     const worker = this.thread();
     const id = ++this.nextId;
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, packed: packed.buffer, lengths }, [packed.buffer]);
+      if (packed) worker.postMessage({ id, ...message, ...packed }, [packed.packed]);
+      else worker.postMessage({ id, ...message });
     });
-  };
+  }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
+    const require = createRequire(import.meta.url);
+    const { sqliteLocation, maxHeapMb, failAfterSnapshotWrite } = this.options;
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       // Plain Node in the thread; a CPU profile asked of the process covers it too.
       execArgv: process.execArgv.filter((arg) => arg.startsWith('--cpu-prof')),
-      workerData: { yjsPath: createRequire(import.meta.url).resolve('yjs'), rowsPerTransaction: ROWS_PER_TRANSACTION },
-      ...(this.limits.maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: this.limits.maxHeapMb } } : {}),
+      workerData: {
+        yjsPath: require.resolve('yjs'),
+        rowsPerTransaction: ROWS_PER_TRANSACTION,
+        sqlite: sqliteLocation ? { location: sqliteLocation, driverPath: require.resolve('better-sqlite3') } : null,
+        failAfterSnapshotWrite: failAfterSnapshotWrite === true,
+      },
+      ...(maxHeapMb ? { resourceLimits: { maxOldGenerationSizeMb: maxHeapMb } } : {}),
     });
     worker.unref();
     worker.on('message', (reply: Reply) => {
@@ -168,8 +310,8 @@ export class MergeWorker {
         worker.unref();
         this.retireWhenIdle(worker);
       }
-      if (reply.error !== undefined) waiter.reject(new Error(`merge failed: ${reply.error}`));
-      else waiter.resolve(reply.state);
+      if (reply.error !== undefined) waiter.reject(new Error(`merge worker: ${reply.error}`));
+      else waiter.resolve(reply);
     });
     const lost = (error: Error) => {
       // A thread retired or closed had nothing pending; what is pending now is a newer thread's.
@@ -188,22 +330,47 @@ export class MergeWorker {
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (this.worker !== worker || this.pending.size > 0) return;
-      // Forgotten first, so the exit is not taken for a crash and the next merge starts a new thread.
+      // Forgotten first, so the exit is not taken for a crash and the next message starts a new thread.
       this.worker = null;
-      void worker.terminate();
+      // Asked to end rather than terminated: its connection closes between two transactions.
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      this.retiring.add(exited);
+      void exited.then(() => this.retiring.delete(exited));
+      worker.postMessage({ close: true });
     }, this.idleMs);
     this.idleTimer.unref();
   }
 
-  /** Ends the thread; merges still waiting fail. */
+  /** Ends the thread after what it is doing (its connection closed cleanly); what still waits fails. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const worker = this.worker;
     this.worker = null;
-    if (worker) await worker.terminate();
+    if (worker) {
+      worker.ref();
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ close: true });
+      const timer = setTimeout(() => void worker.terminate(), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await Promise.all(this.retiring);
     for (const waiter of this.pending.values()) waiter.reject(new Error('the merge worker is closed'));
     this.pending.clear();
   }
+}
+
+/** The snapshot and rows back to back in one buffer, to transfer: the rows' own buffers may be slices of larger ones (pooled Buffers). */
+function pack(snapshot: Uint8Array | null, updates: readonly Uint8Array[]): { packed: ArrayBuffer; lengths: number[] } {
+  const parts = snapshot ? [snapshot, ...updates] : [...updates];
+  const lengths = parts.map((part) => part.byteLength);
+  const packed = new Uint8Array(lengths.reduce((sum, length) => sum + length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    packed.set(part, offset);
+    offset += part.byteLength;
+  }
+  return { packed: packed.buffer, lengths };
 }

@@ -12,6 +12,9 @@ import type { Migration } from 'kysely/migration';
  *   into it and deletes exactly the rows it folded.
  * - `sync_pending_events`: bus events derived from an update, written in the
  *   same transaction as its log row and deleted once the bus has them.
+ * - `sync_checkpoints`: one row the merge thread rewrites after a complete
+ *   checkpoint of SQLite's WAL, so that it, not the event loop, starts the
+ *   WAL over (003; unused on PostgreSQL).
  * - `sync_revocations`: sessions and (user, room) pairs whose older tokens are
  *   refused, until the last such token has expired; for a membership, the
  *   role the latest change set (002), so only tokens granting more are refused.
@@ -46,6 +49,11 @@ export interface SyncTables {
     role: string | null;
     revoked_at: number | string;
     expires_at: number | string;
+  };
+  /** SQLite: the time of the last complete checkpoint of the WAL, written by the merge thread (003). */
+  sync_checkpoints: {
+    id: number;
+    at: number | string;
   };
 }
 
@@ -106,6 +114,16 @@ export function syncMigrations(kind: DatabaseKind): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         // Nullable: rows written before it were removals or demotions to reader; null (removed) refuses as they did.
         await db.schema.alterTable('sync_revocations').addColumn('role', 'text').execute();
+      },
+    },
+    '003_checkpoints': {
+      async up(db: Kysely<unknown>) {
+        // One row, rewritten by the merge thread after a complete checkpoint of SQLite's WAL (merge-worker.ts).
+        await db.schema
+          .createTable('sync_checkpoints')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .execute();
       },
     },
   };

@@ -3,26 +3,40 @@ import { waitFor } from '@confab/platform/testing';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import type { CompactionWriter } from './merge-worker';
 import { KyselyRevocationList } from './revocations';
 import type { SyncTables } from './schema';
 import { KyselySyncStore, type KyselySyncStoreOptions } from './sync-store';
 
+/** Compactions written by another connection (on SQLite, the merge thread's): one healthy, one that fails mid-write. */
+export interface ContractWriters {
+  readonly healthy: CompactionWriter;
+  /** Fails every compaction's transaction after its snapshot write, before the rows' deletion. */
+  readonly crashing: CompactionWriter;
+}
+
 /**
  * The one storage contract every database runs (SQLite and PostgreSQL).
- * `setup` opens a fresh, migrated database and returns it with its cleanup.
+ * `setup` opens a fresh, migrated database and returns it with its cleanup,
+ * and the compaction writers every store of the run then uses (none: the
+ * store's own connection writes compactions).
  */
 export function runSyncStoreContract(
   name: string,
-  setup: () => Promise<{ database: Database<unknown>; teardown: () => Promise<void> }>,
+  setup: () => Promise<{ database: Database<unknown>; teardown: () => Promise<void>; writers?: ContractWriters }>,
 ): void {
   describe(`sync storage contract (${name})`, () => {
     let database: Database<unknown>;
     let teardown: () => Promise<void>;
+    let writers: ContractWriters | undefined;
+    /** What every store of the run takes besides the database. */
+    let writer: { compactionWriter?: CompactionWriter } = {};
     let counter = 0;
     const docName = () => `room:contract${++counter}`;
 
     beforeAll(async () => {
-      ({ database, teardown } = await setup());
+      ({ database, teardown, writers } = await setup());
+      writer = writers ? { compactionWriter: writers.healthy } : {};
     });
     afterAll(async () => {
       await teardown?.();
@@ -55,13 +69,13 @@ export function runSyncStoreContract(
     }
 
     it('loads an unknown document as empty, without creating anything', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const stored = await store.load(docName());
       expect(stored).toEqual({ snapshot: null, updates: [], snapshotBytes: 0, logBytes: 0 });
     });
 
     it('loads appended updates back in order, rebuilding the same document', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const name = docName();
       const { doc, updates } = updatesFor(['a', 'b', 'c']);
       for (const u of updates) await store.append(name, u);
@@ -74,7 +88,7 @@ export function runSyncStoreContract(
     });
 
     it('keeps documents apart', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const a = docName();
       const b = docName();
       await store.append(a, updatesFor(['only in a']).updates[0]!);
@@ -83,7 +97,7 @@ export function runSyncStoreContract(
     });
 
     it('writes the events of an update in the same transaction, and hands them out until deleted', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const name = docName();
       const before = await store.countPendingEvents();
       const event = { id: `ev-${counter}-${Date.now()}`, roomId: 'r1', messageId: 'm1', deletedBy: 'u1' };
@@ -96,7 +110,7 @@ export function runSyncStoreContract(
     });
 
     it('writes about the size of the message per append, however large the room already is', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const name = docName();
       const { doc, updates } = updatesFor(Array.from({ length: 300 }, (_, i) => `message ${i} ${'x'.repeat(100)}`));
       for (const u of updates) await store.append(name, u);
@@ -115,7 +129,7 @@ export function runSyncStoreContract(
     });
 
     it('compaction folds the log into a snapshot and deletes exactly the rows it folded', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const name = docName();
       const { doc, updates } = updatesFor(['one', 'two', 'three']);
       for (const u of updates) await store.append(name, u);
@@ -135,7 +149,7 @@ export function runSyncStoreContract(
     });
 
     it('compaction drops the text of deleted messages from storage', async () => {
-      const store = new KyselySyncStore({ database });
+      const store = new KyselySyncStore({ database, ...writer });
       const name = docName();
       const { updates } = updatesWithDeletedSecret();
       for (const u of updates) await store.append(name, u);
@@ -147,21 +161,26 @@ export function runSyncStoreContract(
 
     it('a crash between writing the snapshot and deleting the log loses nothing', async () => {
       const name = docName();
-      const crashing = new KyselySyncStore({
-        database,
-        afterSnapshotWrite: () => {
-          throw new Error('simulated crash');
-        },
-      });
+      // In the store's own transaction, or in the writer's (the merge thread's, on its connection).
+      const crashing = new KyselySyncStore(
+        writers
+          ? { database, compactionWriter: writers.crashing }
+          : {
+              database,
+              afterSnapshotWrite: () => {
+                throw new Error('simulated crash');
+              },
+            },
+      );
       const { doc, updates } = updatesFor(['keep 1', 'keep 2']);
       for (const u of updates) await crashing.append(name, u);
-      await expect(crashing.compact(name)).rejects.toThrow('simulated crash');
+      await expect(crashing.compact(name)).rejects.toThrow(/simulated crash/);
       const stored = await crashing.load(name);
       expect(stored.snapshot).toBeNull();
       expect(stored.updates).toHaveLength(2);
       expect(rebuild(stored).getArray('messages').toJSON()).toEqual(doc.getArray('messages').toJSON());
 
-      const healthy = new KyselySyncStore({ database });
+      const healthy = new KyselySyncStore({ database, ...writer });
       expect((await healthy.compact(name))?.mergedUpdates).toBe(2);
       expect(
         rebuild(await healthy.load(name))
@@ -173,10 +192,11 @@ export function runSyncStoreContract(
     it('a compaction that lost the race to another one commits nothing and loses nothing', async () => {
       const name = docName();
       const { doc, updates } = updatesFor(['a', 'b']);
-      const other = new KyselySyncStore({ database });
+      const other = new KyselySyncStore({ database, ...writer });
       for (const u of updates) await other.append(name, u);
       const late = new KyselySyncStore({
         database,
+        ...writer,
         // Between the late compaction's read and its write, another one commits and a new update arrives.
         beforeCompactionWrite: async () => {
           await other.compact(name);
@@ -201,7 +221,7 @@ export function runSyncStoreContract(
       }
 
       it('takes the snapshot from the loaded document and folds exactly the rows it read', async () => {
-        const store = new KyselySyncStore({ database });
+        const store = new KyselySyncStore({ database, ...writer });
         const name = docName();
         const { doc, updates } = updatesFor(['one', 'two']);
         for (const u of updates) await store.append(name, u);
@@ -232,6 +252,7 @@ export function runSyncStoreContract(
       it('keeps a row committed after its read for the next compaction', async () => {
         const store = new KyselySyncStore({
           database,
+          ...writer,
           beforeCompactionWrite: async (document) => {
             if (document === name) await store.append(name, late);
           },
@@ -249,9 +270,9 @@ export function runSyncStoreContract(
       });
 
       it('drops deleted text and rebuilds from storage when the loaded document is gone', async () => {
-        const store = new KyselySyncStore({ database });
+        const store = new KyselySyncStore({ database, ...writer });
         const name = docName();
-        const { doc: writer, updates } = updatesWithDeletedSecret();
+        const { doc: author, updates } = updatesWithDeletedSecret();
         for (const u of updates) await store.append(name, u);
         const loaded = await loadedDoc(store, name);
         await store.compact(name, () => ({ doc: loaded }));
@@ -260,7 +281,7 @@ export function runSyncStoreContract(
         expect(rebuild(stored).getArray('messages').toJSON()).toEqual([{ text: 'kept' }]);
 
         // Unloaded meanwhile (destroyed): the stored snapshot and log are the source again.
-        writer.getArray('messages').push([{ text: 'after the unload' }]);
+        author.getArray('messages').push([{ text: 'after the unload' }]);
         await store.append(name, updates.at(-1)!);
         loaded.destroy();
         expect((await store.compact(name, () => ({ doc: loaded })))?.mergedUpdates).toBe(1);

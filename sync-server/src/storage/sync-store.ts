@@ -14,7 +14,7 @@ import {
 } from '@confab/platform';
 import { type CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import * as Y from 'yjs';
-import { mergeInline, type UpdateMerger } from './merge-worker';
+import { type CompactionWrite, type CompactionWriter, mergeInline, type UpdateMerger } from './merge-worker';
 import type { SyncTables } from './schema';
 
 /** A bus event waiting in `sync_pending_events` until the bus has stored it. */
@@ -110,6 +110,14 @@ export interface KyselySyncStoreOptions {
    * work). Default: on the calling thread; the sync server passes a MergeWorker's, off the event loop.
    */
   merge?: UpdateMerger;
+  /**
+   * Who writes a compaction (its snapshot and the deletion of the rows it folded). Default: this store's
+   * connection. On SQLite the sync server passes its MergeWorker, whose thread has its own connection: a
+   * compaction's commit (a room-sized row, hundreds of deletions, an fsync) then never runs on the event
+   * loop, and a compaction read from storage is merged and written there in one message.
+   * `afterSnapshotWrite` cannot reach into it (the MergeWorker has its own seam).
+   */
+  compactionWriter?: CompactionWriter;
 }
 
 /** A write waiting for the next group-commit transaction. */
@@ -206,6 +214,7 @@ export class KyselySyncStore implements SyncStore {
   private readonly enqueueDeletion: (item: QueuedWrite) => Promise<void>;
   private readonly bus: TransactionalPublish | null;
   private readonly merge: UpdateMerger;
+  private readonly compactionWriter: CompactionWriter | null;
   readonly publishesOnAppend: boolean;
   /** The log rows' insert: on SQLite compiled once per row count (InsertCompiler), on PostgreSQL one for any (PgArrayInsert). */
   private readonly logInserts: RowInserts<LogRow>;
@@ -236,6 +245,10 @@ export class KyselySyncStore implements SyncStore {
     this.beforeCompactionWrite = options.beforeCompactionWrite;
     this.beforeAppendCommit = options.beforeAppendCommit;
     this.merge = options.merge ?? mergeInline;
+    this.compactionWriter = options.compactionWriter ?? null;
+    if (this.compactionWriter && this.afterSnapshotWrite) {
+      throw new Error('afterSnapshotWrite runs in the store’s own compaction transaction, not a compactionWriter’s');
+    }
     // Group commit: appends (of any document) arriving while a transaction is in flight are
     // written together by the next one. A commit costs an fsync (SQLite, synchronous=FULL: ~1.4 ms)
     // or a round trip and WAL flush (PostgreSQL), so one commit per update capped the whole
@@ -389,7 +402,7 @@ export class KyselySyncStore implements SyncStore {
     // message's text is gone from storage once its log row is folded.
     const loaded = live?.();
     const fromLoaded = loaded && !loaded.doc.isDestroyed && loaded.doc.gc ? loaded.doc : null;
-    let state: Uint8Array;
+    let state: Uint8Array | { snapshot: Uint8Array | null; updates: Uint8Array[] };
     let rows: ReadonlyArray<{ seq: number | string; bytes: number }>;
     if (fromLoaded) {
       // It holds every row (see LiveDocument): only which rows to fold is read.
@@ -416,28 +429,50 @@ export class KyselySyncStore implements SyncStore {
         .executeTakeFirst();
       // Folded by a compaction elsewhere meanwhile: its snapshot holds rows ours no longer sees; let it win.
       if ((snapshot?.generation ?? null) !== (current?.generation ?? null)) return null;
-      state = await this.merge(
-        snapshot ? toBytes(snapshot.state) : null,
-        stored.map((row) => toBytes(row.update)),
-      );
+      state = {
+        snapshot: snapshot ? toBytes(snapshot.state) : null,
+        updates: stored.map((row) => toBytes(row.update)),
+      };
+      // A writer merges in its own thread, as part of its write; otherwise the merge comes first.
+      if (!this.compactionWriter) state = await this.merge(state.snapshot, state.updates);
       rows = stored;
     }
-    const seqs = rows.map((r) => r.seq);
-    const generation = randomUUID();
-    const now = this.clock();
+    const plan = {
+      document,
+      expectedGeneration: current?.generation ?? null,
+      generation: randomUUID(),
+      now: this.clock(),
+      seqs: rows.map((r) => r.seq),
+    };
     await this.beforeCompactionWrite?.(document);
+    const written = this.compactionWriter
+      ? await this.compactionWriter.writeCompaction({ ...plan, state })
+      : await this.writeCompaction(plan, state as Uint8Array);
+    if (!written) return null;
+    return {
+      mergedUpdates: rows.length,
+      mergedBytes: rows.reduce((sum, r) => sum + Number(r.bytes), 0),
+      snapshotBytes: written.snapshotBytes,
+    };
+  }
 
+  /** A compaction's write on this store's connection: see CompactionWriter. */
+  private writeCompaction(
+    plan: Omit<CompactionWrite, 'state'>,
+    state: Uint8Array,
+  ): Promise<{ snapshotBytes: number } | null> {
+    const { document, generation, now, seqs } = plan;
     return this.db.transaction().execute(async (trx) => {
       if (this.kind === 'postgres') {
         // Serialises compactions of one document across instances for the rest of this transaction.
         await sql`select pg_advisory_xact_lock(hashtext(${document}))`.execute(trx);
       }
-      const now_ = await trx
+      const stored = await trx
         .selectFrom('sync_snapshots')
         .select('generation')
         .where('document', '=', document)
         .executeTakeFirst();
-      if ((now_?.generation ?? null) !== (current?.generation ?? null)) return null;
+      if ((stored?.generation ?? null) !== plan.expectedGeneration) return null;
       await trx
         .insertInto('sync_snapshots')
         .values({ document, state: toBuffer(state), bytes: state.byteLength, generation, updated_at: now })
@@ -454,11 +489,7 @@ export class KyselySyncStore implements SyncStore {
           .where('seq', 'in', seqs.slice(i, i + DELETE_CHUNK))
           .execute();
       }
-      return {
-        mergedUpdates: rows.length,
-        mergedBytes: rows.reduce((sum, r) => sum + Number(r.bytes), 0),
-        snapshotBytes: state.byteLength,
-      };
+      return { snapshotBytes: state.byteLength };
     });
   }
 

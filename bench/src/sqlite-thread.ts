@@ -1,19 +1,11 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
-  type Kysely,
-  type QueryCompiler,
-  type QueryResult,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-} from 'kysely';
+
+/*
+ * The sync server's SQLite connection as it was until the twenty-first pass (docs/sync.md): one
+ * better-sqlite3 connection in a worker thread, synchronous = FULL. Kept here, outside the product,
+ * as the `thread` baseline of bench/sqlite-writers.ts.
+ */
 
 /** Prepared statements the worker keeps; Kysely's SQL strings repeat (one per query shape and list length). */
 const STATEMENT_CACHE_SIZE = 256;
@@ -201,90 +193,5 @@ export class SqliteWorker {
       await exited;
     })();
     return this.closing;
-  }
-}
-
-/** The SQL text that marks a `sqliteBatch` query for the worker connection. */
-const BATCH_SQL = '-- confab: batch';
-
-/**
- * Write statements run as one transaction in one round trip to the SQLite
- * thread: `db.executeQuery(sqliteBatch([...compiled]))`. A Kysely transaction
- * costs a round trip per statement plus BEGIN and COMMIT, each a message each
- * way and a wake-up of both threads; on the sync server's append path that was
- * most of the storage cost. Going through `executeQuery` keeps Kysely's lock on
- * the one connection, so no other caller's transaction can be open around it.
- * Only for the SQLite worker dialect (`Database.kind === 'sqlite'`); result
- * rows of the statements are not returned.
- */
-export function sqliteBatch(queries: readonly CompiledQuery[]): CompiledQuery {
-  return CompiledQuery.raw(BATCH_SQL, [queries.map((q) => ({ sql: q.sql, parameters: q.parameters }))]);
-}
-
-class WorkerConnection implements DatabaseConnection {
-  constructor(private readonly worker: SqliteWorker) {}
-
-  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (compiledQuery.sql === BATCH_SQL) {
-      const queries = compiledQuery.parameters[0] as Array<{ sql: string; parameters: readonly unknown[] }>;
-      const reply = await this.worker.batch(queries);
-      return { rows: [], numAffectedRows: BigInt(reply.changes ?? 0) };
-    }
-    const reply = await this.worker.query(compiledQuery.sql, compiledQuery.parameters);
-    if (reply.rows) return { rows: reply.rows as R[] };
-    return {
-      rows: [],
-      ...(reply.changes == null ? {} : { numAffectedRows: BigInt(reply.changes) }),
-      ...(reply.lastInsertRowid == null ? {} : { insertId: BigInt(reply.lastInsertRowid) }),
-    };
-  }
-
-  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    // Rows come back in one message; yielded one by one as Kysely's own SQLite driver does.
-    const result = await this.executeQuery<R>(compiledQuery);
-    for (const row of result.rows) yield { rows: [row] };
-  }
-}
-
-class WorkerDriver implements Driver {
-  private readonly connection: WorkerConnection;
-  constructor(private readonly worker: SqliteWorker) {
-    this.connection = new WorkerConnection(worker);
-  }
-  async init(): Promise<void> {}
-  async acquireConnection(): Promise<DatabaseConnection> {
-    // One connection; Kysely's runtime driver serialises its users (SqliteAdapter: no multiple connections).
-    return this.connection;
-  }
-  async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin'));
-  }
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'));
-  }
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'));
-  }
-  async releaseConnection(): Promise<void> {}
-  async destroy(): Promise<void> {
-    await this.worker.close();
-  }
-}
-
-/** Kysely's SQLite dialect (compiler, adapter, introspector) over a connection in a worker thread. */
-export class SqliteWorkerDialect implements Dialect {
-  constructor(private readonly worker: SqliteWorker) {}
-  createDriver(): Driver {
-    return new WorkerDriver(this.worker);
-  }
-  createQueryCompiler(): QueryCompiler {
-    return new SqliteQueryCompiler();
-  }
-  createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
-  }
-  // biome-ignore lint/suspicious/noExplicitAny: Kysely's own dialects take any database here.
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
-    return new SqliteIntrospector(db);
   }
 }
