@@ -12,7 +12,7 @@ export const DEFAULT_ROWS_PER_STATEMENT = 64;
  * Kysely query (an operation-node tree, frozen, then visited) cost more than
  * the rest of the sync server's append path on the event loop. Rows are cut
  * into statements of at most `rowsPerStatement`, so there are at most that
- * many shapes to keep (here, and in the SQLite thread's statement cache),
+ * many shapes to keep (here, and in the SQLite connection's statement cache),
  * however the group commits' sizes vary. The parameters are the rows' values,
  * row after row, in `columns` order: what Kysely emits for rows whose keys are
  * exactly `columns`, which the first compilation of each shape checks (a

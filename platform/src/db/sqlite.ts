@@ -76,8 +76,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * SQLite's crash consistency stays NORMAL's own: it syncs the WAL before a
  * checkpoint, the database file after it, and the WAL's header when the WAL
  * starts over, all inside the statement that triggers the checkpoint (every
- * 1,000 WAL pages, SQLite's default), so those few fsyncs do run on the loop.
- * The extra fdatasync only adds to that.
+ * 1,000 WAL pages, SQLite's default), so those few fsyncs run on the loop
+ * unless the checkpoints are handed to another connection
+ * (`delegateCheckpoints`). The extra fdatasync only adds to that.
  *
  * Statements run one at a time: Kysely hands its single connection to one
  * caller at a time, and a caller waiting for its commit's fdatasync holds it.

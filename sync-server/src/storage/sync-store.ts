@@ -137,7 +137,7 @@ const DEFAULT_MAX_BATCH_UPDATES = 500;
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /**
  * At 800 updates/s (rooms of 50 at 40,000 deliveries/s) a commit started for nearly every update:
- * each its fsync, its ~12 page writes and a round trip to the SQLite thread, which took CPU from the
+ * each its fsync, its ~12 page writes and (then) a round trip to the SQLite thread, which took CPU from the
  * event loop on a 2-core machine. At most one commit per 4 ms cut that; one per 12 ms cut the server's
  * CPU per delivery by another ~10% (rooms of 10 at 20,000 deliveries/s, 16 interleaved steps; 25 ms
  * did no better). Under such a stream an acknowledgement waits up to 12 ms more; relaying never waits.
@@ -250,7 +250,7 @@ export class KyselySyncStore implements SyncStore {
       throw new Error('afterSnapshotWrite runs in the store’s own compaction transaction, not a compactionWriter’s');
     }
     // Group commit: appends (of any document) arriving while a transaction is in flight are
-    // written together by the next one. A commit costs an fsync (SQLite, synchronous=FULL: ~1.4 ms)
+    // written together by the next one. A commit costs an fsync (SQLite: the WAL's fdatasync, ~1.4 ms)
     // or a round trip and WAL flush (PostgreSQL), so one commit per update capped the whole
     // server at a few hundred updates/s; now concurrent rooms share it. The relay's deletions of
     // published events are group-committed too: one each would cost a commit per message again.
@@ -337,7 +337,7 @@ export class KyselySyncStore implements SyncStore {
     const steps = this.writeSteps(rows, events, deletedIds, now);
     const compiled = !this.beforeAppendCommit && steps.every(isCompiled) ? steps.filter(isCompiled) : null;
     if (compiled && this.kind === 'sqlite') {
-      // Run by the SQLite thread as one transaction in one round trip.
+      // One transaction in one call, answered once the commit is on disk.
       await this.db.executeQuery(sqliteBatch(compiled));
     } else if (
       compiled &&
