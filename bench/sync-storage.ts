@@ -103,9 +103,13 @@ async function main(): Promise<void> {
     database.kind === 'postgres' ? 'bytea' : 'blob',
   )} not null)`.execute(db);
   const store = new KyselySyncStore({ database });
-  // As the sync server runs it: compactions read the room from storage and fold it in a worker thread.
-  const merger = new MergeWorker();
-  const offThread = new KyselySyncStore({ database, merge: merger.merge });
+  // As the sync server runs it: compactions read the room from storage and fold it in a worker thread,
+  // which on an SQLite file also writes every compaction on its own connection (the live ones too).
+  const sqliteFile = database.kind === 'sqlite' ? database.sqlite : undefined;
+  const merger = new MergeWorker(sqliteFile ? { sqliteLocation: sqliteFile.location } : {});
+  const writer = sqliteFile ? { compactionWriter: merger } : {};
+  const offThread = new KyselySyncStore({ database, merge: merger.merge, ...writer });
+  const liveByThread = sqliteFile ? new KyselySyncStore({ database, ...writer }) : null;
 
   for (const size of sizes) {
     const name = `room:bench${size}`;
@@ -306,16 +310,24 @@ async function main(): Promise<void> {
       better: 'lower',
     });
 
-    // What a compaction costs the event loop (every room of the process waits it out): the sync server
-    // folds the room in a worker thread (read from storage, merged there, written back); before, it
-    // encoded the loaded room on the event loop. Each compaction folds 20 new rows into the snapshot;
-    // the two ways alternate. The loop's busy time (utilization) and its longest block are measured.
+    // What a compaction costs the event loop (every room of the process waits it out). The sync server
+    // folds a room over 1 MiB in a worker thread (read from storage, merged there and, on SQLite, written
+    // there); a smaller one it encodes on the event loop, and on SQLite the thread writes it
+    // (`live_thread_write`); until the twenty-first pass the loop's connection wrote it (`live`). Each
+    // compaction folds 20 new rows into the snapshot; the ways alternate. The loop's busy time
+    // (utilization) and its longest block are measured.
     const figures = () => ({ ms: [] as number[], block: [] as number[], busy: [] as number[] });
-    const ways = { live: figures(), worker: figures() };
+    const ways = { live: figures(), worker: figures(), live_thread_write: figures() };
+    const order = liveByThread ? (['live', 'worker', 'live_thread_write'] as const) : (['live', 'worker'] as const);
+    const compactBy = {
+      live: () => store.compact(name, () => ({ doc })),
+      worker: () => offThread.compact(name),
+      live_thread_write: () => (liveByThread as KyselySyncStore).compact(name, () => ({ doc })),
+    };
     let next = size + SAMPLES;
     await offThread.compact(name); // folds the appends above, and starts the worker
     for (let i = 0; i < LOADS; i++) {
-      for (const way of ['live', 'worker'] as const) {
+      for (const way of order) {
         for (const u of messageUpdates(20, next, doc).updates) await store.append(name, u);
         next += 20;
         await nextTurn();
@@ -324,7 +336,7 @@ async function main(): Promise<void> {
         await nextTurn();
         const loopBefore = performance.eventLoopUtilization();
         started = performance.now();
-        const folded = way === 'live' ? await store.compact(name, () => ({ doc })) : await offThread.compact(name);
+        const folded = await compactBy[way]();
         ways[way].ms.push(performance.now() - started);
         ways[way].busy.push(performance.eventLoopUtilization(loopBefore).active);
         await nextTurn();
@@ -333,7 +345,8 @@ async function main(): Promise<void> {
         if (folded?.mergedUpdates !== 20) throw new Error(`the ${way} compaction folded ${folded?.mergedUpdates}`);
       }
     }
-    for (const [way, figures] of Object.entries(ways)) {
+    for (const way of order) {
+      const figures = ways[way];
       emit({
         messages: size,
         metric: `compaction_${way}`,
@@ -352,6 +365,18 @@ async function main(): Promise<void> {
       baselineValue: stats(ways.live.busy).p50,
       better: 'lower',
     });
+    if (liveByThread) {
+      printComparison('sync-storage', {
+        case: roomCase,
+        metric: 'event-loop time of a compaction of the loaded room, p50',
+        unit: 'ms',
+        subject: 'written by the merge thread',
+        value: stats(ways.live_thread_write.busy).p50,
+        baseline: "written on the event loop's connection",
+        baselineValue: stats(ways.live.busy).p50,
+        better: 'lower',
+      });
+    }
     doc.destroy();
   }
   await merger.close();

@@ -105,7 +105,7 @@ describe('SqliteConnection', () => {
     expect(await read).toEqual([{ id: 1, owner: 'a' }]);
   });
 
-  it('syncs at the COMMIT of a transaction and for a lone write, not for its statements or for reads', async () => {
+  it('syncs at the COMMIT of a transaction that wrote and for a lone write, not for its statements or for reads', async () => {
     let syncs = 0;
     const { db } = await database((fd, callback) => {
       syncs++;
@@ -121,6 +121,11 @@ describe('SqliteConnection', () => {
     await db.insertInto('notes').values({ id: 3, owner: 'c' }).execute();
     expect(syncs).toBe(2);
     expect(await db.selectFrom('notes').select('id').execute()).toHaveLength(3);
+    expect(syncs).toBe(2);
+    // A transaction that only reads (a room's load) has nothing to sync.
+    await db.transaction().execute(async (trx) => {
+      expect(await trx.selectFrom('notes').select('id').execute()).toHaveLength(3);
+    });
     expect(syncs).toBe(2);
   });
 

@@ -112,6 +112,8 @@ export class SqliteConnection {
   private checkpointer: (() => Promise<void>) | null = null;
   private commitsSinceCheckpoint = 0;
   private checkpointing = false;
+  /** Whether the open transaction has run a statement that writes. */
+  private transactionWrote = false;
 
   constructor(location: string, options: SqliteConnectionOptions = {}) {
     this.cacheSize = options.cacheSize ?? STATEMENT_CACHE_SIZE;
@@ -211,6 +213,7 @@ export class SqliteConnection {
 
   async query(sql: string, parameters: readonly unknown[]): Promise<SqliteReply> {
     this.usable();
+    const inTransaction = this.db.inTransaction;
     let writes = false;
     const reply = await this.untilNotBusy((): SqliteReply => {
       const statement = this.prepare(sql);
@@ -219,8 +222,17 @@ export class SqliteConnection {
       const result = statement.run(parameters as unknown[]);
       return { changes: result.changes, lastInsertRowid: result.lastInsertRowid };
     });
-    // A write outside a transaction, or the COMMIT of one: answered once it is on disk.
-    if (writes && !this.db.inTransaction) await this.committed();
+    if (!writes) return reply;
+    if (this.db.inTransaction) {
+      // A statement inside a transaction (not its BEGIN) makes its COMMIT one to wait for.
+      if (inTransaction) this.transactionWrote = true;
+      return reply;
+    }
+    // A write outside a transaction, or the end of one that wrote: answered once it is on disk. A
+    // transaction that only read (a room's load) has nothing to sync.
+    const wrote = !inTransaction || this.transactionWrote;
+    this.transactionWrote = false;
+    if (wrote) await this.committed();
     return reply;
   }
 

@@ -199,6 +199,28 @@ describe('MergeWorker on an SQLite file', () => {
     expect(fs.existsSync(`${location}-wal`)).toBe(false);
   });
 
+  it('folds a room from storage in the thread: snapshot written, exactly the rows it read deleted', async () => {
+    const { database, db, w } = await setUp();
+    expect(await w.foldFromStorage({ document: 'room:d', generation: 'g1', now: 1 })).toBeNull();
+    const { updates, doc } = room(300, 0);
+    const store = new KyselySyncStore({ database, minCommitIntervalMs: 0 });
+    for (const update of updates) await store.append('room:d', update);
+    const result = await w.foldFromStorage({ document: 'room:d', generation: 'g1', now: 1 });
+    expect(result).toEqual({
+      mergedUpdates: 300,
+      mergedBytes: updates.reduce((sum, u) => sum + u.byteLength, 0),
+      snapshotBytes: expect.any(Number),
+    });
+    const stored = await store.load('room:d');
+    expect(stored.updates).toHaveLength(0);
+    expect(stored.snapshotBytes).toBe(result?.snapshotBytes);
+    expect(textsOf(stored.snapshot as Uint8Array)).toEqual(readMessages(doc).map((m) => m.text));
+    const snapshot = await db.selectFrom('sync_snapshots').select('generation').executeTakeFirst();
+    expect(snapshot?.generation).toBe('g1');
+    // Nothing new to fold: nothing written.
+    expect(await w.foldFromStorage({ document: 'room:d', generation: 'g2', now: 2 })).toBeNull();
+  });
+
   it('writes no compaction without a database file', async () => {
     const w = new MergeWorker();
     cleanups.push(() => w.close());
@@ -212,5 +234,6 @@ describe('MergeWorker on an SQLite file', () => {
     };
     await expect(w.writeCompaction(write)).rejects.toThrow(/no database/);
     await expect(w.checkpoint()).rejects.toThrow(/no database/);
+    await expect(w.foldFromStorage({ document: 'room:x', generation: 'g', now: 1 })).rejects.toThrow(/no database/);
   });
 });

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import * as Y from 'yjs';
+import type { CompactionResult } from './sync-store';
 
 /**
  * Folds a room's snapshot and log rows into one new snapshot: the Yjs work of
@@ -75,6 +76,19 @@ export interface CompactionWrite {
  */
 export interface CompactionWriter {
   writeCompaction(write: CompactionWrite): Promise<{ readonly snapshotBytes: number } | null>;
+  /**
+   * The whole compaction of a room read from storage, where the writer can read it itself: its snapshot
+   * and log rows read together, merged, and written as `writeCompaction` writes (null: nothing to fold,
+   * or another compaction won). The event loop then reads none of the room.
+   */
+  foldFromStorage?(fold: StorageFold): Promise<CompactionResult | null>;
+}
+
+/** What `foldFromStorage` needs besides the room's rows: the new snapshot's generation and time. */
+export interface StorageFold {
+  readonly document: string;
+  readonly generation: string;
+  readonly now: number;
 }
 
 /**
@@ -91,23 +105,30 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Y = require(workerData.yjsPath);
 
-function merge(packed, lengths) {
+// The snapshot and rows applied in order, rowsPerTransaction per Yjs transaction (see ROWS_PER_TRANSACTION).
+function mergeParts(parts) {
   const doc = new Y.Doc({ gc: true });
   try {
-    const bytes = new Uint8Array(packed);
-    let offset = 0;
-    for (let i = 0; i < lengths.length; i += workerData.rowsPerTransaction) {
+    for (let i = 0; i < parts.length; i += workerData.rowsPerTransaction) {
       doc.transact(() => {
-        for (const length of lengths.slice(i, i + workerData.rowsPerTransaction)) {
-          Y.applyUpdate(doc, bytes.subarray(offset, offset + length));
-          offset += length;
-        }
+        for (const part of parts.slice(i, i + workerData.rowsPerTransaction)) Y.applyUpdate(doc, part);
       });
     }
     return Y.encodeStateAsUpdate(doc);
   } finally {
     doc.destroy();
   }
+}
+
+function merge(packed, lengths) {
+  const bytes = new Uint8Array(packed);
+  const parts = [];
+  let offset = 0;
+  for (const length of lengths) {
+    parts.push(bytes.subarray(offset, offset + length));
+    offset += length;
+  }
+  return mergeParts(parts);
 }
 
 // The second connection to the server's SQLite file, opened by the first compaction or checkpoint.
@@ -131,6 +152,8 @@ function database() {
         'generation = excluded.generation, updated_at = excluded.updated_at',
     ),
     fold: db.prepare('delete from sync_updates where seq in (select value from json_each(?))'),
+    snapshotRow: db.prepare('select state, generation from sync_snapshots where document = ?'),
+    logRows: db.prepare('select seq, "update", bytes from sync_updates where document = ? order by seq'),
     mark: db.prepare('insert into sync_checkpoints (id, at) values (1, ?) on conflict (id) do update set at = excluded.at'),
   };
   sql.write = db.transaction((write, state) => {
@@ -140,7 +163,28 @@ function database() {
     sql.fold.run(JSON.stringify(write.seqs));
     return true;
   }).immediate;
+  // Snapshot and log from one point in time (a read transaction: it never blocks the loop's writes).
+  sql.read = db.transaction((document) => ({ snapshot: sql.snapshotRow.get(document), rows: sql.logRows.all(document) }));
   return sql;
+}
+
+// A room read from storage here, merged and written: the event loop reads none of it.
+function foldFromStorage(message) {
+  const { snapshot, rows } = database().read(message.document);
+  if (rows.length === 0) return { id: message.id, written: false };
+  const parts = snapshot ? [snapshot.state, ...rows.map((row) => row.update)] : rows.map((row) => row.update);
+  const state = mergeParts(parts);
+  const write = {
+    document: message.document,
+    expectedGeneration: snapshot ? snapshot.generation : null,
+    generation: message.generation,
+    now: message.now,
+    seqs: rows.map((row) => row.seq),
+  };
+  const written = sql.write(write, state);
+  let mergedBytes = 0;
+  for (const row of rows) mergedBytes += row.bytes;
+  return { id: message.id, written, snapshotBytes: state.byteLength, mergedUpdates: rows.length, mergedBytes };
 }
 
 // Copies the WAL into the file (PASSIVE: never waits for the loop's connection). When all of it was
@@ -167,6 +211,12 @@ parentPort.on('message', (message) => {
       parentPort.postMessage({ id });
       return;
     }
+    if (message.kind === 'fold') {
+      const reply = foldFromStorage(message);
+      parentPort.postMessage(reply);
+      if (reply.written) checkpoint();
+      return;
+    }
     const state = message.state ? new Uint8Array(message.state) : merge(message.packed, message.lengths);
     if (message.kind === 'merge') {
       const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
@@ -187,6 +237,8 @@ type Reply = {
   state?: Uint8Array;
   written?: boolean;
   snapshotBytes?: number;
+  mergedUpdates?: number;
+  mergedBytes?: number;
   error?: string;
 };
 
@@ -261,6 +313,17 @@ export class MergeWorker implements CompactionWriter {
         ? await this.send({ ...message, state })
         : await this.send(message, pack(state.snapshot, state.updates));
     return reply.written ? { snapshotBytes: reply.snapshotBytes as number } : null;
+  }
+
+  async foldFromStorage(fold: StorageFold): Promise<CompactionResult | null> {
+    if (!this.options.sqliteLocation) throw new Error('this merge worker has no database to read');
+    const reply = await this.send({ kind: 'fold', ...fold });
+    if (!reply.written) return null;
+    return {
+      mergedUpdates: reply.mergedUpdates as number,
+      mergedBytes: reply.mergedBytes as number,
+      snapshotBytes: reply.snapshotBytes as number,
+    };
   }
 
   /** A PASSIVE checkpoint of the SQLite file's WAL, on the thread's connection. */
