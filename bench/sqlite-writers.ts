@@ -1,10 +1,11 @@
 /**
- * A probe for the SQLite layout the sync server could move to (docs/sync.md,
- * "Twentieth pass"), not a benchmark of what runs today. One workload, three
- * ways of carrying it, taking turns in one run:
+ * The probe that chose the sync server's SQLite layout (docs/sync.md,
+ * "Twentieth pass"; built in the twenty-first as `loop+writer`), kept to
+ * measure it again in isolation. One workload, three ways of carrying it,
+ * taking turns in one run:
  *
- * - `thread` (today): one connection in a worker thread (platform's
- *   SqliteWorker, `synchronous = FULL`) runs the hot path's group commits,
+ * - `thread` (until the twenty-first pass): one connection in a worker thread
+ *   (`src/sqlite-thread.ts`, `synchronous = FULL`) runs the hot path's group commits,
  *   the compactions' writes and, through autocheckpoint, the checkpoints.
  * - `loop`: the one connection on the event loop, `synchronous = NORMAL`,
  *   each commit acknowledged after an fdatasync of the WAL on libuv's pool;

@@ -6,7 +6,9 @@ import SQLite from 'better-sqlite3';
 
 /**
  * How long one durable SQLite commit takes on this machine's temp disk, with
- * the pragmas Confab's database uses (WAL, synchronous=FULL). Confab commits
+ * the durability Confab's database has (WAL, every commit synced: here by
+ * synchronous=FULL; the server's loop connection runs NORMAL and fdatasyncs the WAL
+ * before it answers, the same sync). Confab commits
  * before it acknowledges an update, so this bounds its message rate on SQLite:
  * printed next to the fan-out figures as their context, measured in the same run.
  */

@@ -34,7 +34,7 @@ export const RUNGS: Rung[] = [
     server: 'confab-noguard',
     label: 'Confab, pass-through guard',
     from: 'hocuspocus',
-    adds: 'Adds the sync token check per connection, the rate limiter, presence and the durable append (SQLite on disk, WAL, synchronous=FULL) before the acknowledgement; the guard lets every update through unread, so no message events either.',
+    adds: 'Adds the sync token check per connection, the rate limiter, presence and the durable append (SQLite on disk, WAL, each commit synced before it is answered) before the acknowledgement; the guard lets every update through unread, so no message events either.',
     short: '+ token, rate limit, presence, durable SQLite append',
   },
   {

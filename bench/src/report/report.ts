@@ -109,7 +109,7 @@ function fanoutSection(all: Line[]): { text: string; charts: Record<string, stri
   const disk = fan.find((l) => l.kind === 'disk');
   if (disk) {
     out.push(
-      `Context measured in the same run: one durable SQLite commit (WAL, \`synchronous=FULL\`, a 200-byte row) takes ${num(disk.commitMs, 2)} ms on this machine's temp disk, i.e. at most ${num(disk.commitsPerSec)} commits/s through one writer. See "Reading the Confab figures" below.`,
+      `Context measured in the same run: one durable SQLite commit (WAL, a 200-byte row, synced before it returns as Confab's are) takes ${num(disk.commitMs, 2)} ms on this machine's temp disk, i.e. at most ${num(disk.commitsPerSec)} commits/s through one writer. See "Reading the Confab figures" below.`,
       '',
     );
   }
@@ -546,7 +546,7 @@ const METHOD = `## How the fan-out is measured
 - **Servers.** Each runs alone in its own Node process, on loopback: the **Confab sync server** with every production
   check on (EdDSA sync token verified per connection, the update guard on every update, the durable append to
   its update log before the acknowledgement, bus events committed with it into the in-process bus's log), once on **SQLite** (WAL,
-  \`synchronous=FULL\`, what the all-in-one process uses by default) and once on **PostgreSQL** (a fresh database on
+  every commit synced before it is answered, what the all-in-one process uses by default) and once on **PostgreSQL** (a fresh database on
   the local server, what a deployment with \`DATABASE_URL\` uses); **bare
   \`@hocuspocus/server\` 4** with no extensions (no auth, no storage); **\`@y/websocket-server\` 0.1.1** wired as its own
   bin wires it (\`setupWSConnection\`, no persistence).

@@ -33,7 +33,7 @@ function silentBus(): EventBus {
 
 /**
  * The Confab sync server as the all-in-one process runs it: its default
- * update guard (room schema v1), the SQLite database (WAL, synchronous=FULL)
+ * update guard (room schema v1), the SQLite database (WAL, commits synced before they are answered)
  * in a scratch directory, the in-process durable bus, sync tokens verified
  * against a JWKS. With `databaseUrl` (a fresh PostgreSQL database) it runs
  * as a separate deployment would store it. The ladder kinds (VARIANTS) take
