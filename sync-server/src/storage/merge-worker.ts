@@ -97,8 +97,11 @@ export interface StorageFold {
  * - `{ id, kind: 'merge', packed, lengths }` (every update back to back in one
  *   transferred buffer) answered by `{ id, state }` (transferred);
  * - with a database file: `{ id, kind: 'compact', write, state | packed +
- *   lengths }` answered by `{ id, written, snapshotBytes }`, and
- *   `{ id, kind: 'checkpoint' }` answered by `{ id }`;
+ *   lengths }` answered by `{ id, written, snapshotBytes }`; `{ id, kind:
+ *   'fold', document, generation, now }` (read the room here, merge, write)
+ *   answered by `{ id, written, snapshotBytes, mergedUpdates, mergedBytes }`;
+ *   `{ id, kind: 'checkpoint' }` answered by `{ id }`. A compaction that
+ *   wrote is followed by a checkpoint, after its answer;
  * - `{ id, error }` when one fails; `{ close: true }` ends the thread.
  */
 const WORKER_SOURCE = `
@@ -217,7 +220,7 @@ parentPort.on('message', (message) => {
       if (reply.written) checkpoint();
       return;
     }
-    const state = message.state ? new Uint8Array(message.state) : merge(message.packed, message.lengths);
+    const state = message.state ?? merge(message.packed, message.lengths);
     if (message.kind === 'merge') {
       const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
       parentPort.postMessage({ id, state: own }, [own.buffer]);
