@@ -32,6 +32,7 @@ export {
   type OpenDatabaseOptions,
   openDatabase,
   type SqliteFile,
+  type SqliteStats,
 } from './db/database';
 export { type GroupCommitOptions, groupCommit } from './db/group-commit';
 export { InsertCompiler } from './db/insert-compiler';

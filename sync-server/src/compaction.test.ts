@@ -9,7 +9,11 @@ describe('compaction in the running server', () => {
 
   beforeAll(async () => {
     // A small threshold so a few messages cross it.
-    t = await startTestServer({ guard: undefined, env: { SYNC_COMPACT_MIN_BYTES: '2048' } });
+    t = await startTestServer({
+      guard: undefined,
+      // A burst as large as the checkpoint test's 260 messages: this file tests storage, not the rate limit.
+      env: { SYNC_COMPACT_MIN_BYTES: '2048', SYNC_UPDATE_BURST: '1000' },
+    });
   });
   afterAll(async () => {
     await t?.stop();
@@ -70,6 +74,26 @@ describe('compaction in the running server', () => {
         .toArray()
         .map((m) => m.text),
     ).toEqual(['this stays']);
+    alice.destroy();
+  });
+
+  it("hands SQLite's checkpoints to the merge thread every 256 commits, and says so in /metrics", async () => {
+    const name = `room:r${uniqueSuffix()}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const metric = async (labels: string) => {
+      const line = (await t.registry.metrics()).split('\n').find((l) => l.startsWith(`confab_sync_sqlite_${labels}`));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    const before = (await metric('checkpoints_total{by="merge_thread"}')) ?? 0;
+    // One commit per acknowledged message: 260 of them cross the 256-commit mark at least once.
+    for (let i = 0; i < 260; i++) {
+      appendMessage(alice.doc, { id: newMessageId(), author: 'alice' as UserId, text: `m${i}`, createdAt: i });
+      await alice.acknowledged();
+    }
+    expect(await metric('checkpoints_total{by="merge_thread"}')).toBeGreaterThan(before);
+    // None fell back to the event loop, and the busy-retry count is exposed.
+    expect((await metric('checkpoints_total{by="event_loop"}')) ?? 0).toBe(0);
+    expect(await metric('busy_retries_total')).toBeGreaterThanOrEqual(0);
     alice.destroy();
   });
 });

@@ -330,6 +330,8 @@ describe('sync server (SQLite)', () => {
       'confab_sync_store_seconds',
       'confab_sync_compactions_total',
       'confab_sync_outbox_depth',
+      'confab_sync_sqlite_busy_retries_total',
+      'confab_sync_sqlite_checkpoints_total',
     ]) {
       expect(text).toContain(name);
     }

@@ -249,6 +249,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
   metrics.bind({
     hocuspocus,
     outboxDepth: async () => (await store.countPendingEvents()) + ((await bus.outboxDepth?.()) ?? 0),
+    sqlite: sqliteFile?.stats,
   });
 
   relay.start();

@@ -31,6 +31,16 @@ export interface SqliteFile {
    * (SqliteConnection.delegateCheckpoints); the returned function takes them back.
    */
   delegateCheckpoints(checkpoint: () => Promise<void>): () => void;
+  /** Counts since the connection opened, for metrics. */
+  stats(): SqliteStats;
+}
+
+export interface SqliteStats {
+  /** Statements on the event loop that found another connection holding the write lock, and waited 1 ms. */
+  readonly busyRetries: number;
+  /** Checkpoints handed to the delegate, and those the loop ran itself after the delegate failed. */
+  readonly checkpointsDelegated: number;
+  readonly checkpointsOnLoop: number;
 }
 
 export interface OpenDatabaseOptions {
@@ -108,6 +118,11 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
           sqlite: {
             location,
             delegateCheckpoints: (checkpoint: () => Promise<void>) => shared.connection.delegateCheckpoints(checkpoint),
+            stats: () => ({
+              busyRetries: shared.connection.busyRetries,
+              checkpointsDelegated: shared.connection.checkpoints.delegated,
+              checkpointsOnLoop: shared.connection.checkpoints.onLoop,
+            }),
           },
         }),
     ping: async () => {

@@ -243,6 +243,7 @@ describe('SqliteConnection', () => {
       for (let id = 1; id <= CHECKPOINT_EVERY_COMMITS + 10; id++)
         await db.insertInto('notes').values(bigRow(id)).execute();
       expect(asked).toBe(1);
+      expect(connection.checkpoints).toEqual({ delegated: 1, onLoop: 0 });
       // Over 1,000 pages written and none copied into the file: SQLite's own autocheckpoint is off.
       expect(fs.statSync(file).size).toBe(dbFile);
       expect(walFrames(file)).toBeGreaterThan(1_000);
@@ -261,6 +262,7 @@ describe('SqliteConnection', () => {
       expect(asked).toBe(1);
       // The pages reached the database file: the connection's own PASSIVE checkpoint ran.
       expect(fs.statSync(file).size).toBeGreaterThan(dbFile + CHECKPOINT_EVERY_COMMITS * 16_000);
+      expect(connection.checkpoints).toEqual({ delegated: 1, onLoop: 1 });
     });
 
     it('takes checkpoints back: SQLite checkpoints every 1,000 pages again', async () => {

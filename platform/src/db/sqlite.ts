@@ -109,6 +109,8 @@ export class SqliteConnection {
   private closed = false;
   /** Statements (or batches) that found the write lock taken and were tried again. */
   busyRetries = 0;
+  /** Checkpoints asked of the delegate, and run on this connection after the delegate failed. */
+  readonly checkpoints = { delegated: 0, onLoop: 0 };
   private checkpointer: (() => Promise<void>) | null = null;
   private commitsSinceCheckpoint = 0;
   private checkpointing = false;
@@ -285,9 +287,12 @@ export class SqliteConnection {
     if (!checkpointer || this.checkpointing) return;
     this.checkpointing = true;
     this.commitsSinceCheckpoint = 0;
+    this.checkpoints.delegated++;
     checkpointer()
       .catch(() => {
-        if (!this.closed && !this.failure) this.db.pragma('wal_checkpoint(PASSIVE)');
+        if (this.closed || this.failure) return;
+        this.checkpoints.onLoop++;
+        this.db.pragma('wal_checkpoint(PASSIVE)');
       })
       .finally(() => {
         this.checkpointing = false;

@@ -1,3 +1,4 @@
+import type { SqliteStats } from '@confab/platform';
 import type { Hocuspocus } from '@hocuspocus/server';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -9,6 +10,28 @@ function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
 interface Sources {
   hocuspocus?: Hocuspocus;
   outboxDepth?: () => Promise<number>;
+  /** SQLite on a file only: the event loop's connection's counts. */
+  sqlite?: (() => SqliteStats) | undefined;
+}
+
+/**
+ * A counter that mirrors a count kept elsewhere: at each scrape it adds what the count grew by since
+ * the last (`seen`, per label set). A count that went down is a new source (a restart in one process)
+ * counting from 0 again.
+ */
+function mirror(
+  counter: Counter<string>,
+  seen: Map<string, number>,
+  labels: Record<string, string>,
+  read: () => number | undefined,
+): void {
+  const now = read();
+  if (now === undefined) return;
+  const key = JSON.stringify(labels);
+  const before = seen.get(key) ?? 0;
+  const grew = now >= before ? now - before : now;
+  seen.set(key, now);
+  if (grew > 0) counter.inc(labels, grew);
 }
 
 /** Per registry, so the gauges created once per registry read the server bound last (restarts in one process). */
@@ -33,6 +56,8 @@ export class SyncMetrics {
   readonly compactions: Counter<'result'>;
   readonly outboxDepth: Gauge;
   readonly rateLimited: Counter<'scope'>;
+  readonly sqliteBusyRetries: Counter;
+  readonly sqliteCheckpoints: Counter<'by'>;
   private readonly registry: Registry;
   private readonly pendingAccepted: { count: number };
 
@@ -119,6 +144,30 @@ export class SyncMetrics {
           registers: [registry],
         }),
     );
+    this.sqliteBusyRetries = getOrCreate(registry, 'confab_sync_sqlite_busy_retries_total', () => {
+      const seen = new Map<string, number>();
+      return new Counter({
+        name: 'confab_sync_sqlite_busy_retries_total',
+        help: "SQLite: statements on the event loop's connection that found the write lock taken (by the merge thread's compaction) and tried again 1 ms later",
+        registers: [registry],
+        collect() {
+          mirror(this, seen, {}, () => sources().sqlite?.().busyRetries);
+        },
+      });
+    });
+    this.sqliteCheckpoints = getOrCreate(registry, 'confab_sync_sqlite_checkpoints_total', () => {
+      const seen = new Map<string, number>();
+      return new Counter({
+        name: 'confab_sync_sqlite_checkpoints_total',
+        help: 'SQLite: WAL checkpoints asked of the merge thread (by="merge_thread"), and run on the event loop after that failed (by="event_loop")',
+        labelNames: ['by'] as const,
+        registers: [registry],
+        collect() {
+          mirror(this, seen, { by: 'merge_thread' }, () => sources().sqlite?.().checkpointsDelegated);
+          mirror(this, seen, { by: 'event_loop' }, () => sources().sqlite?.().checkpointsOnLoop);
+        },
+      });
+    });
     this.outboxDepth = getOrCreate(
       registry,
       'confab_sync_outbox_depth',
@@ -141,7 +190,7 @@ export class SyncMetrics {
   }
 
   /** Points the scrape-time gauges at this server (the last started one wins in a shared registry). */
-  bind(sources: Required<Sources>): void {
+  bind(sources: Required<Omit<Sources, 'sqlite'>> & Pick<Sources, 'sqlite'>): void {
     sourcesByRegistry.set(this.registry, sources);
   }
 }
