@@ -386,6 +386,11 @@ async function setUp(
       rssKiBPerConnection: Math.round(((connected.rssBytes - idle.rssBytes) / 1024 / scenario.connections) * 10) / 10,
       heapKiBPerConnection:
         Math.round(((connected.heapUsedBytes - idle.heapUsedBytes) / 1024 / scenario.connections) * 10) / 10,
+      // Where the RSS per connection goes besides live JS objects: V8's heap as committed, and Buffers.
+      heapCommittedKiBPerConnection:
+        Math.round(((connected.heapTotalBytes - idle.heapTotalBytes) / 1024 / scenario.connections) * 10) / 10,
+      externalKiBPerConnection:
+        Math.round(((connected.externalBytes - idle.externalBytes) / 1024 / scenario.connections) * 10) / 10,
     });
     const contestant: Contestant = { kind, base, server, generators, cleanup, stepId: 0, best: null, failedRate: null };
     // Warm up the JIT and the rooms' documents; not recorded.

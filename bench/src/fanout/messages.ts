@@ -46,6 +46,9 @@ export type ServerChildMessage =
       cpuSystemUs: number;
       rssBytes: number;
       heapUsedBytes: number;
+      /** V8's heap as committed (used or not), and memory outside it that JS objects hold (Buffers, ArrayBuffers). */
+      heapTotalBytes: number;
+      externalBytes: number;
       /** The main thread's event-loop time so far, busy and idle (`performance.eventLoopUtilization()`). */
       loopActiveMs: number;
       loopIdleMs: number;

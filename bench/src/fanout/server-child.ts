@@ -71,6 +71,8 @@ async function main(): Promise<void> {
         cpuSystemUs: cpu.system,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
+        heapTotalBytes: memory.heapTotal,
+        externalBytes: memory.external,
         loopActiveMs: loop.active,
         loopIdleMs: loop.idle,
         loopDelayP99Ms,
