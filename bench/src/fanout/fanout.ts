@@ -391,6 +391,13 @@ async function setUp(
         Math.round(((connected.heapTotalBytes - idle.heapTotalBytes) / 1024 / scenario.connections) * 10) / 10,
       externalKiBPerConnection:
         Math.round(((connected.externalBytes - idle.externalBytes) / 1024 / scenario.connections) * 10) / 10,
+      ...(connected.mallocArenaBytes !== undefined && idle.mallocArenaBytes !== undefined
+        ? {
+            mallocKiBPerConnection:
+              Math.round(((connected.mallocArenaBytes - idle.mallocArenaBytes) / 1024 / scenario.connections) * 10) /
+              10,
+          }
+        : {}),
     });
     const contestant: Contestant = { kind, base, server, generators, cleanup, stepId: 0, best: null, failedRate: null };
     // Warm up the JIT and the rooms' documents; not recorded.

@@ -49,6 +49,8 @@ export type ServerChildMessage =
       /** V8's heap as committed (used or not), and memory outside it that JS objects hold (Buffers, ArrayBuffers). */
       heapTotalBytes: number;
       externalBytes: number;
+      /** With a GC first (`gc`), on Linux: resident bytes of malloc's main arena (native allocations). */
+      mallocArenaBytes?: number;
       /** The main thread's event-loop time so far, busy and idle (`performance.eventLoopUtilization()`). */
       loopActiveMs: number;
       loopIdleMs: number;

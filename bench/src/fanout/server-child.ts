@@ -3,6 +3,7 @@
  * apart from the load generators'. Started by the orchestrator with
  * child_process.fork; the options come as one JSON argument.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { ServerChildMessage, ServerChildOptions, ServerParentMessage } from './messages';
 import type { RunningServer } from './servers/types';
@@ -52,6 +53,18 @@ async function main(): Promise<void> {
   const writeHeapProfile = process.env.BENCH_HEAP_PROF
     ? await sampleHeap(`${process.env.BENCH_HEAP_PROF}/${options.kind}-${process.pid}.heapprofile`)
     : async () => {};
+  /** Resident bytes of glibc malloc's main arena (the `[heap]` mapping), or undefined off Linux. */
+  const mainArenaRss = (): number | undefined => {
+    try {
+      const smaps = readFileSync('/proc/self/smaps', 'utf8');
+      const at = smaps.indexOf(' [heap]\n');
+      if (at < 0) return 0;
+      const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at, at + 2000));
+      return rss ? Number(rss[1]) * 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   // The server's own queueing: how busy its main thread is and how late its event loop runs.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
@@ -73,6 +86,7 @@ async function main(): Promise<void> {
         heapUsedBytes: memory.heapUsed,
         heapTotalBytes: memory.heapTotal,
         externalBytes: memory.external,
+        ...(message.gc ? { mallocArenaBytes: mainArenaRss() } : {}),
         loopActiveMs: loop.active,
         loopIdleMs: loop.idle,
         loopDelayP99Ms,
