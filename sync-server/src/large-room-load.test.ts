@@ -125,6 +125,8 @@ describe('loading a large room in the server (real providers, real guard)', () =
   });
   afterAll(async () => {
     await t?.stop();
+    // Its database file too (a temporary directory, removed on close).
+    await t?.db.close();
   });
 
   it('prepares the guard while loading a room from a snapshot and a long log, and the guard enforces the rules', async () => {

@@ -25,6 +25,8 @@ describe('update rate limit (real providers)', () => {
   });
   afterAll(async () => {
     await t?.stop();
+    // Its database file too (a temporary directory, removed on close).
+    await t?.db.close();
   });
 
   it('closes a connection that sends more updates than its burst with 4429 rate_limited, and loses nothing', async () => {
