@@ -64,8 +64,8 @@ export interface CompactionWrite {
   readonly now: number;
   /** The log rows folded into the new snapshot: deleted in its transaction. */
   readonly seqs: ReadonlyArray<number | string>;
-  /** The new snapshot, or the stored snapshot and rows to merge into it (then merged by the writer). */
-  readonly state: Uint8Array | { readonly snapshot: Uint8Array | null; readonly updates: readonly Uint8Array[] };
+  /** The new snapshot. */
+  readonly state: Uint8Array;
 }
 
 /**
@@ -81,7 +81,7 @@ export interface CompactionWriter {
    * and log rows read together, merged, and written as `writeCompaction` writes (null: nothing to fold,
    * or another compaction won). The event loop then reads none of the room.
    */
-  foldFromStorage?(fold: StorageFold): Promise<CompactionResult | null>;
+  foldFromStorage(fold: StorageFold): Promise<CompactionResult | null>;
 }
 
 /** What `foldFromStorage` needs besides the room's rows: the new snapshot's generation and time. */
@@ -96,8 +96,7 @@ export interface StorageFold {
  * same `yjs` (and `better-sqlite3`) the server uses. One message in, one out:
  * - `{ id, kind: 'merge', packed, lengths }` (every update back to back in one
  *   transferred buffer) answered by `{ id, state }` (transferred);
- * - with a database file: `{ id, kind: 'compact', write, state | packed +
- *   lengths }` answered by `{ id, written, snapshotBytes }`; `{ id, kind:
+ * - with a database file: `{ id, kind: 'compact', write, state }` answered by `{ id, written, snapshotBytes }`; `{ id, kind:
  *   'fold', document, generation, now }` (read the room here, merge, write)
  *   answered by `{ id, written, snapshotBytes, mergedUpdates, mergedBytes }`;
  *   `{ id, kind: 'checkpoint' }` answered by `{ id }`. A compaction that
@@ -220,15 +219,15 @@ parentPort.on('message', (message) => {
       if (reply.written) checkpoint();
       return;
     }
-    const state = message.state ?? merge(message.packed, message.lengths);
-    if (message.kind === 'merge') {
-      const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
-      parentPort.postMessage({ id, state: own }, [own.buffer]);
+    if (message.kind === 'compact') {
+      const written = database().write(message.write, message.state);
+      parentPort.postMessage({ id, written, snapshotBytes: message.state.byteLength });
+      if (written) checkpoint();
       return;
     }
-    const written = database().write(message.write, state);
-    parentPort.postMessage({ id, written, snapshotBytes: state.byteLength });
-    if (written) checkpoint();
+    const state = merge(message.packed, message.lengths);
+    const own = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state : state.slice();
+    parentPort.postMessage({ id, state: own }, [own.buffer]);
   } catch (error) {
     parentPort.postMessage({ id, error: String((error && error.message) || error) });
   }
@@ -310,11 +309,7 @@ export class MergeWorker implements CompactionWriter {
   async writeCompaction(write: CompactionWrite): Promise<{ snapshotBytes: number } | null> {
     if (!this.options.sqliteLocation) throw new Error('this merge worker has no database to write to');
     const { state, ...rest } = write;
-    const message = { kind: 'compact', write: { ...rest, seqs: rest.seqs.map(Number) } };
-    const reply =
-      state instanceof Uint8Array
-        ? await this.send({ ...message, state })
-        : await this.send(message, pack(state.snapshot, state.updates));
+    const reply = await this.send({ kind: 'compact', state, write: { ...rest, seqs: rest.seqs.map(Number) } });
     return reply.written ? { snapshotBytes: reply.snapshotBytes as number } : null;
   }
 

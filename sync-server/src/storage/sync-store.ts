@@ -114,7 +114,7 @@ export interface KyselySyncStoreOptions {
    * Who writes a compaction (its snapshot and the deletion of the rows it folded). Default: this store's
    * connection. On SQLite the sync server passes its MergeWorker, whose thread has its own connection: a
    * compaction's commit (a room-sized row, hundreds of deletions, an fsync) then never runs on the event
-   * loop, and a compaction read from storage is merged and written there in one message.
+   * loop, and a compaction read from storage is read, merged and written there (`foldFromStorage`).
    * `afterSnapshotWrite` cannot reach into it (the MergeWorker has its own seam).
    */
   compactionWriter?: CompactionWriter;
@@ -401,8 +401,8 @@ export class KyselySyncStore implements SyncStore {
     // 1.2 MB snapshot took it 3-6 ms to read here). The test seam between read and write needs the steps below.
     const writer = this.compactionWriter;
     const foldInWriter =
-      writer?.foldFromStorage && !this.beforeCompactionWrite
-        ? () => writer.foldFromStorage?.({ document, generation: randomUUID(), now: this.clock() }) ?? null
+      writer && !this.beforeCompactionWrite
+        ? () => writer.foldFromStorage({ document, generation: randomUUID(), now: this.clock() })
         : null;
     if (foldInWriter && !usable(live?.())) return foldInWriter();
     const current = await this.db
@@ -411,7 +411,7 @@ export class KyselySyncStore implements SyncStore {
       .where('document', '=', document)
       .executeTakeFirst();
     const fromLoaded = usable(live?.());
-    let state: Uint8Array | { snapshot: Uint8Array | null; updates: Uint8Array[] };
+    let state: Uint8Array;
     let rows: ReadonlyArray<{ seq: number | string; bytes: number }>;
     if (fromLoaded) {
       // It holds every row (see LiveDocument): only which rows to fold is read.
@@ -441,12 +441,10 @@ export class KyselySyncStore implements SyncStore {
         .executeTakeFirst();
       // Folded by a compaction elsewhere meanwhile: its snapshot holds rows ours no longer sees; let it win.
       if ((snapshot?.generation ?? null) !== (current?.generation ?? null)) return null;
-      state = {
-        snapshot: snapshot ? toBytes(snapshot.state) : null,
-        updates: stored.map((row) => toBytes(row.update)),
-      };
-      // A writer merges in its own thread, as part of its write; otherwise the merge comes first.
-      if (!this.compactionWriter) state = await this.merge(state.snapshot, state.updates);
+      state = await this.merge(
+        snapshot ? toBytes(snapshot.state) : null,
+        stored.map((row) => toBytes(row.update)),
+      );
       rows = stored;
     }
     const plan = {
@@ -459,7 +457,7 @@ export class KyselySyncStore implements SyncStore {
     await this.beforeCompactionWrite?.(document);
     const written = this.compactionWriter
       ? await this.compactionWriter.writeCompaction({ ...plan, state })
-      : await this.writeCompaction(plan, state as Uint8Array);
+      : await this.writeCompaction(plan, state);
     if (!written) return null;
     return {
       mergedUpdates: rows.length,
