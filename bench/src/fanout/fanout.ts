@@ -90,6 +90,26 @@ export interface HeldLoads {
 type ServerChild = Child<ServerParentMessage, ServerChildMessage>;
 type GeneratorChild = Child<GeneratorParentMessage, GeneratorChildMessage>;
 
+type ServerStats = Extract<ServerChildMessage, { type: 'stats' }>;
+type OptionalStat = 'mallocArenaBytes' | 'threadArenasBytes' | 'newSpacePhysicalBytes';
+
+/** For each optional stat both samples carry, its growth per connection in KiB (one decimal), under the name given. */
+function perConnectionKiB(
+  idle: ServerStats,
+  connected: ServerStats,
+  connections: number,
+  fields: Record<string, OptionalStat>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, stat] of Object.entries(fields)) {
+    const before = idle[stat];
+    const after = connected[stat];
+    if (before === undefined || after === undefined) continue;
+    out[name] = Math.round(((after - before) / 1024 / connections) * 10) / 10;
+  }
+  return out;
+}
+
 let statsId = 0;
 async function serverStats(server: ServerChild, gc: boolean) {
   const id = ++statsId;
@@ -391,13 +411,12 @@ async function setUp(
         Math.round(((connected.heapTotalBytes - idle.heapTotalBytes) / 1024 / scenario.connections) * 10) / 10,
       externalKiBPerConnection:
         Math.round(((connected.externalBytes - idle.externalBytes) / 1024 / scenario.connections) * 10) / 10,
-      ...(connected.mallocArenaBytes !== undefined && idle.mallocArenaBytes !== undefined
-        ? {
-            mallocKiBPerConnection:
-              Math.round(((connected.mallocArenaBytes - idle.mallocArenaBytes) / 1024 / scenario.connections) * 10) /
-              10,
-          }
-        : {}),
+      // Native memory by where it sits (Linux), and the young generation, which V8 never gives back.
+      ...perConnectionKiB(idle, connected, scenario.connections, {
+        mallocKiBPerConnection: 'mallocArenaBytes',
+        threadArenasKiBPerConnection: 'threadArenasBytes',
+        newSpaceKiBPerConnection: 'newSpacePhysicalBytes',
+      }),
     });
     const contestant: Contestant = { kind, base, server, generators, cleanup, stepId: 0, best: null, failedRate: null };
     // Warm up the JIT and the rooms' documents; not recorded.

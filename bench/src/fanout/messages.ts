@@ -49,8 +49,12 @@ export type ServerChildMessage =
       /** V8's heap as committed (used or not), and memory outside it that JS objects hold (Buffers, ArrayBuffers). */
       heapTotalBytes: number;
       externalBytes: number;
-      /** With a GC first (`gc`), on Linux: resident bytes of malloc's main arena (native allocations). */
+      /** With a GC first (`gc`), on Linux: resident bytes of malloc's main arena (native allocations)… */
       mallocArenaBytes?: number;
+      /** …and of the arenas glibc gives other threads (V8's compiler and collector threads, libuv's pool). */
+      threadArenasBytes?: number;
+      /** With a GC first: V8's young generation as resident (it keeps its high-water mark, even when empty). */
+      newSpacePhysicalBytes?: number;
       /** The main thread's event-loop time so far, busy and idle (`performance.eventLoopUtilization()`). */
       loopActiveMs: number;
       loopIdleMs: number;

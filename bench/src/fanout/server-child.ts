@@ -5,8 +5,24 @@
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { ServerChildMessage, ServerChildOptions, ServerParentMessage } from './messages';
+import { mallocArenas } from './native-memory';
 import type { RunningServer } from './servers/types';
+
+function nativeMemory(): { mallocArenaBytes: number; threadArenasBytes: number } | Record<string, never> {
+  try {
+    const { main, threads } = mallocArenas(readFileSync('/proc/self/smaps', 'utf8'));
+    return { mallocArenaBytes: main, threadArenasBytes: threads };
+  } catch {
+    return {};
+  }
+}
+
+/** Physical memory of V8's young generation: it keeps its high-water mark, empty or not. */
+function newSpacePhysicalBytes(): number {
+  return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.physical_space_size ?? 0;
+}
 
 function reply(message: ServerChildMessage): void {
   process.send?.(message);
@@ -53,18 +69,6 @@ async function main(): Promise<void> {
   const writeHeapProfile = process.env.BENCH_HEAP_PROF
     ? await sampleHeap(`${process.env.BENCH_HEAP_PROF}/${options.kind}-${process.pid}.heapprofile`)
     : async () => {};
-  /** Resident bytes of glibc malloc's main arena (the `[heap]` mapping), or undefined off Linux. */
-  const mainArenaRss = (): number | undefined => {
-    try {
-      const smaps = readFileSync('/proc/self/smaps', 'utf8');
-      const at = smaps.indexOf(' [heap]\n');
-      if (at < 0) return 0;
-      const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at, at + 2000));
-      return rss ? Number(rss[1]) * 1024 : undefined;
-    } catch {
-      return undefined;
-    }
-  };
   // The server's own queueing: how busy its main thread is and how late its event loop runs.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
         heapUsedBytes: memory.heapUsed,
         heapTotalBytes: memory.heapTotal,
         externalBytes: memory.external,
-        ...(message.gc ? { mallocArenaBytes: mainArenaRss() } : {}),
+        ...(message.gc ? { ...nativeMemory(), newSpacePhysicalBytes: newSpacePhysicalBytes() } : {}),
         loopActiveMs: loop.active,
         loopIdleMs: loop.idle,
         loopDelayP99Ms,

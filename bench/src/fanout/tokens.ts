@@ -41,12 +41,19 @@ export async function importTokenSigner(
   return signWith(await jose.importJWK(privateJwk as jose.JWK, 'EdDSA'));
 }
 
+/** The longest life the sync server accepts (exp − iat). */
+const TOKEN_LIFETIME_S = 15 * 60;
+
 function signWith(privateKey: jose.CryptoKey | Uint8Array): (claims: TokenClaims) => Promise<string> {
-  return ({ userId, sessionId, documentName, role }) =>
-    new jose.SignJWT({ sid: sessionId, doc: documentName, role })
+  return ({ userId, sessionId, documentName, role }) => {
+    // One clock reading for both claims: jose's setIssuedAt() and setExpirationTime('15m') each read
+    // the clock, and across a second's boundary they made exp − iat 901 s, which the server refuses.
+    const issuedAt = Math.floor(Date.now() / 1000);
+    return new jose.SignJWT({ sid: sessionId, doc: documentName, role })
       .setProtectedHeader({ alg: 'EdDSA', kid: KID })
       .setSubject(userId)
-      .setIssuedAt()
-      .setExpirationTime('15m')
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + TOKEN_LIFETIME_S)
       .sign(privateKey);
+  };
 }

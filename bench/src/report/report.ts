@@ -321,6 +321,8 @@ function heldLoads(all: Line[]): { text: string; summary: Map<string, string> } 
       );
     }
   }
+  /** A per-connection figure older runs did not record: "–" for them. */
+  const kib = (value: unknown) => (typeof value === 'number' ? `${num(value, 1)} KiB` : '–');
   // The same run's servers, measured before their first step: the whole process with every client connected.
   const connected = picked.lines.filter((l) => l.bench === 'latency' && l.kind === 'connections');
   if (connected.length > 0) {
@@ -328,8 +330,8 @@ function heldLoads(all: Line[]): { text: string; summary: Map<string, string> } 
       '',
       "Server memory in the same run, each server's whole process (RSS) with every client connected and before its first step:",
       '',
-      '| scenario | server | RSS, all connected | vs bare Hocuspocus | JS heap per connection |',
-      '|---|---|---:|---:|---:|',
+      '| scenario | server | RSS, all connected | vs bare Hocuspocus | JS heap per connection | young generation per connection | thread arenas per connection |',
+      '|---|---|---:|---:|---:|---:|---:|',
     );
     for (const key of scenarios) {
       const [roomSize, connections] = key.split('x').map(Number);
@@ -342,7 +344,7 @@ function heldLoads(all: Line[]): { text: string; summary: Map<string, string> } 
         if (rss === undefined || !row) continue;
         if (server !== 'hocuspocus') ratios.push(`${LABEL[server] ?? server} ${ratio(rss, bare)}`);
         out.push(
-          `| rooms of ${roomSize}, ${num(connections)} connections | ${LABEL[server] ?? server} | ${num(rss, 1)} MiB | ${server === 'hocuspocus' ? '–' : ratio(rss, bare)} | ${num(row.heapKiBPerConnection as number, 1)} KiB |`,
+          `| rooms of ${roomSize}, ${num(connections)} connections | ${LABEL[server] ?? server} | ${num(rss, 1)} MiB | ${server === 'hocuspocus' ? '–' : ratio(rss, bare)} | ${num(row.heapKiBPerConnection as number, 1)} KiB | ${kib(row.newSpaceKiBPerConnection)} | ${kib(row.threadArenasKiBPerConnection)} |`,
         );
       }
       if (ratios.length > 0 && bare !== undefined) {
