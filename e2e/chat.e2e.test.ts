@@ -245,6 +245,41 @@ describe('chatting in real time', () => {
       .not.toBeNull();
   });
 
+  it('counts nothing unread in any tab of a member for messages their open room shows them', async () => {
+    await bob.goto(`/chat/${roomId}`);
+    await waitForSynced(bob);
+    // A second tab of Bob's, on his profile: its bell hears of each notification live.
+    const other = await bobContext.newPage();
+    await other.goto('/profile');
+    const otherBell = other.getByRole('button', { name: /^Notifications/ });
+    await otherBell.waitFor();
+    await send(alice, 'Bell check one');
+    await send(alice, 'Bell check two');
+    await message(bob, 'Bell check two').waitFor();
+    // The notifier stored both for Bob and marked them read when his open room read them.
+    await expect
+      .poll(
+        async () => {
+          const res = await bob.request.get('/api/notifications');
+          const { items } = (await res.json()) as { items: { body: string; readAt: unknown }[] };
+          return ['Bell check one', 'Bell check two'].map(
+            (body) => (items.find((i) => i.body === body)?.readAt ?? null) !== null,
+          );
+        },
+        { timeout: 20_000 },
+      )
+      .toEqual([true, true]);
+    // The other tab got them, and counts them read; so does the room's own tab.
+    await otherBell.click();
+    const panel = other.getByRole('region', { name: 'Notifications' });
+    await panel.getByRole('button', { name: /Bell check two/ }).waitFor();
+    await expect.poll(() => otherBell.getAttribute('aria-label')).toBe('Notifications');
+    await expect
+      .poll(() => bob.getByRole('button', { name: /^Notifications/ }).getAttribute('aria-label'))
+      .toBe('Notifications');
+    await other.close();
+  });
+
   it('lets the owner make a member a reader, who then reads but cannot write', async () => {
     // Bob has the room open while it happens: his screen follows without a reload.
     await bob.goto(`/chat/${roomId}`);

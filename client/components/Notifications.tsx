@@ -14,7 +14,9 @@ const fullTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeSty
 /**
  * The notification bell: the latest notifications from the notifier, live
  * over Server-Sent Events, with an unread count. Opening one marks it read
- * and goes to its room. Online only: offline the bell shows what it had.
+ * and goes to its room; reading the room, here or on another device, marks
+ * its notifications read too (the stream's `read` events). Online only:
+ * offline the bell shows what it had.
  */
 export function Notifications() {
   const { api, user } = useApp();
@@ -44,6 +46,17 @@ export function Notifications() {
         setItems((list) => [item, ...list.filter((i) => i.id !== item.id)].slice(0, KEEP));
       } catch {
         // A malformed event is skipped; the next GET brings the list back in step.
+      }
+    });
+    // Items read elsewhere: the room read up to them (here or on another device), or another tab.
+    source.addEventListener('read', (event) => {
+      try {
+        const { ids } = JSON.parse((event as MessageEvent<string>).data) as { ids: string[] };
+        const read = new Set(ids);
+        const at = Date.now();
+        setItems((list) => list.map((i) => (i.readAt === null && read.has(i.id) ? { ...i, readAt: at } : i)));
+      } catch {
+        // As above.
       }
     });
     return () => {

@@ -23,7 +23,7 @@ export interface ConsumerDeps {
   readonly metrics: NotifierMetrics;
   readonly clock: () => number;
   readonly maxDeliver: number;
-  /** New in-app notifications were stored for these users (wakes their SSE streams). */
+  /** The in-app feed of these users changed: new notifications, or some read (wakes their SSE streams). */
   readonly onNotified: (userIds: readonly string[]) => void;
   /** Deliveries due now were recorded (wakes the dispatcher; later ones wait for its tick). */
   readonly onDeliveriesRecorded: () => void;
@@ -106,6 +106,8 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
     // the notifier never saw that message, the time of reading is the bound.
     const marker = await repo.message(event.messageId);
     await repo.readUpTo(event.userId, event.roomId, marker?.createdAt ?? event.at, clock());
+    // Their open bells take the room's notifications off the unread count now, not at the next poll.
+    deps.onNotified([event.userId]);
   }
 
   async function membershipChanged(event: MembershipChangedEvent): Promise<void> {

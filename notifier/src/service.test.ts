@@ -211,6 +211,45 @@ describe('notifier service (SQLite, in-process bus)', () => {
     again.abort();
   });
 
+  it('tells an open stream which notifications were read elsewhere: up to a room’s read marker, then from another tab', async () => {
+    // Heartbeats a minute apart: the stream then looks at the database every 5 s unless woken.
+    notifier = await startTestNotifier({ extra: { heartbeatMs: 60_000 } });
+    const [, bob] = await roomWith(['ann', 'bob']);
+    const before = await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'before the stream' });
+    await waitFor(async () => (await itemsOf(bob!)).length === 1);
+    const controller = new AbortController();
+    const stream = readSse(await notifier!.api(bob!, '/api/notifications/stream', { signal: controller.signal }));
+    await waitFor(() => stream.events.some((e) => e.event === 'ready'));
+    notifier!.clock.now += 1000;
+    const second = await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'second' });
+    notifier!.clock.now += 1000;
+    await notifier!.publishMessage({ roomId: 'room1', authorId: 'ann', text: 'third' });
+    await waitFor(() => stream.events.filter((e) => e.event === 'notification').length === 2);
+    const idOf = async (body: string) => (await itemsOf(bob!)).find((i) => i.body === body)!.id;
+    const readIds = () =>
+      stream.events.filter((e) => e.event === 'read').flatMap((e) => (JSON.parse(e.data) as { ids: string[] }).ids);
+
+    // Bob reads the room up to "second" in the app: the one listed before the stream opened and the
+    // one it streamed are read; "third" is not. The stream is woken, well before its 5 s poll.
+    await notifier!.publish(subjects.read('room1'), {
+      id: 'read-up-to-second',
+      roomId: 'room1',
+      userId: 'bob',
+      messageId: second.messageId,
+      at: notifier!.clock.now,
+    });
+    await waitFor(() => readIds().length === 2, { timeoutMs: 4000, message: 'a read event for two items' });
+    expect(readIds()).toEqual([await idOf(before.text), await idOf('second')]);
+    expect(stream.events.filter((e) => e.event === 'read').every((e) => e.id === undefined)).toBe(true);
+
+    // Another tab marks everything read: this stream hears of "third", and of nothing twice.
+    const marked = await notifier!.api(bob!, '/api/notifications/read', { method: 'POST', body: '{"all":true}' });
+    expect(marked.status).toBe(204);
+    await waitFor(() => readIds().length === 3, { timeoutMs: 4000, message: 'a read event for the third' });
+    expect(readIds()).toEqual([await idOf(before.text), await idOf('second'), await idOf('third')]);
+    controller.abort();
+  });
+
   it('closes a signed-out session’s stream when its revocation arrives', async () => {
     const [, bob] = await roomWith(['ann', 'bob']);
     const stream = readSse(await notifier!.api(bob!, '/api/notifications/stream'));

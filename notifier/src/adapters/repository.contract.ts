@@ -106,6 +106,22 @@ export function runRepositoryContract(
       expect((await repo.listNotifications('reader', null, 10)).items.map((i) => i.readAt)).toEqual([100, 99]);
     });
 
+    it('lists unread ids newest first and tells which of given ids were read since, only the user’s own', async () => {
+      await repo.recordNotifications(event(22), [item('watcher'), item('stranger')], 1);
+      await repo.recordNotifications(event(23), [item('watcher')], 1);
+      await repo.recordNotifications(event(24), [item('watcher')], 1);
+      const unread = await repo.unreadIds('watcher', 10);
+      expect(unread).toHaveLength(3);
+      expect(await repo.unreadIds('watcher', 2)).toEqual(unread.slice(0, 2));
+      expect(await repo.readAmong('watcher', unread)).toEqual([]);
+      const strangers = await repo.unreadIds('stranger', 10);
+      await repo.markRead('watcher', [unread[0]!, unread[2]!], 5);
+      await repo.markRead('stranger', 'all', 5);
+      expect(await repo.readAmong('watcher', [...unread, ...strangers])).toEqual([unread[2], unread[0]]);
+      expect(await repo.unreadIds('watcher', 10)).toEqual([unread[1]]);
+      expect(await repo.readAmong('watcher', [])).toEqual([]);
+    });
+
     it('claims a pending delivery once, and releases what a crash left in flight', async () => {
       await repo.recordNotifications(event(30), [item('pushy', { pushTargets: ['https://p/1'], pushAtMs: 5 })], 1);
       const due = await repo.duePushes(5, 10);

@@ -465,6 +465,33 @@ export function createRepository(database: Database<NotifierTables>) {
       return rows.map(toItem);
     },
 
+    /** The user's newest unread notifications' ids, newest first (what a freshly opened feed shows as unread). */
+    async unreadIds(userId: string, limit: number): Promise<string[]> {
+      const rows = await db
+        .selectFrom('notifier_notifications')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('read_at', 'is', null)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((row) => String(row.id));
+    },
+
+    /** Which of these notifications of the user have been read since (by a read marker, another tab or device). */
+    async readAmong(userId: string, ids: readonly string[]): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const rows = await db
+        .selectFrom('notifier_notifications')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('id', 'in', ids.map(Number))
+        .where('read_at', 'is not', null)
+        .orderBy('id', 'asc')
+        .execute();
+      return rows.map((row) => String(row.id));
+    },
+
     async latestNotificationId(userId: string): Promise<string> {
       const row = await db
         .selectFrom('notifier_notifications')

@@ -29,6 +29,8 @@ import type { StreamHub } from '../streams';
 export const SESSION_COOKIE = 'confab_session';
 const PAGE_SIZE = 50;
 const MAX_READ_IDS = 1000;
+/** How many unread items a stream watches for being read elsewhere (the app's bell keeps 30). */
+const WATCHED_UNREAD = 200;
 
 export interface AppDeps {
   readonly repo: NotifierRepository;
@@ -137,7 +139,10 @@ export function createNotifierApp(deps: AppDeps): Hono<Env> {
 
   app.post('/api/notifications/read', async (c) => {
     const body = await readJsonBody(c.req.raw, readBody);
-    await repo.markRead(c.get('session').userId, 'all' in body ? 'all' : body.ids, deps.clock());
+    const userId = c.get('session').userId;
+    await repo.markRead(userId, 'all' in body ? 'all' : body.ids, deps.clock());
+    // The user's other tabs and devices take the items off their unread count.
+    deps.streams.notify([userId]);
     return c.body(null, 204);
   });
 
@@ -216,6 +221,13 @@ export function createNotifierApp(deps: AppDeps): Hono<Env> {
       });
       stream.onAbort(close);
       let lastWriteMs = Date.now();
+      // The unread items this client may be showing (the newest, then each one streamed): when one is
+      // read elsewhere (its room read up to it, another tab or device), a `read` event says so.
+      const unread = new Set(await repo.unreadIds(session.userId, WATCHED_UNREAD));
+      const watch = (id: string) => {
+        unread.add(id);
+        if (unread.size > WATCHED_UNREAD) unread.delete(unread.values().next().value as string);
+      };
       try {
         await stream.writeSSE({ event: 'ready', data: '{}', retry: 3000 });
         while (!closed) {
@@ -224,8 +236,16 @@ export function createNotifierApp(deps: AppDeps): Hono<Env> {
             await stream.writeSSE({ event: 'notification', id: item.id, data: JSON.stringify(item) });
             lastId = item.id;
             lastWriteMs = Date.now();
+            if (item.readAt === null) watch(item.id);
           }
           if (items.length === 100) continue;
+          const read = await repo.readAmong(session.userId, [...unread]);
+          if (read.length > 0) {
+            // No id: a read event is not a place to resume from (Last-Event-ID names notifications).
+            await stream.writeSSE({ event: 'read', data: JSON.stringify({ ids: read }) });
+            for (const id of read) unread.delete(id);
+            lastWriteMs = Date.now();
+          }
           if (Date.now() - lastWriteMs >= deps.heartbeatMs) {
             await stream.write(': heartbeat\n\n');
             lastWriteMs = Date.now();
