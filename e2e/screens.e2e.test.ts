@@ -81,6 +81,14 @@ describe.each([
     await expect(device.textContent()).resolves.toMatch(/^Chrome on Linux \(this device\)/);
     await expect(device.getAttribute('title')).resolves.toContain('Mozilla/5.0');
     await checkScreen(page, `profile-${label}`);
+    // The notification panel opens inside the screen, not off its left edge on a phone.
+    await page.getByRole('button', { name: /^Notifications/ }).click();
+    const panel = page.getByRole('region', { name: 'Notifications' });
+    await panel.waitFor();
+    const box = await panel.boundingBox();
+    expect(box?.x).toBeGreaterThanOrEqual(0);
+    expect((box?.x ?? 0) + (box?.width ?? Number.POSITIVE_INFINITY)).toBeLessThanOrEqual(viewport.width);
+    await checkScreen(page, `notifications-${label}`);
     await context.close();
   });
 });
