@@ -192,8 +192,9 @@ describe('chatting in real time', () => {
 
   it('lists the room with its last message and an unread count for messages not yet seen', async () => {
     await bob.goto('/chat');
-    await send(alice, 'One more while you are away');
+    await send(alice, 'One more *while* you are **away**');
     const entry = bob.getByRole('list', { name: 'Rooms' }).getByRole('link', { name: /Design/ });
+    // The preview reads as the message does, without its formatting marks.
     await entry.getByText('Alice: One more while you are away').waitFor();
     await entry.getByRole('status', { name: /unread/ }).waitFor();
     await shot(bob, 'room-list-desktop');

@@ -1,5 +1,5 @@
+import { tokenize } from '@confab/protocol';
 import { Fragment } from 'react';
-import { tokenize } from '../lib/format';
 
 /** Message text as React elements: the text is never parsed as HTML. */
 export function Formatted({ text }: { text: string }) {

@@ -1,6 +1,6 @@
 'use client';
 
-import { type RoomId, readMessages, roomDocument, type UserId } from '@confab/protocol';
+import { plainText, type RoomId, readMessages, roomDocument, type UserId } from '@confab/protocol';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
@@ -121,7 +121,7 @@ export function RoomList() {
             {hits.map((hit) => (
               <li key={`${hit.roomId}:${hit.message.id}`}>
                 <Link href={`/chat/${encodeURIComponent(hit.roomId)}#${encodeURIComponent(hit.message.id)}`}>
-                  {hit.roomName} · {nameOf(hit.roomId, hit.message.author)}: {hit.message.text}
+                  {hit.roomName} · {nameOf(hit.roomId, hit.message.author)}: {plainText(hit.message.text)}
                 </Link>
               </li>
             ))}
@@ -144,7 +144,7 @@ export function RoomList() {
               )}
               <span className="preview">
                 {s.lastMessage
-                  ? `${nameOf(s.roomId, s.lastMessage.author)}: ${s.lastMessage.text}`
+                  ? `${nameOf(s.roomId, s.lastMessage.author)}: ${plainText(s.lastMessage.text)}`
                   : s.loaded
                     ? 'No messages yet'
                     : '…'}

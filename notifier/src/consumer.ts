@@ -6,6 +6,7 @@ import {
   type MessageDeletedEvent,
   type MessageEditedEvent,
   parseEvent,
+  plainText,
   type ReadEvent,
   type SessionRevokedEvent,
 } from '@confab/protocol';
@@ -73,7 +74,8 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
       room.members.find((m) => m.id === event.authorId)?.displayName ??
       (await directory.user(event.authorId))?.displayName ??
       'Someone';
-    const body = truncate(event.text, MAX_BODY_CHARS);
+    // What the message reads as, without its formatting marks: a lock screen shows no bold.
+    const body = truncate(plainText(event.text), MAX_BODY_CHARS);
     const items: NewNotification[] = decisions.map((d) => ({
       userId: d.userId,
       kind: d.kind,
@@ -94,7 +96,7 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
   }
 
   async function messageEdited(event: MessageEditedEvent): Promise<void> {
-    await repo.editMessage(event.messageId, truncate(event.text, MAX_BODY_CHARS));
+    await repo.editMessage(event.messageId, truncate(plainText(event.text), MAX_BODY_CHARS));
   }
 
   async function messageDeleted(event: MessageDeletedEvent): Promise<void> {

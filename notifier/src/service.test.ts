@@ -39,6 +39,28 @@ describe('notifier service (SQLite, in-process bus)', () => {
     expect(await itemsOf(ann!)).toEqual([]);
   });
 
+  it('words a notification as the message reads, without its formatting marks, and so its edit', async () => {
+    const [, bob] = await roomWith(['ann', 'bob']);
+    const sent = await notifier!.publishMessage({
+      roomId: 'room1',
+      authorId: 'ann',
+      text: '**Deploy** is `done`, see https://example.org/run/7 for _details_',
+    });
+    await waitFor(async () => (await itemsOf(bob!)).length === 1);
+    expect((await itemsOf(bob!))[0]?.body).toBe('Deploy is done, see https://example.org/run/7 for details');
+    await notifier!.publish(subjects.messageEdited('room1'), {
+      id: 'edit-plain',
+      roomId: 'room1',
+      messageId: sent.messageId,
+      authorId: 'ann',
+      text: 'Deploy is *rolled back*',
+      editedAt: notifier!.clock.now,
+    });
+    await waitFor(async () => (await itemsOf(bob!))[0]?.body === 'Deploy is rolled back', {
+      message: 'the edit, without marks',
+    });
+  });
+
   it('knows whom a reply is for from the messages it has seen', async () => {
     const [ann, bob] = await roomWith(['ann', 'bob']);
     const original = await notifier!.publishMessage({ roomId: 'room1', authorId: 'bob', text: 'question' });

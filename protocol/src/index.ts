@@ -22,6 +22,7 @@ export {
   sessionRevokedEvent,
   subjects,
 } from './events';
+export { plainText, safeHref, type Token, tokenize } from './format';
 export {
   type Brand,
   type EventId,

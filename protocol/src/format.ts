@@ -1,7 +1,9 @@
 /**
  * Simple message formatting: **bold**, *italic* / _italic_, `code` and
- * http(s) links. Parsed into tokens that components turn into React
- * elements, so message text is never injected as HTML.
+ * http(s) links. Parsed into tokens that the app's components turn into React
+ * elements, so message text is never injected as HTML; `plainText` gives the
+ * words without the marks, for previews (the room list, notifications, push
+ * and email), where the marks would show as they were typed.
  */
 export type Token =
   | { kind: 'text'; text: string }
@@ -54,4 +56,11 @@ export function tokenize(text: string): Token[] {
   }
   if (last < text.length) push({ kind: 'text', text: text.slice(last) });
   return tokens;
+}
+
+/** The text as read, without formatting marks: "**bold** and `code`" → "bold and code". */
+export function plainText(text: string): string {
+  return tokenize(text)
+    .map((token) => token.text)
+    .join('');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeHref, tokenize } from './format';
+import { plainText, safeHref, tokenize } from './format';
 
 describe('message formatting', () => {
   it('splits bold, italic, code and links into tokens', () => {
@@ -34,5 +34,18 @@ describe('message formatting', () => {
 
   it('does not format inside code spans', () => {
     expect(tokenize('`**not bold**`')).toEqual([{ kind: 'code', text: '**not bold**' }]);
+  });
+});
+
+describe('plainText', () => {
+  it('keeps the words and drops the marks of every format', () => {
+    expect(plainText('Hello **Bob**, see https://example.org. It is *very* `npm start` _easy_')).toBe(
+      'Hello Bob, see https://example.org. It is very npm start easy',
+    );
+  });
+
+  it('leaves text without marks, and marks that format nothing, as typed', () => {
+    expect(plainText('snake_case_name, 5 * 4 = 20')).toBe('snake_case_name, 5 * 4 = 20');
+    expect(plainText('')).toBe('');
   });
 });
