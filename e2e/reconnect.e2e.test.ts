@@ -1,9 +1,14 @@
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { type RunningApp, startApp } from './support/app';
-import { aliceInvitesBob, message, send, shotOnFailure, twoPeople } from './support/browser';
+import { aliceInvitesBob, message, send, shot, shotOnFailure, twoPeople } from './support/browser';
 
-/** The server goes away and comes back (a deploy, a crash): open pages carry on by themselves. */
+/**
+ * The server goes away and comes back (a deploy, a crash), or cannot store a room for a while: open
+ * pages say so and carry on by themselves.
+ */
 let app: RunningApp;
 let browser: Browser;
 let alice: Page;
@@ -16,7 +21,16 @@ beforeAll(async () => {
 });
 
 afterEach(async (context) => {
-  if (context.task.result?.state === 'fail') await shotOnFailure(context.task.name, { alice, bob });
+  if (context.task.result?.state !== 'fail') return;
+  await shotOnFailure(context.task.name, { alice, bob });
+  // Why a page stopped: the updates the server refused, from its log.
+  console.log(
+    app
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('update refused'))
+      .join('\n'),
+  );
 });
 
 afterAll(async () => {
@@ -58,5 +72,39 @@ describe('a server restart', () => {
       onlineCount(alice).filter({ hasText: '2 online' }).waitFor({ timeout: 2000 }),
       onlineCount(bob).filter({ hasText: '2 online' }).waitFor({ timeout: 2000 }),
     ]);
+  });
+});
+
+describe('a room the server cannot store for a while', () => {
+  it('says it is retrying, keeps the message pending, and delivers it once the database takes writes again', async () => {
+    await send(alice, 'Before storage fails');
+    await message(bob, 'Before storage fails').waitFor();
+    // The all-in-one's own database file, opened beside it: the room's log refuses every new row.
+    const database = new SQLite(path.join(app.dataDir, 'confab.db'));
+    try {
+      database.pragma('busy_timeout = 5000');
+      database.exec(
+        "create trigger e2e_refuse_appends before insert on sync_updates begin select raise(abort, 'e2e: storage refuses'); end",
+      );
+      await send(alice, 'Written while storage refuses');
+      // The append failed: the server closed the room's sockets with try_again_later, and the page says why.
+      await alice.getByRole('status').filter({ hasText: 'Retrying · changes kept here' }).waitFor({ timeout: 30_000 });
+      await alice.getByText('The server could not open or save this room just now; retrying.').waitFor();
+      await message(alice, 'Written while storage refuses').getByText('pending').waitFor();
+      await shot(alice, 'retrying-desktop');
+      database.exec('drop trigger e2e_refuse_appends');
+    } finally {
+      database.close();
+    }
+    // The next try stores it: acknowledged on Alice's side, delivered to Bob, and the line is gone.
+    await message(alice, 'Written while storage refuses')
+      .getByText('pending')
+      .waitFor({ state: 'detached', timeout: 60_000 });
+    await message(bob, 'Written while storage refuses').waitFor({ timeout: 30_000 });
+    await alice
+      .getByText('The server could not open or save this room just now; retrying.')
+      .waitFor({ state: 'detached' });
+    await send(bob, 'Storage is back');
+    await message(alice, 'Storage is back').waitFor();
   });
 });

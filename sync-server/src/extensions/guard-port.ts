@@ -26,6 +26,17 @@ export interface UpdateGuard {
     who: { readonly userId: string; readonly role: Role },
   ): GuardVerdict;
   /**
+   * Optional: a client's catch-up (sync step 2) without the changes of other users it carries, which
+   * it can hold only because the server relayed them before it lost them (a failed commit, a crash);
+   * their authors send them again. Returns `update` itself when there is nothing to leave out.
+   */
+  ownPart?(
+    doc: Y.Doc,
+    document: ParsedDocument,
+    update: Uint8Array,
+    who: { readonly userId: string; readonly role: Role },
+  ): Uint8Array;
+  /**
    * Optional: builds whatever the guard keeps per document while it is being
    * loaded (before any update can arrive), as `steps` its caller spreads over
    * event-loop turns. Without it the guard builds on its first check.

@@ -101,7 +101,7 @@ export class SyncMetrics {
       () =>
         new Counter({
           name: 'confab_sync_updates_total',
-          help: 'Incoming updates by result (accepted, refused, deferred until the client syncs, failed) and the guard rule behind it',
+          help: "Incoming updates by result (accepted, refused, deferred until the client syncs, failed, trimmed: a catch-up without other users' changes) and the guard rule behind it",
           labelNames: ['result', 'rule'] as const,
           registers: [registry],
           collect() {

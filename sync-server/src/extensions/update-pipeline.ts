@@ -127,15 +127,36 @@ export class UpdatePipeline implements Extension {
     if (!isSyncContext(context)) throw new CloseError(CLOSE.unauthorized, 'connection without identity');
     const { persistence, metrics, logger, presence } = this.options;
 
-    const verdict = this.check(connection, document, documentName, context, payload, acks);
+    // A catch-up may carry other users' changes that this client got from memory and the server then
+    // lost (a failed commit, a crash): not the sender's to send. It goes on without them (ownPart).
+    const incoming =
+      type === messageYjsSyncStep2 && this.options.guard.ownPart
+        ? this.options.guard.ownPart(document, context.document, payload, {
+            userId: context.userId,
+            role: context.role,
+          })
+        : payload;
+    const trimmed = incoming !== payload;
+    if (trimmed) {
+      metrics.updates.inc({ result: 'trimmed', rule: 'others_changes' });
+      logger.info(
+        { documentName, userId: context.userId },
+        "a catch-up carried other users' unstored changes; left out",
+      );
+    }
+    const verdict = this.check(connection, document, documentName, context, incoming, acks, trimmed);
     if (verdict === RESYNC) {
       this.resync(connection, document, payload, acks);
+      return;
+    }
+    if (verdict === AWAIT_OTHERS) {
+      this.awaitOthers(connection, document, payload, acks);
       return;
     }
     // A resync's answer is not an update the client counted: its commit acknowledges the deferred ones.
     const acknowledges = resyncAnswer ? acks.takeOwed() : 1;
     // The log row must not share memory with the socket's message: see spendPayload below.
-    const update = payload.slice();
+    const update = trimmed ? incoming : payload.slice();
     try {
       Y.applyUpdate(document, update, APPLIED_ORIGIN);
     } catch (error) {
@@ -220,8 +241,36 @@ export class UpdatePipeline implements Extension {
   }
 
   /**
+   * A catch-up whose own changes build on other users' changes that it had to leave out (ownPart):
+   * a resync cannot bring them (the client would offer them again), their authors will. Nothing of
+   * it is applied and the deferred updates stay unacknowledged; the next change to the document
+   * (the authors' changes arriving, or anyone's) asks the client to sync again.
+   */
+  private awaitOthers(connection: Connection, document: Document, payload: Uint8Array, acks: ConnectionAcks): void {
+    // Hocuspocus applies the emptied payload after this hook and answers with a positive status, which
+    // the provider would take for the acknowledgement of an update still waiting: hold it back.
+    spendPayload(payload);
+    acks.holdNext();
+    this.options.metrics.updates.inc({ result: 'deferred', rule: 'others_changes' });
+    if (acks.awaitingOthers) return;
+    acks.awaitingOthers = true;
+    document.once('update', () => {
+      acks.awaitingOthers = false;
+      if (!document.hasConnection(connection) || acks.awaitingResync) return;
+      acks.awaitingResync = true;
+      connection.send(
+        new OutgoingMessage(connection.messageAddress)
+          .createSyncMessage()
+          .writeFirstSyncStepFor(document)
+          .toUint8Array(),
+      );
+    });
+  }
+
+  /**
    * The guard's verdict. An update missing its dependencies asks for a resync (RESYNC) while the
-   * connection is within its bound; any other refusal closes the socket and throws.
+   * connection is within its bound, or, in a catch-up that left other users' changes out (`trimmed`),
+   * waits for them (AWAIT_OTHERS); any other refusal closes the socket and throws.
    */
   private check(
     connection: Connection,
@@ -230,7 +279,8 @@ export class UpdatePipeline implements Extension {
     context: SyncContext,
     payload: Uint8Array,
     acks: ConnectionAcks,
-  ): (GuardVerdict & { ok: true }) | typeof RESYNC {
+    trimmed = false,
+  ): (GuardVerdict & { ok: true }) | typeof RESYNC | typeof AWAIT_OTHERS {
     const { guard, metrics, logger } = this.options;
     let verdict: GuardVerdict;
     try {
@@ -241,6 +291,7 @@ export class UpdatePipeline implements Extension {
       verdict = { ok: false, rule: 'guard_error', detail: 'the guard failed' };
     }
     if (verdict.ok) return verdict;
+    if (trimmed && verdict.rule === 'missing_dependencies') return AWAIT_OTHERS;
     const maxDeferred = this.options.maxDeferredUpdates ?? MAX_DEFERRED_UPDATES;
     if (verdict.rule === 'missing_dependencies' && acks.deferred < maxDeferred) return RESYNC;
     metrics.updates.inc({ result: 'refused', rule: verdict.rule });
@@ -284,6 +335,7 @@ export function deferredUpdateBound(burst: number): number {
   return Math.max(MAX_DEFERRED_UPDATES, burst);
 }
 const RESYNC = Symbol('resync');
+const AWAIT_OTHERS = Symbol('await-others');
 
 /** Updates of one connection that may be committing at once before its next message waits for the oldest. */
 export const IN_FLIGHT_UPDATES = 32;
@@ -336,6 +388,8 @@ export class ConnectionAcks {
   private owed = 0;
   /** A sync step 1 went out for deferred updates and its answer has not come yet. */
   awaitingResync = false;
+  /** Its catch-up builds on other users' changes it had to leave out: resync at the document's next change. */
+  awaitingOthers = false;
   private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
   private inFlightBytes = 0;
 

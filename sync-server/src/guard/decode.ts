@@ -64,6 +64,8 @@ export interface DeleteRange {
 export interface DecodedUpdate {
   structs: DecodedStruct[];
   deletes: DeleteRange[];
+  /** Where the delete set begins in the update's bytes (after the structs). */
+  deleteSetAt: number;
 }
 
 export interface DecodeLimits {
@@ -411,9 +413,10 @@ export function decodeUpdateBounded(update: Uint8Array, limits: DecodeLimits = D
   const r = new Reader(update);
   try {
     const structs = readStructs(r, limits);
+    const deleteSetAt = r.pos;
     const deletes = readDeleteSet(r, limits);
     if (r.remaining !== 0) throw malformed(`${r.remaining} bytes after the delete set`);
-    return { ok: true, update: { structs, deletes } };
+    return { ok: true, update: { structs, deletes, deleteSetAt } };
   } catch (error) {
     if (error instanceof DecodeError) return { ok: false, failure: { reason: error.reason, detail: error.message } };
     // A RangeError from a runaway recursion or similar: still the sender's fault, never ours.

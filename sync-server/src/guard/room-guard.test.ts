@@ -700,3 +700,114 @@ describe('roles and schema', () => {
     expect(guard.indexedMessages).toBe(0);
   });
 });
+
+describe("a catch-up holding other users' unstored changes (ownPart)", () => {
+  /** Alice's change reaches Bob's document (relayed from memory) but never the server's. */
+  function relayedButLost(room: ReturnType<typeof createRoom>, change: (a: Y.Doc) => void) {
+    const a = room.join();
+    const b = room.join();
+    change(a);
+    Y.applyUpdate(b, room.diff(a));
+    return { a, b };
+  }
+
+  it('leaves out the structs of a client the server knows as another user’s, and keeps the sender’s own', () => {
+    const room = createRoom();
+    const a = room.join();
+    post(a, alice, 'stored');
+    room.send(a, alice);
+    const b = room.join();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    post(a, alice, 'lost');
+    Y.applyUpdate(b, room.diff(a));
+    setReaction(b, mid(readMessages(b)[0]!.id), uid('bob'), '👍', true, 1);
+    const catchUp = room.diff(b);
+    expect(rule(room.guard.check(catchUp, bob))).toBe('client_id_taken');
+    const own = room.guard.ownPart(catchUp, bob);
+    expect(own).not.toBe(catchUp);
+    const verdict = room.guard.check(own, bob);
+    expect(verdict).toEqual({
+      ok: true,
+      changes: expect.objectContaining({ reactions: [expect.objectContaining({ on: true })] }),
+    });
+    Y.applyUpdate(room.server, own);
+    expect(readMessages(room.server).map((m) => m.text)).toEqual(['stored']);
+    // The author's own catch-up is hers to send, whole.
+    const hers = room.diff(a);
+    expect(room.guard.ownPart(hers, alice)).toBe(hers);
+    expect(rule(room.guard.check(hers, alice))).toBe('ok');
+  });
+
+  it('tells whose a new client is from what it wrote: a message’s author, a read marker’s or reaction’s user', () => {
+    const room = createRoom();
+    const seed = room.join();
+    const first = post(seed, alice, 'first');
+    room.send(seed, alice);
+    for (const change of [
+      (a: Y.Doc) => post(a, alice, 'from a new session'),
+      (a: Y.Doc) => markRead(a, uid('alice'), mid(first.id), 1),
+      (a: Y.Doc) => setReaction(a, mid(first.id), uid('alice'), '🎉', true, 1),
+    ]) {
+      const { b } = relayedButLost(room, change);
+      const catchUp = room.diff(b);
+      expect(rule(room.guard.check(catchUp, bob))).not.toBe('ok');
+      const own = room.guard.ownPart(catchUp, bob);
+      expect(own).not.toBe(catchUp);
+      expect(room.guard.check(own, bob)).toEqual({ ok: true, changes: expect.anything() });
+    }
+  });
+
+  it('leaves out deletions of another user’s items the sender may not make, such as the read marker a new one replaced', () => {
+    const room = createRoom();
+    const a = room.join();
+    const first = post(a, alice, 'first');
+    const second = post(a, alice, 'second');
+    markRead(a, uid('alice'), mid(first.id), 1);
+    room.send(a, alice);
+    const b = room.join();
+    // Alice moves her marker (the new value deletes the old one); Bob gets it, the server never does.
+    markRead(a, uid('alice'), mid(second.id), 2);
+    Y.applyUpdate(b, room.diff(a));
+    const catchUp = room.diff(b);
+    expect(rule(room.guard.check(catchUp, bob))).not.toBe('ok');
+    const own = room.guard.ownPart(catchUp, bob);
+    expect(room.guard.check(own, bob)).toEqual({ ok: true, changes: expect.anything() });
+    Y.applyUpdate(room.server, own);
+    expect(roomMaps(room.server).reads.get('alice')).toEqual({ messageId: first.id, at: 1 });
+    // Her own catch-up brings both halves.
+    expect(rule(room.guard.check(room.diff(a), alice))).toBe('ok');
+  });
+
+  it('keeps an owner’s deletion of someone’s message in the catch-up: the owner may make it', () => {
+    const room = createRoom();
+    const a = room.join();
+    const m = post(a, alice, 'to be removed');
+    room.send(a, alice);
+    const o = room.join();
+    deleteMessage(o, mid(m.id));
+    const catchUp = room.diff(o);
+    expect(room.guard.ownPart(catchUp, olivia)).toBe(catchUp);
+    expect(room.guard.check(catchUp, olivia)).toEqual({
+      ok: true,
+      changes: expect.objectContaining({
+        deleted: [expect.objectContaining({ messageId: m.id, deletedBy: 'olivia' })],
+      }),
+    });
+  });
+
+  it('keeps an update of the sender’s own, and one it cannot decode, as they are (check judges them)', () => {
+    const room = createRoom();
+    const b = room.join();
+    post(b, bob, 'mine');
+    const mine = room.diff(b);
+    expect(room.guard.ownPart(mine, bob)).toBe(mine);
+    const garbage = new Uint8Array([1, 2, 3, 250, 255]);
+    expect(room.guard.ownPart(garbage, bob)).toBe(garbage);
+    // A message in someone else's name from the sender's own, known client is refused, not trimmed away.
+    room.send(b, bob);
+    roomMaps(b).messages.push([message(alice, 'forged')]);
+    const forged = room.diff(b);
+    expect(room.guard.ownPart(forged, bob)).toBe(forged);
+    expect(rule(room.guard.check(forged, bob))).toBe('message_author');
+  });
+});

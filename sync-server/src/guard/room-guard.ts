@@ -1,9 +1,12 @@
 import { type ChatMessage, parseReactionKey, type RoomMaps, roomMaps } from '@confab/protocol';
+import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import {
   DEFAULT_DECODE_LIMITS,
   type DecodedItem,
+  type DecodedStruct,
   type DecodeLimits,
+  type DeleteRange,
   decodeUpdateBounded,
   type StructId,
 } from './decode';
@@ -312,6 +315,152 @@ export class RoomGuard {
       const detail = error instanceof Error ? error.message : String(error);
       return { ok: false, rule: 'malformed_update', detail: `unexpected: ${detail}` };
     }
+  }
+
+  /**
+   * A client's catch-up (sync step 2) without other users' changes. A connection can hold changes
+   * the server never stored: the server relays an update from memory before its commit, and when the
+   * commit fails (or the server stops) the room unloads without it. Whoever reconnects first then
+   * offers the server those changes in their sync: the structs of the author's Yjs client, and in the
+   * delete set (which a sync always carries whole) the deletions they made, such as the old value a
+   * new read marker replaced. They are not the sender's to send (the guard would refuse them as
+   * another user's), and their authors' providers send them again.
+   *
+   * Left out: the structs of clients that belong to another user (the user the server knows for the
+   * client, else the one its new items name: a message's author, a reaction's or read marker's
+   * user, an edited message's author), and deletions of other users' items that the sender may not
+   * make (a room owner's deletion of someone's message stays). Everything else is kept as it came,
+   * so `check` still judges the sender's own changes. Returns the update itself when nothing is left
+   * out, or when it cannot be decoded (`check` refuses it then). Never mutates the document and
+   * never throws.
+   */
+  ownPart(update: Uint8Array, ctx: GuardContext): Uint8Array {
+    try {
+      if (update.length > this.maxUpdateBytes) return update;
+      const decoded = decodeUpdateBounded(update, this.decodeLimits);
+      if (!decoded.ok) return update;
+      const foreign = this.foreignClients(decoded.update.structs, ctx);
+      const { kept, dropped } = this.allowedDeletes(decoded.update.deletes, ctx);
+      if (foreign.length === 0 && !dropped) return update;
+      // The structs as they came, with an empty delete set (one zero byte) for now.
+      let structs: Uint8Array = new Uint8Array(decoded.update.deleteSetAt + 1);
+      structs.set(update.subarray(0, decoded.update.deleteSetAt));
+      if (foreign.length > 0) {
+        // A state vector that claims every clock of those clients: the diff leaves all their structs out.
+        const claimed = new Map(foreign.map((client) => [client, Number.MAX_SAFE_INTEGER]));
+        structs = Y.diffUpdate(structs, Y.encodeStateVector(claimed));
+      }
+      const encoder = encoding.createEncoder();
+      encoding.writeUint8Array(encoder, structs.subarray(0, structs.length - 1));
+      writeDeleteSet(encoder, kept);
+      return encoding.toUint8Array(encoder);
+    } catch {
+      return update;
+    }
+  }
+
+  /** Clients with structs new to the document that belong to a user other than the sender (see ownPart). */
+  private foreignClients(structs: readonly DecodedStruct[], ctx: GuardContext): number[] {
+    const store = this.doc.store;
+    const newByClient = new Map<number, NewRun[]>();
+    const knownAfter = new Map<number, number>();
+    for (const s of structs) {
+      const known = knownAfter.get(s.client) ?? Y.getState(store, s.client);
+      const end = s.clock + s.length;
+      if (end <= known || s.kind === 'skip') continue;
+      const offset = Math.max(0, known - s.clock);
+      let item: NewItem | null = null;
+      if (s.kind === 'item') item = offset === 0 ? { ...s } : { ...sliceItem(s, offset), began: s };
+      let list = newByClient.get(s.client);
+      if (!list) {
+        list = [];
+        newByClient.set(s.client, list);
+      }
+      list.push({ clock: Math.max(known, s.clock), end, item });
+      knownAfter.set(s.client, end);
+    }
+    const findNew = finderOf(newByClient);
+    const foreign: number[] = [];
+    for (const [client, runs] of newByClient) {
+      const owner = this.clientOwners.get(client) ?? this.claimedOwner(runs, findNew);
+      if (owner !== null && owner !== ctx.userId) foreign.push(client);
+    }
+    return foreign;
+  }
+
+  /**
+   * The delete ranges without the parts that delete live items of another user's client which the
+   * sender may not delete (see ownPart); `dropped` says whether any part went.
+   */
+  private allowedDeletes(
+    deletes: readonly DeleteRange[],
+    ctx: GuardContext,
+  ): { kept: DeleteRange[]; dropped: boolean } {
+    const store = this.doc.store;
+    const kept: DeleteRange[] = [];
+    let dropped = false;
+    const step = stepCounter(this.maxSteps);
+    for (const range of deletes) {
+      const owner = this.clientOwners.get(range.client);
+      const state = Y.getState(store, range.client);
+      if (owner === undefined || owner === ctx.userId || range.clock >= state) {
+        kept.push(range);
+        continue;
+      }
+      const rangeEnd = range.clock + range.length;
+      const structs = store.clients.get(range.client)!;
+      let from = range.clock;
+      for (let i = Y.findIndexSS(structs, range.clock); i < structs.length; i++) {
+        const struct = structs[i]!;
+        if (struct.id.clock >= rangeEnd) break;
+        step();
+        if (!(struct instanceof Y.Item) || struct.deleted) continue;
+        const start = Math.max(range.clock, struct.id.clock);
+        const end = Math.min(rangeEnd, struct.id.clock + struct.length);
+        try {
+          this.checkDelete(
+            struct,
+            start - struct.id.clock,
+            end - struct.id.clock,
+            ctx,
+            emptyChanges(),
+            new Set(),
+            [],
+            step,
+          );
+        } catch (error) {
+          if (!(error instanceof Refused)) throw error;
+          if (start > from) kept.push({ client: range.client, clock: from, length: start - from });
+          from = end;
+          dropped = true;
+        }
+      }
+      if (rangeEnd > from) kept.push({ client: range.client, clock: from, length: rangeEnd - from });
+    }
+    return { kept, dropped };
+  }
+
+  /** The user that a client's new items say wrote them (see ownPart), or null when none says. */
+  private claimedOwner(runs: readonly NewRun[], findNew: FindNew): string | null {
+    for (const { item } of runs) {
+      if (item === null) continue;
+      if (item.content.kind === 'any') {
+        const author = (item.content.values[0] as { author?: unknown } | null | undefined)?.author;
+        if (typeof author === 'string') return author;
+      }
+      const placement = this.place(item, findNew);
+      if (!placement.ok || placement.key === null) continue;
+      if (placement.root === 'reads') return placement.key;
+      if (placement.root === 'reactions') {
+        const userId = parseReactionKey(placement.key)?.userId;
+        if (userId) return userId;
+      }
+      if (placement.root === 'edits') {
+        const author = this.authors.get(placement.key);
+        if (author) return author;
+      }
+    }
+    return null;
   }
 
   private evaluate(update: Uint8Array, ctx: GuardContext): RoomChanges {
@@ -844,6 +993,25 @@ export class RoomGuard {
  */
 
 /** The new struct (or skip) of this update covering `id`, by binary search in its client's runs. */
+/** A v1 delete set (Yjs's DSEncoderV1): clients, then each one's ranges as clock and length. */
+function writeDeleteSet(encoder: encoding.Encoder, ranges: readonly DeleteRange[]): void {
+  const byClient = new Map<number, DeleteRange[]>();
+  for (const range of ranges) {
+    const list = byClient.get(range.client);
+    if (list) list.push(range);
+    else byClient.set(range.client, [range]);
+  }
+  encoding.writeVarUint(encoder, byClient.size);
+  for (const [client, list] of byClient) {
+    encoding.writeVarUint(encoder, client);
+    encoding.writeVarUint(encoder, list.length);
+    for (const { clock, length } of list) {
+      encoding.writeVarUint(encoder, clock);
+      encoding.writeVarUint(encoder, length);
+    }
+  }
+}
+
 function finderOf(newByClient: ReadonlyMap<number, ReadonlyArray<NewRun>>): FindNew {
   return (id) => {
     const list = newByClient.get(id.client);

@@ -1,9 +1,15 @@
-import { waitFor } from '@confab/platform/testing';
-import { CLOSE } from '@confab/protocol';
+import { uniqueSuffix, waitFor } from '@confab/platform/testing';
+import { appendMessage, CLOSE, newMessageId, type UserId } from '@confab/protocol';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { startTestServer, type TestServer } from '../testing/harness';
+import {
+  startTestServer,
+  storedMessageTexts,
+  type TestClient,
+  type TestServer,
+  messageTexts as texts,
+} from '../testing/harness';
 import { KyselySyncStore } from './sync-store';
 
 /**
@@ -76,5 +82,69 @@ describe('a failed append transaction on a running server (SQLite)', () => {
     for (const u of (await store.load(name)).updates) Y.applyUpdate(reloaded, u);
     expect(reloaded.getArray('messages').toJSON()).toEqual(expected);
     expect(a!.doc.getArray('messages').toJSON()).toEqual(expected);
+  });
+});
+
+/**
+ * The same failure with the room guard: a member may hold the lost message (relayed from memory before
+ * the write failed) and come back before its author. Their sync then offers the server another user's
+ * message, which they may not write; it is not theirs to resend, and it must not stop their room.
+ */
+describe('a failed append in a guarded room (SQLite)', () => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer({ guard: undefined });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await t.db.close();
+  });
+
+  it('takes back a member who holds the lost message before its author resends it, and stores it once, from the author', async () => {
+    const name = `room:gc-guarded-${uniqueSuffix()}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const bob = await t.connect({ name, user: 'bob' });
+    const write = (client: TestClient, author: string, text: string) =>
+      appendMessage(client.doc, { id: newMessageId(), author: author as UserId, text, createdAt: Date.now() });
+    write(alice, 'alice', 'stored before the failure');
+    await alice.acknowledged();
+    await waitFor(() => texts(bob.doc).length === 1, { message: 'bob has the first message' });
+
+    await sql`create trigger gc_fail_guarded before insert on sync_updates begin select raise(abort, 'simulated write failure'); end`.execute(
+      t.db.database.db,
+    );
+    write(alice, 'alice', 'relayed, then the write failed');
+    await waitFor(() => texts(bob.doc).length === 2, { message: 'bob got the message from memory' });
+    await waitFor(() => [alice, bob].every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
+      message: 'both closed with try_again_later',
+    });
+    // Alice stays away; Bob comes back first, holding her unstored message.
+    const aliceSocket = alice.provider.configuration.websocketProvider;
+    aliceSocket.disconnect();
+    await sql`drop trigger gc_fail_guarded`.execute(t.db.database.db);
+    await waitFor(() => bob.provider.isSynced, { message: 'bob synced again' });
+    // His reply builds on her message, which the server lacks: it waits, unacknowledged, for her.
+    write(bob, 'bob', 'bob writes on');
+    await waitFor(
+      async () =>
+        (await t.registry.getSingleMetricAsString('confab_sync_updates_total')).includes('rule="others_changes"} 1'),
+      { message: 'the reply waits for the author' },
+    );
+
+    expect(bob.provider.hasUnsyncedChanges).toBe(true);
+    expect(await storedMessageTexts(t, name)).toEqual(['stored before the failure']);
+
+    // Alice comes back: her message is stored from her own resend, then Bob's reply, now acknowledged.
+    await aliceSocket.connect();
+    await alice.acknowledged();
+    await bob.acknowledged();
+    const all = ['stored before the failure', 'relayed, then the write failed', 'bob writes on'];
+    await waitFor(() => texts(alice.doc).length === 3 && texts(bob.doc).length === 3, { message: 'both converged' });
+    expect(bob.closes.map((c) => c.reason)).toEqual(['try_again_later']);
+    expect(alice.closes.map((c) => c.reason)).toEqual(['try_again_later']);
+    expect(await storedMessageTexts(t, name)).toEqual(all);
+    alice.destroy();
+    bob.destroy();
   });
 });
