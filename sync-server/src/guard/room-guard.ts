@@ -326,11 +326,12 @@ export class RoomGuard {
    * new read marker replaced. They are not the sender's to send (the guard would refuse them as
    * another user's), and their authors' providers send them again.
    *
-   * Left out: the structs of clients that belong to another user (the user the server knows for the
-   * client, else the one its new items name: a message's author, a reaction's or read marker's
-   * user, an edited message's author), and deletions of other users' items that the sender may not
-   * make (a room owner's deletion of someone's message stays). Everything else is kept as it came,
-   * so `check` still judges the sender's own changes. Returns the update itself when nothing is left
+   * Left out: the structs of clients the server knows as another user's (it has stored their
+   * earlier changes), and deletions of other users' items that the sender may not make (a room
+   * owner's deletion of someone's message stays). A client the server has never seen is the
+   * sender's, as in `check`: a local copy holding a forged or corrupt change of a new client is
+   * still refused, and the app offers to discard it, rather than kept forever on that device.
+   * Everything else is kept as it came, so `check` still judges the sender's own changes. Returns the update itself when nothing is left
    * out, or when it cannot be decoded (`check` refuses it then). Never mutates the document and
    * never throws.
    */
@@ -359,33 +360,16 @@ export class RoomGuard {
     }
   }
 
-  /** Clients with structs new to the document that belong to a user other than the sender (see ownPart). */
+  /** Clients with structs new to the document that the server knows as another user's (see ownPart). */
   private foreignClients(structs: readonly DecodedStruct[], ctx: GuardContext): number[] {
     const store = this.doc.store;
-    const newByClient = new Map<number, NewRun[]>();
-    const knownAfter = new Map<number, number>();
+    const foreign = new Set<number>();
     for (const s of structs) {
-      const known = knownAfter.get(s.client) ?? Y.getState(store, s.client);
-      const end = s.clock + s.length;
-      if (end <= known || s.kind === 'skip') continue;
-      const offset = Math.max(0, known - s.clock);
-      let item: NewItem | null = null;
-      if (s.kind === 'item') item = offset === 0 ? { ...s } : { ...sliceItem(s, offset), began: s };
-      let list = newByClient.get(s.client);
-      if (!list) {
-        list = [];
-        newByClient.set(s.client, list);
-      }
-      list.push({ clock: Math.max(known, s.clock), end, item });
-      knownAfter.set(s.client, end);
+      if (s.kind === 'skip' || s.clock + s.length <= Y.getState(store, s.client)) continue;
+      const owner = this.clientOwners.get(s.client);
+      if (owner !== undefined && owner !== ctx.userId) foreign.add(s.client);
     }
-    const findNew = finderOf(newByClient);
-    const foreign: number[] = [];
-    for (const [client, runs] of newByClient) {
-      const owner = this.clientOwners.get(client) ?? this.claimedOwner(runs, findNew);
-      if (owner !== null && owner !== ctx.userId) foreign.push(client);
-    }
-    return foreign;
+    return [...foreign];
   }
 
   /**
@@ -438,29 +422,6 @@ export class RoomGuard {
       if (rangeEnd > from) kept.push({ client: range.client, clock: from, length: rangeEnd - from });
     }
     return { kept, dropped };
-  }
-
-  /** The user that a client's new items say wrote them (see ownPart), or null when none says. */
-  private claimedOwner(runs: readonly NewRun[], findNew: FindNew): string | null {
-    for (const { item } of runs) {
-      if (item === null) continue;
-      if (item.content.kind === 'any') {
-        const author = (item.content.values[0] as { author?: unknown } | null | undefined)?.author;
-        if (typeof author === 'string') return author;
-      }
-      const placement = this.place(item, findNew);
-      if (!placement.ok || placement.key === null) continue;
-      if (placement.root === 'reads') return placement.key;
-      if (placement.root === 'reactions') {
-        const userId = parseReactionKey(placement.key)?.userId;
-        if (userId) return userId;
-      }
-      if (placement.root === 'edits') {
-        const author = this.authors.get(placement.key);
-        if (author) return author;
-      }
-    }
-    return null;
   }
 
   private evaluate(update: Uint8Array, ctx: GuardContext): RoomChanges {
