@@ -413,7 +413,8 @@ export class RoomGuard {
             step,
           );
         } catch (error) {
-          if (!(error instanceof Refused)) throw error;
+          // Out of budget is not a verdict on this deletion: give up on trimming (ownPart keeps the update).
+          if (!(error instanceof Refused) || error.refusal.rule === 'decode_budget') throw error;
           if (start > from) kept.push({ client: range.client, clock: from, length: start - from });
           from = end;
           dropped = true;
