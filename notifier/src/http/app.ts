@@ -223,12 +223,13 @@ export function createNotifierApp(deps: AppDeps): Hono<Env> {
       let lastWriteMs = Date.now();
       // The unread items this client may be showing (the newest, then each one streamed): when one is
       // read elsewhere (its room read up to it, another tab or device), a `read` event says so.
-      const unread = new Set(await repo.unreadIds(session.userId, WATCHED_UNREAD));
+      const unread = new Set<string>();
       const watch = (id: string) => {
         unread.add(id);
         if (unread.size > WATCHED_UNREAD) unread.delete(unread.values().next().value as string);
       };
       try {
+        for (const id of (await repo.unreadIds(session.userId, WATCHED_UNREAD)).reverse()) watch(id);
         await stream.writeSSE({ event: 'ready', data: '{}', retry: 3000 });
         while (!closed) {
           const items = await repo.notificationsAfter(session.userId, lastId, 100);
