@@ -31,9 +31,9 @@ export function createConfabGuard(options: RoomGuardOptions = {}): UpdateGuard {
       }
       return guard.check(update, who);
     },
-    ownPart(doc, document, update, who) {
+    ownPart(doc, document, update, who, lostOwners) {
       const guard = document.kind === 'room' ? guards.get(doc) : undefined;
-      return guard ? guard.ownPart(update, who) : update;
+      return guard ? guard.ownPart(update, who, lostOwners) : update;
     },
     // Built while the room loads, in steps: at 100k messages the index costs ~40–90 ms, which would
     // otherwise block every room at once, on the first writer's update (docs/sync.md, "Large rooms").

@@ -28,13 +28,16 @@ export interface UpdateGuard {
   /**
    * Optional: a client's catch-up (sync step 2) without the changes of other users it carries, which
    * it can hold only because the server relayed them before it lost them (a failed commit, a crash);
-   * their authors send them again. Returns `update` itself when there is nothing to leave out.
+   * their authors send them again. `lostOwners` names the users behind Yjs clients whose updates
+   * this server failed to store, which the document cannot tell. Returns `update` itself when there
+   * is nothing to leave out.
    */
   ownPart?(
     doc: Y.Doc,
     document: ParsedDocument,
     update: Uint8Array,
     who: { readonly userId: string; readonly role: Role },
+    lostOwners?: ReadonlyMap<number, string>,
   ): Uint8Array;
   /**
    * Optional: builds whatever the guard keeps per document while it is being

@@ -1,7 +1,8 @@
 import { type Connection, OutgoingMessage } from '@hocuspocus/server';
 import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import type { SyncContext } from './context';
-import { ConnectionAcks } from './update-pipeline';
+import { ConnectionAcks, LostClients } from './update-pipeline';
 
 /** What ConnectionAcks touches of a Hocuspocus connection: its address, `send` and `readOnly`. */
 function fakeConnection() {
@@ -64,5 +65,43 @@ describe('ConnectionAcks: skipping Hocuspocus’s second apply', () => {
     expect(connection.readOnly).toBe(true);
     acks.endSkip();
     expect(connection.readOnly).toBe(false);
+  });
+});
+
+describe('LostClients', () => {
+  const updateOf = (clientID: number) => {
+    const doc = new Y.Doc();
+    doc.clientID = clientID;
+    doc.getArray('messages').push(['x']);
+    return Y.encodeStateAsUpdate(doc);
+  };
+
+  it('names the writer of each Yjs client of an update that failed to store, for a while, per document', () => {
+    let now = 0;
+    const lost = new LostClients(1000, 10, 10, () => now);
+    expect(lost.of('room:a')).toBeUndefined();
+    lost.remember('room:a', updateOf(7), 'alice');
+    expect([...(lost.of('room:a') ?? [])]).toEqual([[7, 'alice']]);
+    expect(lost.of('room:b')).toBeUndefined();
+    now = 999;
+    lost.remember('room:a', updateOf(8), 'bob');
+    now = 1998;
+    expect([...(lost.of('room:a') ?? [])]).toEqual([
+      [7, 'alice'],
+      [8, 'bob'],
+    ]);
+    now = 1999;
+    expect(lost.of('room:a')).toBeUndefined();
+  });
+
+  it('keeps at most its number of documents, dropping the oldest, and of clients per document', () => {
+    const lost = new LostClients(60_000, 2, 2);
+    lost.remember('room:a', updateOf(1), 'alice');
+    lost.remember('room:b', updateOf(2), 'alice');
+    lost.remember('room:c', updateOf(3), 'alice');
+    expect(lost.of('room:a')).toBeUndefined();
+    expect(lost.of('room:c')?.get(3)).toBe('alice');
+    for (const client of [4, 5, 6]) lost.remember('room:c', updateOf(client), 'bob');
+    expect(lost.of('room:c')?.size).toBe(2);
   });
 });

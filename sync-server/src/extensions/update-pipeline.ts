@@ -100,6 +100,7 @@ export interface UpdatePipelineOptions {
 export class UpdatePipeline implements Extension {
   readonly extensionName = 'confab-update-pipeline';
   private readonly acknowledgements = new Acknowledgements();
+  private readonly lost = new LostClients();
 
   constructor(private readonly options: UpdatePipelineOptions) {}
 
@@ -131,10 +132,13 @@ export class UpdatePipeline implements Extension {
     // lost (a failed commit, a crash): not the sender's to send. It goes on without them (ownPart).
     const incoming =
       type === messageYjsSyncStep2 && this.options.guard.ownPart
-        ? this.options.guard.ownPart(document, context.document, payload, {
-            userId: context.userId,
-            role: context.role,
-          })
+        ? this.options.guard.ownPart(
+            document,
+            context.document,
+            payload,
+            { userId: context.userId, role: context.role },
+            this.lost.of(documentName),
+          )
         : payload;
     const trimmed = incoming !== payload;
     if (trimmed) {
@@ -206,6 +210,8 @@ export class UpdatePipeline implements Extension {
         // Later updates of this connection may still commit, but they may build on this one: none of them
         // is acknowledged either, so the provider sends them all again, this one first.
         acks.fail();
+        // Those who got it from memory may offer it back before its author does: whose it was.
+        this.lost.remember(documentName, update, context.userId);
         for (const other of document.getConnections()) closeSocket(other, CLOSE.tryAgainLater);
         closeSocket(connection, CLOSE.tryAgainLater);
       },
@@ -334,6 +340,50 @@ export const MAX_DEFERRED_UPDATES = 64;
 export function deferredUpdateBound(burst: number): number {
   return Math.max(MAX_DEFERRED_UPDATES, burst);
 }
+/**
+ * Who wrote the updates this server applied and relayed but failed to store, by Yjs client, per
+ * document, for a while (in memory: a crash forgets them). A client's first update may be among
+ * them, and then the reloaded document cannot say whose client it is; without this, a member who
+ * got it from memory and reconnected first would be refused for offering another's change.
+ */
+export class LostClients {
+  private readonly byDocument = new Map<string, { owners: Map<number, string>; until: number }>();
+
+  constructor(
+    private readonly keepMs = 10 * 60_000,
+    private readonly maxDocuments = 1000,
+    private readonly maxClients = 64,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  remember(documentName: string, update: Uint8Array, userId: string): void {
+    let entry = this.byDocument.get(documentName);
+    if (!entry) {
+      if (this.byDocument.size >= this.maxDocuments) {
+        const oldest = this.byDocument.keys().next().value as string;
+        this.byDocument.delete(oldest);
+      }
+      entry = { owners: new Map(), until: 0 };
+      this.byDocument.set(documentName, entry);
+    }
+    entry.until = this.now() + this.keepMs;
+    for (const client of Y.parseUpdateMeta(update).from.keys()) {
+      if (entry.owners.size >= this.maxClients && !entry.owners.has(client)) break;
+      entry.owners.set(client, userId);
+    }
+  }
+
+  of(documentName: string): ReadonlyMap<number, string> | undefined {
+    const entry = this.byDocument.get(documentName);
+    if (!entry) return undefined;
+    if (entry.until <= this.now()) {
+      this.byDocument.delete(documentName);
+      return undefined;
+    }
+    return entry.owners;
+  }
+}
+
 const RESYNC = Symbol('resync');
 const AWAIT_OTHERS = Symbol('await-others');
 

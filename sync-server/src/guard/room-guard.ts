@@ -327,7 +327,7 @@ export class RoomGuard {
    * another user's), and their authors' providers send them again.
    *
    * Left out: the structs of clients the server knows as another user's (it has stored their
-   * earlier changes), and deletions of other users' items that the sender may not make (a room
+   * earlier changes, or `lostOwners` names them: clients whose updates it failed to store), and deletions of other users' items that the sender may not make (a room
    * owner's deletion of someone's message stays). A client the server has never seen is the
    * sender's, as in `check`: a local copy holding a forged or corrupt change of a new client is
    * still refused, and the app offers to discard it, rather than kept forever on that device.
@@ -335,12 +335,12 @@ export class RoomGuard {
    * out, or when it cannot be decoded (`check` refuses it then). Never mutates the document and
    * never throws.
    */
-  ownPart(update: Uint8Array, ctx: GuardContext): Uint8Array {
+  ownPart(update: Uint8Array, ctx: GuardContext, lostOwners?: ReadonlyMap<number, string>): Uint8Array {
     try {
       if (update.length > this.maxUpdateBytes) return update;
       const decoded = decodeUpdateBounded(update, this.decodeLimits);
       if (!decoded.ok) return update;
-      const foreign = this.foreignClients(decoded.update.structs, ctx);
+      const foreign = this.foreignClients(decoded.update.structs, ctx, lostOwners);
       const { kept, dropped } = this.allowedDeletes(decoded.update.deletes, ctx);
       if (foreign.length === 0 && !dropped) return update;
       // The structs as they came, with an empty delete set (one zero byte) for now.
@@ -361,12 +361,16 @@ export class RoomGuard {
   }
 
   /** Clients with structs new to the document that the server knows as another user's (see ownPart). */
-  private foreignClients(structs: readonly DecodedStruct[], ctx: GuardContext): number[] {
+  private foreignClients(
+    structs: readonly DecodedStruct[],
+    ctx: GuardContext,
+    lostOwners?: ReadonlyMap<number, string>,
+  ): number[] {
     const store = this.doc.store;
     const foreign = new Set<number>();
     for (const s of structs) {
       if (s.kind === 'skip' || s.clock + s.length <= Y.getState(store, s.client)) continue;
-      const owner = this.clientOwners.get(s.client);
+      const owner = this.clientOwners.get(s.client) ?? lostOwners?.get(s.client);
       if (owner !== undefined && owner !== ctx.userId) foreign.add(s.client);
     }
     return [...foreign];

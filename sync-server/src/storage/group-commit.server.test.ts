@@ -147,4 +147,34 @@ describe('a failed append in a guarded room (SQLite)', () => {
     alice.destroy();
     bob.destroy();
   });
+
+  it('knows whose a client was when the only update it ever sent is the one lost: the member coming back first is taken back', async () => {
+    const name = `room:gc-first-${uniqueSuffix()}`;
+    const alice = await t.connect({ name, user: 'alice' });
+    const bob = await t.connect({ name, user: 'bob' });
+    await sql`create trigger gc_fail_first before insert on sync_updates begin select raise(abort, 'simulated write failure'); end`.execute(
+      t.db.database.db,
+    );
+    // Alice's client has never written: the reloaded room cannot tell whose it is, only the failed append can.
+    appendMessage(alice.doc, {
+      id: newMessageId(),
+      author: 'alice' as UserId,
+      text: 'first words, lost',
+      createdAt: 1,
+    });
+    await waitFor(() => texts(bob.doc).length === 1, { message: 'bob got the message from memory' });
+    await waitFor(() => [alice, bob].every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
+      message: 'both closed with try_again_later',
+    });
+    const aliceSocket = alice.provider.configuration.websocketProvider;
+    aliceSocket.disconnect();
+    await sql`drop trigger gc_fail_first`.execute(t.db.database.db);
+    await waitFor(() => bob.provider.isSynced, { message: 'bob synced again' });
+    await aliceSocket.connect();
+    await alice.acknowledged();
+    expect(await storedMessageTexts(t, name)).toEqual(['first words, lost']);
+    expect(bob.closes.map((c) => c.reason)).toEqual(['try_again_later']);
+    alice.destroy();
+    bob.destroy();
+  });
 });
