@@ -239,11 +239,7 @@ export class UpdatePipeline implements Extension {
     spendPayload(payload);
     acks.defer();
     this.options.metrics.updates.inc({ result: 'deferred', rule: 'missing_dependencies' });
-    if (acks.awaitingResync) return;
-    acks.awaitingResync = true;
-    connection.send(
-      new OutgoingMessage(connection.messageAddress).createSyncMessage().writeFirstSyncStepFor(document).toUint8Array(),
-    );
+    askToSync(connection, document, acks);
   }
 
   /**
@@ -262,14 +258,7 @@ export class UpdatePipeline implements Extension {
     acks.awaitingOthers = true;
     document.once('update', () => {
       acks.awaitingOthers = false;
-      if (!document.hasConnection(connection) || acks.awaitingResync) return;
-      acks.awaitingResync = true;
-      connection.send(
-        new OutgoingMessage(connection.messageAddress)
-          .createSyncMessage()
-          .writeFirstSyncStepFor(document)
-          .toUint8Array(),
-      );
+      if (document.hasConnection(connection)) askToSync(connection, document, acks);
     });
   }
 
@@ -382,6 +371,15 @@ export class LostClients {
     }
     return entry.owners;
   }
+}
+
+/** Sends the connection the document's state vector (sync step 1), unless an answer to one is awaited. */
+function askToSync(connection: Connection, document: Document, acks: ConnectionAcks): void {
+  if (acks.awaitingResync) return;
+  acks.awaitingResync = true;
+  connection.send(
+    new OutgoingMessage(connection.messageAddress).createSyncMessage().writeFirstSyncStepFor(document).toUint8Array(),
+  );
 }
 
 const RESYNC = Symbol('resync');

@@ -101,6 +101,28 @@ describe('a failed append in a guarded room (SQLite)', () => {
     await t.db.close();
   });
 
+  /**
+   * Alice writes (`write`) while the log refuses every insert: Bob gets it from memory, both are closed
+   * with try_again_later. Then Alice stays away, the log takes writes again, and Bob comes back first.
+   * Resolves with Alice's socket, to bring her back.
+   */
+  async function lostWhileBobComesBackFirst(alice: TestClient, bob: TestClient, write: () => void) {
+    const before = texts(bob.doc).length;
+    await sql`create trigger gc_fail_guarded before insert on sync_updates begin select raise(abort, 'simulated write failure'); end`.execute(
+      t.db.database.db,
+    );
+    write();
+    await waitFor(() => texts(bob.doc).length === before + 1, { message: 'bob got the message from memory' });
+    await waitFor(() => [alice, bob].every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
+      message: 'both closed with try_again_later',
+    });
+    const aliceSocket = alice.provider.configuration.websocketProvider;
+    aliceSocket.disconnect();
+    await sql`drop trigger gc_fail_guarded`.execute(t.db.database.db);
+    await waitFor(() => bob.provider.isSynced, { message: 'bob synced again' });
+    return aliceSocket;
+  }
+
   it('takes back a member who holds the lost message before its author resends it, and stores it once, from the author', async () => {
     const name = `room:gc-guarded-${uniqueSuffix()}`;
     const alice = await t.connect({ name, user: 'alice' });
@@ -111,19 +133,10 @@ describe('a failed append in a guarded room (SQLite)', () => {
     await alice.acknowledged();
     await waitFor(() => texts(bob.doc).length === 1, { message: 'bob has the first message' });
 
-    await sql`create trigger gc_fail_guarded before insert on sync_updates begin select raise(abort, 'simulated write failure'); end`.execute(
-      t.db.database.db,
-    );
-    write(alice, 'alice', 'relayed, then the write failed');
-    await waitFor(() => texts(bob.doc).length === 2, { message: 'bob got the message from memory' });
-    await waitFor(() => [alice, bob].every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
-      message: 'both closed with try_again_later',
-    });
     // Alice stays away; Bob comes back first, holding her unstored message.
-    const aliceSocket = alice.provider.configuration.websocketProvider;
-    aliceSocket.disconnect();
-    await sql`drop trigger gc_fail_guarded`.execute(t.db.database.db);
-    await waitFor(() => bob.provider.isSynced, { message: 'bob synced again' });
+    const aliceSocket = await lostWhileBobComesBackFirst(alice, bob, () =>
+      write(alice, 'alice', 'relayed, then the write failed'),
+    );
     // His reply builds on her message, which the server lacks: it waits, unacknowledged, for her.
     write(bob, 'bob', 'bob writes on');
     await waitFor(
@@ -152,24 +165,15 @@ describe('a failed append in a guarded room (SQLite)', () => {
     const name = `room:gc-first-${uniqueSuffix()}`;
     const alice = await t.connect({ name, user: 'alice' });
     const bob = await t.connect({ name, user: 'bob' });
-    await sql`create trigger gc_fail_first before insert on sync_updates begin select raise(abort, 'simulated write failure'); end`.execute(
-      t.db.database.db,
-    );
     // Alice's client has never written: the reloaded room cannot tell whose it is, only the failed append can.
-    appendMessage(alice.doc, {
-      id: newMessageId(),
-      author: 'alice' as UserId,
-      text: 'first words, lost',
-      createdAt: 1,
-    });
-    await waitFor(() => texts(bob.doc).length === 1, { message: 'bob got the message from memory' });
-    await waitFor(() => [alice, bob].every((c) => c.closes.some((e) => e.code === CLOSE.tryAgainLater.code)), {
-      message: 'both closed with try_again_later',
-    });
-    const aliceSocket = alice.provider.configuration.websocketProvider;
-    aliceSocket.disconnect();
-    await sql`drop trigger gc_fail_first`.execute(t.db.database.db);
-    await waitFor(() => bob.provider.isSynced, { message: 'bob synced again' });
+    const aliceSocket = await lostWhileBobComesBackFirst(alice, bob, () =>
+      appendMessage(alice.doc, {
+        id: newMessageId(),
+        author: 'alice' as UserId,
+        text: 'first words, lost',
+        createdAt: 1,
+      }),
+    );
     await aliceSocket.connect();
     await alice.acknowledged();
     expect(await storedMessageTexts(t, name)).toEqual(['first words, lost']);
