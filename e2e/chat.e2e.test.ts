@@ -105,6 +105,26 @@ describe('chatting in real time', () => {
     await shot(alice, 'room-desktop');
   });
 
+  it('keeps a paste longer than a message may be, says by how much, and sends it once it fits', async () => {
+    const box = alice.getByLabel('Message', { exact: true });
+    const text = `Long note ${'x'.repeat(4090)}`; // 4,100 characters
+    await box.fill(text);
+    // Nothing is cut: the browser's maxLength used to drop the last 100 characters without a word.
+    await expect(box.inputValue()).resolves.toHaveLength(4100);
+    await alice.getByText('100 characters too long to send').waitFor();
+    await expect(box.getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(alice.getByRole('button', { name: 'Send' }).isDisabled()).resolves.toBe(true);
+    await box.press('Enter');
+    await expect(box.inputValue()).resolves.toHaveLength(4100);
+
+    await box.fill(text.slice(0, 4000));
+    await alice.getByText('4,000 / 4,000').waitFor();
+    await box.press('Enter');
+    await expect(box.inputValue()).resolves.toBe('');
+    await message(bob, 'Long note').waitFor();
+    await expect(message(bob, 'Long note').locator('.text').textContent()).resolves.toHaveLength(4000);
+  });
+
   it('shows an edit and a delete on the other side', async () => {
     await send(alice, 'Tpyo here');
     await message(bob, 'Tpyo here').waitFor();

@@ -1,8 +1,8 @@
 'use client';
 
-import { MAX_TEXT_CHARS, type MessageView } from '@confab/protocol';
+import type { MessageView } from '@confab/protocol';
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
+import { composerLimit, type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
 
 interface Props {
   members: readonly MemberName[];
@@ -105,6 +105,7 @@ export function Composer({
   }, [initialDraft]);
 
   const mention = mentionQuery(text, caret);
+  const limit = composerLimit(text);
   const suggestions = mention ? mentionCandidates(members, mention.query) : [];
 
   function stopTyping() {
@@ -134,7 +135,8 @@ export function Composer({
 
   function submit() {
     const value = text.trim();
-    if (!value) return;
+    // Too long: it stays in the box, where the note under it says by how much.
+    if (!value || limit.over > 0) return;
     if (editing) {
       onSaveEdit(editing, value);
       setText(draftBeforeEdit.current);
@@ -229,18 +231,23 @@ export function Composer({
           ref={area}
           rows={1}
           value={text}
-          maxLength={MAX_TEXT_CHARS}
           placeholder={placeholder}
+          aria-invalid={limit.over > 0 || undefined}
+          aria-describedby={limit.note ? 'composer-limit' : undefined}
           onChange={(e) => change(e.target.value, e.target.selectionStart)}
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           onKeyDown={keyDown}
           onBlur={stopTyping}
         />
         {/* Pressing Send leaves the focus in the text box, so a phone's keyboard stays open for the next message. */}
-        <button type="submit" className="primary" onMouseDown={(e) => e.preventDefault()}>
+        <button type="submit" className="primary" disabled={limit.over > 0} onMouseDown={(e) => e.preventDefault()}>
           {editing ? 'Save' : 'Send'}
         </button>
       </form>
+      {/* Always there, empty below the threshold, so a screen reader hears the note when it appears. */}
+      <p id="composer-limit" className={limit.over > 0 ? 'limit over' : 'limit'} aria-live="polite">
+        {limit.note}
+      </p>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import {
   appendMessage,
   CLOSE,
+  MAX_TEXT_CHARS,
   type MessageId,
   type MessageView,
   markRead,
@@ -10,8 +11,10 @@ import {
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import {
+  composerLimit,
   extractMentions,
   groupMessages,
+  LIMIT_SHOWN_FROM,
   mentionCandidates,
   mentionQuery,
   onlineUserIds,
@@ -104,6 +107,19 @@ describe('room view', () => {
     ];
     expect(extractMentions('hi @Ann Lee and @bob!', members).sort()).toEqual(['u2', 'u3']);
     expect(extractMentions('mail ann@example.org, @Annie', members)).toEqual([]);
+  });
+
+  it('says how long a message is near the limit, and by how much it is over, counting as the schema does', () => {
+    expect(composerLimit('hello')).toEqual({ over: 0, note: null });
+    expect(composerLimit('x'.repeat(LIMIT_SHOWN_FROM - 1))).toEqual({ over: 0, note: null });
+    expect(composerLimit('x'.repeat(3800))).toEqual({ over: 0, note: '3,800 / 4,000' });
+    // Trimmed as it would be sent: blanks around the text do not count.
+    expect(composerLimit(`  ${'x'.repeat(MAX_TEXT_CHARS)}\n\n`)).toEqual({ over: 0, note: '4,000 / 4,000' });
+    expect(composerLimit('x'.repeat(MAX_TEXT_CHARS + 1))).toEqual({ over: 1, note: '1 character too long to send' });
+    expect(composerLimit('x'.repeat(4100))).toEqual({ over: 100, note: '100 characters too long to send' });
+    // An emoji is one character (two UTF-16 units): 4,000 of them may be sent.
+    expect(composerLimit('😀'.repeat(MAX_TEXT_CHARS)).over).toBe(0);
+    expect(composerLimit('😀'.repeat(MAX_TEXT_CHARS + 2)).over).toBe(2);
   });
 
   it('suggests members for the @word being typed', () => {

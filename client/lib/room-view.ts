@@ -1,9 +1,11 @@
 import {
   type ChatMessage,
+  MAX_TEXT_CHARS,
   type MessageView,
   type ReadMarker,
   readMessages,
   roomMaps,
+  textLength,
   type UserId,
   unreadCount,
 } from '@confab/protocol';
@@ -182,6 +184,25 @@ export function extractMentions(text: string, members: readonly MemberName[]): s
     }
   }
   return [...found];
+}
+
+/** From this many characters the composer shows how many are left. */
+export const LIMIT_SHOWN_FROM = MAX_TEXT_CHARS - 400;
+
+/**
+ * What the composer says about the length of what it would send (the text as typed, trimmed),
+ * counted as the room schema counts it (code points: an emoji is one). The text box has no
+ * `maxLength`: the browser would cut a paste short without a word (and count an emoji twice);
+ * instead a text over the limit stays as it is, is said to be too long, and is not sent.
+ */
+export function composerLimit(text: string): { over: number; note: string | null } {
+  const length = textLength(text.trim());
+  const over = Math.max(0, length - MAX_TEXT_CHARS);
+  if (over > 0) {
+    return { over, note: `${over.toLocaleString('en')} ${over === 1 ? 'character' : 'characters'} too long to send` };
+  }
+  if (length < LIMIT_SHOWN_FROM) return { over: 0, note: null };
+  return { over: 0, note: `${length.toLocaleString('en')} / ${MAX_TEXT_CHARS.toLocaleString('en')}` };
 }
 
 /** The `@partial` word ending at `caret`, or null when the caret is not in a mention. */
