@@ -404,6 +404,53 @@ describe('chatting in real time', () => {
     await message(alice, 'Back in the room').waitFor();
   });
 
+  it('changes the password on one device, which signs the other devices out and keeps this one', async () => {
+    const phoneContext = await newUserContext(browser, app.url);
+    const laptopContext = await newUserContext(browser, app.url);
+    try {
+      const phone = await phoneContext.newPage();
+      const laptop = await laptopContext.newPage();
+      const { email, password } = await signUp(phone, 'Erin');
+      const signIn = async (withPassword: string) => {
+        await laptop.goto('/login');
+        await laptop.getByLabel('Email').fill(email);
+        await laptop.getByLabel('Password').fill(withPassword);
+        await laptop.getByRole('button', { name: 'Sign in' }).click();
+      };
+      await signIn(password);
+      await laptop.waitForURL('**/chat');
+
+      await phone.goto('/profile');
+      const current = phone.getByLabel('Current password');
+      const next = phone.getByLabel('New password');
+      await current.fill('not my password');
+      await next.fill('a brand new passphrase');
+      await phone.getByRole('button', { name: 'Change password' }).click();
+      await phone.getByRole('alert').getByText('The current password is wrong.').waitFor();
+
+      await current.fill(password);
+      await next.fill('a brand new passphrase');
+      await phone.getByRole('button', { name: 'Change password' }).click();
+      await phone.getByText('Password changed. Your other device was signed out.').waitFor();
+      await expect(phone.getByRole('listitem').filter({ hasText: 'this device' }).count()).resolves.toBe(1);
+      await expect(phone.locator('ul.sessions li').count()).resolves.toBe(1);
+
+      // The laptop, open on its room list, is told at once: the sync server closed its socket.
+      await laptop.waitForURL('**/login**');
+      await laptop.getByText('You were signed out on this device (the session was revoked). Sign in again.').waitFor();
+      await signIn(password);
+      await laptop.getByText('wrong email or password').waitFor();
+      await signIn('a brand new passphrase');
+      await laptop.waitForURL('**/chat');
+      // The phone is still signed in.
+      await phone.goto('/chat');
+      await phone.getByLabel('Room name').waitFor();
+    } finally {
+      await phoneContext.close();
+      await laptopContext.close();
+    }
+  });
+
   it('signs out, every tab with it, and leaves nothing of the account on the device', async () => {
     const otherTab = await aliceContext.newPage();
     await otherTab.goto(`/chat/${roomId}`);

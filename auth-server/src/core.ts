@@ -123,8 +123,9 @@ export function createAuthCore(deps: {
     return existed;
   }
 
-  async function revokeAllSessions(userId: string): Promise<number> {
-    const sessionIds = await repo.deleteUserSessions(userId);
+  /** Ends every session of the user (but `exceptSessionId`, when given); returns how many ended. */
+  async function revokeAllSessions(userId: string, exceptSessionId?: string): Promise<number> {
+    const sessionIds = await repo.deleteUserSessions(userId, exceptSessionId);
     for (const sessionId of sessionIds) {
       await publish(subjects.sessionRevoked, { id: newEventId(clock()), sessionId, userId });
     }

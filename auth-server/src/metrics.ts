@@ -9,6 +9,7 @@ export function createAuthMetrics(registry: Registry) {
     http: httpRequestHistogram(registry, 'confab_auth'),
     logins: counter('confab_auth_logins_total', 'Login attempts by outcome', ['outcome'] as const),
     registrations: counter('confab_auth_registrations_total', 'Accounts created', [] as const),
+    passwordChanges: counter('confab_auth_password_changes_total', 'Password changes by outcome', ['outcome'] as const),
     syncTokens: counter('confab_auth_sync_tokens_issued_total', 'Sync tokens issued', [] as const),
     publishFailures: counter('confab_auth_event_publish_failures_total', 'Bus events that could not be published', [
       'subject',

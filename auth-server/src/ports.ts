@@ -60,13 +60,18 @@ export interface AuthRepository {
   userByEmail(email: string): Promise<UserWithPassword | null>;
   userById(userId: string): Promise<UserRow | null>;
   setDisplayName(userId: string, displayName: string): Promise<UserRow | null>;
+  /** The stored Argon2id PHC string; null when the user does not exist. */
+  passwordHashOf(userId: string): Promise<string | null>;
+  /** False when the user does not exist. */
+  setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
 
   createSession(session: StoredSession): Promise<void>;
   sessionById(sessionId: string): Promise<StoredSession | null>;
   updateSession(sessionId: string, update: { expiresAt?: number; lastSeenAt?: number }): Promise<void>;
   /** True when it existed. */
   deleteSession(sessionId: string): Promise<boolean>;
-  deleteUserSessions(userId: string): Promise<string[]>;
+  /** Deletes every session of the user but `exceptSessionId` (if given); returns the ids deleted. */
+  deleteUserSessions(userId: string, exceptSessionId?: string): Promise<string[]>;
   sessionsOf(userId: string, nowMs: number): Promise<StoredSession[]>;
   deleteExpiredSessions(nowMs: number): Promise<number>;
 

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useEffect, useState } from 'react';
-import { describeFailure } from '../lib/api';
+import { describeFailure, MIN_PASSWORD_CHARS } from '../lib/api';
 import { safeNext } from '../lib/navigation';
 import { useApp } from './AppProvider';
 
@@ -67,7 +67,7 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
           type="password"
           autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
           required
-          minLength={mode === 'register' ? 8 : undefined}
+          minLength={mode === 'register' ? MIN_PASSWORD_CHARS : undefined}
         />
         {error && (
           <p className="error" role="alert">

@@ -1,7 +1,14 @@
 'use client';
 
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import { describeFailure, type NotificationPreferences, type NotifyLevel, type SessionInfo } from '../lib/api';
+import {
+  describeFailure,
+  MAX_PASSWORD_CHARS,
+  MIN_PASSWORD_CHARS,
+  type NotificationPreferences,
+  type NotifyLevel,
+  type SessionInfo,
+} from '../lib/api';
 import { deviceName } from '../lib/device-name';
 import { useApp } from './AppProvider';
 import { ThemeToggle } from './Shell';
@@ -15,6 +22,8 @@ function urlBase64ToBytes(base64: string): Uint8Array<ArrayBuffer> {
 }
 
 const when = (value: string | number) => new Date(value).toLocaleString();
+/** A server message ("the current password is wrong") as a sentence. */
+const sentence = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 
 export function Profile() {
   const { api, user, updateUser, signOut, rooms } = useApp();
@@ -23,6 +32,9 @@ export function Profile() {
   const [message, setMessage] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [pushState, setPushState] = useState<string>('');
+  const [changingPassword, setChangingPassword] = useState(false);
+  // Said in the password card itself: the page's notice line is out of sight down there.
+  const [passwordNote, setPasswordNote] = useState<{ ok: boolean; text: string } | null>(null);
 
   const load = useCallback(async () => {
     const [s, p] = await Promise.all([api.sessions(), api.preferences()]);
@@ -43,6 +55,38 @@ export function Profile() {
     updateUser(result.data.user);
     setError(null);
     setMessage('Display name saved.');
+  }
+
+  async function changePassword(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const formElement = event.currentTarget;
+    const form = new FormData(formElement);
+    setChangingPassword(true);
+    const result = await api.changePassword({
+      currentPassword: String(form.get('currentPassword') ?? ''),
+      newPassword: String(form.get('newPassword') ?? ''),
+    });
+    setChangingPassword(false);
+    if (!result.ok) {
+      // "newPassword: must be at least 10 characters" → "The new password must be at least 10 characters."
+      const text =
+        result.field === 'newPassword'
+          ? sentence(`the new password ${result.message.replace(/^newPassword: /, '')}`)
+          : result.code === 'invalid_field'
+            ? sentence(result.message)
+            : describeFailure(result);
+      return setPasswordNote({ ok: false, text });
+    }
+    formElement.reset();
+    const n = result.data.signedOutSessions;
+    setPasswordNote({
+      ok: true,
+      text:
+        n === 0
+          ? 'Password changed.'
+          : `Password changed. ${n === 1 ? 'Your other device was' : `Your ${n} other devices were`} signed out.`,
+    });
+    await load();
   }
 
   async function revoke(session: SessionInfo) {
@@ -139,6 +183,43 @@ export function Profile() {
         </form>
         <h3>Appearance</h3>
         <ThemeToggle />
+      </section>
+
+      <section className="card">
+        <h2>Password</h2>
+        <form onSubmit={changePassword}>
+          <label htmlFor="currentPassword">Current password</label>
+          <input
+            id="currentPassword"
+            name="currentPassword"
+            type="password"
+            autoComplete="current-password"
+            required
+            maxLength={MAX_PASSWORD_CHARS}
+          />
+          <label htmlFor="newPassword">New password</label>
+          <input
+            id="newPassword"
+            name="newPassword"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={MIN_PASSWORD_CHARS}
+            maxLength={MAX_PASSWORD_CHARS}
+            aria-describedby="newPassword-hint"
+          />
+          <p id="newPassword-hint" className="muted">
+            At least {MIN_PASSWORD_CHARS} characters. Your other devices are signed out; this one stays signed in.
+          </p>
+          <button type="submit" disabled={changingPassword}>
+            {changingPassword ? 'Please wait…' : 'Change password'}
+          </button>
+          {passwordNote && (
+            <p className={passwordNote.ok ? 'notice' : 'error'} role={passwordNote.ok ? 'status' : 'alert'}>
+              {passwordNote.text}
+            </p>
+          )}
+        </form>
       </section>
 
       <section className="card">

@@ -22,6 +22,21 @@ describe('api client', () => {
     });
   });
 
+  it('keeps the field a 422 names', async () => {
+    const api = createApi({
+      fetch: respond(422, {
+        error: { code: 'invalid_field', message: 'the current password is wrong', field: 'currentPassword' },
+      }),
+    });
+    expect(await api.changePassword({ currentPassword: 'x', newPassword: 'y'.repeat(10) })).toEqual({
+      ok: false,
+      status: 422,
+      code: 'invalid_field',
+      message: 'the current password is wrong',
+      field: 'currentPassword',
+    });
+  });
+
   it('reports a network failure as offline, with a sentence for the user', async () => {
     const api = createApi({
       fetch: async () => {

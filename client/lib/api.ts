@@ -71,8 +71,19 @@ export interface SyncToken {
   expiresAt: string | number;
 }
 
+/** The auth server's password rule (10 to 256 characters), checked by the browser before it asks. */
+export const MIN_PASSWORD_CHARS = 10;
+export const MAX_PASSWORD_CHARS = 256;
+
 /** `offline` means the request never reached the server. */
-export type ApiFailure = { ok: false; status: number; code: ErrorCode | 'offline' | 'unknown'; message: string };
+export type ApiFailure = {
+  ok: false;
+  status: number;
+  code: ErrorCode | 'offline' | 'unknown';
+  message: string;
+  /** The request's field a 422 names. */
+  field?: string;
+};
 export type ApiResult<T> = { ok: true; status: number; data: T } | ApiFailure;
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -106,12 +117,13 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
       // A proxy or the service worker may answer with HTML or nothing at all.
     }
     if (response.ok) return { ok: true, status: response.status, data: json as T };
-    const error = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    const error = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
     return {
       ok: false,
       status: response.status,
       code: (error?.code as ErrorCode | undefined) ?? 'unknown',
       message: error?.message ?? `request failed with status ${response.status}`,
+      ...(typeof error?.field === 'string' ? { field: error.field } : {}),
     };
   }
 
@@ -123,6 +135,8 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
     logout: () => call<void>('POST', '/api/auth/logout'),
     me: () => call<{ user: User }>('GET', '/api/auth/me'),
     updateMe: (body: { displayName: string }) => call<{ user: User }>('PATCH', '/api/auth/me', body),
+    changePassword: (body: { currentPassword: string; newPassword: string }) =>
+      call<{ signedOutSessions: number }>('POST', '/api/auth/password', body),
     sessions: () => call<{ sessions: SessionInfo[] }>('GET', '/api/auth/sessions'),
     revokeSession: (id: string) => call<void>('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
     syncToken: (document: string) => call<SyncToken>('POST', '/api/auth/sync-token', { document }),

@@ -121,6 +121,20 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
       return this.userById(userId);
     },
 
+    async passwordHashOf(userId) {
+      const row = await db.selectFrom('auth_users').select('password_hash').where('id', '=', userId).executeTakeFirst();
+      return row?.password_hash ?? null;
+    },
+
+    async setPasswordHash(userId, passwordHash) {
+      const result = await db
+        .updateTable('auth_users')
+        .set({ password_hash: passwordHash })
+        .where('id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
     async createSession(s) {
       await db
         .insertInto('auth_sessions')
@@ -154,8 +168,10 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
       return Number(result.numDeletedRows) > 0;
     },
 
-    async deleteUserSessions(userId) {
-      const rows = await db.deleteFrom('auth_sessions').where('user_id', '=', userId).returning('id').execute();
+    async deleteUserSessions(userId, exceptSessionId) {
+      let query = db.deleteFrom('auth_sessions').where('user_id', '=', userId);
+      if (exceptSessionId !== undefined) query = query.where('id', '!=', exceptSessionId);
+      const rows = await query.returning('id').execute();
       return rows.map((r) => r.id);
     },
 

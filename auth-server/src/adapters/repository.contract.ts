@@ -83,6 +83,30 @@ export function runRepositoryContract(
       expect((await repo.setDisplayName(u.id, 'Renamed'))?.displayName).toBe('Renamed');
     });
 
+    it('reads and replaces a password hash, and says when there is no such user', async () => {
+      const u = await user();
+      const before = await repo.passwordHashOf(u.id);
+      expect(before).toEqual(expect.any(String));
+      expect(await repo.setPasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$new')).toBe(true);
+      expect(await repo.passwordHashOf(u.id)).toBe('$argon2id$v=19$m=19456,t=2,p=1$new');
+      expect((await repo.userByEmail(u.email))?.passwordHash).toBe('$argon2id$v=19$m=19456,t=2,p=1$new');
+      expect(await repo.passwordHashOf('no-such-user')).toBeNull();
+      expect(await repo.setPasswordHash('no-such-user', 'x')).toBe(false);
+    });
+
+    it("deletes every session of a user but the one kept, and nobody else's", async () => {
+      const u = await user();
+      const other = await user();
+      const kept = session(u.id);
+      const gone = [session(u.id), session(u.id)];
+      const theirs = session(other.id);
+      for (const s of [kept, ...gone, theirs]) await repo.createSession(s);
+      expect((await repo.deleteUserSessions(u.id, kept.id)).sort()).toEqual(gone.map((s) => s.id).sort());
+      expect(await repo.sessionById(kept.id)).not.toBeNull();
+      expect(await repo.sessionById(theirs.id)).not.toBeNull();
+      for (const s of gone) expect(await repo.sessionById(s.id)).toBeNull();
+    });
+
     it('stores, updates, lists and deletes sessions; deleting all of a user returns their ids', async () => {
       const u = await user();
       const a = session(u.id, { createdAt: 1 });

@@ -293,3 +293,90 @@ describe('https deployments', () => {
     }
   });
 });
+
+describe('password change', () => {
+  const newPassword = 'a much better passphrase';
+
+  it('sets the new password, ends every other session of the user with session.revoked, and keeps this one', async () => {
+    const user = await registerUser(api, 'rekey');
+    const bystander = await registerUser(api, 'rekey-bystander');
+    const login = () => api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    const [laptop, phone] = [await login(), await login()];
+    const others = (await api('GET', '/api/auth/sessions', { token: user.token })).body.sessions
+      .filter((s: { current: boolean }) => !s.current)
+      .map((s: { id: string }) => s.id);
+    expect(others).toHaveLength(2);
+
+    const res = await api('POST', '/api/auth/password', {
+      token: user.token,
+      body: { currentPassword: user.password, newPassword },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ signedOutSessions: 2 });
+    expect((await api('GET', '/api/auth/me', { token: user.token })).status).toBe(200);
+    for (const device of [laptop, phone]) {
+      expect((await api('GET', '/api/auth/me', { token: device.body.token })).status).toBe(401);
+    }
+    expect((await api('GET', '/api/auth/me', { token: bystander.token })).status).toBe(200);
+    const revoked = server.memoryBus.eventsOn(subjects.sessionRevoked).filter((e) => e.userId === user.userId);
+    expect(revoked.map((e) => e.sessionId).sort()).toEqual([...others].sort());
+
+    expect((await login()).body.error.code).toBe('invalid_credentials');
+    const withNew = await api('POST', '/api/auth/login', { body: { email: user.email, password: newPassword } });
+    expect(withNew.status).toBe(200);
+  });
+
+  it('answers a wrong current password with 422 on currentPassword, changing nothing and ending no session', async () => {
+    const user = await registerUser(api, 'rekey-wrong');
+    const phone = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    const res = await api('POST', '/api/auth/password', {
+      token: user.token,
+      body: { currentPassword: 'not the password', newPassword },
+    });
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({
+      error: { code: 'invalid_field', message: 'the current password is wrong', field: 'currentPassword' },
+    });
+    // Not a 401: the client would take that for a lost session and sign the user out.
+    expect((await api('GET', '/api/auth/me', { token: user.token })).status).toBe(200);
+    expect((await api('GET', '/api/auth/me', { token: phone.body.token })).status).toBe(200);
+    const login = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    expect(login.status).toBe(200);
+  });
+
+  it('refuses a new password outside the rules, a malformed body and a caller without a session', async () => {
+    const user = await registerUser(api, 'rekey-rules');
+    const short = await api('POST', '/api/auth/password', {
+      token: user.token,
+      body: { currentPassword: user.password, newPassword: 'short' },
+    });
+    expect(short.status).toBe(422);
+    expect(short.body.error.field).toBe('newPassword');
+    const missing = await api('POST', '/api/auth/password', { token: user.token, body: { newPassword } });
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.field).toBe('currentPassword');
+    const garbage = await api('POST', '/api/auth/password', { token: user.token, rawBody: '{"currentPassword":' });
+    expect(garbage.status).toBe(400);
+    expect(garbage.body.error.code).toBe('invalid_json');
+    const anonymous = await api('POST', '/api/auth/password', {
+      body: { currentPassword: user.password, newPassword },
+    });
+    expect(anonymous.status).toBe(401);
+    const login = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    expect(login.status).toBe(200);
+  });
+
+  it('counts wrong current passwords against the login throttle: after five, even the right one waits', async () => {
+    const user = await registerUser(api, 'rekey-guess');
+    const attempt = (currentPassword: string) =>
+      api('POST', '/api/auth/password', { token: user.token, body: { currentPassword, newPassword } });
+    for (let i = 0; i < 5; i++) expect((await attempt(`guess number ${i}`)).status).toBe(422);
+    const blocked = await attempt(user.password);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error.code).toBe('rate_limited');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The same account's sign-in waits too: one budget of guesses, whichever way they come.
+    const login = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    expect(login.status).toBe(429);
+  });
+});

@@ -13,6 +13,7 @@ const registerBody = z.object({ email: emailField, password: passwordField, disp
 // Login does not enforce the password length rule: a wrong password is a 401, not a hint about the rule.
 const loginBody = z.object({ email: emailField, password: z.string().min(1).max(256) });
 const patchMeBody = z.object({ displayName: displayNameField.optional() });
+const passwordBody = z.object({ currentPassword: z.string().min(1).max(256), newPassword: passwordField });
 const documentName = z.string().min(1).max(80);
 const syncTokenBody = z
   .object({
@@ -110,6 +111,37 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
         : await repo.setDisplayName(userId, body.displayName);
     if (!user) throw new HttpError('unauthenticated', 'the account no longer exists');
     return c.json({ user: publicUser(user) });
+  });
+
+  /**
+   * Extension: a new password, given the current one. Every other session of the user ends (their
+   * sync connections close, as with a revoke); this one stays, so the device that made the change
+   * keeps working. A wrong current password is a 422 on `currentPassword`, not a 401 (which would
+   * read as a lost session), and costs a token of the login throttle's buckets, as a failed login does.
+   */
+  app.post('/password', session, async (c) => {
+    const body = await readJsonBody(c.req.raw, passwordBody);
+    const caller = c.get('caller');
+    const user = await repo.userById(caller.userId);
+    const stored = user ? await repo.passwordHashOf(user.id) : null;
+    if (!user || stored === null) throw new HttpError('unauthenticated', 'the account no longer exists');
+    const ip = clientIp(c, config.trustProxy);
+    const throttle = await core.beginLoginAttempt(user.email, ip);
+    if (!throttle.allowed) {
+      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
+      throw new HttpError('rate_limited', `too many wrong passwords; try again in ${seconds} s`, {
+        headers: { 'retry-after': String(seconds) },
+      });
+    }
+    if (!(await verifyPassword(stored, body.currentPassword))) {
+      metrics.passwordChanges.inc({ outcome: 'wrong_password' });
+      throw new HttpError('invalid_field', 'the current password is wrong', { field: 'currentPassword' });
+    }
+    await core.loginSucceeded(user.email, ip);
+    await repo.setPasswordHash(user.id, await hashPassword(body.newPassword));
+    const signedOut = await core.revokeAllSessions(user.id, caller.sessionId);
+    metrics.passwordChanges.inc({ outcome: 'changed' });
+    return c.json({ signedOutSessions: signedOut });
   });
 
   app.get('/sessions', session, async (c) => {
