@@ -10,7 +10,7 @@ import {
   secretMatches,
 } from './domain/session';
 import { MAX_DOCUMENTS_PER_BATCH, roomIdsIn, SYNC_TOKEN_TTL_MS, syncGrant } from './domain/sync-grant';
-import { checkBucket, giveTokenBack, THROTTLE_POLICY, takeToken } from './domain/throttle';
+import { type BucketPolicy, checkBucket, giveTokenBack, THROTTLE_POLICY, takeToken } from './domain/throttle';
 import type { AuthMetrics } from './metrics';
 import type { AuthRepository } from './ports';
 
@@ -184,17 +184,31 @@ export function createAuthCore(deps: {
     return { allowed: true };
   }
 
-  /** Takes one registration token from the address's bucket, or says how long to wait for one. */
-  async function beginRegistration(ip: string): Promise<ThrottleCheck> {
-    return serialized(`reg:${ip}`, async () => {
+  /** Takes one token from the bucket `key`, or says how long to wait for one. */
+  async function takeFrom(key: string, policy: BucketPolicy): Promise<ThrottleCheck> {
+    return serialized(key, async () => {
       const now = clock();
-      const key = `reg:${ip}`;
       const bucket = await repo.bucket(key);
-      const check = checkBucket(bucket, THROTTLE_POLICY.registration, now);
+      const check = checkBucket(bucket, policy, now);
       if (!check.allowed) return check;
-      await repo.saveBucket(key, takeToken(bucket, THROTTLE_POLICY.registration, now));
+      await repo.saveBucket(key, takeToken(bucket, policy, now));
       return { allowed: true };
     });
+  }
+
+  /** Takes one registration token from the address's bucket, or says how long to wait for one. */
+  function beginRegistration(ip: string): Promise<ThrottleCheck> {
+    return takeFrom(`reg:${ip}`, THROTTLE_POLICY.registration);
+  }
+
+  /** A forgotten-password request from this address (429 when over). */
+  function beginPasswordResetRequest(ip: string): Promise<ThrottleCheck> {
+    return takeFrom(`reset:${ip}`, THROTTLE_POLICY.passwordResetAddress);
+  }
+
+  /** Whether this account may be sent another reset link now (over: nothing is sent, the answer is the same). */
+  async function mayEmailResetLink(userId: string): Promise<boolean> {
+    return (await takeFrom(`reset-acct:${userId}`, THROTTLE_POLICY.passwordResetAccount)).allowed;
   }
 
   /** The right password: the account's bucket is refilled, the address gets its token back. */
@@ -250,6 +264,8 @@ export function createAuthCore(deps: {
     membershipChanged,
     beginLoginAttempt,
     beginRegistration,
+    beginPasswordResetRequest,
+    mayEmailResetLink,
     loginSucceeded,
     issueSyncTokens,
     publish,

@@ -10,6 +10,11 @@ export function createAuthMetrics(registry: Registry) {
     logins: counter('confab_auth_logins_total', 'Login attempts by outcome', ['outcome'] as const),
     registrations: counter('confab_auth_registrations_total', 'Accounts created', [] as const),
     passwordChanges: counter('confab_auth_password_changes_total', 'Password changes by outcome', ['outcome'] as const),
+    passwordResets: counter(
+      'confab_auth_password_resets_total',
+      'Forgotten-password links: requested, limited (an account over its hourly links), reset, invalid_link',
+      ['outcome'] as const,
+    ),
     syncTokens: counter('confab_auth_sync_tokens_issued_total', 'Sync tokens issued', [] as const),
     publishFailures: counter('confab_auth_event_publish_failures_total', 'Bus events that could not be published', [
       'subject',

@@ -65,6 +65,21 @@ export interface AuthRepository {
   /** False when the user does not exist. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
 
+  /** A password reset link: only the SHA-256 of its token is stored. */
+  createPasswordReset(reset: {
+    tokenHash: string;
+    userId: string;
+    createdAt: number;
+    expiresAt: number;
+  }): Promise<void>;
+  /**
+   * Uses a reset link, atomically: the user it was for when it exists and has not expired, else
+   * null. Every link of that user is gone afterwards (one reset ends them all), and so is this one
+   * when it had expired.
+   */
+  takePasswordReset(tokenHash: string, nowMs: number): Promise<string | null>;
+  deleteExpiredPasswordResets(nowMs: number): Promise<number>;
+
   createSession(session: StoredSession): Promise<void>;
   sessionById(sessionId: string): Promise<StoredSession | null>;
   updateSession(sessionId: string, update: { expiresAt?: number; lastSeenAt?: number }): Promise<void>;

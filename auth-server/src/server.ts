@@ -96,6 +96,9 @@ export async function startAuthServer(options: StartAuthServerOptions): Promise<
     const now = clock();
     repo.deleteExpiredSessions(now).catch((err) => logger.warn({ err }, 'could not sweep expired sessions'));
     repo
+      .deleteExpiredPasswordResets(now)
+      .catch((err) => logger.warn({ err }, 'could not sweep expired password reset links'));
+    repo
       .deleteStaleBuckets(now - BUCKET_FULL_AFTER_MS)
       .catch((err) => logger.warn({ err }, 'could not sweep throttle buckets'));
   }, SWEEP_INTERVAL_MS);

@@ -17,6 +17,8 @@ describe('the bus handler', () => {
   const auth = new FakeAuth();
   let now = 1_000_000;
   const woken: string[][] = [];
+  const resetsSent: string[] = [];
+  let failResets = 0;
   const handler = createEventHandler({
     repo,
     directory: cacheDirectory(auth, { ttlMs: 60_000, clock: () => now }),
@@ -27,6 +29,13 @@ describe('the bus handler', () => {
     onNotified: (userIds) => woken.push([...userIds]),
     onDeliveriesRecorded: () => {},
     onSessionRevoked: () => {},
+    async sendPasswordReset(event) {
+      if (failResets > 0) {
+        failResets--;
+        throw new Error('smtp down');
+      }
+      resetsSent.push(event.token);
+    },
   });
 
   beforeAll(async () => {
@@ -75,6 +84,20 @@ describe('the bus handler', () => {
     await expect(
       handler({ subject: subjects.messageCreated('r1'), event: { id: 'bad', roomId: 'r1' }, attempt: 1 }),
     ).rejects.toThrow();
+  });
+
+  it('emails a reset link at once, throws for a redelivery when sending fails, and drops an expired one', async () => {
+    const reset = (id: string, token: string, expiresAt: number) => ({
+      subject: subjects.passwordResetRequested,
+      event: { id, userId: 'bob', email: 'bob@example.test', displayName: 'Bob', token, expiresAt },
+      attempt: 1,
+    });
+    failResets = 1;
+    await expect(handler(reset('r-1', 'a'.repeat(32), now + 60_000))).rejects.toThrow('smtp down');
+    await handler({ ...reset('r-1', 'a'.repeat(32), now + 60_000), attempt: 2 });
+    expect(resetsSent).toEqual(['a'.repeat(32)]);
+    await handler(reset('r-2', 'b'.repeat(32), now));
+    expect(resetsSent).toEqual(['a'.repeat(32)]);
   });
 
   it('acks events on subjects outside the contract instead of retrying them', async () => {

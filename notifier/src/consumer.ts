@@ -5,6 +5,7 @@ import {
   type MessageCreatedEvent,
   type MessageDeletedEvent,
   type MessageEditedEvent,
+  type PasswordResetRequestedEvent,
   parseEvent,
   plainText,
   type ReadEvent,
@@ -29,6 +30,8 @@ export interface ConsumerDeps {
   /** Deliveries due now were recorded (wakes the dispatcher; later ones wait for its tick). */
   readonly onDeliveriesRecorded: () => void;
   readonly onSessionRevoked: (sessionId: string) => void;
+  /** Emails a forgotten-password link at once (throws to be redelivered when sending fails). */
+  readonly sendPasswordReset: (event: PasswordResetRequestedEvent) => Promise<void>;
 }
 
 /**
@@ -151,6 +154,13 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
         case 'membership.changed':
           await membershipChanged(event as unknown as MembershipChangedEvent);
           break;
+        case 'password_reset.requested': {
+          const reset = event as unknown as PasswordResetRequestedEvent;
+          // A link that expired while the event waited (the notifier was down) would only disappoint.
+          if (reset.expiresAt <= clock()) log.info('password reset link expired before it could be sent');
+          else await deps.sendPasswordReset(reset);
+          break;
+        }
         case 'session.revoked': {
           const { sessionId } = event as unknown as SessionRevokedEvent;
           deps.onSessionRevoked(sessionId);

@@ -236,3 +236,33 @@ describe('delayed emails over a real SMTP server', () => {
     expect(JSON.stringify(parsed.headers.get('list'))).toContain('/api/notifications/unsubscribe?token=');
   });
 });
+
+describe('forgotten-password emails over a real SMTP server', () => {
+  it('sends the link at once, with the display name escaped, ignoring the user’s email preferences', async () => {
+    const [, bob] = await setup();
+    // Bob turned emails off: a reset link is not a notification, it still goes.
+    const off = await notifier!.api(bob!, '/api/notifications/preferences', {
+      method: 'PUT',
+      body: JSON.stringify({ email: false }),
+    });
+    expect(off.status).toBe(200);
+    const token = 'k'.repeat(32);
+    await notifier!.publish(subjects.passwordResetRequested, {
+      id: 'reset-evt-1',
+      userId: 'bob',
+      email: 'bob@example.test',
+      displayName: 'Bob <script>',
+      token,
+      expiresAt: notifier!.clock.now + 30 * MINUTE,
+    });
+    await waitFor(() => mailTo('bob@example.test').length === 1);
+    const mail = mailTo('bob@example.test')[0]!;
+    expect(mail.subject).toBe('Set a new Confab password');
+    expect(mail.text).toContain(`https://chat.example.test/reset-password?token=${token}`);
+    expect(mail.text).toContain('for 30 minutes');
+    expect(mail.text).toContain('Hello Bob <script>,');
+    expect(mail.html).toContain('Bob &lt;script&gt;');
+    expect(mail.html).toContain(`href="https://chat.example.test/reset-password?token=${token}"`);
+    expect(mail.messageId).toBe('<reset-evt-1@confab.notifier>');
+  });
+});

@@ -23,6 +23,7 @@ import { type NotifierTables, notifierMigrations } from './adapters/schema';
 import type { NotifierConfig } from './config';
 import { createEventHandler } from './consumer';
 import { createDispatcher } from './dispatcher';
+import { passwordResetUrl, renderPasswordReset } from './domain/content';
 import { createNotifierApp } from './http/app';
 import { createStreamHub } from './streams';
 
@@ -118,6 +119,24 @@ export async function startNotifier(options: StartNotifierOptions): Promise<Noti
     onNotified: (userIds) => streams.notify(userIds),
     onDeliveriesRecorded: () => void dispatcher.kick(),
     onSessionRevoked: (sessionId) => streams.revokeSession(sessionId),
+    async sendPasswordReset(event) {
+      const minutes = Math.max(1, Math.round((event.expiresAt - clock()) / 60_000));
+      const mail = renderPasswordReset(event.displayName, passwordResetUrl(config.publicUrl, event.token), minutes);
+      try {
+        await mailer.send({
+          to: event.email,
+          ...mail,
+          // A redelivery after a crash between the send and the ack carries the same id.
+          messageId: `<${event.id}@confab.notifier>`,
+          headers: { 'Auto-Submitted': 'auto-generated' },
+        });
+      } catch (error) {
+        metrics.deliveries.inc({ channel: 'email', result: 'retry' });
+        throw error;
+      }
+      metrics.deliveries.inc({ channel: 'email', result: 'sent' });
+      logger.info({ userId: event.userId }, 'password reset link sent');
+    },
   });
   let subscription: Subscription;
   try {

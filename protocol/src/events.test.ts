@@ -9,6 +9,7 @@ describe('bus events', () => {
     expect(eventKindOf(subjects.read('r1'))).toBe('read');
     expect(eventKindOf(subjects.sessionRevoked)).toBe('session.revoked');
     expect(eventKindOf(subjects.membershipChanged)).toBe('membership.changed');
+    expect(eventKindOf(subjects.passwordResetRequested)).toBe('password_reset.requested');
     expect(eventKindOf('confab.room.r1.message.exploded')).toBeNull();
     expect(eventKindOf('confab.room.a.b.read')).toBeNull();
   });
@@ -33,5 +34,8 @@ describe('bus events', () => {
     expect(parseEvent(subjects.membershipChanged, { id: 'e', roomId: 'r', userId: 'u', role: null }).kind).toBe(
       'membership.changed',
     );
+    const reset = { id: 'e', userId: 'u', email: 'a@b.c', displayName: 'A', token: 'x'.repeat(32), expiresAt: 9 };
+    expect(parseEvent(subjects.passwordResetRequested, reset).kind).toBe('password_reset.requested');
+    expect(() => parseEvent(subjects.passwordResetRequested, { ...reset, token: 'short' })).toThrow();
   });
 });

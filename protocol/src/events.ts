@@ -66,12 +66,28 @@ export const membershipChangedEvent = z.object({
   role: z.enum(['owner', 'member', 'reader']).nullable(),
 });
 
+/**
+ * Extension of the contract: someone asked for a link to set a new password. The notifier emails
+ * `token` in a link to the account's address; it is single-use and expires at `expiresAt`. The
+ * auth server stores only its hash, so this event is the one place the token exists besides that
+ * email: the stream keeps it until it expires (see docs/auth.md, "Forgotten passwords").
+ */
+export const passwordResetRequestedEvent = z.object({
+  id,
+  userId: id,
+  email: z.string().min(3).max(254),
+  displayName: z.string().max(64),
+  token: z.string().min(16).max(128),
+  expiresAt: epochMs,
+});
+
 export type MessageCreatedEvent = z.infer<typeof messageCreatedEvent>;
 export type MessageEditedEvent = z.infer<typeof messageEditedEvent>;
 export type MessageDeletedEvent = z.infer<typeof messageDeletedEvent>;
 export type ReadEvent = z.infer<typeof readEvent>;
 export type SessionRevokedEvent = z.infer<typeof sessionRevokedEvent>;
 export type MembershipChangedEvent = z.infer<typeof membershipChangedEvent>;
+export type PasswordResetRequestedEvent = z.infer<typeof passwordResetRequestedEvent>;
 
 /** Subjects, built in one place so publishers and consumers cannot drift. */
 export const subjects = {
@@ -81,6 +97,7 @@ export const subjects = {
   read: (roomId: RoomId | string) => `confab.room.${roomId}.read`,
   sessionRevoked: 'confab.auth.session.revoked',
   membershipChanged: 'confab.auth.membership.changed',
+  passwordResetRequested: 'confab.auth.password_reset.requested',
   /** Every room event (for consumers such as the notifier). */
   allRoomEvents: 'confab.room.>',
   /** Every auth event. */
@@ -93,7 +110,8 @@ export type EventKind =
   | 'message.deleted'
   | 'read'
   | 'session.revoked'
-  | 'membership.changed';
+  | 'membership.changed'
+  | 'password_reset.requested';
 
 export const eventSchemas = {
   'message.created': messageCreatedEvent,
@@ -102,12 +120,14 @@ export const eventSchemas = {
   read: readEvent,
   'session.revoked': sessionRevokedEvent,
   'membership.changed': membershipChangedEvent,
+  'password_reset.requested': passwordResetRequestedEvent,
 } as const;
 
 /** The kind of event a subject carries, or null for a subject outside the contract. */
 export function eventKindOf(subject: string): EventKind | null {
   if (subject === subjects.sessionRevoked) return 'session.revoked';
   if (subject === subjects.membershipChanged) return 'membership.changed';
+  if (subject === subjects.passwordResetRequested) return 'password_reset.requested';
   const m = /^confab\.room\.[A-Za-z0-9_-]{1,64}\.(message\.created|message\.edited|message\.deleted|read)$/.exec(
     subject,
   );

@@ -135,6 +135,36 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
       return Number(result.numUpdatedRows) > 0;
     },
 
+    async createPasswordReset(reset) {
+      await db
+        .insertInto('auth_password_resets')
+        .values({
+          token_hash: reset.tokenHash,
+          user_id: reset.userId,
+          created_at: reset.createdAt,
+          expires_at: reset.expiresAt,
+        })
+        .execute();
+    },
+
+    async takePasswordReset(tokenHash, nowMs) {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .deleteFrom('auth_password_resets')
+          .where('token_hash', '=', tokenHash)
+          .returning(['user_id', 'expires_at'])
+          .executeTakeFirst();
+        if (!row || Number(row.expires_at) <= nowMs) return null;
+        await trx.deleteFrom('auth_password_resets').where('user_id', '=', row.user_id).execute();
+        return row.user_id;
+      });
+    },
+
+    async deleteExpiredPasswordResets(nowMs) {
+      const result = await db.deleteFrom('auth_password_resets').where('expires_at', '<=', nowMs).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async createSession(s) {
       await db
         .insertInto('auth_sessions')

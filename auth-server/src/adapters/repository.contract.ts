@@ -94,6 +94,28 @@ export function runRepositoryContract(
       expect(await repo.setPasswordHash('no-such-user', 'x')).toBe(false);
     });
 
+    it('uses a password reset link once, before it expires, and ends every other link of its user with it', async () => {
+      const u = await user();
+      const other = await user();
+      const link = (tokenHash: string, userId: string, createdAt: number, expiresAt: number) =>
+        repo.createPasswordReset({ tokenHash, userId, createdAt, expiresAt });
+      await link('h1', u.id, 1_000, 5_000);
+      await link('h2', u.id, 2_000, 6_000);
+      await link('h3', other.id, 2_000, 6_000);
+      await link('old', u.id, 100, 900);
+      // Expired: refused, and gone.
+      expect(await repo.takePasswordReset('old', 1_000)).toBeNull();
+      expect(await repo.takePasswordReset('h1', 4_999)).toBe(u.id);
+      // Used: h1 and the user's other link h2 are gone; the other user's is not.
+      expect(await repo.takePasswordReset('h1', 4_999)).toBeNull();
+      expect(await repo.takePasswordReset('h2', 4_999)).toBeNull();
+      expect(await repo.takePasswordReset('unknown', 0)).toBeNull();
+      await link('h4', other.id, 2_000, 9_000);
+      expect(await repo.deleteExpiredPasswordResets(6_000)).toBe(1);
+      expect(await repo.takePasswordReset('h3', 1_000)).toBeNull();
+      expect(await repo.takePasswordReset('h4', 6_000)).toBe(other.id);
+    });
+
     it("deletes every session of a user but the one kept, and nobody else's", async () => {
       const u = await user();
       const other = await user();

@@ -40,6 +40,7 @@ export interface AuthTables {
   };
   auth_keys: { kid: string; private_jwk: string; public_jwk: string; created_at: Millis; retired_at: Millis | null };
   auth_throttle: { key: string; tokens: number; updated_at: Millis };
+  auth_password_resets: { token_hash: string; user_id: string; created_at: Millis; expires_at: Millis };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations are written against an untyped schema on purpose (they outlive the types)
@@ -109,6 +110,18 @@ export const AUTH_MIGRATIONS: Record<string, Migration> = {
         .addColumn('tokens', sql`double precision`, (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute();
+    },
+  },
+  '0002_password_resets': {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('auth_password_resets')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('auth_users.id').onDelete('cascade'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('auth_password_resets_user').on('auth_password_resets').column('user_id').execute();
     },
   },
 };

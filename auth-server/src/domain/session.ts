@@ -31,7 +31,7 @@ export interface StoredSession {
 const SECRET_BYTES = 20; // 160 bits
 const ID_BYTES = 15; // 120 bits: unguessable too, though the secret is what protects a session
 
-function randomBase32(bytes: number): string {
+export function randomBase32(bytes: number): string {
   return encodeBase32LowerCaseNoPadding(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 

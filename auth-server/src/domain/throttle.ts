@@ -24,6 +24,10 @@ export const THROTTLE_POLICY = {
   // Registrations per address, successful or not: each costs an Argon2 hash, and a 409 tells whether an
   // email has an account. A burst of 30 (a class signing up together), then one every 10 s.
   registration: { capacity: 30, refillEveryMs: 10_000 },
+  // Forgotten-password requests per address (each may cost an email): 20, then one every 30 s.
+  passwordResetAddress: { capacity: 20, refillEveryMs: 30_000 },
+  // Links sent to one account: 3, then one every 20 minutes, so an inbox cannot be flooded.
+  passwordResetAccount: { capacity: 3, refillEveryMs: 20 * 60_000 },
 } as const satisfies Record<string, BucketPolicy>;
 
 export function tokensAt(state: BucketState | null, policy: BucketPolicy, nowMs: number): number {

@@ -1,3 +1,4 @@
+import { waitFor } from '@confab/platform/testing';
 import { subjects } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -378,5 +379,99 @@ describe('password change', () => {
     // The same account's sign-in waits too: one budget of guesses, whichever way they come.
     const login = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
     expect(login.status).toBe(429);
+  });
+});
+
+describe('forgotten password', () => {
+  const newPassword = 'remembered at last, 2026';
+  const resetEventsFor = (userId: string) =>
+    server.memoryBus.eventsOn(subjects.passwordResetRequested).filter((e) => e.userId === userId) as unknown as Array<{
+      token: string;
+      expiresAt: number;
+      email: string;
+    }>;
+
+  async function requestLink(user: { userId: string; email: string }, count = 1): Promise<string> {
+    const res = await api('POST', '/api/auth/password-reset', { body: { email: user.email.toUpperCase() } });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({});
+    await waitFor(() => resetEventsFor(user.userId).length >= count);
+    return resetEventsFor(user.userId).at(-1)!.token;
+  }
+
+  it('answers 202 with the same empty body for an unknown address, and sends nothing', async () => {
+    const before = server.memoryBus.eventsOn(subjects.passwordResetRequested).length;
+    const res = await api('POST', '/api/auth/password-reset', { body: { email: 'nobody-here@example.com' } });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({});
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.memoryBus.eventsOn(subjects.passwordResetRequested)).toHaveLength(before);
+  });
+
+  it('emails a link whose token sets a new password once, ends every session and signs this browser in', async () => {
+    const user = await registerUser(api, 'forgot');
+    const phone = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    const token = await requestLink(user);
+    const event = resetEventsFor(user.userId)[0]!;
+    expect(event).toMatchObject({ email: user.email, expiresAt: server.clock() + 30 * 60_000 });
+    expect(token).toMatch(/^[a-z2-7]{32}$/);
+
+    const res = await api('POST', '/api/auth/password-reset/confirm', { body: { token, newPassword } });
+    expect(res.status).toBe(200);
+    expect(res.body.user.email).toBe(user.email);
+    expect(sessionCookieOf(res.headers)).toMatch(/^confab_session=.+/);
+    expect((await api('GET', '/api/auth/me', { token: res.body.token })).status).toBe(200);
+    for (const old of [user.token, phone.body.token]) {
+      expect((await api('GET', '/api/auth/me', { token: old })).status).toBe(401);
+    }
+    expect(server.memoryBus.eventsOn(subjects.sessionRevoked).filter((e) => e.userId === user.userId)).toHaveLength(2);
+    const oldLogin = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    expect(oldLogin.status).toBe(401);
+    const newLogin = await api('POST', '/api/auth/login', { body: { email: user.email, password: newPassword } });
+    expect(newLogin.status).toBe(200);
+
+    const again = await api('POST', '/api/auth/password-reset/confirm', {
+      body: { token, newPassword: 'and once more, please' },
+    });
+    expect(again.status).toBe(422);
+    expect(again.body.error).toEqual({
+      code: 'invalid_field',
+      message: 'this link is not valid any more: it was used, or it expired',
+      field: 'token',
+    });
+  });
+
+  it('refuses an expired link, a forged one and one made before a newer link was used', async () => {
+    const user = await registerUser(api, 'forgot-late');
+    const first = await requestLink(user, 1);
+    const second = await requestLink(user, 2);
+    const confirm = (token: string) =>
+      api('POST', '/api/auth/password-reset/confirm', { body: { token, newPassword } });
+    expect((await confirm('a'.repeat(32))).status).toBe(422);
+    server.clock.advance(30 * 60_000 + 1);
+    expect((await confirm(second)).status).toBe(422);
+    server.clock.advance(-(30 * 60_000 + 1));
+    // `second` was taken (expired) above; `first` still works, and using it ends any other link.
+    expect((await confirm(first)).status).toBe(200);
+    const third = await requestLink(user, 3);
+    // An account is sent at most three links an hour: a fourth request is answered alike and sends nothing.
+    expect((await api('POST', '/api/auth/password-reset', { body: { email: user.email } })).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(resetEventsFor(user.userId)).toHaveLength(3);
+    expect((await confirm(third)).status).toBe(200);
+  });
+
+  it('checks the new password before it uses the link, and answers malformed bodies', async () => {
+    const user = await registerUser(api, 'forgot-rules');
+    const token = await requestLink(user);
+    const short = await api('POST', '/api/auth/password-reset/confirm', { body: { token, newPassword: 'short' } });
+    expect(short.status).toBe(422);
+    expect(short.body.error.field).toBe('newPassword');
+    const garbage = await api('POST', '/api/auth/password-reset', { rawBody: '{"email":' });
+    expect(garbage.body.error.code).toBe('invalid_json');
+    const notEmail = await api('POST', '/api/auth/password-reset', { body: { email: 'not an email' } });
+    expect(notEmail.body.error.field).toBe('email');
+    // The link survived the refused attempt.
+    expect((await api('POST', '/api/auth/password-reset/confirm', { body: { token, newPassword } })).status).toBe(200);
   });
 });

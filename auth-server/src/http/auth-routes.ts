@@ -1,10 +1,12 @@
 import { clearCookie, HttpError, readJsonBody } from '@confab/platform';
-import { uuidv7 } from '@confab/protocol';
+import { newEventId, subjects, uuidv7 } from '@confab/protocol';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../adapters/passwords';
 import { SESSION_COOKIE } from '../core';
 import { displayNameField, emailField, passwordField } from '../domain/identity';
+import { newPasswordResetToken, PASSWORD_RESET_POLICY } from '../domain/password-reset';
+import { hashSecret } from '../domain/session';
 import { MAX_DOCUMENTS_PER_BATCH } from '../domain/sync-grant';
 import type { UserRow } from '../ports';
 import { type AuthContext, type AuthEnv, clientIp, type RouteDeps, requireSession, sessionCookie } from './context';
@@ -14,6 +16,8 @@ const registerBody = z.object({ email: emailField, password: passwordField, disp
 const loginBody = z.object({ email: emailField, password: z.string().min(1).max(256) });
 const patchMeBody = z.object({ displayName: displayNameField.optional() });
 const passwordBody = z.object({ currentPassword: z.string().min(1).max(256), newPassword: passwordField });
+const resetRequestBody = z.object({ email: emailField });
+const resetConfirmBody = z.object({ token: z.string().min(1).max(128), newPassword: passwordField });
 const documentName = z.string().min(1).max(80);
 const syncTokenBody = z
   .object({
@@ -142,6 +146,71 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
     const signedOut = await core.revokeAllSessions(user.id, caller.sessionId);
     metrics.passwordChanges.inc({ outcome: 'changed' });
     return c.json({ signedOutSessions: signedOut });
+  });
+
+  /**
+   * Extension: a forgotten password. Always 202, whether the email has an account or not, and at
+   * once: the link is made and its event published after the answer, so neither the answer nor its
+   * timing tells which addresses have accounts. Throttled per address (429) and per account (three
+   * links, then one every 20 minutes; over it nothing is sent and the answer is the same).
+   */
+  app.post('/password-reset', async (c) => {
+    const body = await readJsonBody(c.req.raw, resetRequestBody);
+    const throttle = await core.beginPasswordResetRequest(clientIp(c, config.trustProxy));
+    if (!throttle.allowed) {
+      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
+      throw new HttpError('rate_limited', `too many requests from this address; try again in ${seconds} s`, {
+        headers: { 'retry-after': String(seconds) },
+      });
+    }
+    void sendResetLink(body.email).catch((err) => deps.logger.error({ err }, 'could not make a password reset link'));
+    return c.json({}, 202);
+  });
+
+  async function sendResetLink(email: string): Promise<void> {
+    const user = await repo.userByEmail(email);
+    if (!user) return;
+    if (!(await core.mayEmailResetLink(user.id))) {
+      metrics.passwordResets.inc({ outcome: 'limited' });
+      return;
+    }
+    const now = clock();
+    const { token, tokenHash } = newPasswordResetToken();
+    const expiresAt = now + PASSWORD_RESET_POLICY.lifetimeMs;
+    await repo.createPasswordReset({ tokenHash, userId: user.id, createdAt: now, expiresAt });
+    await core.publish(subjects.passwordResetRequested, {
+      id: newEventId(now),
+      userId: user.id,
+      email: user.email,
+      displayName: user.displayName,
+      token,
+      expiresAt,
+    });
+    metrics.passwordResets.inc({ outcome: 'requested' });
+  }
+
+  /**
+   * Extension: sets the new password with the emailed token. The link works once (every other link
+   * of the account ends with it) and for PASSWORD_RESET_POLICY.lifetimeMs; every session of the
+   * account ends (whoever was signed in with the old password is out), and this browser is signed
+   * in with a new one.
+   */
+  app.post('/password-reset/confirm', async (c) => {
+    const body = await readJsonBody(c.req.raw, resetConfirmBody);
+    const userId = await repo.takePasswordReset(hashSecret(body.token), clock());
+    const user = userId ? await repo.userById(userId) : null;
+    if (!user) {
+      metrics.passwordResets.inc({ outcome: 'invalid_link' });
+      throw new HttpError('invalid_field', 'this link is not valid any more: it was used, or it expired', {
+        field: 'token',
+      });
+    }
+    await repo.setPasswordHash(user.id, await hashPassword(body.newPassword));
+    await core.revokeAllSessions(user.id);
+    // Whatever wrong guesses locked the account's sign-in, the owner of its inbox may sign in now.
+    await core.loginSucceeded(user.email, clientIp(c, config.trustProxy));
+    metrics.passwordResets.inc({ outcome: 'reset' });
+    return startSession(c, user, 200);
   });
 
   app.get('/sessions', session, async (c) => {

@@ -123,3 +123,36 @@ export function renderDigest(items: readonly DigestItem[], publicUrl: string, un
     html: `<!doctype html><html><body>${htmlParts.join('')}</body></html>`,
   };
 }
+
+/** The link of a forgotten-password email; the web app's /reset-password page reads the token. */
+export function passwordResetUrl(publicUrl: string, token: string): string {
+  return `${publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
+}
+
+/** The forgotten-password email: the link, how long it works, and what to do if it was not you. */
+export function renderPasswordReset(
+  displayName: string,
+  url: string,
+  minutesValid: number,
+): { subject: string; text: string; html: string } {
+  const subject = 'Set a new Confab password';
+  const lines = [
+    `Hello ${displayName},`,
+    '',
+    'Someone, probably you, asked to set a new password for your Confab account. Open this link to choose one:',
+    '',
+    url,
+    '',
+    `The link works once, for ${minutesValid} minutes. Setting a new password signs out every device signed in to your account.`,
+    '',
+    'If you did not ask for this, ignore this email: your password stays as it is.',
+  ];
+  const html = [
+    `<p>Hello ${escapeHtml(displayName)},</p>`,
+    '<p>Someone, probably you, asked to set a new password for your Confab account.</p>',
+    `<p><a href="${escapeHtml(url)}">Choose a new password</a></p>`,
+    `<p>The link works once, for ${minutesValid} minutes. Setting a new password signs out every device signed in to your account.</p>`,
+    '<p>If you did not ask for this, ignore this email: your password stays as it is.</p>',
+  ].join('\n');
+  return { subject, text: lines.join('\n'), html };
+}
