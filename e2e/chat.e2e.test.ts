@@ -1,3 +1,6 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { simpleParser } from 'mailparser';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './support/app';
@@ -41,6 +44,18 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
 });
+
+/** The reset link of the newest forgotten-password email to `to` the app wrote under DATA_DIR/mail, if any. */
+async function resetLinkIn(dataDir: string, to: string): Promise<string | null> {
+  const dir = path.join(dataDir, 'mail');
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.eml')).sort();
+  for (const file of files.reverse()) {
+    const mail = await simpleParser(await readFile(path.join(dir, file)));
+    if (mail.subject !== 'Set a new Confab password' || !JSON.stringify(mail.to).includes(to)) continue;
+    return /https?:\/\/\S+\/reset-password\?token=[a-z2-7]+/.exec(mail.text ?? '')?.[0] ?? null;
+  }
+  return null;
+}
 
 /** Alice, in the open settings of the room, gives Bob a role; resolves once her screen shows it. */
 async function setBobsRole(role: 'member' | 'reader'): Promise<void> {
@@ -448,6 +463,54 @@ describe('chatting in real time', () => {
     } finally {
       await phoneContext.close();
       await laptopContext.close();
+    }
+  });
+
+  it('lets someone who forgot the password set a new one from the emailed link, which then works no more', async () => {
+    const homeContext = await newUserContext(browser, app.url);
+    const strangerContext = await newUserContext(browser, app.url);
+    try {
+      const home = await homeContext.newPage();
+      const kiosk = await strangerContext.newPage();
+      const { email, password } = await signUp(home, 'Fay');
+      await home.waitForURL('**/chat');
+
+      await kiosk.goto('/login');
+      await kiosk.getByRole('link', { name: 'Forgot your password?' }).click();
+      await kiosk.getByRole('heading', { name: 'Forgot your password?' }).waitFor();
+      await kiosk.getByLabel('Email').fill(email);
+      await kiosk.getByRole('button', { name: 'Email me a link' }).click();
+      await kiosk.getByRole('status').getByText(`If ${email} belongs to an account`).waitFor();
+
+      // The all-in-one has no SMTP server here: the notifier writes the email to DATA_DIR/mail.
+      let link: string | null = null;
+      await expect
+        .poll(async () => (link = await resetLinkIn(app.dataDir, email)), { timeout: 15_000 })
+        .toMatch(/\/reset-password\?token=[a-z2-7]{32}$/);
+      const linkPath = `${new URL(link!).pathname}${new URL(link!).search}`;
+      await kiosk.goto(linkPath);
+      // The token leaves the address bar as soon as the page has it.
+      await expect.poll(() => new URL(kiosk.url()).search).toBe('');
+      await kiosk.getByLabel('New password').fill('fresh start, fresh password');
+      await kiosk.getByRole('button', { name: 'Set the new password' }).click();
+      await kiosk.waitForURL('**/chat');
+      await kiosk.getByLabel('Room name').waitFor();
+
+      // Every device signed in with the old password is out.
+      await home.waitForURL('**/login**');
+      await home.getByLabel('Email').fill(email);
+      await home.getByLabel('Password').fill(password);
+      await home.getByRole('button', { name: 'Sign in' }).click();
+      await home.getByText('wrong email or password').waitFor();
+
+      // The link worked once.
+      await kiosk.goto(linkPath);
+      await kiosk.getByLabel('New password').fill('someone else tries it');
+      await kiosk.getByRole('button', { name: 'Set the new password' }).click();
+      await kiosk.getByText('This link does not work any more').waitFor();
+    } finally {
+      await homeContext.close();
+      await strangerContext.close();
     }
   });
 

@@ -69,6 +69,11 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
           required
           minLength={mode === 'register' ? MIN_PASSWORD_CHARS : undefined}
         />
+        {mode === 'login' && (
+          <p className="forgot">
+            <Link href="/reset-password">Forgot your password?</Link>
+          </p>
+        )}
         {error && (
           <p className="error" role="alert">
             {error}

@@ -137,6 +137,10 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
     updateMe: (body: { displayName: string }) => call<{ user: User }>('PATCH', '/api/auth/me', body),
     changePassword: (body: { currentPassword: string; newPassword: string }) =>
       call<{ signedOutSessions: number }>('POST', '/api/auth/password', body),
+    requestPasswordReset: (body: { email: string }) =>
+      call<Record<string, never>>('POST', '/api/auth/password-reset', body),
+    confirmPasswordReset: (body: { token: string; newPassword: string }) =>
+      call<{ user: User; token: string }>('POST', '/api/auth/password-reset/confirm', body),
     sessions: () => call<{ sessions: SessionInfo[] }>('GET', '/api/auth/sessions'),
     revokeSession: (id: string) => call<void>('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
     syncToken: (document: string) => call<SyncToken>('POST', '/api/auth/sync-token', { document }),

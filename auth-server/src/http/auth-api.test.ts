@@ -461,6 +461,20 @@ describe('forgotten password', () => {
     expect((await confirm(third)).status).toBe(200);
   });
 
+  it('keeps the session of a browser still signed in to the account, ending the others', async () => {
+    const user = await registerUser(api, 'forgot-signed-in');
+    const phone = await api('POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    const token = await requestLink(user);
+    const res = await api('POST', '/api/auth/password-reset/confirm', {
+      token: user.token,
+      body: { token, newPassword },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.token).toBe(user.token);
+    expect((await api('GET', '/api/auth/me', { token: user.token })).status).toBe(200);
+    expect((await api('GET', '/api/auth/me', { token: phone.body.token })).status).toBe(401);
+  });
+
   it('checks the new password before it uses the link, and answers malformed bodies', async () => {
     const user = await registerUser(api, 'forgot-rules');
     const token = await requestLink(user);
@@ -473,5 +487,20 @@ describe('forgotten password', () => {
     expect(notEmail.body.error.field).toBe('email');
     // The link survived the refused attempt.
     expect((await api('POST', '/api/auth/password-reset/confirm', { body: { token, newPassword } })).status).toBe(200);
+  });
+
+  it('answers an address that asks too often with 429 and Retry-After', async () => {
+    let refused: Awaited<ReturnType<typeof api>> | null = null;
+    // The bucket holds 20; this file's other requests took some already.
+    for (let i = 0; i < 21 && !refused; i++) {
+      const res = await api('POST', '/api/auth/password-reset', { body: { email: `flood-${i}@example.com` } });
+      if (res.status === 429) refused = res;
+      else expect(res.status).toBe(202);
+    }
+    expect(refused?.body.error.code).toBe('rate_limited');
+    expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
+    server.clock.advance(30_000);
+    const later = await api('POST', '/api/auth/password-reset', { body: { email: 'flood-later@example.com' } });
+    expect(later.status).toBe(202);
   });
 });

@@ -193,7 +193,8 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
    * Extension: sets the new password with the emailed token. The link works once (every other link
    * of the account ends with it) and for PASSWORD_RESET_POLICY.lifetimeMs; every session of the
    * account ends (whoever was signed in with the old password is out), and this browser is signed
-   * in with a new one.
+   * in with a new one. A browser still signed in to the same account keeps its session instead:
+   * ending it would close its own sync socket, and the app would sign the new session out with it.
    */
   app.post('/password-reset/confirm', async (c) => {
     const body = await readJsonBody(c.req.raw, resetConfirmBody);
@@ -206,11 +207,18 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
       });
     }
     await repo.setPasswordHash(user.id, await hashPassword(body.newPassword));
-    await core.revokeAllSessions(user.id);
+    const current = await core.authenticate({
+      cookie: c.req.header('cookie'),
+      authorization: c.req.header('authorization'),
+    });
+    const kept = current.ok && current.userId === user.id ? current : null;
+    await core.revokeAllSessions(user.id, kept?.sessionId);
     // Whatever wrong guesses locked the account's sign-in, the owner of its inbox may sign in now.
     await core.loginSucceeded(user.email, clientIp(c, config.trustProxy));
     metrics.passwordResets.inc({ outcome: 'reset' });
-    return startSession(c, user, 200);
+    if (!kept) return startSession(c, user, 200);
+    c.header('cache-control', 'no-store');
+    return c.json({ user: publicUser(user), token: kept.token }, 200);
   });
 
   app.get('/sessions', session, async (c) => {
