@@ -209,6 +209,46 @@ describe('chatting in real time', () => {
     await alice.getByText('Seen by Bob').waitFor();
   });
 
+  it('names a newcomer at once in a room open elsewhere, and drops a member who left from its list', async () => {
+    await alice.goto(`/chat/${roomId}`);
+    await waitForSynced(alice);
+    const invite = await createInvite(alice);
+    const hanaContext = await newUserContext(browser, app.url);
+    try {
+      const hana = await hanaContext.newPage();
+      await signUp(hana, 'Hana', new URL(invite).pathname);
+      await joinFromInvite(hana);
+      await hana.waitForURL(`**/chat/${roomId}`);
+      await waitForSynced(hana);
+      await send(hana, 'Hello from the newcomer');
+      // Alice's room, open since before Hana joined, names her (it asks for the members again when
+      // someone it does not know shows up in the room's presence).
+      await message(alice, 'Hello from the newcomer').waitFor();
+      await message(alice, 'Hello from the newcomer').getByText('Hana', { exact: true }).waitFor();
+      await expect(message(alice, 'Hello from the newcomer').getByText('Former member').count()).resolves.toBe(0);
+      await alice.getByRole('button', { name: 'Settings' }).click();
+      const membersHeading = alice.getByRole('heading', { name: /^Members \(\d+\)$/ });
+      const memberCount = async () => Number(/\d+/.exec((await membersHeading.textContent()) ?? '')?.[0]);
+      await membersHeading.waitFor();
+      await alice.locator('ul.members').getByText('Hana', { exact: true }).waitFor();
+      const withHana = await memberCount();
+
+      await hana
+        .getByRole('button', { name: /Settings|Members/ })
+        .first()
+        .click();
+      hana.once('dialog', (d) => void d.accept());
+      await hana.getByRole('button', { name: 'Leave room' }).click();
+      await hana.waitForURL('**/chat');
+      // The sync server tells the room's other connections that its members changed (confab.members).
+      await alice.locator('ul.members').getByText('Hana', { exact: true }).waitFor({ state: 'detached' });
+      await expect.poll(memberCount).toBe(withHana - 1);
+      await alice.getByRole('button', { name: 'Close' }).click();
+    } finally {
+      await hanaContext.close();
+    }
+  });
+
   it('keeps an unsent draft of a room across navigation and a reload', async () => {
     await bob.getByLabel('Message', { exact: true }).fill('half-written thought');
     // Leaving the room saves the draft into the private user document.

@@ -2,6 +2,7 @@ import {
   CLOSE,
   canPost,
   type DocumentName,
+  isMembersMessage,
   PROTOCOL_VERSION,
   parseAccessMessage,
   TERMINAL_CLOSE_REASONS,
@@ -93,7 +94,10 @@ export interface DocHandle {
    * while the room was open).
    */
   readOnly(): boolean;
-  /** Counts the role changes the server announced on the open connection. */
+  /**
+   * Counts the changes of access the server announced on the open connection: this user's role
+   * (`confab.access`), or the room's members (`confab.members`); either is a cue to fetch them again.
+   */
   accessChanges(): number;
   /** Called on any status, pending or awareness change. */
   subscribe(listener: () => void): () => void;
@@ -389,6 +393,12 @@ export function createSyncClient(options: SyncClientOptions) {
       },
       onAwarenessChange: () => notify(),
       onStateless: ({ payload }) => {
+        if (isMembersMessage(payload)) {
+          // Someone else joined, left or got another role: the room's screen fetches its members again.
+          access = { ...access, changes: access.changes + 1 };
+          notify();
+          return;
+        }
         const role = parseAccessMessage(payload);
         if (role === null) return;
         const wasReadOnly = access.readOnly ?? provider.authorizedScope === 'readonly';

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ACCESS_MESSAGE_TYPE, accessMessage, canPost, isOwner, parseAccessMessage } from './roles';
+import {
+  ACCESS_MESSAGE_TYPE,
+  accessMessage,
+  canPost,
+  isMembersMessage,
+  isOwner,
+  MEMBERS_MESSAGE_TYPE,
+  membersMessage,
+  parseAccessMessage,
+} from './roles';
 
 describe('roles', () => {
   it('lets everyone but readers post, and only owners moderate', () => {
@@ -23,5 +32,16 @@ describe('the access message', () => {
     expect(parseAccessMessage(JSON.stringify({ type: 'other', role: 'reader' }))).toBeNull();
     expect(parseAccessMessage(JSON.stringify({ type: ACCESS_MESSAGE_TYPE, role: 'admin' }))).toBeNull();
     expect(parseAccessMessage(JSON.stringify({ type: ACCESS_MESSAGE_TYPE }))).toBeNull();
+  });
+});
+
+describe('the members message', () => {
+  it('is recognised, and is neither an access message nor mistaken for one', () => {
+    expect(isMembersMessage(membersMessage())).toBe(true);
+    expect(JSON.parse(membersMessage())).toEqual({ type: MEMBERS_MESSAGE_TYPE });
+    expect(parseAccessMessage(membersMessage())).toBeNull();
+    expect(isMembersMessage(accessMessage('member'))).toBe(false);
+    expect(isMembersMessage('not json')).toBe(false);
+    expect(isMembersMessage('null')).toBe(false);
   });
 });

@@ -40,3 +40,25 @@ export function parseAccessMessage(payload: string): Role | null {
   const { type, role } = value as { type?: unknown; role?: unknown };
   return type === ACCESS_MESSAGE_TYPE && isRole(role) ? role : null;
 }
+
+/**
+ * The stateless message the sync server sends on every live connection to a room whose members
+ * changed (someone joined, left, was removed or got another role), except the connections of the
+ * member concerned (they get an access message, or are closed): clients fetch the member list
+ * again, so a member who left or was removed leaves the list, and a role changed elsewhere shows,
+ * without a reload. Clients that do not know it ignore it.
+ */
+export const MEMBERS_MESSAGE_TYPE = 'confab.members';
+
+export function membersMessage(): string {
+  return JSON.stringify({ type: MEMBERS_MESSAGE_TYPE });
+}
+
+export function isMembersMessage(payload: string): boolean {
+  try {
+    const value = JSON.parse(payload) as { type?: unknown } | null;
+    return typeof value === 'object' && value !== null && value.type === MEMBERS_MESSAGE_TYPE;
+  } catch {
+    return false;
+  }
+}

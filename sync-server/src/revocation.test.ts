@@ -1,5 +1,5 @@
 import { uniqueSuffix, waitFor } from '@confab/platform/testing';
-import { appendMessage, newEventId, parseAccessMessage, subjects } from '@confab/protocol';
+import { appendMessage, isMembersMessage, newEventId, parseAccessMessage, subjects } from '@confab/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createConfabGuard } from './extensions/confab-guard';
@@ -109,6 +109,32 @@ describe('revocation through the bus', () => {
     carol.destroy();
   });
 
+  it('tells everyone else in the room, and nobody elsewhere, that its members changed: a join and a removal', async () => {
+    const [r, elsewhere] = [room(), room()];
+    const alice = await t.connect({ name: `room:${r}`, user: 'alice' });
+    const bob = await t.connect({ name: `room:${r}`, user: 'bob' });
+    const bobElsewhere = await t.connect({ name: `room:${elsewhere}`, user: 'bob' });
+    const told = { alice: [] as string[], bob: [] as string[], elsewhere: [] as string[] };
+    alice.provider.on('stateless', ({ payload }: { payload: string }) => told.alice.push(payload));
+    bob.provider.on('stateless', ({ payload }: { payload: string }) => told.bob.push(payload));
+    bobElsewhere.provider.on('stateless', ({ payload }: { payload: string }) => told.elsewhere.push(payload));
+
+    // Carol joins (an invite accepted): both members' clients hear of it, so they can name her messages.
+    await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'carol', role: 'member' });
+    await waitFor(() => told.alice.length === 1 && told.bob.length === 1);
+    expect([...told.alice, ...told.bob].every(isMembersMessage)).toBe(true);
+
+    // Bob leaves: his connection closes, Alice hears of it, Bob's other room hears nothing.
+    await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'bob', role: null });
+    await waitFor(() => told.alice.length === 2 && bob.closes.length > 0);
+    expect(isMembersMessage(told.alice[1]!)).toBe(true);
+    expect(told.bob).toHaveLength(1);
+    expect(told.elsewhere).toEqual([]);
+    alice.destroy();
+    bob.destroy();
+    bobElsewhere.destroy();
+  });
+
   it('makes a member demoted to reader read-only at once', async () => {
     const r = room();
     const name = `room:${r}`;
@@ -126,10 +152,11 @@ describe('revocation through the bus', () => {
         ?.getConnections()
         .some((c) => c.readOnly),
     );
-    // Her client is told, so its screen can follow without a reconnect; nobody else is.
-    await waitFor(() => told.alice.length > 0);
+    // Her client is told, so its screen can follow without a reconnect; Bob's, that the members changed.
+    await waitFor(() => told.alice.length > 0 && told.bob.length > 0);
     expect(told.alice.map(parseAccessMessage)).toEqual(['reader']);
-    expect(told.bob).toEqual([]);
+    expect(told.bob.map(isMembersMessage)).toEqual([true]);
+    expect(told.bob.map(parseAccessMessage)).toEqual([null]);
     alice.doc.getArray('messages').push([{ text: 'as a reader' }]);
     bob.doc.getArray('messages').push([{ text: 'bob after' }]);
     await bob.acknowledged();

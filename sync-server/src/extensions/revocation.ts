@@ -1,5 +1,12 @@
 import type { EventBus, Subscription } from '@confab/platform';
-import { accessMessage, CLOSE, membershipChangedEvent, sessionRevokedEvent, subjects } from '@confab/protocol';
+import {
+  accessMessage,
+  CLOSE,
+  membershipChangedEvent,
+  membersMessage,
+  sessionRevokedEvent,
+  subjects,
+} from '@confab/protocol';
 import type { Connection, connectedPayload, Extension } from '@hocuspocus/server';
 import type { Logger } from 'pino';
 import type { RevocationList } from '../storage/revocations';
@@ -32,6 +39,7 @@ export class ConnectionRegistry implements Extension {
   private readonly bySession = new Map<string, Set<Connection>>();
   private readonly byMember = new Map<string, Set<Connection>>();
   private readonly bySocket = new Map<string, Set<Connection>>();
+  private readonly byRoom = new Map<string, Set<Connection>>();
 
   constructor(
     private readonly presence: Presence,
@@ -63,11 +71,14 @@ export class ConnectionRegistry implements Extension {
     ConnectionRegistry.add(this.bySession, context.sessionId, connection);
     ConnectionRegistry.add(this.bySocket, connection.socketId, connection);
     const member = ConnectionRegistry.memberKey(context);
+    const roomId = context.document.kind === 'room' ? context.document.roomId : null;
     if (member) ConnectionRegistry.add(this.byMember, member, connection);
+    if (roomId) ConnectionRegistry.add(this.byRoom, roomId, connection);
     connection.onClose(() => {
       ConnectionRegistry.remove(this.bySession, context.sessionId, connection);
       ConnectionRegistry.remove(this.bySocket, connection.socketId, connection);
       if (member) ConnectionRegistry.remove(this.byMember, member, connection);
+      if (roomId) ConnectionRegistry.remove(this.byRoom, roomId, connection);
       void this.presence.leave(documentName, connection).catch((error) => {
         this.logger.warn({ err: error, documentName }, 'presence leave failed');
       });
@@ -103,6 +114,12 @@ export class ConnectionRegistry implements Extension {
         // Tell the client, so its screen follows now rather than at its next reconnect.
         connection.sendStateless(accessMessage(role));
       }
+    }
+    // The others in the room: their member list is out of date (a member who left stayed listed, with the
+    // owner's role controls, until a reload; a newcomer not online in the room stayed unknown).
+    const members = membersMessage();
+    for (const other of this.byRoom.get(roomId) ?? []) {
+      if ((other.context as SyncContext).userId !== userId) other.sendStateless(members);
     }
     return connections.length;
   }
