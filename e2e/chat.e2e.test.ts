@@ -506,6 +506,36 @@ describe('chatting in real time', () => {
     }
   });
 
+  it('signs out every other device from the profile at once, and keeps this one', async () => {
+    const phoneContext = await newUserContext(browser, app.url);
+    const laptopContext = await newUserContext(browser, app.url);
+    const tabletContext = await newUserContext(browser, app.url);
+    try {
+      const phone = await phoneContext.newPage();
+      const { email, password } = await signUp(phone, 'Ivy');
+      const others = [await laptopContext.newPage(), await tabletContext.newPage()];
+      for (const page of others) {
+        await page.goto('/login');
+        await page.getByLabel('Email').fill(email);
+        await page.getByLabel('Password').fill(password);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL('**/chat');
+      }
+      await phone.goto('/profile');
+      await expect.poll(() => phone.locator('ul.sessions li').count()).toBe(3);
+      phone.once('dialog', (d) => void d.accept());
+      await phone.getByRole('button', { name: 'Sign out all other devices' }).click();
+      await phone.getByText('Your 2 other devices were signed out.').waitFor();
+      await expect.poll(() => phone.locator('ul.sessions li').count()).toBe(1);
+      await expect(phone.getByRole('button', { name: 'Sign out all other devices' }).count()).resolves.toBe(0);
+      for (const page of others) await page.waitForURL('**/login**');
+      await phone.goto('/chat');
+      await phone.getByLabel('Room name').waitFor();
+    } finally {
+      await Promise.all([phoneContext.close(), laptopContext.close(), tabletContext.close()]);
+    }
+  });
+
   it('lets someone who forgot the password set a new one from the emailed link, which then works no more', async () => {
     const homeContext = await newUserContext(browser, app.url);
     const strangerContext = await newUserContext(browser, app.url);

@@ -89,6 +89,27 @@ export function Profile() {
     await load();
   }
 
+  /** Every session but this one, each revoked as the list's own buttons do. */
+  async function revokeOthers() {
+    const others = sessions?.filter((s) => !s.current) ?? [];
+    if (others.length === 0) return;
+    if (
+      !window.confirm(`Sign out ${others.length === 1 ? 'your other device' : `your ${others.length} other devices`}?`)
+    ) {
+      return;
+    }
+    const results = await Promise.all(others.map((s) => api.revokeSession(s.id)));
+    const failed = results.find((r) => !r.ok && r.status !== 404);
+    if (failed && !failed.ok) setError(describeFailure(failed));
+    else
+      setMessage(
+        others.length === 1
+          ? 'Your other device was signed out.'
+          : `Your ${others.length} other devices were signed out.`,
+      );
+    await load();
+  }
+
   async function revoke(session: SessionInfo) {
     const result = await api.revokeSession(session.id);
     if (!result.ok) return setError(describeFailure(result));
@@ -244,6 +265,11 @@ export function Profile() {
               </li>
             ))}
           </ul>
+        )}
+        {sessions?.some((s) => !s.current) && (
+          <button type="button" className="danger" onClick={() => void revokeOthers()}>
+            Sign out all other devices
+          </button>
         )}
       </section>
 
