@@ -50,6 +50,12 @@ describe.each([
     await checkScreen(page, `login-${label}`);
     await page.goto('/register');
     await checkScreen(page, `register-${label}`);
+    await page.goto('/reset-password');
+    await page.getByRole('heading', { name: 'Forgot your password?' }).waitFor();
+    await checkScreen(page, `reset-password-${label}`);
+    await page.goto('/reset-password?token=abcdefghijklmnopqrstuvwxyz234567');
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await checkScreen(page, `reset-password-new-${label}`);
 
     await signUp(page, label === 'phone' ? 'Pat Phone' : 'Dee Desk');
     await checkScreen(page, `chat-empty-${label}`);
