@@ -132,6 +132,19 @@ export function createAuthCore(deps: {
     return sessionIds.length;
   }
 
+  /**
+   * Announces a deleted account (repo.deleteUser has run): its sessions end and it leaves its rooms
+   * as a revocation and a removal would say, so the sync server closes its connections and refuses
+   * its tokens; then `user.deleted`, for what other services keep of it.
+   */
+  async function accountDeleted(userId: string, roomIds: readonly string[], sessionIds: readonly string[]) {
+    for (const sessionId of sessionIds) {
+      await publish(subjects.sessionRevoked, { id: newEventId(clock()), sessionId, userId });
+    }
+    for (const roomId of roomIds) await membershipChanged(roomId, userId, null);
+    await publish(subjects.userDeleted, { id: newEventId(clock()), userId });
+  }
+
   async function membershipChanged(roomId: string, userId: string, role: Role | null): Promise<void> {
     await publish(subjects.membershipChanged, { id: newEventId(clock()), roomId, userId, role });
   }
@@ -261,6 +274,7 @@ export function createAuthCore(deps: {
     createSession,
     revokeSession,
     revokeAllSessions,
+    accountDeleted,
     membershipChanged,
     beginLoginAttempt,
     beginRegistration,

@@ -9,6 +9,7 @@ export function createAuthMetrics(registry: Registry) {
     http: httpRequestHistogram(registry, 'confab_auth'),
     logins: counter('confab_auth_logins_total', 'Login attempts by outcome', ['outcome'] as const),
     registrations: counter('confab_auth_registrations_total', 'Accounts created', [] as const),
+    accountDeletions: counter('confab_auth_account_deletions_total', 'Accounts deleted by their users', [] as const),
     passwordChanges: counter('confab_auth_password_changes_total', 'Password changes by outcome', ['outcome'] as const),
     passwordResets: counter(
       'confab_auth_password_resets_total',

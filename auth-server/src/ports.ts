@@ -55,6 +55,13 @@ export type RedeemOutcome =
 
 export type MembershipChange = 'ok' | 'not_member' | 'last_owner';
 
+export type UserDeletion =
+  /** Deleted: the rooms it left (others stay members), the rooms that went with it (it was alone), its sessions. */
+  | { kind: 'deleted'; leftRooms: string[]; deletedRooms: string[]; sessionIds: string[] }
+  /** Not deleted: it is the only owner of these rooms, which have other members. */
+  | { kind: 'sole_owner'; rooms: RoomRow[] }
+  | { kind: 'not_found' };
+
 export interface AuthRepository {
   createUser(user: UserWithPassword): Promise<'created' | 'email_taken'>;
   userByEmail(email: string): Promise<UserWithPassword | null>;
@@ -64,6 +71,12 @@ export interface AuthRepository {
   passwordHashOf(userId: string): Promise<string | null>;
   /** False when the user does not exist. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+
+  /**
+   * Deletes the account in one transaction: its sessions, reset links and memberships, and the
+   * rooms where it was the only member; refused while it is the only owner of a room with others.
+   */
+  deleteUser(userId: string): Promise<UserDeletion>;
 
   /** A password reset link: only the SHA-256 of its token is stored. */
   createPasswordReset(reset: {

@@ -81,6 +81,13 @@ export const passwordResetRequestedEvent = z.object({
   expiresAt: epochMs,
 });
 
+/**
+ * Extension of the contract: an account was deleted (its sessions and memberships were announced
+ * on their own subjects first). Services drop what they keep for the user: the notifier its
+ * notifications, push subscriptions and preferences; the sync server the private `user:` document.
+ */
+export const userDeletedEvent = z.object({ id, userId: id });
+
 export type MessageCreatedEvent = z.infer<typeof messageCreatedEvent>;
 export type MessageEditedEvent = z.infer<typeof messageEditedEvent>;
 export type MessageDeletedEvent = z.infer<typeof messageDeletedEvent>;
@@ -88,6 +95,7 @@ export type ReadEvent = z.infer<typeof readEvent>;
 export type SessionRevokedEvent = z.infer<typeof sessionRevokedEvent>;
 export type MembershipChangedEvent = z.infer<typeof membershipChangedEvent>;
 export type PasswordResetRequestedEvent = z.infer<typeof passwordResetRequestedEvent>;
+export type UserDeletedEvent = z.infer<typeof userDeletedEvent>;
 
 /** Subjects, built in one place so publishers and consumers cannot drift. */
 export const subjects = {
@@ -98,6 +106,7 @@ export const subjects = {
   sessionRevoked: 'confab.auth.session.revoked',
   membershipChanged: 'confab.auth.membership.changed',
   passwordResetRequested: 'confab.auth.password_reset.requested',
+  userDeleted: 'confab.auth.user.deleted',
   /** Every room event (for consumers such as the notifier). */
   allRoomEvents: 'confab.room.>',
   /** Every auth event. */
@@ -111,7 +120,8 @@ export type EventKind =
   | 'read'
   | 'session.revoked'
   | 'membership.changed'
-  | 'password_reset.requested';
+  | 'password_reset.requested'
+  | 'user.deleted';
 
 export const eventSchemas = {
   'message.created': messageCreatedEvent,
@@ -121,6 +131,7 @@ export const eventSchemas = {
   'session.revoked': sessionRevokedEvent,
   'membership.changed': membershipChangedEvent,
   'password_reset.requested': passwordResetRequestedEvent,
+  'user.deleted': userDeletedEvent,
 } as const;
 
 /** The kind of event a subject carries, or null for a subject outside the contract. */
@@ -128,6 +139,7 @@ export function eventKindOf(subject: string): EventKind | null {
   if (subject === subjects.sessionRevoked) return 'session.revoked';
   if (subject === subjects.membershipChanged) return 'membership.changed';
   if (subject === subjects.passwordResetRequested) return 'password_reset.requested';
+  if (subject === subjects.userDeleted) return 'user.deleted';
   const m = /^confab\.room\.[A-Za-z0-9_-]{1,64}\.(message\.created|message\.edited|message\.deleted|read)$/.exec(
     subject,
   );

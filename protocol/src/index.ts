@@ -23,6 +23,8 @@ export {
   STREAM_SUBJECTS,
   sessionRevokedEvent,
   subjects,
+  type UserDeletedEvent,
+  userDeletedEvent,
 } from './events';
 export { plainText, safeHref, type Token, tokenize } from './format';
 export {

@@ -9,6 +9,7 @@ import type {
   MembershipChange,
   RedeemOutcome,
   RoomRow,
+  UserDeletion,
   UserRow,
   UserWithPassword,
 } from '../ports';
@@ -133,6 +134,50 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
         .where('id', '=', userId)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
+    },
+
+    async deleteUser(userId): Promise<UserDeletion> {
+      return db.transaction().execute(async (trx) => {
+        const user = await trx.selectFrom('auth_users').select('id').where('id', '=', userId).executeTakeFirst();
+        if (!user) return { kind: 'not_found' };
+        let mine = trx
+          .selectFrom('auth_members as m')
+          .innerJoin('auth_rooms as r', 'r.id', 'm.room_id')
+          .select(['r.id', 'r.name', 'r.topic', 'r.created_at', 'm.role'])
+          .where('m.user_id', '=', userId)
+          .orderBy('r.created_at', 'asc');
+        if (lockRows) mine = mine.forUpdate();
+        const rooms = await mine.execute();
+        const roomIds = rooms.map((r) => r.id);
+        const others =
+          roomIds.length === 0
+            ? []
+            : await trx
+                .selectFrom('auth_members')
+                .select(['room_id', 'role'])
+                .where('room_id', 'in', roomIds)
+                .where('user_id', '!=', userId)
+                .execute();
+        const soleOwnerOf = rooms.filter(
+          (r) =>
+            r.role === 'owner' &&
+            others.some((o) => o.room_id === r.id) &&
+            !others.some((o) => o.room_id === r.id && o.role === 'owner'),
+        );
+        if (soleOwnerOf.length > 0) {
+          return {
+            kind: 'sole_owner',
+            rooms: soleOwnerOf.map((r) => ({ id: r.id, name: r.name, topic: r.topic, createdAt: ms(r.created_at) })),
+          };
+        }
+        const alone = rooms.filter((r) => !others.some((o) => o.room_id === r.id)).map((r) => r.id);
+        const left = roomIds.filter((id) => !alone.includes(id));
+        if (alone.length > 0) await trx.deleteFrom('auth_rooms').where('id', 'in', alone).execute();
+        const sessions = await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).returning('id').execute();
+        // Memberships, reset links: their foreign keys cascade.
+        await trx.deleteFrom('auth_users').where('id', '=', userId).execute();
+        return { kind: 'deleted', leftRooms: left, deletedRooms: alone, sessionIds: sessions.map((s) => s.id) };
+      });
     },
 
     async createPasswordReset(reset) {

@@ -83,6 +83,58 @@ export function runRepositoryContract(
       expect((await repo.setDisplayName(u.id, 'Renamed'))?.displayName).toBe('Renamed');
     });
 
+    it('deletes an account: leaves shared rooms, deletes rooms it was alone in, refuses while it is a sole owner', async () => {
+      const join = async (roomId: string, userId: string, role: 'member' | 'reader' = 'member') => {
+        await repo.createInvite({
+          codeHash: `join-${roomId}-${userId}`,
+          roomId,
+          role,
+          maxUses: 1,
+          uses: 0,
+          expiresAt: null,
+          createdBy: userId,
+          createdAt: 1000,
+        });
+        expect(await repo.redeemInvite(`join-${roomId}-${userId}`, userId, 2000)).toMatchObject({ kind: 'joined' });
+      };
+      const [leaver, friend] = [await user(), await user()];
+      const solo = await room(leaver.id); // alone: goes with the account
+      const shared = await room(friend.id); // a member of a friend's room: leaves it
+      await join(shared.id, leaver.id);
+      const owned = await room(leaver.id); // owner of a room with others: blocks the deletion
+      await join(owned.id, friend.id);
+      await repo.createSession(session(leaver.id));
+      await repo.createPasswordReset({
+        tokenHash: `reset-${leaver.id}`,
+        userId: leaver.id,
+        createdAt: 1,
+        expiresAt: 9e12,
+      });
+
+      expect(await repo.deleteUser(leaver.id)).toEqual({ kind: 'sole_owner', rooms: [owned] });
+      expect(await repo.userById(leaver.id)).not.toBeNull();
+
+      expect(await repo.changeRole(owned.id, friend.id, 'owner')).toBe('ok');
+      const sessionIds = (await repo.sessionsOf(leaver.id, 0)).map((x) => x.id);
+      const deleted = await repo.deleteUser(leaver.id);
+      expect(deleted).toEqual({
+        kind: 'deleted',
+        leftRooms: [shared.id, owned.id],
+        deletedRooms: [solo.id],
+        sessionIds,
+      });
+      expect(await repo.userById(leaver.id)).toBeNull();
+      expect(await repo.userByEmail(leaver.email)).toBeNull();
+      expect(await repo.roomById(solo.id)).toBeNull();
+      expect((await repo.members(shared.id)).map((m) => m.userId)).toEqual([friend.id]);
+      expect((await repo.members(owned.id)).map((m) => m.userId)).toEqual([friend.id]);
+      expect(await repo.sessionsOf(leaver.id, 0)).toEqual([]);
+      expect(await repo.takePasswordReset(`reset-${leaver.id}`, 0)).toBeNull();
+      expect(await repo.deleteUser(leaver.id)).toEqual({ kind: 'not_found' });
+      // The address is free for a new account.
+      expect(await repo.createUser({ ...leaver, id: `${leaver.id}-again` })).toBe('created');
+    });
+
     it('reads and replaces a password hash, and says when there is no such user', async () => {
       const u = await user();
       const before = await repo.passwordHashOf(u.id);

@@ -17,6 +17,7 @@ const loginBody = z.object({ email: emailField, password: z.string().min(1).max(
 const patchMeBody = z.object({ displayName: displayNameField.optional() });
 const passwordBody = z.object({ currentPassword: z.string().min(1).max(256), newPassword: passwordField });
 const resetRequestBody = z.object({ email: emailField });
+const deleteMeBody = z.object({ password: z.string().min(1).max(256) });
 const resetConfirmBody = z.object({ token: z.string().min(1).max(128), newPassword: passwordField });
 const documentName = z.string().min(1).max(80);
 const syncTokenBody = z
@@ -115,6 +116,50 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
         : await repo.setDisplayName(userId, body.displayName);
     if (!user) throw new HttpError('unauthenticated', 'the account no longer exists');
     return c.json({ user: publicUser(user) });
+  });
+
+  /**
+   * Extension: deletes the account, given its password (checked as a password change checks it:
+   * 422 on `password`, the login throttle's budget). Refused with 409 `conflict` while the user is
+   * the only owner of a room that has other members: the room would be left without anyone to
+   * manage it. Rooms where the user was alone go with the account; in the others their messages
+   * stay, under no name ("Former member"). 204, and the cookie is cleared.
+   */
+  app.delete('/me', session, async (c) => {
+    const body = await readJsonBody(c.req.raw, deleteMeBody);
+    const caller = c.get('caller');
+    const user = await repo.userById(caller.userId);
+    const stored = user ? await repo.passwordHashOf(user.id) : null;
+    if (!user || stored === null) throw new HttpError('unauthenticated', 'the account no longer exists');
+    const ip = clientIp(c, config.trustProxy);
+    const throttle = await core.beginLoginAttempt(user.email, ip);
+    if (!throttle.allowed) {
+      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
+      throw new HttpError('rate_limited', `too many wrong passwords; try again in ${seconds} s`, {
+        headers: { 'retry-after': String(seconds) },
+      });
+    }
+    if (!(await verifyPassword(stored, body.password))) {
+      throw new HttpError('invalid_field', 'the password is wrong', { field: 'password' });
+    }
+    await core.loginSucceeded(user.email, ip);
+    const result = await repo.deleteUser(user.id);
+    if (result.kind === 'not_found') throw new HttpError('unauthenticated', 'the account no longer exists');
+    if (result.kind === 'sole_owner') {
+      const names = result.rooms.map((r) => r.name).join(', ');
+      throw new HttpError(
+        'conflict',
+        `you are the only owner of ${names}: make someone else an owner there first, or remove its other members`,
+      );
+    }
+    await core.accountDeleted(user.id, [...result.leftRooms, ...result.deletedRooms], result.sessionIds);
+    metrics.accountDeletions.inc();
+    deps.logger.info(
+      { userId: user.id, leftRooms: result.leftRooms.length, deletedRooms: result.deletedRooms.length },
+      'account deleted',
+    );
+    c.header('set-cookie', clearCookie(SESSION_COOKIE, { secure: config.secureCookies }));
+    return c.body(null, 204);
   });
 
   /**

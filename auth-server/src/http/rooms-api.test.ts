@@ -308,3 +308,63 @@ describe('members', () => {
     expect(rooms.body.rooms).toEqual([]);
   });
 });
+
+describe('deleting one’s account', () => {
+  it('needs the password, is refused while the user is a room’s only owner, then deletes and announces it', async () => {
+    const { owner: leaver, room: owned } = await roomWithOwner('Owned');
+    const { owner: friend, room: shared } = await roomWithOwner('Shared');
+    const solo = (await api('POST', '/api/rooms', { token: leaver.token, body: { name: 'Solo' } })).body.room;
+    await api('POST', `/api/invites/${(await invite(friend.token, shared.id)).code}/accept`, { token: leaver.token });
+    await api('POST', `/api/invites/${(await invite(leaver.token, owned.id)).code}/accept`, { token: friend.token });
+    const phone = await api('POST', '/api/auth/login', { body: { email: leaver.email, password: leaver.password } });
+    const remove = (password: string) => api('DELETE', '/api/auth/me', { token: leaver.token, body: { password } });
+
+    const wrong = await remove('not my password');
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.error).toMatchObject({ code: 'invalid_field', field: 'password' });
+    expect((await api('DELETE', '/api/auth/me', { token: leaver.token, rawBody: '{"password":' })).status).toBe(400);
+
+    const blocked = await remove(leaver.password);
+    expect(blocked.status).toBe(409);
+    expect(blocked.body.error).toEqual({
+      code: 'conflict',
+      message: 'you are the only owner of Owned: make someone else an owner there first, or remove its other members',
+    });
+    expect((await api('GET', '/api/auth/me', { token: leaver.token })).status).toBe(200);
+
+    const promote = await api('PATCH', `/api/rooms/${owned.id}/members/${friend.userId}`, {
+      token: leaver.token,
+      body: { role: 'owner' },
+    });
+    expect(promote.status).toBe(204);
+    const eventsBefore = server.memoryBus.published.length;
+    const done = await remove(leaver.password);
+    expect(done.status).toBe(204);
+    expect(done.headers.get('set-cookie')).toMatch(/confab_session=;.*Max-Age=0/i);
+
+    for (const token of [leaver.token, phone.body.token]) {
+      expect((await api('GET', '/api/auth/me', { token })).status).toBe(401);
+    }
+    const login = await api('POST', '/api/auth/login', { body: { email: leaver.email, password: leaver.password } });
+    expect(login.status).toBe(401);
+    // The rooms shared with others stay, without the leaver; the one they were alone in is gone.
+    const members = await api('GET', `/api/rooms/${owned.id}`, { token: friend.token });
+    expect(members.body.members.map((m: { userId: string }) => m.userId)).toEqual([friend.userId]);
+    expect((await api('GET', `/api/rooms/${shared.id}`, { token: friend.token })).body.members).toHaveLength(1);
+
+    const published = server.memoryBus.published.slice(eventsBefore);
+    expect(published.filter((e) => e.subject === subjects.sessionRevoked)).toHaveLength(2);
+    expect(
+      published
+        .filter((e) => e.subject === subjects.membershipChanged)
+        .map((e) => (e.event as { roomId?: string }).roomId)
+        .sort(),
+    ).toEqual([owned.id, shared.id, solo.id].sort());
+    expect(
+      published
+        .filter((e) => e.subject === subjects.membershipChanged)
+        .every((e) => (e.event as { role?: unknown }).role === null),
+    ).toBe(true);
+    expect(published.at(-1)).toMatchObject({ subject: subjects.userDeleted, event: { userId: leaver.userId } });
+  });
+});
