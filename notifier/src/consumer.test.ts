@@ -100,6 +100,19 @@ describe('the bus handler', () => {
     expect(resetsSent).toEqual(['a'.repeat(32)]);
   });
 
+  it('forgets a deleted account: its notifications and push subscriptions', async () => {
+    await repo.savePushSubscription({ endpoint: 'https://push.example/dan', userId: 'dan', p256dh: 'k', auth: 'a' }, 1);
+    await repo.recordNotifications(
+      { eventId: 'e-dan', roomId: 'r1', messageId: 'm-dan', messageCreatedAt: now, authorId: 'ann' },
+      [{ userId: 'dan', kind: 'message', title: 't', body: 'b', pushTargets: [], pushAtMs: null, emailAtMs: now }],
+      now,
+    );
+    expect((await repo.listNotifications('dan', null, 10)).items).toHaveLength(1);
+    await handler({ subject: subjects.userDeleted, event: { id: 'del-dan', userId: 'dan' }, attempt: 1 });
+    expect((await repo.listNotifications('dan', null, 10)).items).toEqual([]);
+    expect((await repo.pushSubscriptionsOf(['dan'])).get('dan')).toBeUndefined();
+  });
+
   it('acks events on subjects outside the contract instead of retrying them', async () => {
     await expect(
       handler({ subject: 'confab.room.r1.reaction.added', event: { id: 'future-1' }, attempt: 1 }),

@@ -10,6 +10,7 @@ import {
   plainText,
   type ReadEvent,
   type SessionRevokedEvent,
+  type UserDeletedEvent,
 } from '@confab/protocol';
 import type { Logger } from 'pino';
 import type { CachedDirectory } from './adapters/directory-cache';
@@ -161,6 +162,9 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
           else await deps.sendPasswordReset(reset);
           break;
         }
+        case 'user.deleted':
+          await repo.deleteUserData((event as unknown as UserDeletedEvent).userId);
+          break;
         case 'session.revoked': {
           const { sessionId } = event as unknown as SessionRevokedEvent;
           deps.onSessionRevoked(sessionId);

@@ -169,6 +169,21 @@ export function runRepositoryContract(
       expect((await repo.listNotifications('ed', null, 10)).items).toEqual([]);
     });
 
+    it('forgets everything of a deleted user, and nothing of anyone else', async () => {
+      await repo.recordNotifications(event(60), [item('gone', { emailAtMs: 1 }), item('stays', { emailAtMs: 1 })], 1);
+      await repo.savePushSubscription({ endpoint: 'https://p/gone', userId: 'gone', p256dh: 'k', auth: 'a' }, 1);
+      await repo.savePushSubscription({ endpoint: 'https://p/stays', userId: 'stays', p256dh: 'k', auth: 'a' }, 1);
+      await repo.savePreferences('gone', { ...DEFAULT_PREFERENCES, email: false }, 1);
+      await repo.deleteUserData('gone');
+      expect((await repo.listNotifications('gone', null, 10)).items).toEqual([]);
+      expect(await repo.pendingEmailsOf('gone')).toEqual([]);
+      expect((await repo.pushSubscriptionsOf(['gone'])).get('gone')).toBeUndefined();
+      expect((await repo.preferencesOf(['gone'])).has('gone')).toBe(false);
+      expect((await repo.listNotifications('stays', null, 10)).items).toHaveLength(1);
+      expect(await repo.pendingEmailsOf('stays')).toHaveLength(1);
+      expect((await repo.pushSubscriptionsOf(['stays'])).get('stays')).toHaveLength(1);
+    });
+
     it('keeps push subscriptions per endpoint and deletes only the owner’s', async () => {
       await repo.savePushSubscription({ endpoint: 'https://p/x', userId: 'u1', p256dh: 'k', auth: 'a' }, 1);
       expect(await repo.deletePushSubscription('https://p/x', 'u2')).toBe(false);

@@ -287,6 +287,20 @@ export function createRepository(database: Database<NotifierTables>) {
     },
 
     /** Removes the subscriptions a session made (it was signed out). Returns how many. */
+    /**
+     * Everything kept for a deleted account, in one transaction: its notifications, deliveries,
+     * push subscriptions and preferences. (Its messages' authorship in `notifier_messages` stays:
+     * the rooms keep the messages, and replies to them still need to find no one.)
+     */
+    async deleteUserData(userId: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('notifier_deliveries').where('user_id', '=', userId).execute();
+        await trx.deleteFrom('notifier_notifications').where('user_id', '=', userId).execute();
+        await trx.deleteFrom('notifier_push_subscriptions').where('user_id', '=', userId).execute();
+        await trx.deleteFrom('notifier_preferences').where('user_id', '=', userId).execute();
+      });
+    },
+
     async deletePushSubscriptionsOfSession(sessionId: string): Promise<number> {
       const result = await db
         .deleteFrom('notifier_push_subscriptions')
