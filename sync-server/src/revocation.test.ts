@@ -135,6 +135,22 @@ describe('revocation through the bus', () => {
     bobElsewhere.destroy();
   });
 
+  it('closes a deleted account’s connections and forgets its private document (its drafts)', async () => {
+    const name = 'user:dora';
+    const dora = await t.connect({ name, user: 'dora', sid: 'sessDora' });
+    dora.doc.getMap('drafts').set('room1', { text: 'unsent words', updatedAt: 1 });
+    await dora.acknowledged();
+    expect((await t.server.store.load(name)).updates.length).toBeGreaterThan(0);
+    const otherUser = await t.connect({ name: 'user:eve', user: 'eve' });
+    await bus.publish(subjects.userDeleted, { id: newEventId(), userId: 'dora' });
+    await waitFor(() => dora.closes.length > 0, { timeoutMs: 5000 });
+    dora.destroy();
+    await waitFor(async () => (await t.server.store.load(name)).updates.length === 0, { timeoutMs: 5000 });
+    expect(await t.server.store.load(name)).toMatchObject({ snapshot: null, updates: [] });
+    expect(otherUser.closes).toEqual([]);
+    otherUser.destroy();
+  });
+
   it('makes a member demoted to reader read-only at once', async () => {
     const r = room();
     const name = `room:${r}`;

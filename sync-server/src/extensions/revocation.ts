@@ -6,6 +6,9 @@ import {
   membersMessage,
   sessionRevokedEvent,
   subjects,
+  type UserId,
+  userDeletedEvent,
+  userDocument,
 } from '@confab/protocol';
 import type { Connection, connectedPayload, Extension } from '@hocuspocus/server';
 import type { Logger } from 'pino';
@@ -88,6 +91,15 @@ export class ConnectionRegistry implements Extension {
     });
   }
 
+  /** Closes every socket that carries a connection of the user (a deleted account). Returns how many it ended. */
+  closeUser(userId: string): number {
+    const connections = [...this.bySession.values()].flatMap((set) =>
+      [...set].filter((c) => (c.context as SyncContext).userId === userId),
+    );
+    for (const connection of connections) closeSocket(connection, CLOSE.sessionRevoked);
+    return connections.length;
+  }
+
   /** Closes every socket that carries a connection of the session. Returns how many connections it ended. */
   closeSession(sessionId: string): number {
     const connections = [...(this.bySession.get(sessionId) ?? [])];
@@ -132,6 +144,8 @@ export interface RevocationConsumerOptions {
   instanceId: string;
   clock: () => number;
   logger: Logger;
+  /** Deletes a document's storage (a deleted account's private `user:` document). */
+  deleteDocument(document: string): Promise<void>;
 }
 
 /**
@@ -166,11 +180,11 @@ export const AUTH_EVENT_HORIZON_MS = MAX_TOKEN_LIFETIME_MS + 2 * 60_000;
  * since, and the connection open now was authorised after the event.
  */
 export async function consumeAuthEvents(options: RevocationConsumerOptions): Promise<Subscription> {
-  const { bus, revocations, registry, instanceId, clock, logger } = options;
+  const { bus, revocations, registry, instanceId, clock, logger, deleteDocument } = options;
   return bus.subscribe({
     durable: `sync-${instanceId}`,
     forgetAfterIdleMs: INSTANCE_CONSUMER_IDLE_MS,
-    subjects: [subjects.sessionRevoked, subjects.membershipChanged],
+    subjects: [subjects.sessionRevoked, subjects.membershipChanged, subjects.userDeleted],
     // Revocations are independent of each other; a slow one must not hold back the next.
     concurrency: 16,
     handler: async ({ subject, event }) => {
@@ -178,8 +192,21 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
       const at = eventTimeMs(event.id, now);
       // No token issued before an event this old can still be valid: nothing to record (a replay after a long outage).
       const stillMatters = now - at < MAX_TOKEN_LIFETIME_MS;
-      if (now - at >= AUTH_EVENT_HORIZON_MS) {
+      if (now - at >= AUTH_EVENT_HORIZON_MS && subject !== subjects.userDeleted) {
         logger.debug({ subject, eventId: event.id, ageMs: now - at }, 'old auth event: no connection to act on');
+        return;
+      }
+      if (subject === subjects.userDeleted) {
+        const parsed = userDeletedEvent.safeParse(event);
+        if (!parsed.success) {
+          logger.warn({ subject, eventId: event.id }, 'malformed user.deleted event ignored');
+          return;
+        }
+        // Its sessions were revoked first; close what is still open, then forget its private document
+        // (drafts). Every instance does it (each sees every auth event); the second delete finds nothing.
+        const closed = registry.closeUser(parsed.data.userId);
+        await deleteDocument(userDocument(parsed.data.userId as UserId));
+        logger.info({ userId: parsed.data.userId, closed }, 'account deleted: its private document is gone');
         return;
       }
       if (subject === subjects.sessionRevoked) {

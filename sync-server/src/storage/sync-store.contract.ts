@@ -96,6 +96,20 @@ export function runSyncStoreContract(
       expect((await store.load(a)).updates).toHaveLength(1);
     });
 
+    it('deletes a document, snapshot and log, and nothing of another', async () => {
+      const store = new KyselySyncStore({ database, ...writer });
+      const [gone, kept] = [docName(), docName()];
+      for (const u of updatesFor(['one', 'two', 'three']).updates) await store.append(gone, u);
+      await store.compact(gone);
+      await store.append(gone, updatesFor(['after the snapshot']).updates[0]!);
+      await store.append(kept, updatesFor(['stays']).updates[0]!);
+      expect((await store.load(gone)).snapshot).not.toBeNull();
+      await store.deleteDocument(gone);
+      expect(await store.load(gone)).toEqual({ snapshot: null, updates: [], snapshotBytes: 0, logBytes: 0 });
+      expect((await store.load(kept)).updates).toHaveLength(1);
+      await store.deleteDocument(gone); // again: nothing to do, no error
+    });
+
     it('writes the events of an update in the same transaction, and hands them out until deleted', async () => {
       const store = new KyselySyncStore({ database, ...writer });
       const name = docName();

@@ -76,6 +76,8 @@ export interface SyncStore {
   pendingEvents(limit: number, createdBeforeMs?: number): Promise<Array<PendingEvent & { readonly id: string }>>;
   deletePendingEvents(ids: readonly string[]): Promise<void>;
   countPendingEvents(): Promise<number>;
+  /** Deletes the document's snapshot and log, in one transaction (a deleted account's private document). */
+  deleteDocument(document: string): Promise<void>;
 }
 
 export interface KyselySyncStoreOptions {
@@ -500,6 +502,13 @@ export class KyselySyncStore implements SyncStore {
           .execute();
       }
       return { snapshotBytes: state.byteLength };
+    });
+  }
+
+  async deleteDocument(document: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('sync_updates').where('document', '=', document).execute();
+      await trx.deleteFrom('sync_snapshots').where('document', '=', document).execute();
     });
   }
 
