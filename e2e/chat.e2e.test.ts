@@ -584,6 +584,46 @@ describe('chatting in real time', () => {
     }
   });
 
+  it('deletes an account from the profile: it leaves its rooms, its messages stay without a name, and it cannot sign in', async () => {
+    await alice.goto(`/chat/${roomId}`);
+    await waitForSynced(alice);
+    const invite = await createInvite(alice);
+    const joContext = await newUserContext(browser, app.url);
+    try {
+      const jo = await joContext.newPage();
+      const { email, password } = await signUp(jo, 'Jo', new URL(invite).pathname);
+      await joinFromInvite(jo);
+      await jo.waitForURL(`**/chat/${roomId}`);
+      await waitForSynced(jo);
+      await send(jo, 'Bye all, deleting my account');
+      await message(alice, 'Bye all, deleting my account').getByText('Jo', { exact: true }).waitFor();
+
+      await jo.goto('/profile');
+      await jo.getByLabel('Password', { exact: true }).fill('not my password');
+      jo.on('dialog', (d) => void d.accept());
+      await jo.getByRole('button', { name: 'Delete my account' }).click();
+      await jo.getByText('The password is wrong.').waitFor();
+      await jo.getByLabel('Password', { exact: true }).fill(password);
+      await jo.getByRole('button', { name: 'Delete my account' }).click();
+      await jo.waitForURL('**/login**');
+      await jo.getByText('Your account was deleted.').waitFor();
+      // Nothing of it is left on the device.
+      await expect
+        .poll(() => jo.evaluate(async () => (await indexedDB.databases()).filter((d) => d.name?.startsWith('confab:'))))
+        .toEqual([]);
+
+      await jo.getByLabel('Email').fill(email);
+      await jo.getByLabel('Password').fill(password);
+      await jo.getByRole('button', { name: 'Sign in' }).click();
+      await jo.getByText('wrong email or password').waitFor();
+
+      // In Alice's open room the message stays, now under no name.
+      await message(alice, 'Bye all, deleting my account').getByText('Former member').waitFor();
+    } finally {
+      await joContext.close();
+    }
+  });
+
   it('signs out, every tab with it, and leaves nothing of the account on the device', async () => {
     const otherTab = await aliceContext.newPage();
     await otherTab.goto(`/chat/${roomId}`);

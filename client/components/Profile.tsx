@@ -33,6 +33,8 @@ export function Profile() {
   const [error, setError] = useState<string | null>(null);
   const [pushState, setPushState] = useState<string>('');
   const [changingPassword, setChangingPassword] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteNote, setDeleteNote] = useState<string | null>(null);
   // Said in the password card itself: the page's notice line is out of sight down there.
   const [passwordNote, setPasswordNote] = useState<{ ok: boolean; text: string } | null>(null);
 
@@ -87,6 +89,26 @@ export function Profile() {
           : `Password changed. ${n === 1 ? 'Your other device was' : `Your ${n} other devices were`} signed out.`,
     });
     await load();
+  }
+
+  async function deleteAccount(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const password = String(new FormData(event.currentTarget).get('deletePassword') ?? '');
+    if (!window.confirm('Delete your account for good? This cannot be undone.')) return;
+    setDeleting(true);
+    const result = await api.deleteAccount({ password });
+    setDeleting(false);
+    if (!result.ok) {
+      const text =
+        result.field === 'password'
+          ? 'The password is wrong.'
+          : result.code === 'conflict'
+            ? sentence(result.message.replace(/^you are/, 'You are'))
+            : describeFailure(result);
+      return setDeleteNote(text);
+    }
+    // The server has ended every session and cleared the cookie: this device forgets the account too.
+    await signOut('Your account was deleted. Its data is gone from this device as well.', true);
   }
 
   /** Every session but this one, each revoked as the list's own buttons do. */
@@ -395,6 +417,33 @@ export function Profile() {
         >
           Sign out
         </button>
+      </section>
+      <section className="card">
+        <h2>Delete your account</h2>
+        <p className="muted">
+          Your sessions, notifications and drafts are deleted, and you leave every room; rooms where you are alone are
+          deleted with the account. Your messages stay in the rooms you shared, without your name. If you are the only
+          owner of a room with other members, make someone else an owner first.
+        </p>
+        <form onSubmit={deleteAccount}>
+          <label htmlFor="deletePassword">Password</label>
+          <input
+            id="deletePassword"
+            name="deletePassword"
+            type="password"
+            autoComplete="current-password"
+            required
+            maxLength={MAX_PASSWORD_CHARS}
+          />
+          <button type="submit" className="danger" disabled={deleting}>
+            {deleting ? 'Please wait…' : 'Delete my account'}
+          </button>
+          {deleteNote && (
+            <p className="error" role="alert">
+              {deleteNote}
+            </p>
+          )}
+        </form>
       </section>
     </div>
   );

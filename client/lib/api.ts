@@ -141,6 +141,7 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
       call<Record<string, never>>('POST', '/api/auth/password-reset', body),
     confirmPasswordReset: (body: { token: string; newPassword: string }) =>
       call<{ user: User; token: string }>('POST', '/api/auth/password-reset/confirm', body),
+    deleteAccount: (body: { password: string }) => call<void>('DELETE', '/api/auth/me', body),
     sessions: () => call<{ sessions: SessionInfo[] }>('GET', '/api/auth/sessions'),
     revokeSession: (id: string) => call<void>('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
     syncToken: (document: string) => call<SyncToken>('POST', '/api/auth/sync-token', { document }),
