@@ -33,6 +33,12 @@ const syncTokenBody = z
     path: ['document'],
   });
 
+/** 429 `rate_limited` with `Retry-After`: `message` ends with "try again in", the seconds follow. */
+function refuseThrottled(retryAfterMs: number, message: string): never {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  throw new HttpError('rate_limited', `${message} ${seconds} s`, { headers: { 'retry-after': String(seconds) } });
+}
+
 export function publicUser(user: UserRow) {
   return { id: user.id, email: user.email, displayName: user.displayName, createdAt: user.createdAt };
 }
@@ -52,12 +58,7 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   app.post('/register', async (c) => {
     const body = await readJsonBody(c.req.raw, registerBody);
     const throttle = await core.beginRegistration(clientIp(c, config.trustProxy));
-    if (!throttle.allowed) {
-      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
-      throw new HttpError('rate_limited', `too many sign-ups from this address; try again in ${seconds} s`, {
-        headers: { 'retry-after': String(seconds) },
-      });
-    }
+    if (!throttle.allowed) refuseThrottled(throttle.retryAfterMs, 'too many sign-ups from this address; try again in');
     const user = { id: uuidv7(clock()), email: body.email, displayName: body.displayName, createdAt: clock() };
     const passwordHash = await hashPassword(body.password);
     if ((await repo.createUser({ ...user, passwordHash })) === 'email_taken') {
@@ -73,10 +74,7 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
     const throttle = await core.beginLoginAttempt(body.email, ip);
     if (!throttle.allowed) {
       metrics.logins.inc({ outcome: 'throttled' });
-      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
-      throw new HttpError('rate_limited', `too many failed sign-ins; try again in ${seconds} s`, {
-        headers: { 'retry-after': String(seconds) },
-      });
+      refuseThrottled(throttle.retryAfterMs, 'too many failed sign-ins; try again in');
     }
     const user = await repo.userByEmail(body.email);
     // Unknown emails still cost one Argon2 verification, so timing does not tell which accounts exist.
@@ -119,6 +117,32 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   });
 
   /**
+   * The signed-in user, once `password` proved to be theirs: checked as a login checks it, drawing on
+   * the login throttle's buckets (429 while they are empty, even for the right one; a success gives
+   * them back). A wrong one is 422 on `field`, not a 401, which a client would take for a lost session.
+   */
+  async function confirmPassword(
+    c: AuthContext,
+    password: string,
+    field: string,
+    wrong: string,
+    onWrong: () => void = () => {},
+  ): Promise<UserRow> {
+    const user = await repo.userById(c.get('caller').userId);
+    const stored = user ? await repo.passwordHashOf(user.id) : null;
+    if (!user || stored === null) throw new HttpError('unauthenticated', 'the account no longer exists');
+    const ip = clientIp(c, config.trustProxy);
+    const throttle = await core.beginLoginAttempt(user.email, ip);
+    if (!throttle.allowed) refuseThrottled(throttle.retryAfterMs, 'too many wrong passwords; try again in');
+    if (!(await verifyPassword(stored, password))) {
+      onWrong();
+      throw new HttpError('invalid_field', wrong, { field });
+    }
+    await core.loginSucceeded(user.email, ip);
+    return user;
+  }
+
+  /**
    * Extension: deletes the account, given its password (checked as a password change checks it:
    * 422 on `password`, the login throttle's budget). Refused with 409 `conflict` while the user is
    * the only owner of a room that has other members: the room would be left without anyone to
@@ -127,22 +151,7 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
    */
   app.delete('/me', session, async (c) => {
     const body = await readJsonBody(c.req.raw, deleteMeBody);
-    const caller = c.get('caller');
-    const user = await repo.userById(caller.userId);
-    const stored = user ? await repo.passwordHashOf(user.id) : null;
-    if (!user || stored === null) throw new HttpError('unauthenticated', 'the account no longer exists');
-    const ip = clientIp(c, config.trustProxy);
-    const throttle = await core.beginLoginAttempt(user.email, ip);
-    if (!throttle.allowed) {
-      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
-      throw new HttpError('rate_limited', `too many wrong passwords; try again in ${seconds} s`, {
-        headers: { 'retry-after': String(seconds) },
-      });
-    }
-    if (!(await verifyPassword(stored, body.password))) {
-      throw new HttpError('invalid_field', 'the password is wrong', { field: 'password' });
-    }
-    await core.loginSucceeded(user.email, ip);
+    const user = await confirmPassword(c, body.password, 'password', 'the password is wrong');
     const result = await repo.deleteUser(user.id);
     if (result.kind === 'not_found') throw new HttpError('unauthenticated', 'the account no longer exists');
     if (result.kind === 'sole_owner') {
@@ -171,22 +180,13 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   app.post('/password', session, async (c) => {
     const body = await readJsonBody(c.req.raw, passwordBody);
     const caller = c.get('caller');
-    const user = await repo.userById(caller.userId);
-    const stored = user ? await repo.passwordHashOf(user.id) : null;
-    if (!user || stored === null) throw new HttpError('unauthenticated', 'the account no longer exists');
-    const ip = clientIp(c, config.trustProxy);
-    const throttle = await core.beginLoginAttempt(user.email, ip);
-    if (!throttle.allowed) {
-      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
-      throw new HttpError('rate_limited', `too many wrong passwords; try again in ${seconds} s`, {
-        headers: { 'retry-after': String(seconds) },
-      });
-    }
-    if (!(await verifyPassword(stored, body.currentPassword))) {
-      metrics.passwordChanges.inc({ outcome: 'wrong_password' });
-      throw new HttpError('invalid_field', 'the current password is wrong', { field: 'currentPassword' });
-    }
-    await core.loginSucceeded(user.email, ip);
+    const user = await confirmPassword(
+      c,
+      body.currentPassword,
+      'currentPassword',
+      'the current password is wrong',
+      () => metrics.passwordChanges.inc({ outcome: 'wrong_password' }),
+    );
     await repo.setPasswordHash(user.id, await hashPassword(body.newPassword));
     const signedOut = await core.revokeAllSessions(user.id, caller.sessionId);
     metrics.passwordChanges.inc({ outcome: 'changed' });
@@ -202,12 +202,7 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   app.post('/password-reset', async (c) => {
     const body = await readJsonBody(c.req.raw, resetRequestBody);
     const throttle = await core.beginPasswordResetRequest(clientIp(c, config.trustProxy));
-    if (!throttle.allowed) {
-      const seconds = Math.max(1, Math.ceil(throttle.retryAfterMs / 1000));
-      throw new HttpError('rate_limited', `too many requests from this address; try again in ${seconds} s`, {
-        headers: { 'retry-after': String(seconds) },
-      });
-    }
+    if (!throttle.allowed) refuseThrottled(throttle.retryAfterMs, 'too many requests from this address; try again in');
     void sendResetLink(body.email).catch((err) => deps.logger.error({ err }, 'could not make a password reset link'));
     return c.json({}, 202);
   });
