@@ -420,6 +420,24 @@ describe('chatting in real time', () => {
     await alice.getByRole('button', { name: 'Close' }).click();
   });
 
+  it('keeps a reader made a member a member when the network drops and comes back', async () => {
+    // Bob is a reader after the test before. Alice lets him write again.
+    await alice.goto(`/chat/${roomId}`);
+    await waitForSynced(alice);
+    await alice.getByRole('button', { name: 'Settings' }).click();
+    await setBobsRole('member');
+    await alice.getByRole('button', { name: 'Close' }).click();
+    await bob.getByLabel('Message', { exact: true }).waitFor();
+    // The device still holds the sync token it fetched as a reader; reconnecting with it used to make
+    // Bob a reader again (until it expired, up to 15 minutes).
+    await goOffline(bob);
+    await bobContext.setOffline(false);
+    await waitForSynced(bob);
+    await send(bob, 'Still a member after the tunnel');
+    await message(alice, 'Still a member after the tunnel').waitFor();
+    expect(await bob.getByText('You can read this room but not write in it.').count()).toBe(0);
+  });
+
   it('tells a member removed by the owner why the room closed for them', async () => {
     await alice.goto(`/chat/${roomId}`);
     await waitForSynced(alice);

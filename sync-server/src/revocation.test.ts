@@ -226,6 +226,39 @@ describe('revocation through the bus', () => {
     }
   });
 
+  it('serves a reader promoted to member, reconnecting with the token from before, as a member who may write', async () => {
+    const guarded = await startTestServer({ database: db, bus, issuer, guard: createConfabGuard() });
+    try {
+      const r = room();
+      const name = `room:${r}`;
+      const readerToken = await issuer.sign({ sub: 'rita', sid: 'sessR', doc: name, role: 'reader' });
+      const rita = await connectClient(guarded.url, readerToken, { name, user: 'rita' });
+      const readOnly = () =>
+        (guarded.server.hocuspocus.documents.get(name)?.getConnections() ?? [])
+          .filter((c) => (c.context as { userId: string }).userId === 'rita')
+          .map((c) => c.readOnly);
+      expect(readOnly()).toEqual([true]);
+      await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'rita', role: 'member' });
+      await waitFor(() => readOnly().every((ro) => !ro) && readOnly().length === 1);
+      rita.destroy();
+      await waitFor(() => readOnly().length === 0);
+
+      // Back (a network drop) with the reader token her device still holds: a member, as a fresh token would say.
+      // Before, she was a reader again until that token expired, up to 15 minutes.
+      const again = await connectClient(guarded.url, readerToken, { name, user: 'rita' });
+      expect(readOnly()).toEqual([false]);
+      appendMessage(again.doc, message('rita', 'written after the promotion'));
+      await again.acknowledged();
+      const stored = await guarded.server.store.load(name);
+      const doc = new Y.Doc();
+      for (const u of stored.updates) Y.applyUpdate(doc, u);
+      expect(texts(doc)).toEqual(['written after the promotion']);
+      again.destroy();
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('accepts a token issued in the same second as a grant (room created, invite accepted)', async () => {
     const r = room();
     const name = `room:${r}`;

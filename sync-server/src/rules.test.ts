@@ -147,18 +147,18 @@ describe('storage and events', () => {
 });
 
 describe('tokens older than a membership change', () => {
-  it('are limited only when they grant more than the role held now: null < reader < member < owner', () => {
-    expect(membershipRevocation('owner', 'member')).toEqual({ kind: 'demoted', role: 'member' });
-    expect(membershipRevocation('member', 'reader')).toEqual({ kind: 'demoted', role: 'reader' });
-    expect(membershipRevocation('owner', 'reader')).toEqual({ kind: 'demoted', role: 'reader' });
+  it('are refused after a removal, and serve the role held now after a demotion', () => {
+    expect(membershipRevocation('owner', 'member')).toEqual({ kind: 'role', role: 'member' });
+    expect(membershipRevocation('member', 'reader')).toEqual({ kind: 'role', role: 'reader' });
+    expect(membershipRevocation('owner', 'reader')).toEqual({ kind: 'role', role: 'reader' });
     expect(membershipRevocation('reader', null)).toEqual({ kind: 'membership' });
     expect(membershipRevocation('owner', null)).toEqual({ kind: 'membership' });
   });
 
-  it('are never limited by a grant or a promotion', () => {
+  it('serve the role held now after a promotion, and are untouched when the role is the one they carry', () => {
+    expect(membershipRevocation('reader', 'member')).toEqual({ kind: 'role', role: 'member' });
+    expect(membershipRevocation('member', 'owner')).toEqual({ kind: 'role', role: 'owner' });
     expect(membershipRevocation('member', 'member')).toBeNull();
-    expect(membershipRevocation('member', 'owner')).toBeNull();
-    expect(membershipRevocation('reader', 'member')).toBeNull();
     expect(membershipRevocation('owner', 'owner')).toBeNull();
   });
 });

@@ -119,11 +119,11 @@ export class AuthExtension implements Extension {
     if (revoked?.kind === 'membership') {
       throw new CloseError(CLOSE.forbidden, 'membership changed since the token was issued');
     }
-    // Demoted after this token was issued: serve the role held now rather than refuse. The outcome is the
-    // same as a fresh token's, with no client round trip (a retry by detach + attach on the same socket, as
-    // client/lib/sync-client.ts does, is closed again by Hocuspocus replaying the detach's Close: docs/sync.md).
-    if (revoked?.kind === 'demoted') {
-      logger.info({ documentName, userId: context.userId, role: revoked.role }, 'token predates a demotion');
+    // Demoted or promoted after this token was issued: serve the role held now rather than refuse. The outcome
+    // is the same as a fresh token's, with no client round trip (a retry by detach + attach on the same socket,
+    // as client/lib/sync-client.ts does, is closed again by Hocuspocus replaying the detach's Close: docs/sync.md).
+    if (revoked?.kind === 'role') {
+      logger.info({ documentName, userId: context.userId, role: revoked.role }, 'token predates a role change');
       return { context: { ...context, role: revoked.role }, readOnly: revoked.role === 'reader' };
     }
     return { context, readOnly: verdict.readOnly };

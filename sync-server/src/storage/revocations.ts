@@ -5,10 +5,11 @@ import type { SyncTables } from './schema';
 
 /**
  * What the revocation list says about a token: `session` (signed out, refuse),
- * `membership` (removed from the room since it was issued, refuse), `demoted`
- * (it grants more than the role held since: serve the connection with `role`).
+ * `membership` (removed from the room since it was issued, refuse), `role`
+ * (the role changed since it was issued: serve the connection with `role`, the
+ * one held now, as a fresh token would).
  */
-export type Revocation = { kind: 'session' } | { kind: 'membership' } | { kind: 'demoted'; role: Role };
+export type Revocation = { kind: 'session' } | { kind: 'membership' } | { kind: 'role'; role: Role };
 
 /** How much a role may do; null = not a member. */
 const RANK: Record<Role, number> = { reader: 1, member: 2, owner: 3 };
@@ -16,14 +17,17 @@ export const roleRank = (role: Role | null): number => (role === null ? 0 : RANK
 
 /**
  * The precise rule for a token issued at or before the user's latest
- * membership change of the room: it matters only when the token grants MORE
- * than the role held now (null < reader < member < owner). Grants and
- * promotions never refuse, so the token a client fetches in the same second
- * as being invited (JWT `iat` has second resolution) still works.
+ * membership change of the room: removed since → refused; another role since
+ * → the connection gets the role held now, down (a demotion) or up (a
+ * promotion: a client that reconnects with a token it fetched before it was
+ * promoted would otherwise be served as a reader again until that token
+ * expired, up to 15 minutes). Nothing is refused but a removal, so the token
+ * a client fetches in the same second as being invited (JWT `iat` has second
+ * resolution) still works.
  */
 export function membershipRevocation(tokenRole: Role, heldRole: Role | null): Revocation | null {
-  if (roleRank(tokenRole) <= roleRank(heldRole)) return null;
-  return heldRole === null ? { kind: 'membership' } : { kind: 'demoted', role: heldRole };
+  if (heldRole === null) return { kind: 'membership' };
+  return tokenRole === heldRole ? null : { kind: 'role', role: heldRole };
 }
 
 export interface TokenFacts {
@@ -47,8 +51,8 @@ export interface RevocationList {
   revokeSession(sessionId: string, atMs: number): Promise<void>;
   /**
    * A change of a user's membership of a room: `role` is the role held from
-   * then on (null = removed). The latest change wins; older tokens granting
-   * more than it are refused (see `membershipRefusal`).
+   * then on (null = removed). The latest change wins; older tokens are refused
+   * (removed) or serve that role (see `membershipRevocation`).
    */
   membershipChanged(userId: string, roomId: string, role: Role | null, atMs: number): Promise<void>;
   /** Which rule limits this token, or null when none does. */
