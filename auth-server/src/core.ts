@@ -145,6 +145,12 @@ export function createAuthCore(deps: {
     await publish(subjects.userDeleted, { id: newEventId(clock()), userId });
   }
 
+  /** Announces a deleted room: each member's removal (connections closed, tokens refused), then `room.deleted`. */
+  async function roomDeleted(roomId: string, memberIds: readonly string[]): Promise<void> {
+    for (const userId of memberIds) await membershipChanged(roomId, userId, null);
+    await publish(subjects.roomDeleted, { id: newEventId(clock()), roomId });
+  }
+
   async function membershipChanged(roomId: string, userId: string, role: Role | null): Promise<void> {
     await publish(subjects.membershipChanged, { id: newEventId(clock()), roomId, userId, role });
   }
@@ -275,6 +281,7 @@ export function createAuthCore(deps: {
     revokeSession,
     revokeAllSessions,
     accountDeleted,
+    roomDeleted,
     membershipChanged,
     beginLoginAttempt,
     beginRegistration,

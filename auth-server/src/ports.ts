@@ -114,6 +114,8 @@ export interface AuthRepository {
   rolesIn(userId: string, roomIds: readonly string[]): Promise<Map<string, Role>>;
   changeRole(roomId: string, userId: string, role: Role): Promise<MembershipChange>;
   removeMember(roomId: string, userId: string): Promise<MembershipChange>;
+  /** Deletes the room with its memberships and invites, in one transaction; returns who were members. */
+  deleteRoom(roomId: string): Promise<string[]>;
 
   createInvite(invite: InviteRow): Promise<void>;
   /** The invite and its room, read only (a preview uses no slot); null when either is gone. */

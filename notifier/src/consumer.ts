@@ -9,6 +9,7 @@ import {
   parseEvent,
   plainText,
   type ReadEvent,
+  type RoomDeletedEvent,
   type SessionRevokedEvent,
   type UserDeletedEvent,
 } from '@confab/protocol';
@@ -160,6 +161,12 @@ export function createEventHandler(deps: ConsumerDeps): (delivery: Delivery) => 
           // A link that expired while the event waited (the notifier was down) would only disappoint.
           if (reset.expiresAt <= clock()) log.info('password reset link expired before it could be sent');
           else await deps.sendPasswordReset(reset);
+          break;
+        }
+        case 'room.deleted': {
+          const { roomId } = event as unknown as RoomDeletedEvent;
+          directory.invalidate(roomId);
+          await repo.deleteRoomData(roomId);
           break;
         }
         case 'user.deleted':

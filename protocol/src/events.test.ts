@@ -11,6 +11,7 @@ describe('bus events', () => {
     expect(eventKindOf(subjects.membershipChanged)).toBe('membership.changed');
     expect(eventKindOf(subjects.passwordResetRequested)).toBe('password_reset.requested');
     expect(eventKindOf(subjects.userDeleted)).toBe('user.deleted');
+    expect(eventKindOf(subjects.roomDeleted)).toBe('room.deleted');
     expect(eventKindOf('confab.room.r1.message.exploded')).toBeNull();
     expect(eventKindOf('confab.room.a.b.read')).toBeNull();
   });

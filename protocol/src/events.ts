@@ -88,6 +88,13 @@ export const passwordResetRequestedEvent = z.object({
  */
 export const userDeletedEvent = z.object({ id, userId: id });
 
+/**
+ * Extension of the contract: an owner deleted a room (every member's removal was announced on
+ * `membership.changed` first). The sync server deletes the room's document, the notifier its
+ * notifications.
+ */
+export const roomDeletedEvent = z.object({ id, roomId: id });
+
 export type MessageCreatedEvent = z.infer<typeof messageCreatedEvent>;
 export type MessageEditedEvent = z.infer<typeof messageEditedEvent>;
 export type MessageDeletedEvent = z.infer<typeof messageDeletedEvent>;
@@ -96,6 +103,7 @@ export type SessionRevokedEvent = z.infer<typeof sessionRevokedEvent>;
 export type MembershipChangedEvent = z.infer<typeof membershipChangedEvent>;
 export type PasswordResetRequestedEvent = z.infer<typeof passwordResetRequestedEvent>;
 export type UserDeletedEvent = z.infer<typeof userDeletedEvent>;
+export type RoomDeletedEvent = z.infer<typeof roomDeletedEvent>;
 
 /** Subjects, built in one place so publishers and consumers cannot drift. */
 export const subjects = {
@@ -107,6 +115,7 @@ export const subjects = {
   membershipChanged: 'confab.auth.membership.changed',
   passwordResetRequested: 'confab.auth.password_reset.requested',
   userDeleted: 'confab.auth.user.deleted',
+  roomDeleted: 'confab.auth.room.deleted',
   /** Every room event (for consumers such as the notifier). */
   allRoomEvents: 'confab.room.>',
   /** Every auth event. */
@@ -121,7 +130,8 @@ export type EventKind =
   | 'session.revoked'
   | 'membership.changed'
   | 'password_reset.requested'
-  | 'user.deleted';
+  | 'user.deleted'
+  | 'room.deleted';
 
 export const eventSchemas = {
   'message.created': messageCreatedEvent,
@@ -132,6 +142,7 @@ export const eventSchemas = {
   'membership.changed': membershipChangedEvent,
   'password_reset.requested': passwordResetRequestedEvent,
   'user.deleted': userDeletedEvent,
+  'room.deleted': roomDeletedEvent,
 } as const;
 
 /** The kind of event a subject carries, or null for a subject outside the contract. */
@@ -140,6 +151,7 @@ export function eventKindOf(subject: string): EventKind | null {
   if (subject === subjects.membershipChanged) return 'membership.changed';
   if (subject === subjects.passwordResetRequested) return 'password_reset.requested';
   if (subject === subjects.userDeleted) return 'user.deleted';
+  if (subject === subjects.roomDeleted) return 'room.deleted';
   const m = /^confab\.room\.[A-Za-z0-9_-]{1,64}\.(message\.created|message\.edited|message\.deleted|read)$/.exec(
     subject,
   );

@@ -151,6 +151,27 @@ describe('revocation through the bus', () => {
     otherUser.destroy();
   });
 
+  it('closes every connection to a deleted room and deletes its document, and nothing of another room', async () => {
+    const [r, other] = [room(), room()];
+    const alice = await t.connect({ name: `room:${r}`, user: 'alice' });
+    const bob = await t.connect({ name: `room:${r}`, user: 'bob' });
+    const elsewhere = await t.connect({ name: `room:${other}`, user: 'bob' });
+    alice.doc.getArray('messages').push([{ text: 'about to go' }]);
+    elsewhere.doc.getArray('messages').push([{ text: 'stays' }]);
+    await alice.acknowledged();
+    await elsewhere.acknowledged();
+    await bus.publish(subjects.roomDeleted, { id: newEventId(), roomId: r });
+    await waitFor(() => alice.closes.length > 0 && bob.closes.length > 0, { timeoutMs: 5000 });
+    expect([...alice.closes, ...bob.closes].every((c) => c.reason === 'membership_revoked')).toBe(true);
+    alice.destroy();
+    bob.destroy();
+    await waitFor(async () => (await t.server.store.load(`room:${r}`)).updates.length === 0, { timeoutMs: 5000 });
+    expect(await t.server.store.load(`room:${r}`)).toMatchObject({ snapshot: null, updates: [] });
+    expect((await t.server.store.load(`room:${other}`)).updates).toHaveLength(1);
+    expect(elsewhere.closes).toEqual([]);
+    elsewhere.destroy();
+  });
+
   it('makes a member demoted to reader read-only at once', async () => {
     const r = room();
     const name = `room:${r}`;

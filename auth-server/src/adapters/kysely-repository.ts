@@ -279,6 +279,15 @@ export function createKyselyRepository(database: Database<AuthTables>): AuthRepo
       });
     },
 
+    async deleteRoom(roomId) {
+      return db.transaction().execute(async (trx) => {
+        const members = await trx.selectFrom('auth_members').select('user_id').where('room_id', '=', roomId).execute();
+        // Memberships and invites: their foreign keys cascade.
+        await trx.deleteFrom('auth_rooms').where('id', '=', roomId).execute();
+        return members.map((m) => m.user_id);
+      });
+    },
+
     async roomById(roomId) {
       const row = await db.selectFrom('auth_rooms').selectAll().where('id', '=', roomId).executeTakeFirst();
       return row ? toRoom(row) : null;

@@ -135,6 +135,29 @@ export function runRepositoryContract(
       expect(await repo.createUser({ ...leaver, id: `${leaver.id}-again` })).toBe('created');
     });
 
+    it('deletes a room with its memberships and invites, naming who were members, and no other room', async () => {
+      const [owner, other] = [await user(), await user()];
+      const doomed = await room(owner.id);
+      const kept = await room(owner.id);
+      await repo.createInvite({
+        codeHash: `doomed-${doomed.id}`,
+        roomId: doomed.id,
+        role: 'member',
+        maxUses: null,
+        uses: 0,
+        expiresAt: null,
+        createdBy: owner.id,
+        createdAt: 1,
+      });
+      expect(await repo.redeemInvite(`doomed-${doomed.id}`, other.id, 2)).toMatchObject({ kind: 'joined' });
+      expect((await repo.deleteRoom(doomed.id)).sort()).toEqual([owner.id, other.id].sort());
+      expect(await repo.roomById(doomed.id)).toBeNull();
+      expect(await repo.members(doomed.id)).toEqual([]);
+      expect(await repo.inviteByCodeHash(`doomed-${doomed.id}`)).toBeNull();
+      expect((await repo.roomsOf(owner.id)).map((r) => r.id)).toEqual([kept.id]);
+      expect(await repo.deleteRoom(doomed.id)).toEqual([]);
+    });
+
     it('reads and replaces a password hash, and says when there is no such user', async () => {
       const u = await user();
       const before = await repo.passwordHashOf(u.id);

@@ -106,6 +106,19 @@ export function roomRoutes(deps: RouteDeps): Hono<AuthEnv> {
     return c.json({ room: publicRoom(updated, 'owner') });
   });
 
+  /**
+   * Extension: an owner deletes the room, for everyone: its members are removed (their connections
+   * close as after a removal), then `confab.auth.room.deleted` has the sync server delete the room's
+   * document and the notifier its notifications. 204.
+   */
+  app.delete('/:id', session, async (c) => {
+    const { room } = await asOwner(c.req.param('id'), c.get('caller').userId);
+    const members = await repo.deleteRoom(room.id);
+    await core.roomDeleted(room.id, members);
+    deps.logger.info({ roomId: room.id, members: members.length }, 'room deleted');
+    return c.body(null, 204);
+  });
+
   app.post('/:id/invites', session, async (c) => {
     const body = await readJsonBody(c.req.raw, createInviteBody);
     const userId = c.get('caller').userId;

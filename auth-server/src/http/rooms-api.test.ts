@@ -368,3 +368,35 @@ describe('deleting one’s account', () => {
     expect(published.at(-1)).toMatchObject({ subject: subjects.userDeleted, event: { userId: leaver.userId } });
   });
 });
+
+describe('deleting a room', () => {
+  it('is for owners only; it removes every member, its invites with it, and announces each removal and the deletion', async () => {
+    const { owner, room } = await roomWithOwner('Doomed');
+    const member = await registerUser(api, 'doomed-member');
+    await api('POST', `/api/invites/${(await invite(owner.token, room.id)).code}/accept`, { token: member.token });
+    const spare = await invite(owner.token, room.id);
+    const outsider = await registerUser(api, 'doomed-outsider');
+
+    expect((await api('DELETE', `/api/rooms/${room.id}`, { token: member.token })).status).toBe(403);
+    expect((await api('DELETE', `/api/rooms/${room.id}`, { token: outsider.token })).status).toBe(404);
+    expect((await api('DELETE', '/api/rooms/not-a-room', { token: owner.token })).status).toBe(404);
+
+    const before = server.memoryBus.published.length;
+    expect((await api('DELETE', `/api/rooms/${room.id}`, { token: owner.token })).status).toBe(204);
+    for (const who of [owner, member]) {
+      expect((await api('GET', `/api/rooms/${room.id}`, { token: who.token })).status).toBe(404);
+      expect((await api('GET', '/api/rooms', { token: who.token })).body.rooms).toEqual([]);
+    }
+    // Its invites went with it.
+    expect((await api('POST', `/api/invites/${spare.code}/accept`, { token: outsider.token })).status).toBe(404);
+    const published = server.memoryBus.published.slice(before);
+    expect(
+      published
+        .filter((e) => e.subject === subjects.membershipChanged)
+        .map((e) => (e.event as { userId?: string }).userId)
+        .sort(),
+    ).toEqual([owner.userId, member.userId].sort());
+    expect(published.at(-1)).toMatchObject({ subject: subjects.roomDeleted, event: { roomId: room.id } });
+    expect((await api('DELETE', `/api/rooms/${room.id}`, { token: owner.token })).status).toBe(404);
+  });
+});

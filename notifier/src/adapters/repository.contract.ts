@@ -169,6 +169,15 @@ export function runRepositoryContract(
       expect((await repo.listNotifications('ed', null, 10)).items).toEqual([]);
     });
 
+    it('forgets everything of a deleted room, and nothing of another', async () => {
+      await repo.recordNotifications({ ...event(70), roomId: 'doomed' }, [item('rd', { emailAtMs: 1 })], 1);
+      await repo.recordNotifications({ ...event(71), roomId: 'kept' }, [item('rd', { emailAtMs: 1 })], 1);
+      await repo.deleteRoomData('doomed');
+      const left = (await repo.listNotifications('rd', null, 10)).items;
+      expect(left.map((n) => n.roomId)).toEqual(['kept']);
+      expect((await repo.pendingEmailsOf('rd')).map((d) => d.roomId)).toEqual(['kept']);
+    });
+
     it('forgets everything of a deleted user, and nothing of anyone else', async () => {
       await repo.recordNotifications(event(60), [item('gone', { emailAtMs: 1 }), item('stays', { emailAtMs: 1 })], 1);
       await repo.savePushSubscription({ endpoint: 'https://p/gone', userId: 'gone', p256dh: 'k', auth: 'a' }, 1);

@@ -301,6 +301,15 @@ export function createRepository(database: Database<NotifierTables>) {
       });
     },
 
+    /** Everything kept about a deleted room, in one transaction: its notifications, deliveries and message authors. */
+    async deleteRoomData(roomId: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('notifier_deliveries').where('room_id', '=', roomId).execute();
+        await trx.deleteFrom('notifier_notifications').where('room_id', '=', roomId).execute();
+        await trx.deleteFrom('notifier_messages').where('room_id', '=', roomId).execute();
+      });
+    },
+
     async deletePushSubscriptionsOfSession(sessionId: string): Promise<number> {
       const result = await db
         .deleteFrom('notifier_push_subscriptions')

@@ -4,6 +4,9 @@ import {
   CLOSE,
   membershipChangedEvent,
   membersMessage,
+  type RoomId,
+  roomDeletedEvent,
+  roomDocument,
   sessionRevokedEvent,
   subjects,
   type UserId,
@@ -89,6 +92,17 @@ export class ConnectionRegistry implements Extension {
     await this.presence.join(documentName, connection).catch((error) => {
       this.logger.warn({ err: error, documentName }, 'presence join failed');
     });
+  }
+
+  /** Closes every connection to the room (a deleted room), as a removal would. Returns how many it ended. */
+  closeRoom(roomId: string): number {
+    const connections = [...(this.byRoom.get(roomId) ?? [])];
+    for (const connection of connections) {
+      const others = [...(this.bySocket.get(connection.socketId) ?? [])].filter((c) => c !== connection);
+      connection.close(CLOSE.membershipRevoked);
+      if (others.length === 0) closeSocket(connection, CLOSE.membershipRevoked);
+    }
+    return connections.length;
   }
 
   /** Closes every socket that carries a connection of the user (a deleted account). Returns how many it ended. */
@@ -184,7 +198,7 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
   return bus.subscribe({
     durable: `sync-${instanceId}`,
     forgetAfterIdleMs: INSTANCE_CONSUMER_IDLE_MS,
-    subjects: [subjects.sessionRevoked, subjects.membershipChanged, subjects.userDeleted],
+    subjects: [subjects.sessionRevoked, subjects.membershipChanged, subjects.userDeleted, subjects.roomDeleted],
     // Revocations are independent of each other; a slow one must not hold back the next.
     concurrency: 16,
     handler: async ({ subject, event }) => {
@@ -192,8 +206,22 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
       const at = eventTimeMs(event.id, now);
       // No token issued before an event this old can still be valid: nothing to record (a replay after a long outage).
       const stillMatters = now - at < MAX_TOKEN_LIFETIME_MS;
-      if (now - at >= AUTH_EVENT_HORIZON_MS && subject !== subjects.userDeleted) {
+      // Deletions are acted on whatever their age: a replay only deletes again what is already gone.
+      const deletion = subject === subjects.userDeleted || subject === subjects.roomDeleted;
+      if (now - at >= AUTH_EVENT_HORIZON_MS && !deletion) {
         logger.debug({ subject, eventId: event.id, ageMs: now - at }, 'old auth event: no connection to act on');
+        return;
+      }
+      if (subject === subjects.roomDeleted) {
+        const parsed = roomDeletedEvent.safeParse(event);
+        if (!parsed.success) {
+          logger.warn({ subject, eventId: event.id }, 'malformed room.deleted event ignored');
+          return;
+        }
+        // Its members' removals came first; close whatever is still open, then delete the room's document.
+        const closed = registry.closeRoom(parsed.data.roomId);
+        await deleteDocument(roomDocument(parsed.data.roomId as RoomId));
+        logger.info({ roomId: parsed.data.roomId, closed }, 'room deleted: its document is gone');
         return;
       }
       if (subject === subjects.userDeleted) {
