@@ -642,6 +642,46 @@ describe('chatting in real time', () => {
     }
   });
 
+  it('lets an owner delete a room for everyone: a member who has it open is told, and it leaves both lists', async () => {
+    const temporary = await createRoom(alice, 'Temporary');
+    await waitForSynced(alice);
+    const invite = await createInvite(alice);
+    await bob.goto(new URL(invite).pathname);
+    await joinFromInvite(bob);
+    await bob.waitForURL(`**/chat/${temporary}`);
+    await waitForSynced(bob);
+    await send(bob, 'Short-lived words');
+    await message(alice, 'Short-lived words').waitFor();
+
+    await alice.getByRole('button', { name: 'Settings' }).click();
+    alice.once('dialog', (d) => void d.accept());
+    await alice.getByRole('button', { name: 'Delete room for everyone' }).click();
+    await alice.waitForURL(/\/chat$/);
+    await expect(
+      alice
+        .getByRole('list', { name: 'Rooms' })
+        .getByRole('link', { name: /Temporary/ })
+        .count(),
+    ).resolves.toBe(0);
+
+    await bob.getByText('This room was deleted by an owner.').waitFor();
+    await bob.getByRole('button', { name: 'Remove this room from the list' }).click();
+    await bob.waitForURL(/\/chat$/);
+    await bob
+      .getByRole('list', { name: 'Rooms' })
+      .getByRole('link', { name: /Design/ })
+      .waitFor();
+    await expect(
+      bob
+        .getByRole('list', { name: 'Rooms' })
+        .getByRole('link', { name: /Temporary/ })
+        .count(),
+    ).resolves.toBe(0);
+    // Its local copy went with it: the device's search finds nothing of it.
+    await bob.getByLabel('Search messages').fill('Short-lived');
+    await bob.getByText('No messages found.').waitFor();
+  });
+
   it('signs out, every tab with it, and leaves nothing of the account on the device', async () => {
     const otherTab = await aliceContext.newPage();
     await otherTab.goto(`/chat/${roomId}`);

@@ -145,10 +145,13 @@ export function createAuthCore(deps: {
     await publish(subjects.userDeleted, { id: newEventId(clock()), userId });
   }
 
-  /** Announces a deleted room: each member's removal (connections closed, tokens refused), then `room.deleted`. */
+  /**
+   * Announces a deleted room: `room.deleted` first (the sync server closes the room's connections
+   * saying so, and deletes its document), then each member's removal (their tokens are refused).
+   */
   async function roomDeleted(roomId: string, memberIds: readonly string[]): Promise<void> {
-    for (const userId of memberIds) await membershipChanged(roomId, userId, null);
     await publish(subjects.roomDeleted, { id: newEventId(clock()), roomId });
+    for (const userId of memberIds) await membershipChanged(roomId, userId, null);
   }
 
   async function membershipChanged(roomId: string, userId: string, role: Role | null): Promise<void> {

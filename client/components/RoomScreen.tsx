@@ -298,7 +298,7 @@ function RoomView({ roomId }: { roomId: string }) {
             Discard the changes of this device and reload the room
           </button>
         )}
-        {status.reason === 'membership_revoked' && (
+        {(status.reason === 'membership_revoked' || status.reason === 'room_deleted') && (
           <button
             type="button"
             onClick={() => {

@@ -82,6 +82,14 @@ export function RoomSettings({
     onMembersChanged();
   }
 
+  async function deleteRoom() {
+    if (!window.confirm(`Delete ${room.name} for everyone? Its messages are gone for good.`)) return;
+    const result = await api.deleteRoom(room.id);
+    if (!result.ok) return setError(describeFailure(result));
+    onLeft();
+    router.push('/chat');
+  }
+
   async function leave() {
     if (!window.confirm(`Leave ${room.name}?`)) return;
     const result = await api.removeMember(room.id, selfId);
@@ -193,6 +201,13 @@ export function RoomSettings({
           Leave room
         </button>
       </p>
+      {owner && (
+        <p>
+          <button type="button" className="danger" onClick={() => void deleteRoom()}>
+            Delete room for everyone
+          </button>
+        </p>
+      )}
     </aside>
   );
 }

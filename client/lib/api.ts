@@ -158,6 +158,7 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
     acceptInvite: (code: string) => call<{ room: Room }>('POST', `/api/invites/${encodeURIComponent(code)}/accept`),
     setMemberRole: (roomId: string, userId: string, role: Role) =>
       call<void>('PATCH', `/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`, { role }),
+    deleteRoom: (roomId: string) => call<void>('DELETE', `/api/rooms/${encodeURIComponent(roomId)}`),
     removeMember: (roomId: string, userId: string) =>
       call<void>('DELETE', `/api/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`),
     notifications: (cursor?: string) =>

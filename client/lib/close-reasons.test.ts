@@ -6,6 +6,7 @@ describe('close reasons and the sync URL', () => {
   it('turns every terminal close reason into a sentence a user understands', () => {
     expect(explainClose(CLOSE.sessionRevoked.reason)).toMatch(/signed out/);
     expect(explainClose(CLOSE.membershipRevoked.reason)).toBe('You were removed from this room.');
+    expect(explainClose(CLOSE.roomDeleted.reason)).toBe('This room was deleted by an owner.');
     expect(explainClose(CLOSE.upgradeRequired.reason)).toMatch(/Reload to update/);
     expect(explainClose(CLOSE.forbiddenUpdate.reason)).toMatch(/refused a change/);
   });

@@ -425,6 +425,7 @@ describe('sync client', () => {
   it.each([
     [CLOSE.forbidden.reason, 3, 'You do not have access to this room.'],
     [CLOSE.membershipRevoked.reason, 1, 'You were removed from this room.'],
+    [CLOSE.roomDeleted.reason, 1, 'This room was deleted by an owner.'],
   ])(
     'still stops a room refused with %s, after %i token fetch(es), without waiting to try again',
     async (reason, fetches, message) => {

@@ -51,6 +51,9 @@ function detachClosed(socket: HocuspocusProviderWebsocket, provider: HocuspocusP
   provider.detach();
 }
 
+/** Close reasons that end one room for good (no retry) and leave the socket's other rooms alone. */
+const ROOM_ONLY: ReadonlySet<string> = new Set([CLOSE.membershipRevoked.reason, CLOSE.roomDeleted.reason]);
+
 /** The sentence a user reads for a close reason. Unknown reasons are shown as they are. */
 export function explainClose(reason: string): string {
   switch (reason) {
@@ -58,6 +61,8 @@ export function explainClose(reason: string): string {
       return 'You were signed out on this device (the session was revoked). Sign in again.';
     case CLOSE.membershipRevoked.reason:
       return 'You were removed from this room.';
+    case CLOSE.roomDeleted.reason:
+      return 'This room was deleted by an owner.';
     case CLOSE.forbidden.reason:
       return 'You do not have access to this room.';
     case CLOSE.unauthorized.reason:
@@ -207,7 +212,8 @@ export function createSyncClient(options: SyncClientOptions) {
   }
 
   function handleTerminal(reason: string): boolean {
-    if (!TERMINAL_CLOSE_REASONS.has(reason) || reason === CLOSE.membershipRevoked.reason) return false;
+    // Terminal for one room only, not for the socket and its other rooms.
+    if (!TERMINAL_CLOSE_REASONS.has(reason) || ROOM_ONLY.has(reason)) return false;
     // The socket and every provider on it report the same close: act once.
     if (connection.kind === 'signed_out' || connection.kind === 'upgrade_required') return true;
     if (reason === CLOSE.sessionRevoked.reason) {
@@ -325,7 +331,7 @@ export function createSyncClient(options: SyncClientOptions) {
         }
         tokens.invalidate(name);
         if (handleTerminal(reason)) return;
-        if (reason !== CLOSE.membershipRevoked.reason && authRetries < MAX_AUTH_RETRIES) {
+        if (!ROOM_ONLY.has(reason) && authRetries < MAX_AUTH_RETRIES) {
           // Most likely an expired token: fetch a new one and authenticate again, on the same
           // attachment. Not detach() + attach(): detaching queues a Close for the document, and
           // Hocuspocus 4.8 replays it right after the new authentication succeeds, leaving the

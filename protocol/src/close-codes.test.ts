@@ -10,6 +10,11 @@ describe('the close events', () => {
     }
   });
 
+  it('end one room for good when it was deleted (410 Gone)', () => {
+    expect(CLOSE.roomDeleted).toEqual({ code: 4410, reason: 'room_deleted' });
+    expect(TERMINAL_CLOSE_REASONS.has(CLOSE.roomDeleted.reason)).toBe(true);
+  });
+
   it('say "try again later" with 1013, after which a client reconnects', () => {
     expect(CLOSE.tryAgainLater).toEqual({ code: 1013, reason: 'try_again_later' });
     expect(TERMINAL_CLOSE_REASONS.has(CLOSE.tryAgainLater.reason)).toBe(false);

@@ -17,6 +17,8 @@ export const CLOSE = {
   sessionRevoked: { code: 4401, reason: 'session_revoked' },
   /** The user was removed from the room. Do not retry. */
   membershipRevoked: { code: 4403, reason: 'membership_revoked' },
+  /** An owner deleted the room, for everyone (410 Gone). Do not retry. */
+  roomDeleted: { code: 4410, reason: 'room_deleted' },
   /** An update broke a rule of the room schema; it was not applied. */
   forbiddenUpdate: { code: 4422, reason: 'forbidden_update' },
   /** The client speaks an older protocol: the app must be updated. */
@@ -40,5 +42,6 @@ export type CloseKind = keyof typeof CLOSE;
 export const TERMINAL_CLOSE_REASONS: ReadonlySet<string> = new Set([
   CLOSE.sessionRevoked.reason,
   CLOSE.membershipRevoked.reason,
+  CLOSE.roomDeleted.reason,
   CLOSE.upgradeRequired.reason,
 ]);

@@ -162,7 +162,7 @@ describe('revocation through the bus', () => {
     await elsewhere.acknowledged();
     await bus.publish(subjects.roomDeleted, { id: newEventId(), roomId: r });
     await waitFor(() => alice.closes.length > 0 && bob.closes.length > 0, { timeoutMs: 5000 });
-    expect([...alice.closes, ...bob.closes].every((c) => c.reason === 'membership_revoked')).toBe(true);
+    expect([...alice.closes, ...bob.closes].every((c) => c.reason === 'room_deleted' && c.code === 4410)).toBe(true);
     alice.destroy();
     bob.destroy();
     await waitFor(async () => (await t.server.store.load(`room:${r}`)).updates.length === 0, { timeoutMs: 5000 });

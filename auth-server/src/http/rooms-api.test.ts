@@ -396,7 +396,7 @@ describe('deleting a room', () => {
         .map((e) => (e.event as { userId?: string }).userId)
         .sort(),
     ).toEqual([owner.userId, member.userId].sort());
-    expect(published.at(-1)).toMatchObject({ subject: subjects.roomDeleted, event: { roomId: room.id } });
+    expect(published[0]).toMatchObject({ subject: subjects.roomDeleted, event: { roomId: room.id } });
     expect((await api('DELETE', `/api/rooms/${room.id}`, { token: owner.token })).status).toBe(404);
   });
 });

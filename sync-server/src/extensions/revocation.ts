@@ -94,13 +94,13 @@ export class ConnectionRegistry implements Extension {
     });
   }
 
-  /** Closes every connection to the room (a deleted room), as a removal would. Returns how many it ended. */
+  /** Closes every connection to the room (a deleted room) with `room_deleted`. Returns how many it ended. */
   closeRoom(roomId: string): number {
     const connections = [...(this.byRoom.get(roomId) ?? [])];
     for (const connection of connections) {
       const others = [...(this.bySocket.get(connection.socketId) ?? [])].filter((c) => c !== connection);
-      connection.close(CLOSE.membershipRevoked);
-      if (others.length === 0) closeSocket(connection, CLOSE.membershipRevoked);
+      connection.close(CLOSE.roomDeleted);
+      if (others.length === 0) closeSocket(connection, CLOSE.roomDeleted);
     }
     return connections.length;
   }
@@ -218,7 +218,9 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
           logger.warn({ subject, eventId: event.id }, 'malformed room.deleted event ignored');
           return;
         }
-        // Its members' removals came first; close whatever is still open, then delete the room's document.
+        // Published before its members' removals, and closed here before any await: the open connections
+        // learn that the room is gone (room_deleted), not that they were removed. The removals that follow
+        // record the revocations that refuse their tokens. Then the room's document goes.
         const closed = registry.closeRoom(parsed.data.roomId);
         await deleteDocument(roomDocument(parsed.data.roomId as RoomId));
         logger.info({ roomId: parsed.data.roomId, closed }, 'room deleted: its document is gone');
