@@ -75,6 +75,17 @@ describe.each([
     const pill = page.getByRole('status').filter({ hasText: 'online' });
     expect((await pill.boundingBox())?.height).toBeLessThan(24);
     await checkScreen(page, `room-${label}`);
+    // Offline, the room keeps as much of its name in view as online: on a phone the pill says only
+    // "Offline" (the rest is for screen readers); it used to squeeze the name to its first letter.
+    const title = page.getByRole('heading', { level: 1, name: `Screens ${label}` });
+    const titleWidth = async () => (await title.boundingBox())?.width ?? 0;
+    const onlineWidth = await titleWidth();
+    await context.setOffline(true);
+    await page.getByRole('status').filter({ hasText: 'Offline · changes kept here' }).waitFor();
+    expect(await titleWidth()).toBeGreaterThanOrEqual(onlineWidth - 8);
+    await checkScreen(page, `room-offline-${label}`);
+    await context.setOffline(false);
+    await waitForSynced(page);
     await page.getByRole('button', { name: 'Settings' }).click();
     await checkScreen(page, `room-settings-${label}`);
     await page.goto('/chat');

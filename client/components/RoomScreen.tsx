@@ -314,6 +314,8 @@ function RoomView({ roomId }: { roomId: string }) {
   }
 
   const statusText = roomStatusText(status, online.size);
+  // "Offline · changes kept here": on a phone only the first part shows (see .pill-detail).
+  const [pillHead, pillTail] = statusText.pill.split(' · ') as [string, string | undefined];
   return (
     <>
       <section className="room" aria-label={room?.name ?? 'Room'}>
@@ -327,7 +329,8 @@ function RoomView({ roomId }: { roomId: string }) {
           </div>
           <span className="spacer" />
           <span className="status-pill" role="status">
-            {statusText.pill}
+            {pillHead}
+            {pillTail && <span className="pill-detail"> · {pillTail}</span>}
           </span>
           <button type="button" onClick={() => setShowSettings((s) => !s)} aria-expanded={showSettings}>
             {canModerate ? 'Settings' : 'Members'}
