@@ -103,7 +103,7 @@ export function Profile() {
         result.field === 'password'
           ? 'The password is wrong.'
           : result.code === 'conflict'
-            ? sentence(result.message.replace(/^you are/, 'You are'))
+            ? sentence(result.message)
             : describeFailure(result);
       return setDeleteNote(text);
     }
