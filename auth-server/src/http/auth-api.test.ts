@@ -478,6 +478,13 @@ describe('forgotten password', () => {
   it('checks the new password before it uses the link, and answers malformed bodies', async () => {
     const user = await registerUser(api, 'forgot-rules');
     const token = await requestLink(user);
+    // A foreign page cannot spend a link to sign a browser into someone's account (login CSRF).
+    const foreign = await api('POST', '/api/auth/password-reset/confirm', {
+      body: { token, newPassword },
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error.code).toBe('bad_origin');
     const short = await api('POST', '/api/auth/password-reset/confirm', { body: { token, newPassword: 'short' } });
     expect(short.status).toBe(422);
     expect(short.body.error.field).toBe('newPassword');
