@@ -262,7 +262,7 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
       instanceId: config.instanceId,
       clock,
       logger,
-      deleteDocument: (document) => store.deleteDocument(document),
+      deleteDocument: (document) => persistence.deleteDocument(document),
     });
   } catch (error) {
     // No half-started server: release what was set up, then report.

@@ -93,6 +93,33 @@ describe('persistence', () => {
     expect(rebuilt.getArray('messages').toJSON()).toEqual([{ text: 'sent just before everyone left' }]);
   });
 
+  it('deletes a document only after its appends in flight have committed, so none lands after the delete', async () => {
+    const { store, held, release } = heldStore();
+    const persistence = new Persistence({
+      store: held,
+      logger: pino({ level: 'silent' }),
+      metrics: new SyncMetrics(new Registry()),
+      compactMinBytes: 1024 * 1024,
+    });
+    const name = 'room:deleted-while-writing';
+    const writer = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    writer.on('update', (u: Uint8Array) => updates.push(u));
+    writer.getArray('messages').push([{ text: 'in flight when the room was deleted' }]);
+    const appended = persistence.append(name, updates[0]!, []);
+    let deleted = false;
+    const deleting = persistence.deleteDocument(name).then(() => {
+      deleted = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(deleted).toBe(false);
+    release();
+    await appended;
+    await deleting;
+    // Without the wait, the row committed after the delete and stayed.
+    expect(await store.load(name)).toMatchObject({ snapshot: null, updates: [] });
+  });
+
   it('loads at once when no append of the room is in flight', async () => {
     const { held } = heldStore();
     const persistence = new Persistence({

@@ -107,6 +107,22 @@ export class Persistence implements Extension {
     this.loaded.delete(documentName);
   }
 
+  /**
+   * Deletes the document's storage (a deleted room or account), once the appends already in flight
+   * for it have settled and any compaction queued before has run, so neither lands after the delete.
+   * Its connections are closed first (by the caller), so no new append follows.
+   */
+  async deleteDocument(documentName: string): Promise<void> {
+    const timer = this.compactTimers.get(documentName);
+    if (timer) clearTimeout(timer);
+    this.compactTimers.delete(documentName);
+    const inFlight = this.appending.get(documentName);
+    if (inFlight) await Promise.allSettled([...inFlight]);
+    await this.compactionTail;
+    await this.options.store.deleteDocument(documentName);
+    this.ledgers.delete(documentName);
+  }
+
   /** Appends one accepted update and the events it implies. Durable when it resolves. */
   async append(documentName: string, update: Uint8Array, events: readonly PendingEvent[]): Promise<void> {
     // Not the histogram's startTimer: its closures and label copies, per update, cost more than the timing.
