@@ -135,13 +135,19 @@ export function createAuthCore(deps: {
   /**
    * Announces a deleted account (repo.deleteUser has run): its sessions end and it leaves its rooms
    * as a revocation and a removal would say, so the sync server closes its connections and refuses
-   * its tokens; then `user.deleted`, for what other services keep of it.
+   * its tokens; the rooms it was alone in are announced deleted, so their documents and
+   * notifications go too; then `user.deleted`, for what other services keep of it.
    */
-  async function accountDeleted(userId: string, roomIds: readonly string[], sessionIds: readonly string[]) {
+  async function accountDeleted(
+    userId: string,
+    rooms: { left: readonly string[]; deleted: readonly string[] },
+    sessionIds: readonly string[],
+  ) {
     for (const sessionId of sessionIds) {
       await publish(subjects.sessionRevoked, { id: newEventId(clock()), sessionId, userId });
     }
-    for (const roomId of roomIds) await membershipChanged(roomId, userId, null);
+    for (const roomId of rooms.left) await membershipChanged(roomId, userId, null);
+    for (const roomId of rooms.deleted) await roomDeleted(roomId, [userId]);
     await publish(subjects.userDeleted, { id: newEventId(clock()), userId });
   }
 

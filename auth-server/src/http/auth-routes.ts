@@ -161,7 +161,7 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
         `you are the only owner of ${names}: make someone else an owner there first, or remove its other members`,
       );
     }
-    await core.accountDeleted(user.id, [...result.leftRooms, ...result.deletedRooms], result.sessionIds);
+    await core.accountDeleted(user.id, { left: result.leftRooms, deleted: result.deletedRooms }, result.sessionIds);
     metrics.accountDeletions.inc();
     deps.logger.info(
       { userId: user.id, leftRooms: result.leftRooms.length, deletedRooms: result.deletedRooms.length },

@@ -365,6 +365,10 @@ describe('deleting one’s account', () => {
         .filter((e) => e.subject === subjects.membershipChanged)
         .every((e) => (e.event as { role?: unknown }).role === null),
     ).toBe(true);
+    // The room they were alone in is announced deleted, so its document and notifications go as well.
+    expect(
+      published.filter((e) => e.subject === subjects.roomDeleted).map((e) => (e.event as { roomId?: string }).roomId),
+    ).toEqual([solo.id]);
     expect(published.at(-1)).toMatchObject({ subject: subjects.userDeleted, event: { userId: leaver.userId } });
   });
 });
