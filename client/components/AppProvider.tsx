@@ -43,6 +43,7 @@ const AppContext = createContext<AppState | null>(null);
 
 /** Set when a sign-out could not reach the server; the session is ended once it can. */
 const PENDING_LOGOUT_KEY = 'confab:pending-logout';
+const PENDING_LOGOUT_RETRY_MS = 5_000;
 
 export function useApp(): AppState {
   const state = useContext(AppContext);
@@ -86,9 +87,14 @@ export function AppProvider({ children }: { children: ReactNode }) {
     };
     finishLogout();
     window.addEventListener('online', finishLogout);
+    // The `online` event alone is not enough: it can fire while the page is still loading (a sign-out made
+    // offline lands on a freshly loaded /login), or never (a network that comes back without the browser
+    // noticing). While a sign-out waits, try again every few seconds; without one this does nothing.
+    const retry = setInterval(finishLogout, PENDING_LOGOUT_RETRY_MS);
     return () => {
       window.removeEventListener('storage', onStorage);
       window.removeEventListener('online', finishLogout);
+      clearInterval(retry);
     };
   }, [api]);
 
