@@ -14,6 +14,7 @@ import {
   send,
   shot,
   shotOnFailure,
+  signIn,
   signUp,
   twoPeople,
   waitForSynced,
@@ -484,13 +485,7 @@ describe('chatting in real time', () => {
       const phone = await phoneContext.newPage();
       const laptop = await laptopContext.newPage();
       const { email, password } = await signUp(phone, 'Erin');
-      const signIn = async (withPassword: string) => {
-        await laptop.goto('/login');
-        await laptop.getByLabel('Email').fill(email);
-        await laptop.getByLabel('Password').fill(withPassword);
-        await laptop.getByRole('button', { name: 'Sign in' }).click();
-      };
-      await signIn(password);
+      await signIn(laptop, email, password);
       await laptop.waitForURL('**/chat');
 
       await phone.goto('/profile');
@@ -511,9 +506,9 @@ describe('chatting in real time', () => {
       // The laptop, open on its room list, is told at once: the sync server closed its socket.
       await laptop.waitForURL('**/login**');
       await laptop.getByText('You were signed out on this device (the session was revoked). Sign in again.').waitFor();
-      await signIn(password);
+      await signIn(laptop, email, password);
       await laptop.getByText('wrong email or password').waitFor();
-      await signIn('a brand new passphrase');
+      await signIn(laptop, email, 'a brand new passphrase');
       await laptop.waitForURL('**/chat');
       // The phone is still signed in.
       await phone.goto('/chat');
@@ -533,10 +528,7 @@ describe('chatting in real time', () => {
       const { email, password } = await signUp(phone, 'Ivy');
       const others = [await laptopContext.newPage(), await tabletContext.newPage()];
       for (const page of others) {
-        await page.goto('/login');
-        await page.getByLabel('Email').fill(email);
-        await page.getByLabel('Password').fill(password);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await signIn(page, email, password);
         await page.waitForURL('**/chat');
       }
       await phone.goto('/profile');
@@ -586,9 +578,7 @@ describe('chatting in real time', () => {
 
       // Every device signed in with the old password is out.
       await home.waitForURL('**/login**');
-      await home.getByLabel('Email').fill(email);
-      await home.getByLabel('Password').fill(password);
-      await home.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(home, email, password, false);
       await home.getByText('wrong email or password').waitFor();
 
       // The link worked once.
@@ -630,9 +620,7 @@ describe('chatting in real time', () => {
         .poll(() => jo.evaluate(async () => (await indexedDB.databases()).filter((d) => d.name?.startsWith('confab:'))))
         .toEqual([]);
 
-      await jo.getByLabel('Email').fill(email);
-      await jo.getByLabel('Password').fill(password);
-      await jo.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(jo, email, password, false);
       await jo.getByText('wrong email or password').waitFor();
 
       // In Alice's open room the message stays, now under no name.

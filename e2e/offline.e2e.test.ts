@@ -10,6 +10,7 @@ import {
   newUserContext,
   send,
   shotOnFailure,
+  signIn,
   twoPeople,
   waitForSynced,
 } from './support/browser';
@@ -241,10 +242,7 @@ describe('offline', () => {
     const other = await newUserContext(browser, app.url);
     const page = await other.newPage();
     const bobEmail = await bob.evaluate(() => JSON.parse(localStorage.getItem('confab:account') ?? '{}').user?.email);
-    await page.goto('/login');
-    await page.getByLabel('Email').fill(bobEmail);
-    await page.getByLabel('Password').fill('correct horse battery staple');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, bobEmail, 'correct horse battery staple');
     await page.waitForURL('**/chat');
     await page.goto('/profile');
     const first = page

@@ -3,9 +3,10 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useEffect, useState } from 'react';
-import { describeFailure, MIN_PASSWORD_CHARS } from '../lib/api';
+import { describeFailure } from '../lib/api';
 import { safeNext } from '../lib/navigation';
 import { useApp } from './AppProvider';
+import { PasswordInput, SubmitWithError } from './PasswordInput';
 
 export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
   const { api, signIn, user, ready, signedOutReason } = useApp();
@@ -60,28 +61,13 @@ export function AuthForm({ mode }: { mode: 'login' | 'register' }) {
         )}
         <label htmlFor="email">Email</label>
         <input id="email" name="email" type="email" autoComplete="email" required />
-        <label htmlFor="password">Password</label>
-        <input
-          id="password"
-          name="password"
-          type="password"
-          autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
-          required
-          minLength={mode === 'register' ? MIN_PASSWORD_CHARS : undefined}
-        />
+        <PasswordInput id="password" label="Password" fresh={mode === 'register'} />
         {mode === 'login' && (
           <p className="forgot">
             <Link href="/reset-password">Forgot your password?</Link>
           </p>
         )}
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Please wait…' : title}
-        </button>
+        <SubmitWithError error={error} busy={busy} label={title} />
       </form>
       <p>
         {mode === 'login' ? 'New here? ' : 'Already have an account? '}

@@ -1,16 +1,10 @@
 'use client';
 
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import {
-  describeFailure,
-  MAX_PASSWORD_CHARS,
-  MIN_PASSWORD_CHARS,
-  type NotificationPreferences,
-  type NotifyLevel,
-  type SessionInfo,
-} from '../lib/api';
+import { describeFailure, type NotificationPreferences, type NotifyLevel, type SessionInfo } from '../lib/api';
 import { deviceName } from '../lib/device-name';
 import { useApp } from './AppProvider';
+import { PasswordInput } from './PasswordInput';
 import { ThemeToggle } from './Shell';
 
 function urlBase64ToBytes(base64: string): Uint8Array<ArrayBuffer> {
@@ -231,29 +225,13 @@ export function Profile() {
       <section className="card">
         <h2>Password</h2>
         <form onSubmit={changePassword}>
-          <label htmlFor="currentPassword">Current password</label>
-          <input
-            id="currentPassword"
-            name="currentPassword"
-            type="password"
-            autoComplete="current-password"
-            required
-            maxLength={MAX_PASSWORD_CHARS}
-          />
-          <label htmlFor="newPassword">New password</label>
-          <input
+          <PasswordInput id="currentPassword" label="Current password" />
+          <PasswordInput
             id="newPassword"
-            name="newPassword"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={MIN_PASSWORD_CHARS}
-            maxLength={MAX_PASSWORD_CHARS}
-            aria-describedby="newPassword-hint"
+            label="New password"
+            fresh
+            hint="Your other devices are signed out; this one stays signed in."
           />
-          <p id="newPassword-hint" className="muted">
-            At least {MIN_PASSWORD_CHARS} characters. Your other devices are signed out; this one stays signed in.
-          </p>
           <button type="submit" disabled={changingPassword}>
             {changingPassword ? 'Please wait…' : 'Change password'}
           </button>
@@ -426,15 +404,7 @@ export function Profile() {
           owner of a room with other members, make someone else an owner first.
         </p>
         <form onSubmit={deleteAccount}>
-          <label htmlFor="deletePassword">Password</label>
-          <input
-            id="deletePassword"
-            name="deletePassword"
-            type="password"
-            autoComplete="current-password"
-            required
-            maxLength={MAX_PASSWORD_CHARS}
-          />
+          <PasswordInput id="deletePassword" label="Password" />
           <button type="submit" className="danger" disabled={deleting}>
             {deleting ? 'Please wait…' : 'Delete my account'}
           </button>

@@ -3,8 +3,9 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useEffect, useState } from 'react';
-import { describeFailure, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS } from '../lib/api';
+import { describeFailure } from '../lib/api';
 import { useApp } from './AppProvider';
+import { PasswordInput, SubmitWithError } from './PasswordInput';
 
 /**
  * A forgotten password. Without a token: asks for the account's email and says a link was sent
@@ -79,28 +80,13 @@ export function ResetPassword() {
         </>
       ) : token ? (
         <form onSubmit={setPassword}>
-          <label htmlFor="newPassword">New password</label>
-          <input
+          <PasswordInput
             id="newPassword"
-            name="newPassword"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={MIN_PASSWORD_CHARS}
-            maxLength={MAX_PASSWORD_CHARS}
-            aria-describedby="newPassword-hint"
+            label="New password"
+            fresh
+            hint="Every device signed in to your account is signed out."
           />
-          <p id="newPassword-hint" className="muted">
-            At least {MIN_PASSWORD_CHARS} characters. Every device signed in to your account is signed out.
-          </p>
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Please wait…' : 'Set the new password'}
-          </button>
+          <SubmitWithError error={error} busy={busy} label="Set the new password" />
         </form>
       ) : sentTo ? (
         <p className="notice" role="status">
@@ -112,14 +98,7 @@ export function ResetPassword() {
           <p className="muted">We will email you a link to choose a new one.</p>
           <label htmlFor="email">Email</label>
           <input id="email" name="email" type="email" autoComplete="email" required />
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Please wait…' : 'Email me a link'}
-          </button>
+          <SubmitWithError error={error} busy={busy} label="Email me a link" />
         </form>
       )}
       <p>

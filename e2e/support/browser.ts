@@ -51,6 +51,17 @@ export async function signUp(
   return { email, password };
 }
 
+/**
+ * Fills the sign-in form on the page it is on (or on /login, with `go`) and submits it; the caller
+ * waits for what should follow (the room list, or the refusal).
+ */
+export async function signIn(page: Page, email: string, password: string, go = true): Promise<void> {
+  if (go) await page.goto('/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
 export async function createRoom(page: Page, name: string, topic = ''): Promise<string> {
   await page.goto('/chat');
   await page.getByLabel('Room name').fill(name);

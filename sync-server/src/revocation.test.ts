@@ -172,6 +172,18 @@ describe('revocation through the bus', () => {
     elsewhere.destroy();
   });
 
+  it('ignores a malformed auth event, touching no connection, and goes on with the next', async () => {
+    const r = room();
+    const carl = await t.connect({ name: `room:${r}`, user: 'carl', sid: 'sessCarl' });
+    await bus.publish(subjects.membershipChanged, { id: newEventId(), roomId: r, userId: 'carl', role: 'admin' });
+    await bus.publish(subjects.roomDeleted, { id: newEventId(), room: r });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(carl.closes).toEqual([]);
+    await bus.publish(subjects.sessionRevoked, { id: newEventId(), sessionId: 'sessCarl', userId: 'carl' });
+    await waitFor(() => carl.closes.length > 0, { timeoutMs: 5000 });
+    carl.destroy();
+  });
+
   it('makes a member demoted to reader read-only at once', async () => {
     const r = room();
     const name = `room:${r}`;

@@ -61,6 +61,22 @@ export function runRepositoryContract(
       };
     }
 
+    /** `userId` joins `roomId` through a single-use invite of its own (the one way in besides creating a room). */
+    async function join(roomId: string, userId: string, role: 'member' | 'reader' = 'member'): Promise<void> {
+      const codeHash = `join-${roomId}-${userId}`;
+      await repo.createInvite({
+        codeHash,
+        roomId,
+        role,
+        maxUses: 1,
+        uses: 0,
+        expiresAt: null,
+        createdBy: userId,
+        createdAt: 1,
+      });
+      expect(await repo.redeemInvite(codeHash, userId, 2)).toMatchObject({ kind: 'joined' });
+    }
+
     it('stores a user and finds it by id and by email, keeping epoch ms as numbers', async () => {
       const u = await user();
       expect(await repo.userById(u.id)).toEqual({
@@ -84,19 +100,6 @@ export function runRepositoryContract(
     });
 
     it('deletes an account: leaves shared rooms, deletes rooms it was alone in, refuses while it is a sole owner', async () => {
-      const join = async (roomId: string, userId: string, role: 'member' | 'reader' = 'member') => {
-        await repo.createInvite({
-          codeHash: `join-${roomId}-${userId}`,
-          roomId,
-          role,
-          maxUses: 1,
-          uses: 0,
-          expiresAt: null,
-          createdBy: userId,
-          createdAt: 1000,
-        });
-        expect(await repo.redeemInvite(`join-${roomId}-${userId}`, userId, 2000)).toMatchObject({ kind: 'joined' });
-      };
       const [leaver, friend] = [await user(), await user()];
       const solo = await room(leaver.id); // alone: goes with the account
       const shared = await room(friend.id); // a member of a friend's room: leaves it
@@ -139,6 +142,7 @@ export function runRepositoryContract(
       const [owner, other] = [await user(), await user()];
       const doomed = await room(owner.id);
       const kept = await room(owner.id);
+      await join(doomed.id, other.id);
       await repo.createInvite({
         codeHash: `doomed-${doomed.id}`,
         roomId: doomed.id,
@@ -149,7 +153,6 @@ export function runRepositoryContract(
         createdBy: owner.id,
         createdAt: 1,
       });
-      expect(await repo.redeemInvite(`doomed-${doomed.id}`, other.id, 2)).toMatchObject({ kind: 'joined' });
       expect((await repo.deleteRoom(doomed.id)).sort()).toEqual([owner.id, other.id].sort());
       expect(await repo.roomById(doomed.id)).toBeNull();
       expect(await repo.members(doomed.id)).toEqual([]);
@@ -350,17 +353,7 @@ export function runRepositoryContract(
       const owner = await user();
       const r = await room(owner.id);
       const m = await user();
-      await repo.createInvite({
-        codeHash: `roles-${r.id}`,
-        roomId: r.id,
-        role: 'member',
-        maxUses: null,
-        uses: 0,
-        expiresAt: null,
-        createdBy: owner.id,
-        createdAt: 1,
-      });
-      await repo.redeemInvite(`roles-${r.id}`, m.id, 2);
+      await join(r.id, m.id);
       expect(await repo.changeRole(r.id, owner.id, 'member')).toBe('last_owner');
       expect(await repo.removeMember(r.id, owner.id)).toBe('last_owner');
       expect(await repo.changeRole(r.id, 'stranger', 'member')).toBe('not_member');
@@ -376,17 +369,7 @@ export function runRepositoryContract(
       const a = await user();
       const r = await room(a.id);
       const b = await user();
-      await repo.createInvite({
-        codeHash: `duel-${r.id}`,
-        roomId: r.id,
-        role: 'member',
-        maxUses: null,
-        uses: 0,
-        expiresAt: null,
-        createdBy: a.id,
-        createdAt: 1,
-      });
-      await repo.redeemInvite(`duel-${r.id}`, b.id, 2);
+      await join(r.id, b.id);
       await repo.changeRole(r.id, b.id, 'owner');
       const results = await Promise.all([
         repo.changeRole(r.id, a.id, 'member').catch(() => 'error'),

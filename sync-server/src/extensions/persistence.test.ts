@@ -47,15 +47,17 @@ describe('persistence', () => {
     return { store, held: new HeldStore({ database }), release };
   }
 
+  /** A Persistence that logs nothing and counts into a registry of its own. */
+  const quietPersistence = (options: Omit<ConstructorParameters<typeof Persistence>[0], 'logger' | 'metrics'>) =>
+    new Persistence({ logger: pino({ level: 'silent' }), metrics: new SyncMetrics(new Registry()), ...options });
+
   const load = (persistence: Persistence, documentName: string, document: Y.Doc) =>
     persistence.onLoadDocument({ document, documentName } as unknown as onLoadDocumentPayload);
 
   it('loads a room again only after the appends of its earlier load have committed, so compaction from it keeps them', async () => {
     const { store, held, release } = heldStore();
-    const persistence = new Persistence({
+    const persistence = quietPersistence({
       store: held,
-      logger: pino({ level: 'silent' }),
-      metrics: new SyncMetrics(new Registry()),
       compactMinBytes: 1024 * 1024,
       compactFromLoadedDocument: true,
     });
@@ -95,10 +97,8 @@ describe('persistence', () => {
 
   it('deletes a document only after its appends in flight have committed, so none lands after the delete', async () => {
     const { store, held, release } = heldStore();
-    const persistence = new Persistence({
+    const persistence = quietPersistence({
       store: held,
-      logger: pino({ level: 'silent' }),
-      metrics: new SyncMetrics(new Registry()),
       compactMinBytes: 1024 * 1024,
     });
     const name = 'room:deleted-while-writing';
@@ -122,10 +122,8 @@ describe('persistence', () => {
 
   it('loads at once when no append of the room is in flight', async () => {
     const { held } = heldStore();
-    const persistence = new Persistence({
+    const persistence = quietPersistence({
       store: held,
-      logger: pino({ level: 'silent' }),
-      metrics: new SyncMetrics(new Registry()),
       compactMinBytes: 1024 * 1024,
     });
     // An append of another room, held forever, does not hold this one's load.
@@ -146,10 +144,8 @@ describe('persistence', () => {
           return mergeInline(snapshot, updates);
         },
       });
-      const persistence = new Persistence({
+      const persistence = quietPersistence({
         store,
-        logger: pino({ level: 'silent' }),
-        metrics: new SyncMetrics(new Registry()),
         compactMinBytes: 1024 * 1024,
         compactFromLoadedDocument: true,
         liveCompactionMaxBytes,
@@ -213,10 +209,8 @@ describe('persistence', () => {
           await gate;
         },
       });
-      const persistence = new Persistence({
+      const persistence = quietPersistence({
         store,
-        logger: pino({ level: 'silent' }),
-        metrics: new SyncMetrics(new Registry()),
         compactMinBytes: 1000,
         compactFromLoadedDocument: true,
       });
@@ -275,10 +269,8 @@ describe('persistence', () => {
       }
     }
     const store = new SlowStore({ database });
-    const persistence = new Persistence({
+    const persistence = quietPersistence({
       store,
-      logger: pino({ level: 'silent' }),
-      metrics: new SyncMetrics(new Registry()),
       compactMinBytes: 1024 * 1024,
     });
     const rooms = ['room:together-a', 'room:together-b', 'room:together-c'];

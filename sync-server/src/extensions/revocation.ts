@@ -2,15 +2,17 @@ import type { EventBus, Subscription } from '@confab/platform';
 import {
   accessMessage,
   CLOSE,
-  membershipChangedEvent,
+  eventKindOf,
+  eventSchemas,
+  type MembershipChangedEvent,
   membersMessage,
+  type RoomDeletedEvent,
   type RoomId,
-  roomDeletedEvent,
   roomDocument,
-  sessionRevokedEvent,
+  type SessionRevokedEvent,
   subjects,
+  type UserDeletedEvent,
   type UserId,
-  userDeletedEvent,
   userDocument,
 } from '@confab/protocol';
 import type { Connection, connectedPayload, Extension } from '@hocuspocus/server';
@@ -212,57 +214,52 @@ export async function consumeAuthEvents(options: RevocationConsumerOptions): Pro
         logger.debug({ subject, eventId: event.id, ageMs: now - at }, 'old auth event: no connection to act on');
         return;
       }
-      if (subject === subjects.roomDeleted) {
-        const parsed = roomDeletedEvent.safeParse(event);
-        if (!parsed.success) {
-          logger.warn({ subject, eventId: event.id }, 'malformed room.deleted event ignored');
+      const kind = eventKindOf(subject);
+      const parsed = kind ? eventSchemas[kind].safeParse(event) : null;
+      if (!parsed?.success) {
+        logger.warn({ subject, eventId: event.id }, 'malformed auth event ignored');
+        return;
+      }
+      switch (kind) {
+        case 'room.deleted': {
+          const { roomId } = parsed.data as RoomDeletedEvent;
+          // Published before its members' removals, and closed here before any await: the open connections
+          // learn that the room is gone (room_deleted), not that they were removed. The removals that follow
+          // record the revocations that refuse their tokens. Then the room's document goes.
+          const closed = registry.closeRoom(roomId);
+          await deleteDocument(roomDocument(roomId as RoomId));
+          logger.info({ roomId, closed }, 'room deleted: its document is gone');
           return;
         }
-        // Published before its members' removals, and closed here before any await: the open connections
-        // learn that the room is gone (room_deleted), not that they were removed. The removals that follow
-        // record the revocations that refuse their tokens. Then the room's document goes.
-        const closed = registry.closeRoom(parsed.data.roomId);
-        await deleteDocument(roomDocument(parsed.data.roomId as RoomId));
-        logger.info({ roomId: parsed.data.roomId, closed }, 'room deleted: its document is gone');
-        return;
-      }
-      if (subject === subjects.userDeleted) {
-        const parsed = userDeletedEvent.safeParse(event);
-        if (!parsed.success) {
-          logger.warn({ subject, eventId: event.id }, 'malformed user.deleted event ignored');
+        case 'user.deleted': {
+          const { userId } = parsed.data as UserDeletedEvent;
+          // Its sessions were revoked first; close what is still open, then forget its private document
+          // (drafts). Every instance does it (each sees every auth event); the second delete finds nothing.
+          const closed = registry.closeUser(userId);
+          await deleteDocument(userDocument(userId as UserId));
+          logger.info({ userId, closed }, 'account deleted: its private document is gone');
           return;
         }
-        // Its sessions were revoked first; close what is still open, then forget its private document
-        // (drafts). Every instance does it (each sees every auth event); the second delete finds nothing.
-        const closed = registry.closeUser(parsed.data.userId);
-        await deleteDocument(userDocument(parsed.data.userId as UserId));
-        logger.info({ userId: parsed.data.userId, closed }, 'account deleted: its private document is gone');
-        return;
-      }
-      if (subject === subjects.sessionRevoked) {
-        const parsed = sessionRevokedEvent.safeParse(event);
-        if (!parsed.success) {
-          logger.warn({ subject, eventId: event.id }, 'malformed session.revoked event ignored');
+        case 'session.revoked': {
+          const { sessionId } = parsed.data as SessionRevokedEvent;
+          if (stillMatters) await revocations.revokeSession(sessionId, at);
+          const closed = registry.closeSession(sessionId);
+          logger.info({ sessionId, closed }, 'session revoked');
           return;
         }
-        if (stillMatters) await revocations.revokeSession(parsed.data.sessionId, at);
-        const closed = registry.closeSession(parsed.data.sessionId);
-        logger.info({ sessionId: parsed.data.sessionId, closed }, 'session revoked');
-        return;
+        case 'membership.changed': {
+          const { userId, roomId, role } = parsed.data as MembershipChangedEvent;
+          // Every change is recorded with the role it sets; an older token is then refused (removed) or
+          // served with that role, up or down (storage/revocations.ts). So a grant never refuses the token a
+          // client fetches in the same second (JWT `iat` has second resolution), an owner demoted to member
+          // cannot reconnect as owner with a token from before, and a reader promoted to member is not a
+          // reader again after a reconnect with one.
+          if (stillMatters) await revocations.membershipChanged(userId, roomId, role, at);
+          const affected = registry.membershipChanged(userId, roomId, role);
+          logger.info({ userId, roomId, role, affected }, 'membership changed');
+          return;
+        }
       }
-      const parsed = membershipChangedEvent.safeParse(event);
-      if (!parsed.success) {
-        logger.warn({ subject, eventId: event.id }, 'malformed membership.changed event ignored');
-        return;
-      }
-      const { userId, roomId, role } = parsed.data;
-      // Every change is recorded with the role it sets; the check refuses an older token only when it grants
-      // more than that role (storage/revocations.ts), so grants and promotions never refuse the token a client
-      // fetches in the same second (JWT `iat` has second resolution), and an owner demoted to member cannot
-      // reconnect as owner with a token from before.
-      if (stillMatters) await revocations.membershipChanged(userId, roomId, role, at);
-      const affected = registry.membershipChanged(userId, roomId, role);
-      logger.info({ userId, roomId, role, affected }, 'membership changed');
     },
   });
 }
