@@ -121,6 +121,16 @@ describe('chatting in real time', () => {
     await shot(alice, 'room-desktop');
   });
 
+  it('shows a fenced code block as a block that keeps its lines and its marks', async () => {
+    await send(alice, 'Run this:\n```sh\nnpm start   # **not bold**\nnpm test\n```\nthen *tell* me');
+    const block = message(bob, 'Run this:').locator('pre.codeblock');
+    await expect.poll(() => block.textContent()).toBe('npm start   # **not bold**\nnpm test');
+    await expect(block.getAttribute('data-lang')).resolves.toBe('sh');
+    // The text around it is formatted as usual, the block's content is not.
+    await expect(message(bob, 'Run this:').locator('em').textContent()).resolves.toBe('tell');
+    await expect(block.locator('strong').count()).resolves.toBe(0);
+  });
+
   it('keeps a paste longer than a message may be, says by how much, and sends it once it fits', async () => {
     const box = alice.getByLabel('Message', { exact: true });
     const text = `Long note ${'x'.repeat(4090)}`; // 4,100 characters
@@ -274,6 +284,35 @@ describe('chatting in real time', () => {
     await entry.getByText('Alice: One more while you are away').waitFor();
     await entry.getByRole('status', { name: /unread/ }).waitFor();
     await shot(bob, 'room-list-desktop');
+  });
+
+  it('opens a room at a "New messages" line above what came while the reader was away', async () => {
+    // Bob is on his room list, with one message unread (the test before).
+    const line = bob.getByText('New messages', { exact: true });
+    for (let i = 0; i < 30; i++) await send(alice, `Filler ${i}`);
+    await bob.getByRole('list', { name: 'Rooms' }).getByRole('link', { name: /Design/ }).click();
+    await line.waitFor();
+    // The line sits right above the first message he has not read, and the room opened there,
+    // not at its end.
+    const below = bob.locator('.unread-line + article');
+    await expect.poll(() => below.textContent()).toContain('One more while you are away');
+    await bob.getByRole('button', { name: 'Jump to latest ↓' }).waitFor();
+
+    // The app closed meanwhile: the messages come with the room's sync, after its local copy loaded.
+    await bob.goto('about:blank');
+    for (let i = 0; i < 3; i++) await send(alice, `While closed ${i}`);
+    await bob.goto(`/chat/${roomId}`);
+    await line.waitFor();
+    await expect.poll(() => below.textContent()).toContain('While closed 0');
+    // What is new fits on the screen, so it is read at once (Alice sees it), and the line stays.
+    await alice.getByText('Seen by Bob').waitFor();
+    await expect(line.count()).resolves.toBe(1);
+    // Writing takes it away.
+    await send(bob, 'Read it all');
+    await message(alice, 'Read it all').waitFor();
+    await expect.poll(() => line.count()).toBe(0);
+    await message(bob, 'While closed 0').waitFor();
+    await bob.goto('/chat');
   });
 
   it('finds messages of every room with the local search', async () => {
@@ -500,8 +539,9 @@ describe('chatting in real time', () => {
       await next.fill('a brand new passphrase');
       await phone.getByRole('button', { name: 'Change password' }).click();
       await phone.getByText('Password changed. Your other device was signed out.').waitFor();
+      // The list of sessions loads again after the note shows.
+      await expect.poll(() => phone.locator('ul.sessions li').count()).toBe(1);
       await expect(phone.getByRole('listitem').filter({ hasText: 'this device' }).count()).resolves.toBe(1);
-      await expect(phone.locator('ul.sessions li').count()).resolves.toBe(1);
 
       // The laptop, open on its room list, is told at once: the sync server closed its socket.
       await laptop.waitForURL('**/login**');

@@ -14,6 +14,12 @@ export function Formatted({ text }: { text: string }) {
             return <em key={key}>{token.text}</em>;
           case 'code':
             return <code key={key}>{token.text}</code>;
+          case 'codeblock':
+            return (
+              <pre key={key} className="codeblock" data-lang={token.lang}>
+                <code>{token.text}</code>
+              </pre>
+            );
           case 'link':
             return (
               <a key={key} href={token.href} target="_blank" rel="noopener noreferrer nofollow">

@@ -1,6 +1,6 @@
 'use client';
 
-import type { MessageView } from '@confab/protocol';
+import { type MessageView, plainText } from '@confab/protocol';
 import { memo } from 'react';
 import type { MessageRow } from '../lib/room-view';
 import { Formatted } from './Formatted';
@@ -22,6 +22,8 @@ interface Props {
   pending: boolean;
   /** The message a link pointed at (a search hit). */
   highlighted?: boolean;
+  /** The first message that came while the reader was away: a "New messages" line goes above it. */
+  unreadAbove?: boolean;
   nameOf(userId: string): string;
   quoted: MessageView | null | undefined;
   actions: MessageActions;
@@ -42,21 +44,29 @@ export const MessageItem = memo(function MessageItem({
   canModerate,
   pending,
   highlighted = false,
+  unreadAbove = false,
   nameOf,
   quoted,
   actions,
 }: Props) {
   const { message } = row;
+  // The first unread message opens a run of its own below the line, so it names its author.
+  const showHeader = row.showHeader || unreadAbove;
   const mentioned = message.mentions?.includes(selfId as never) ?? false;
   return (
     <>
       {row.day && <div className="day">{dayFormat.format(message.createdAt)}</div>}
+      {unreadAbove && (
+        <div className="unread-line">
+          <span>New messages</span>
+        </div>
+      )}
       <article
-        className={`msg${row.showHeader ? ' head' : ''}${mentioned ? ' mentioned' : ''}${highlighted ? ' highlighted' : ''}`}
+        className={`msg${showHeader ? ' head' : ''}${mentioned ? ' mentioned' : ''}${highlighted ? ' highlighted' : ''}`}
         aria-label={`${nameOf(message.author)} at ${timeFormat.format(message.createdAt)}`}
         data-message-id={message.id}
       >
-        {row.showHeader && (
+        {showHeader && (
           <div className="meta">
             <span className="author">{nameOf(message.author)}</span>
             <time className="time" dateTime={new Date(message.createdAt).toISOString()}>
@@ -68,7 +78,7 @@ export const MessageItem = memo(function MessageItem({
           <div className="quote">
             {quoted ? (
               <>
-                <strong>{nameOf(quoted.author)}</strong>: {quoted.text.slice(0, 140)}
+                <strong>{nameOf(quoted.author)}</strong>: {plainText(quoted.text).slice(0, 140)}
               </>
             ) : (
               <em>Original message was deleted</em>

@@ -37,6 +37,38 @@ describe('message formatting', () => {
   });
 });
 
+describe('fenced code blocks', () => {
+  it('makes a block of the lines between fences, with the language named after the opening one', () => {
+    expect(tokenize('Try:\n```ts\nconst x = 1;\n\nlog(**x**)\n```\nthen *run* it')).toEqual([
+      { kind: 'text', text: 'Try:' },
+      { kind: 'codeblock', text: 'const x = 1;\n\nlog(**x**)', lang: 'ts' },
+      { kind: 'text', text: 'then ' },
+      { kind: 'italic', text: 'run' },
+      { kind: 'text', text: ' it' },
+    ]);
+  });
+
+  it('takes a block on one line, and one without a language', () => {
+    expect(tokenize('```npm start```')).toEqual([{ kind: 'codeblock', text: 'npm start' }]);
+    expect(tokenize('```\nnpm start\nnpm test\n```')).toEqual([{ kind: 'codeblock', text: 'npm start\nnpm test' }]);
+  });
+
+  it('leaves an unclosed fence and an empty block as typed', () => {
+    expect(tokenize('```\nhalf a block')).toEqual([{ kind: 'text', text: '```\nhalf a block' }]);
+    expect(tokenize('a `````` b')).toEqual([{ kind: 'text', text: 'a `````` b' }]);
+  });
+
+  it('keeps HTML inside a block as text, and links in it unlinked', () => {
+    expect(tokenize('```\n<script>x</script> https://x.org\n```')).toEqual([
+      { kind: 'codeblock', text: '<script>x</script> https://x.org' },
+    ]);
+  });
+
+  it('gives a block its own lines in plain text', () => {
+    expect(plainText('Run\n```sh\nnpm start\n```\nthen **open** it')).toBe('Run\nnpm start\nthen open it');
+  });
+});
+
 describe('plainText', () => {
   it('keeps the words and drops the marks of every format', () => {
     expect(plainText('Hello **Bob**, see https://example.org. It is *very* `npm start` _easy_')).toBe(

@@ -1,6 +1,6 @@
 /**
- * Simple message formatting: **bold**, *italic* / _italic_, `code` and
- * http(s) links. Parsed into tokens that the app's components turn into React
+ * Simple message formatting: **bold**, *italic* / _italic_, `code`, fenced
+ * code blocks (```, optionally naming a language) and http(s) links. Parsed into tokens that the app's components turn into React
  * elements, so message text is never injected as HTML; `plainText` gives the
  * words without the marks, for previews (the room list, notifications, push
  * and email), where the marks would show as they were typed.
@@ -10,6 +10,8 @@ export type Token =
   | { kind: 'bold'; text: string }
   | { kind: 'italic'; text: string }
   | { kind: 'code'; text: string }
+  /** A fenced block: kept as typed (no other formatting inside), `lang` as named after the fence. */
+  | { kind: 'codeblock'; text: string; lang?: string }
   | { kind: 'link'; text: string; href: string };
 
 const PATTERN =
@@ -27,8 +29,30 @@ export function safeHref(raw: string): string | null {
   }
 }
 
+/**
+ * ```lang⏎ … ⏎``` or ```…```: the language is one word on the fence's line; without it the block
+ * starts right after the fence. An unclosed fence is text.
+ */
+const FENCE = /```(?:([\w+#.-]+)?\n)?([\s\S]*?)\n?```/g;
+
 export function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
+  let last = 0;
+  for (const match of text.matchAll(FENCE)) {
+    const index = match.index ?? 0;
+    const [whole, lang, code = ''] = match;
+    if (code.trim() === '') continue;
+    // The line breaks around a block are the block's edges, not blank lines of their own.
+    inline(text.slice(last, index).replace(/\n$/, ''), tokens);
+    tokens.push(lang ? { kind: 'codeblock', text: code, lang } : { kind: 'codeblock', text: code });
+    last = index + whole.length;
+    if (text[last] === '\n') last++;
+  }
+  inline(text.slice(last), tokens);
+  return tokens;
+}
+
+function inline(text: string, tokens: Token[]): void {
   let last = 0;
   const push = (token: Token) => {
     const prev = tokens[tokens.length - 1];
@@ -55,12 +79,15 @@ export function tokenize(text: string): Token[] {
     last = index + consumed;
   }
   if (last < text.length) push({ kind: 'text', text: text.slice(last) });
-  return tokens;
 }
 
 /** The text as read, without formatting marks: "**bold** and `code`" → "bold and code". */
 export function plainText(text: string): string {
-  return tokenize(text)
-    .map((token) => token.text)
+  const tokens = tokenize(text);
+  // A block stands on lines of its own, as it did between its fences.
+  return tokens
+    .map((token, i) =>
+      token.kind === 'codeblock' ? `${i > 0 ? '\n' : ''}${token.text}${i < tokens.length - 1 ? '\n' : ''}` : token.text,
+    )
     .join('');
 }

@@ -66,6 +66,7 @@ export {
   editMessage,
   editShapeError,
   findMessageIndex,
+  firstUnreadId,
   isValidText,
   MAX_EMOJI_CHARS,
   MAX_MENTIONS,

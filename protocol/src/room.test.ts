@@ -6,6 +6,7 @@ import {
   deleteMessage,
   editMessage,
   editShapeError,
+  firstUnreadId,
   MAX_TEXT_CHARS,
   markRead,
   messageShapeError,
@@ -123,6 +124,50 @@ describe('room schema v1 accessors', () => {
     expect(unreadCount(doc, alice)).toBe(1);
     markRead(doc, alice, id(4), 11);
     expect(unreadCount(doc, alice)).toBe(0);
+  });
+
+  it('counts by time when the read marker points at a message deleted since', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, bob);
+    post(doc, 2, bob);
+    markRead(doc, alice, id(2), 1_700_000_000_002);
+    post(doc, 3, bob);
+    post(doc, 4, alice);
+    post(doc, 5, bob);
+    deleteMessage(doc, id(2));
+    // Not all four of Bob's messages: only the two written after Alice read up to m2.
+    expect(unreadCount(doc, alice)).toBe(2);
+  });
+
+  describe('firstUnreadId', () => {
+    const room = () => {
+      const doc = new Y.Doc();
+      post(doc, 1, bob);
+      post(doc, 2, bob);
+      post(doc, 3, alice);
+      post(doc, 4, bob);
+      return doc;
+    };
+    const at = (n: number) => 1_700_000_000_000 + n;
+
+    it("is the first of someone else's messages after the read marker", () => {
+      expect(firstUnreadId(room(), { messageId: id(1), at: at(10) }, alice)).toBe('m2');
+      // Alice's own message after the marker is not news to her.
+      expect(firstUnreadId(room(), { messageId: id(2), at: at(10) }, alice)).toBe('m4');
+    });
+
+    it('is null when everything was read, and when the room was never read', () => {
+      expect(firstUnreadId(room(), { messageId: id(4), at: at(10) }, alice)).toBeNull();
+      expect(firstUnreadId(room(), undefined, alice)).toBeNull();
+      expect(firstUnreadId(new Y.Doc(), { messageId: id(1), at: at(10) }, alice)).toBeNull();
+    });
+
+    it("goes by the marker's time when its message is gone", () => {
+      const doc = room();
+      deleteMessage(doc, id(2));
+      expect(firstUnreadId(doc, { messageId: id(2), at: at(2) }, alice)).toBe('m4');
+      expect(firstUnreadId(doc, { messageId: id(2), at: at(4) }, alice)).toBeNull();
+    });
   });
 
   it('appends after trailing deleted messages, at the very end as the sender saw it', () => {

@@ -238,15 +238,45 @@ export function readMessages(doc: Y.Doc): MessageView[] {
   });
 }
 
-/** Messages after the user's read marker that someone else wrote. */
+/**
+ * Messages after the user's read marker that someone else wrote. The marker's
+ * message may be gone (deleted since it was read: the schema removes it for
+ * good); then what others wrote after the marker was set counts, by the
+ * messages' `createdAt` (their senders' clocks), not the whole room.
+ */
 export function unreadCount(doc: Y.Doc, userId: UserId): number {
   const { messages, reads } = roomMaps(doc);
   const marker = reads.get(userId);
   let count = 0;
+  let sinceMarkerTime = 0;
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages.get(i);
-    if (marker && m.id === marker.messageId) break;
-    if (m.author !== userId) count++;
+    if (marker && m.id === marker.messageId) return count;
+    if (m.author === userId) continue;
+    count++;
+    if (marker && m.createdAt > marker.at) sinceMarkerTime++;
   }
-  return count;
+  return marker ? sinceMarkerTime : count;
+}
+
+/**
+ * The first message someone else wrote after the user's read marker, where a
+ * room opens with a "New messages" line; null when there is none, or when the
+ * user has no marker (they have never read the room: it opens at the end).
+ * A marker whose message is gone counts by time, as in `unreadCount`. Walks
+ * back from the end, so its cost is the unread part when the marker is there.
+ */
+export function firstUnreadId(doc: Y.Doc, marker: ReadMarker | undefined, userId: UserId): MessageId | null {
+  if (!marker) return null;
+  const { messages } = roomMaps(doc);
+  let first: MessageId | null = null;
+  let firstByTime: MessageId | null = null;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages.get(i);
+    if (m.id === marker.messageId) return first;
+    if (m.author === userId) continue;
+    first = m.id;
+    if (m.createdAt > marker.at) firstByTime = m.id;
+  }
+  return firstByTime;
 }
