@@ -290,7 +290,10 @@ describe('chatting in real time', () => {
     // Bob is on his room list, with one message unread (the test before).
     const line = bob.getByText('New messages', { exact: true });
     for (let i = 0; i < 30; i++) await send(alice, `Filler ${i}`);
-    await bob.getByRole('list', { name: 'Rooms' }).getByRole('link', { name: /Design/ }).click();
+    await bob
+      .getByRole('list', { name: 'Rooms' })
+      .getByRole('link', { name: /Design/ })
+      .click();
     await line.waitFor();
     // The line sits right above the first message he has not read, and the room opened there,
     // not at its end.
