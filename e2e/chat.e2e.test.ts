@@ -231,6 +231,9 @@ describe('chatting in real time', () => {
       await joinFromInvite(hana);
       await hana.waitForURL(`**/chat/${roomId}`);
       await waitForSynced(hana);
+      // All of the room's history is new to her: it opens at its end, without a "New messages" line.
+      await expect(hana.getByText('New messages', { exact: true }).count()).resolves.toBe(0);
+      await expect(hana.getByRole('button', { name: 'Jump to latest ↓' }).count()).resolves.toBe(0);
       await send(hana, 'Hello from the newcomer');
       // Alice's room, open since before Hana joined, names her (it asks for the members again when
       // someone it does not know shows up in the room's presence).

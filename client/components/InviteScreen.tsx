@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useEffect, useState } from 'react';
 import { describeFailure, type InvitePreview } from '../lib/api';
+import { noteJustJoined } from '../lib/navigation';
 import { useApp } from './AppProvider';
 import { usePathSegment } from './hooks';
 
@@ -72,6 +73,7 @@ export function InviteScreen() {
       return;
     }
     rememberRoom(result.data.room);
+    noteJustJoined(result.data.room.id);
     router.replace(`/chat/${encodeURIComponent(result.data.room.id)}`);
   }
 

@@ -30,6 +30,7 @@ import type * as Y from 'yjs';
 import { idbName } from '../lib/account-cache';
 import type { Member, Room } from '../lib/api';
 import { getDraft, setDraft } from '../lib/drafts';
+import { takeJustJoined } from '../lib/navigation';
 import {
   extractMentions,
   groupMessages,
@@ -237,6 +238,10 @@ function RoomView({ roomId }: { roomId: string }) {
   // biome-ignore lint/correctness/useExhaustiveDependencies: `contentVersion` changes with the document
   useEffect(() => {
     if (!handle || unreadSettled.current || statusKind === 'loading') return;
+    if (takeJustJoined(roomId)) {
+      unreadSettled.current = true;
+      return;
+    }
     const reads = roomMaps(handle.doc).reads;
     if (openMarker.current === 'unset') openMarker.current = reads.get(me);
     const first = firstUnreadId(handle.doc, openMarker.current, me as UserId);

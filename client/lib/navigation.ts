@@ -29,3 +29,29 @@ export function safeNext(raw: string | null, origin: string): string {
   if (!NEXT_ROUTES.some((route) => route.test(url.pathname))) return FALLBACK;
   return `${url.pathname}${url.search}${url.hash}`;
 }
+
+const JUST_JOINED = 'confab:just-joined';
+
+/**
+ * The invite screen notes the room it has just joined, so that the room opens at its end: all of
+ * its history is new to a newcomer, and a "New messages" line above the whole of it (with the
+ * room opened at its first message) would help no one.
+ */
+export function noteJustJoined(roomId: string): void {
+  try {
+    sessionStorage.setItem(JUST_JOINED, roomId);
+  } catch {
+    // Storage refused (private mode, quota): the room opens at the line, which is only less handy.
+  }
+}
+
+/** Whether the room was just joined (once: the note is taken away). */
+export function takeJustJoined(roomId: string): boolean {
+  try {
+    if (sessionStorage.getItem(JUST_JOINED) !== roomId) return false;
+    sessionStorage.removeItem(JUST_JOINED);
+    return true;
+  } catch {
+    return false;
+  }
+}

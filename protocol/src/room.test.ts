@@ -156,10 +156,18 @@ describe('room schema v1 accessors', () => {
       expect(firstUnreadId(room(), { messageId: id(2), at: at(10) }, alice)).toBe('m4');
     });
 
-    it('is null when everything was read, and when the room was never read', () => {
+    it('is null when everything was read', () => {
       expect(firstUnreadId(room(), { messageId: id(4), at: at(10) }, alice)).toBeNull();
-      expect(firstUnreadId(room(), undefined, alice)).toBeNull();
       expect(firstUnreadId(new Y.Doc(), { messageId: id(1), at: at(10) }, alice)).toBeNull();
+    });
+
+    it("is the first of someone else's messages when nothing was read yet", () => {
+      const doc = new Y.Doc();
+      post(doc, 1, alice);
+      post(doc, 2, bob);
+      expect(firstUnreadId(doc, undefined, alice)).toBe('m2');
+      expect(firstUnreadId(doc, undefined, bob)).toBe('m1');
+      expect(firstUnreadId(new Y.Doc(), undefined, alice)).toBeNull();
     });
 
     it("goes by the marker's time when its message is gone", () => {

@@ -261,22 +261,22 @@ export function unreadCount(doc: Y.Doc, userId: UserId): number {
 
 /**
  * The first message someone else wrote after the user's read marker, where a
- * room opens with a "New messages" line; null when there is none, or when the
- * user has no marker (they have never read the room: it opens at the end).
+ * room opens with a "New messages" line; null when there is none. Without a
+ * marker (the user has not read a message of the room yet) it is the first
+ * of the room's messages that someone else wrote, as `unreadCount` counts them.
  * A marker whose message is gone counts by time, as in `unreadCount`. Walks
  * back from the end, so its cost is the unread part when the marker is there.
  */
 export function firstUnreadId(doc: Y.Doc, marker: ReadMarker | undefined, userId: UserId): MessageId | null {
-  if (!marker) return null;
   const { messages } = roomMaps(doc);
   let first: MessageId | null = null;
   let firstByTime: MessageId | null = null;
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages.get(i);
-    if (m.id === marker.messageId) return first;
+    if (marker && m.id === marker.messageId) return first;
     if (m.author === userId) continue;
     first = m.id;
-    if (m.createdAt > marker.at) firstByTime = m.id;
+    if (marker && m.createdAt > marker.at) firstByTime = m.id;
   }
-  return firstByTime;
+  return marker ? firstByTime : first;
 }
