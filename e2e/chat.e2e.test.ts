@@ -211,6 +211,32 @@ describe('chatting in real time', () => {
     await shot(bob, 'room-reply-mention');
   });
 
+  it('reacts with any emoji, found by its name in the picker', async () => {
+    const elsewhere: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      if (new URL(request.url()).origin !== new URL(app.url).origin) elsewhere.push(request.url());
+    };
+    bob.on('request', onRequest);
+    await send(alice, 'Pick an emoji for this');
+    const greeting = message(bob, 'Pick an emoji for this');
+    await greeting.hover();
+    await greeting.getByRole('button', { name: 'Add a reaction' }).click();
+    const search = bob.getByLabel('Search emoji');
+    // Escape closes it without reacting.
+    await search.press('Escape');
+    await expect.poll(() => search.count()).toBe(0);
+
+    await greeting.hover();
+    await greeting.getByRole('button', { name: 'Add a reaction' }).click();
+    await search.fill('unicorn');
+    await bob.getByRole('gridcell', { name: /unicorn/i }).click();
+    await expect.poll(() => search.count()).toBe(0);
+    await message(alice, 'Pick an emoji for this').getByRole('button', { name: /🦄 1/ }).waitFor();
+    // The emoji list came from the app itself (/emojibase), not from the picker's default CDN.
+    bob.off('request', onRequest);
+    expect(elsewhere).toEqual([]);
+  });
+
   it('shows who is typing and who has seen the last message', async () => {
     await bob.getByLabel('Message', { exact: true }).pressSequentially('typing something');
     await alice.getByText('Bob is typing…').waitFor();

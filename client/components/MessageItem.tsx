@@ -1,9 +1,10 @@
 'use client';
 
 import { type MessageView, plainText } from '@confab/protocol';
-import { memo } from 'react';
+import { memo, useState } from 'react';
 import type { MessageRow } from '../lib/room-view';
 import { Formatted } from './Formatted';
+import { ReactionPicker } from './ReactionPicker';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '👀'];
 
@@ -105,6 +106,7 @@ function MessageBody({
   actions,
 }: Omit<Props, 'row' | 'highlighted' | 'quoted'> & { message: MessageView }) {
   const mine = message.author === selfId;
+  const [picking, setPicking] = useState(false);
   return (
     <>
       <div className="text">
@@ -147,6 +149,15 @@ function MessageBody({
               {emoji}
             </button>
           ))}
+          <button
+            type="button"
+            className="link"
+            aria-label="Add a reaction"
+            aria-expanded={picking}
+            onClick={() => setPicking((open) => !open)}
+          >
+            +
+          </button>
           {mine && (
             <button type="button" className="link" onClick={() => actions.edit(message)}>
               Edit
@@ -158,6 +169,16 @@ function MessageBody({
             </button>
           )}
         </div>
+      )}
+      {canWrite && picking && (
+        <ReactionPicker
+          onPick={(emoji) => {
+            setPicking(false);
+            // Picking an emoji the user has already put on the message leaves it there.
+            if (!(message.reactions[emoji] ?? []).includes(selfId as never)) actions.react(message, emoji, true);
+          }}
+          onClose={() => setPicking(false)}
+        />
       )}
     </>
   );
