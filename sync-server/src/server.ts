@@ -181,9 +181,9 @@ export async function startSyncServer(options: StartSyncServerOptions): Promise<
     compactFromLoadedDocument: !config.redisUrl,
     // Larger rooms are folded from storage in the merge worker: their encode would hold every room.
     liveCompactionMaxBytes: LIVE_COMPACTION_MAX_BYTES,
-    prepare: (doc, documentName) => {
+    prepare: (doc, documentName, retiredMessageIds) => {
       const parsed = parseDocumentName(documentName);
-      return parsed && guard.prepare ? guard.prepare(doc, parsed) : [];
+      return parsed && guard.prepare ? guard.prepare(doc, parsed, retiredMessageIds) : [];
     },
   });
   const relay = new EventRelay({

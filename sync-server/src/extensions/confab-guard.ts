@@ -37,9 +37,9 @@ export function createConfabGuard(options: RoomGuardOptions = {}): UpdateGuard {
     },
     // Built while the room loads, in steps: at 100k messages the index costs ~40–90 ms, which would
     // otherwise block every room at once, on the first writer's update (docs/sync.md, "Large rooms").
-    *prepare(doc, document) {
+    *prepare(doc, document, retiredMessageIds) {
       if (document.kind !== 'room' || guards.has(doc)) return;
-      const { guard, steps } = RoomGuard.stepwise(doc, options);
+      const { guard, steps } = RoomGuard.stepwise(doc, options, undefined, retiredMessageIds);
       yield* steps;
       keep(doc, guard);
     },

@@ -43,8 +43,10 @@ export interface UpdateGuard {
    * Optional: builds whatever the guard keeps per document while it is being
    * loaded (before any update can arrive), as `steps` its caller spreads over
    * event-loop turns. Without it the guard builds on its first check.
+   * `retiredMessageIds`: the ids of the document's messages deleted so far,
+   * from storage (the document's state keeps nothing of them).
    */
-  prepare?(doc: Y.Doc, document: ParsedDocument): Iterable<void>;
+  prepare?(doc: Y.Doc, document: ParsedDocument, retiredMessageIds?: readonly string[]): Iterable<void>;
   /**
    * Drops, in place, awareness states that claim to be someone other than the
    * connection's user or, given the connection, that are for a client id

@@ -26,8 +26,11 @@ export interface PersistenceOptions {
   logger: Logger;
   metrics: SyncMetrics;
   compactMinBytes: number;
-  /** Work to do on a document once its state is in, before anyone can use it (the guard's index), as steps. */
-  prepare?: (document: Y.Doc, documentName: string) => Iterable<void>;
+  /**
+   * Work to do on a document once its state is in, before anyone can use it (the guard's index), as
+   * steps; given the ids of the document's messages deleted so far, which its state no longer holds.
+   */
+  prepare?: (document: Y.Doc, documentName: string, retiredMessageIds: readonly string[]) => Iterable<void>;
   /** A load gives other rooms a turn after about this much work. Default 10 ms. */
   loadSliceMs?: number;
   /**
@@ -88,7 +91,9 @@ export class Persistence implements Extension {
       const sliceMs = this.options.loadSliceMs ?? 10;
       if (stored.snapshot) Y.applyUpdate(document, stored.snapshot);
       await runSliced(applyRows(document, stored.updates), sliceMs);
-      if (this.options.prepare) await runSliced(this.options.prepare(document, documentName), sliceMs);
+      if (this.options.prepare) {
+        await runSliced(this.options.prepare(document, documentName, stored.retiredMessageIds), sliceMs);
+      }
       this.ledgers.set(documentName, { logBytes: stored.logBytes, snapshotBytes: stored.snapshotBytes });
       this.loaded.set(documentName, document);
       this.compactIfDue(documentName);
@@ -123,11 +128,19 @@ export class Persistence implements Extension {
     this.ledgers.delete(documentName);
   }
 
-  /** Appends one accepted update and the events it implies. Durable when it resolves. */
-  async append(documentName: string, update: Uint8Array, events: readonly PendingEvent[]): Promise<void> {
+  /**
+   * Appends one accepted update, the events it implies and the ids of the messages it deleted.
+   * Durable when it resolves.
+   */
+  async append(
+    documentName: string,
+    update: Uint8Array,
+    events: readonly PendingEvent[],
+    retiredMessageIds: readonly string[] = [],
+  ): Promise<void> {
     // Not the histogram's startTimer: its closures and label copies, per update, cost more than the timing.
     const started = performance.now();
-    const stored = this.options.store.append(documentName, update, events);
+    const stored = this.options.store.append(documentName, update, events, retiredMessageIds);
     let inFlight = this.appending.get(documentName);
     if (!inFlight) {
       inFlight = new Set();

@@ -196,7 +196,8 @@ export class UpdatePipeline implements Extension {
       events = roomEvents(context.document.roomId, verdict.changes, online);
     }
 
-    const committed = persistence.append(documentName, update, events).then(
+    const retired = verdict.changes.deleted.map((d) => d.messageId);
+    const committed = persistence.append(documentName, update, events, retired).then(
       () => {
         acks.send(acknowledges);
         this.options.relay.publish(events);

@@ -96,6 +96,37 @@ describe('the guard behind a real sync server', () => {
     expect(texts(back.doc)).toEqual(['still here']);
   });
 
+  it('refuses a message taking the id of one deleted before the room was compacted and loaded again', async () => {
+    const name = room();
+    const a = await t.connect({ name, user: 'alice' });
+    const m = appendMessage(a.doc, say('alice', 'soon gone'));
+    setReaction(a.doc, m.id, u('alice'), '🎉', true, Date.now());
+    await a.acknowledged();
+    deleteMessage(a.doc, m.id);
+    await a.acknowledged();
+    // A deletion brings a compaction within seconds: then storage holds nothing of the message.
+    await waitFor(
+      async () => {
+        const stored = await t.server.store.load(name);
+        return stored.snapshot !== null && !Buffer.concat([stored.snapshot, ...stored.updates]).includes('soon gone');
+      },
+      { timeoutMs: 8000, message: 'compacted' },
+    );
+    a.destroy();
+    await waitFor(() => !t.server.hocuspocus.documents.has(name), { message: 'unloaded' });
+    // Loaded again: the reaction is still there, keyed by the old id, which a new message would inherit.
+    const mallory = await t.connect({ name, user: 'mallory' });
+    roomMaps(mallory.doc).messages.push([{ ...say('mallory', 'wearing the old id'), id: m.id }]);
+    await waitFor(() => mallory.closes.some((c) => c.code === 4422), { message: 'close 4422' });
+    mallory.destroy();
+    const watcher = await t.connect({ name, user: 'bob' });
+    expect(texts(watcher.doc)).toEqual([]);
+    // A message with an id of its own is welcome.
+    appendMessage(watcher.doc, say('bob', 'fresh id'));
+    await watcher.acknowledged();
+    expect(watcher.closes.filter((c) => c.code === 4422)).toEqual([]);
+  });
+
   it('closes a connection that forges an author with forbidden_update, and no one sees the message', async () => {
     const name = room();
     const watcher = await t.connect({ name, user: 'bob' });

@@ -434,6 +434,47 @@ describe('edits', () => {
     expect(rule(guard.check(Y.encodeStateAsUpdate(b, Y.encodeStateVector(reloaded)), bob))).toBe('message_shape');
   });
 
+  it('refuses after a reload a new message taking the id of one deleted before, as the server stored it', () => {
+    const { room, m } = roomWith();
+    const a = room.join();
+    setReaction(a, m.id, alice.userId as never, '🎉', true, 1_790_000_050_000);
+    deleteMessage(a, m.id);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, Y.encodeStateAsUpdate(room.server));
+    const reuse = () => {
+      const b = new Y.Doc();
+      Y.applyUpdate(b, Y.encodeStateAsUpdate(reloaded));
+      // Bob's new message would wear the old one's reaction.
+      roomMaps(b).messages.push([{ ...message(bob, 'mine now'), id: m.id }]);
+      return Y.encodeStateAsUpdate(b, Y.encodeStateVector(reloaded));
+    };
+    // The document alone no longer knows the id: a guard given nothing more lets it through.
+    expect(rule(new RoomGuard(reloaded).check(reuse(), bob))).toBe('ok');
+    // Given the ids the sync server stored with each deletion, it refuses it, built at once or in steps.
+    expect(rule(new RoomGuard(reloaded, {}, true, [m.id]).check(reuse(), bob))).toBe('message_immutable');
+    const { guard, steps } = RoomGuard.stepwise(reloaded, {}, 2000, [m.id]);
+    for (const _ of steps);
+    expect(rule(guard.check(reuse(), bob))).toBe('message_immutable');
+  });
+
+  it('keeps refusing the id of a deleted message after its author is forgotten (maxTombstones)', () => {
+    const server = new Y.Doc();
+    const guard = new RoomGuard(server, { maxTombstones: 1 });
+    const a = new Y.Doc();
+    const first = post(a, alice, 'first');
+    const second = post(a, alice, 'second');
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(a));
+    deleteMessage(a, first.id);
+    deleteMessage(a, second.id);
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(a, Y.encodeStateVector(server)));
+    expect(guard.deletedAuthorOf(first.id)).toBeUndefined();
+    const b = new Y.Doc();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(server));
+    roomMaps(b).messages.push([{ ...message(bob, 'taking it'), id: first.id }]);
+    expect(rule(guard.check(Y.encodeStateAsUpdate(b, Y.encodeStateVector(server)), bob))).toBe('message_immutable');
+  });
+
   it('remembers at most maxTombstones deleted authors, forgetting the oldest first', () => {
     const server = new Y.Doc();
     const guard = new RoomGuard(server, { maxTombstones: 2 });

@@ -197,6 +197,12 @@ export class RoomGuard {
   /** Messages deleted since load: id → author (Map keeps insertion order, so the oldest go first). */
   private readonly tombstones = new Map<string, string>();
   /**
+   * Ids of every message ever deleted from the room: from storage at load (the sync server keeps
+   * them, `sync_retired_messages`: the document holds nothing of a deleted message once it is
+   * compacted) and each deletion since. A new message may not take one (see `idTaken`).
+   */
+  private readonly retired: Set<string>;
+  /**
    * The user behind each Yjs client id, from what its items say (a message's
    * author, the user of a reaction or read key, the author of an edited
    * message). Yjs identifies content by (client id, clock): another user
@@ -222,8 +228,9 @@ export class RoomGuard {
    * Builds its indexes from the loaded document (O(room) once, at load).
    * `indexNow` is false only through `RoomGuard.stepwise`, which leaves the build to its caller.
    */
-  constructor(doc: Y.Doc, options: RoomGuardOptions = {}, indexNow = true) {
+  constructor(doc: Y.Doc, options: RoomGuardOptions = {}, indexNow = true, retiredMessageIds: Iterable<string> = []) {
     this.doc = doc;
+    this.retired = new Set(retiredMessageIds);
     this.maps = roomMaps(doc);
     this.maxUpdateBytes = options.maxUpdateBytes ?? DEFAULT_MAX_UPDATE_BYTES;
     this.decodeLimits = options.decodeLimits ?? DEFAULT_DECODE_LIMITS;
@@ -247,8 +254,9 @@ export class RoomGuard {
     doc: Y.Doc,
     options: RoomGuardOptions = {},
     stepSize = 2000,
+    retiredMessageIds: Iterable<string> = [],
   ): { guard: RoomGuard; steps: Iterable<void> } {
-    const guard = new RoomGuard(doc, options, false);
+    const guard = new RoomGuard(doc, options, false, retiredMessageIds);
     return { guard, steps: guard.indexing(stepSize) };
   }
 
@@ -283,6 +291,7 @@ export class RoomGuard {
     this.doc.off('afterTransaction', this.onAfterTransaction);
     this.authors.clear();
     this.tombstones.clear();
+    this.retired.clear();
     this.keyHistory.clear();
     this.clientOwners.clear();
   }
@@ -528,7 +537,7 @@ export class RoomGuard {
       const deletedNow = deletedByUpdate.has(item.client, item.clock + item.length - 1);
       for (const value of content.values) {
         const id = (value as { id?: unknown } | null)?.id;
-        if (typeof id === 'string' && (deletedMessageIds.has(id) || this.tombstones.has(id))) {
+        if (typeof id === 'string' && (deletedMessageIds.has(id) || this.retired.has(id))) {
           fail('message_immutable', `message ${id} was deleted and is re-inserted: messages never change in place`);
         }
         failWith(newMessageRule(value, ctx, (mid) => this.idTaken(mid) || newMessageIds.has(mid)));
@@ -834,12 +843,14 @@ export class RoomGuard {
 
   /**
    * Whether a new message may not use this id: a message in the room, one
-   * deleted since load, or an id with an `edits` entry (live or overwritten).
+   * ever deleted from it, or an id with an `edits` entry (live or overwritten).
    * The last makes edits of unknown ids inert: they can never attach to a
-   * message appended later (see rules.ts `editWriteRule`).
+   * message appended later (see rules.ts `editWriteRule`). A deleted message's
+   * id stays taken because reactions, replies and read markers name messages
+   * by id: a new message under it would inherit the old one's.
    */
   private idTaken(messageId: string): boolean {
-    return this.authors.has(messageId) || this.tombstones.has(messageId) || mapItems(this.maps.edits).has(messageId);
+    return this.authors.has(messageId) || this.retired.has(messageId) || mapItems(this.maps.edits).has(messageId);
   }
 
   private hasLiveEntry(map: { _map: Map<string, Y.Item> }, key: string): boolean {
@@ -884,6 +895,7 @@ export class RoomGuard {
     const m = value as Partial<ChatMessage> | null;
     if (!m || typeof m.id !== 'string' || typeof m.author !== 'string' || this.authors.get(m.id) !== m.author) return;
     this.authors.delete(m.id);
+    this.retired.add(m.id);
     this.tombstones.delete(m.id);
     this.tombstones.set(m.id, m.author);
     if (this.tombstones.size > this.maxTombstones) {

@@ -12,6 +12,11 @@ import type { Migration } from 'kysely/migration';
  *   into it and deletes exactly the rows it folded.
  * - `sync_pending_events`: bus events derived from an update, written in the
  *   same transaction as its log row and deleted once the bus has them.
+ * - `sync_retired_messages`: the id of every message deleted from a room,
+ *   written with the update that deleted it (004). Yjs keeps nothing of a
+ *   deleted message once it is folded into a snapshot, so this is how a room
+ *   loaded later knows the id was used and refuses a new message taking it
+ *   (reactions, replies and read markers address messages by id).
  * - `sync_checkpoints`: one row the merge thread rewrites after a complete
  *   checkpoint of SQLite's WAL, so that it, not the event loop, starts the
  *   WAL over (003; unused on PostgreSQL).
@@ -49,6 +54,11 @@ export interface SyncTables {
     role: string | null;
     revoked_at: number | string;
     expires_at: number | string;
+  };
+  /** Ids of messages deleted from a document (004). */
+  sync_retired_messages: {
+    document: string;
+    message_id: string;
   };
   /** SQLite: the time of the last complete checkpoint of the WAL, written by the merge thread (003). */
   sync_checkpoints: {
@@ -123,6 +133,16 @@ export function syncMigrations(kind: DatabaseKind): Record<string, Migration> {
           .createTable('sync_checkpoints')
           .addColumn('id', 'integer', (c) => c.primaryKey())
           .addColumn('at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '004_retired_messages': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sync_retired_messages')
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('sync_retired_messages_pk', ['document', 'message_id'])
           .execute();
       },
     },

@@ -71,7 +71,7 @@ export function runSyncStoreContract(
     it('loads an unknown document as empty, without creating anything', async () => {
       const store = new KyselySyncStore({ database, ...writer });
       const stored = await store.load(docName());
-      expect(stored).toEqual({ snapshot: null, updates: [], snapshotBytes: 0, logBytes: 0 });
+      expect(stored).toEqual({ snapshot: null, updates: [], snapshotBytes: 0, logBytes: 0, retiredMessageIds: [] });
     });
 
     it('loads appended updates back in order, rebuilding the same document', async () => {
@@ -96,6 +96,24 @@ export function runSyncStoreContract(
       expect((await store.load(a)).updates).toHaveLength(1);
     });
 
+    it('keeps the ids of deleted messages an update names, through compaction, until the document is deleted', async () => {
+      const store = new KyselySyncStore({ database, ...writer });
+      const name = docName();
+      const other = docName();
+      const [first, second] = updatesFor(['a', 'b']).updates;
+      await store.append(name, first!, [], ['m-1', 'm-2']);
+      // Named again (a resent update, another instance's copy): kept once, and the append still lands.
+      await store.append(name, second!, [], ['m-2', 'm-3']);
+      await store.append(other, first!);
+      await store.compact(name);
+      const stored = await store.load(name);
+      expect([...stored.retiredMessageIds].sort()).toEqual(['m-1', 'm-2', 'm-3']);
+      expect(stored.snapshot).not.toBeNull();
+      expect((await store.load(other)).retiredMessageIds).toEqual([]);
+      await store.deleteDocument(name);
+      expect((await store.load(name)).retiredMessageIds).toEqual([]);
+    });
+
     it('deletes a document, snapshot and log, and nothing of another', async () => {
       const store = new KyselySyncStore({ database, ...writer });
       const [gone, kept] = [docName(), docName()];
@@ -105,7 +123,13 @@ export function runSyncStoreContract(
       await store.append(kept, updatesFor(['stays']).updates[0]!);
       expect((await store.load(gone)).snapshot).not.toBeNull();
       await store.deleteDocument(gone);
-      expect(await store.load(gone)).toEqual({ snapshot: null, updates: [], snapshotBytes: 0, logBytes: 0 });
+      expect(await store.load(gone)).toEqual({
+        snapshot: null,
+        updates: [],
+        snapshotBytes: 0,
+        logBytes: 0,
+        retiredMessageIds: [],
+      });
       expect((await store.load(kept)).updates).toHaveLength(1);
       await store.deleteDocument(gone); // again: nothing to do, no error
     });
@@ -514,7 +538,9 @@ export function runGroupCommitContract(
       const duplicate = `dup-${documents[0]}`;
       const eventsOf = (i: number) =>
         i === 1 || i === 3 ? [{ subject: 'confab.test', event: { id: duplicate } }] : [];
-      const queued = documents.map((d, i) => store.append(d, updatesFor([`doomed ${i}`])[0]!, eventsOf(i)));
+      const queued = documents.map((d, i) =>
+        store.append(d, updatesFor([`doomed ${i}`])[0]!, eventsOf(i), i === 2 ? ['retired-in-doomed'] : []),
+      );
       open();
       await blocked;
       const results = await Promise.allSettled(queued);
@@ -523,6 +549,7 @@ export function runGroupCommitContract(
       for (const d of documents) {
         expect(await committedRows(d)).toBe(0);
         expect((await store.load(d)).updates).toHaveLength(0);
+        expect((await store.load(d)).retiredMessageIds).toEqual([]);
       }
       expect(await committedEvents([duplicate])).toBe(0);
       expect(await committedRows(blockerDoc)).toBe(1);

@@ -30,6 +30,8 @@ export interface StoredDocument {
   readonly updates: readonly Uint8Array[];
   readonly snapshotBytes: number;
   readonly logBytes: number;
+  /** Ids of the document's messages deleted so far (`sync_retired_messages`): never to be used again. */
+  readonly retiredMessageIds: readonly string[];
 }
 
 /**
@@ -65,8 +67,16 @@ export interface SyncStore {
   /** True when `append` publishes the events itself, in its own transaction: there is nothing to relay. */
   readonly publishesOnAppend: boolean;
   load(document: string): Promise<StoredDocument>;
-  /** Durable when it resolves: the row and its events are committed in one transaction. */
-  append(document: string, update: Uint8Array, events?: readonly PendingEvent[]): Promise<void>;
+  /**
+   * Durable when it resolves: the row, its events and the ids of the messages it deleted
+   * (`retiredMessageIds`) are committed in one transaction.
+   */
+  append(
+    document: string,
+    update: Uint8Array,
+    events?: readonly PendingEvent[],
+    retiredMessageIds?: readonly string[],
+  ): Promise<void>;
   /**
    * Folds the document's log into a new snapshot; null when there was nothing to fold or another compaction won.
    * `live` gives the document as this process holds it (null when it is not loaded): see LiveDocument.
@@ -76,7 +86,7 @@ export interface SyncStore {
   pendingEvents(limit: number, createdBeforeMs?: number): Promise<Array<PendingEvent & { readonly id: string }>>;
   deletePendingEvents(ids: readonly string[]): Promise<void>;
   countPendingEvents(): Promise<number>;
-  /** Deletes the document's snapshot and log, in one transaction (a deleted account's private document). */
+  /** Deletes the document's snapshot, log and retired ids, in one transaction (a deleted room or account). */
   deleteDocument(document: string): Promise<void>;
 }
 
@@ -129,6 +139,7 @@ type QueuedWrite =
       readonly document: string;
       readonly update: Uint8Array;
       readonly events: readonly PendingEvent[];
+      readonly retired: readonly string[];
     }
   | { readonly kind: 'delete-events'; readonly ids: readonly string[] };
 
@@ -290,11 +301,17 @@ export class KyselySyncStore implements SyncStore {
         .where('document', '=', document)
         .orderBy('seq')
         .execute();
+      const retired = await trx
+        .selectFrom('sync_retired_messages')
+        .select('message_id')
+        .where('document', '=', document)
+        .execute();
       return {
         snapshot: snapshot ? toBytes(snapshot.state) : null,
         updates: rows.map((r) => toBytes(r.update)),
         snapshotBytes: snapshot ? Number(snapshot.bytes) : 0,
         logBytes: rows.reduce((sum, r) => sum + Number(r.bytes), 0),
+        retiredMessageIds: retired.map((r) => r.message_id),
       };
     };
     return this.kind === 'postgres'
@@ -308,8 +325,13 @@ export class KyselySyncStore implements SyncStore {
    * order of the calls: the queue is FIFO, batches commit one after another, and a batch is one
    * multi-row insert in queue order.
    */
-  append(document: string, update: Uint8Array, events: readonly PendingEvent[] = []): Promise<void> {
-    return this.enqueue({ kind: 'append', document, update, events });
+  append(
+    document: string,
+    update: Uint8Array,
+    events: readonly PendingEvent[] = [],
+    retiredMessageIds: readonly string[] = [],
+  ): Promise<void> {
+    return this.enqueue({ kind: 'append', document, update, events, retired: retiredMessageIds });
   }
 
   private async writeBatch(batch: readonly QueuedWrite[]): Promise<void> {
@@ -326,8 +348,9 @@ export class KyselySyncStore implements SyncStore {
     }));
     const bus = this.bus;
     const events = appends.flatMap((a) => a.events.map((e) => ({ document: a.document, ...e })));
+    const retired = appends.flatMap((a) => a.retired.map((id) => ({ document: a.document, message_id: id })));
     // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip.
-    if (rows.length === 1 && events.length === 0 && deletedIds.length === 0) {
+    if (rows.length === 1 && events.length === 0 && deletedIds.length === 0 && retired.length === 0) {
       const [insert] = this.logInserts.compile(rows);
       await this.db.executeQuery(insert!);
       return;
@@ -336,7 +359,7 @@ export class KyselySyncStore implements SyncStore {
       await this.db.deleteFrom('sync_pending_events').where('id', 'in', deletedIds).execute();
       return;
     }
-    const steps = this.writeSteps(rows, events, deletedIds, now);
+    const steps = this.writeSteps(rows, events, deletedIds, retired, now);
     const compiled = !this.beforeAppendCommit && steps.every(isCompiled) ? steps.filter(isCompiled) : null;
     if (compiled && this.kind === 'sqlite') {
       // One transaction in one call, answered once the commit is on disk.
@@ -367,6 +390,7 @@ export class KyselySyncStore implements SyncStore {
     rows: readonly LogRow[],
     events: ReadonlyArray<PendingEvent & { document: string }>,
     deletedIds: readonly string[],
+    retired: ReadonlyArray<{ document: string; message_id: string }>,
     now: number,
   ): WriteStep[] {
     const bus = this.bus;
@@ -378,6 +402,16 @@ export class KyselySyncStore implements SyncStore {
       if (bus?.compileInsert) steps.push(...bus.compileInsert(chunk));
       else if (bus) steps.push((trx) => bus.insert(trx, chunk));
       else steps.push(...this.outboxInserts.compile(pendingRows(chunk, now)));
+    }
+    // Rare (a deletion), and one statement per chunk: PostgreSQL's one-statement commit still applies.
+    for (let i = 0; i < retired.length; i += DELETE_CHUNK) {
+      steps.push(
+        this.db
+          .insertInto('sync_retired_messages')
+          .values(retired.slice(i, i + DELETE_CHUNK))
+          .onConflict((oc) => oc.doNothing())
+          .compile(),
+      );
     }
     for (let i = 0; i < deletedIds.length; i += DELETE_CHUNK) {
       steps.push(
@@ -509,6 +543,7 @@ export class KyselySyncStore implements SyncStore {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('sync_updates').where('document', '=', document).execute();
       await trx.deleteFrom('sync_snapshots').where('document', '=', document).execute();
+      await trx.deleteFrom('sync_retired_messages').where('document', '=', document).execute();
     });
   }
 
