@@ -162,6 +162,19 @@ describe('chatting in real time', () => {
     await box.press('Enter');
     await message(bob, 'Typo fixed').getByText('(edited)').waitFor();
 
+    // Up in the empty box edits her last message; Escape gives the box back as it was.
+    await send(alice, 'Lunch at 1');
+    await message(bob, 'Lunch at 1').waitFor();
+    await box.press('ArrowUp');
+    await alice.getByText('Editing your message').waitFor();
+    await expect(box.inputValue()).resolves.toBe('Lunch at 1');
+    await box.press('Escape');
+    await expect.poll(() => box.inputValue()).toBe('');
+    await box.press('ArrowUp');
+    await box.fill('Lunch at 2');
+    await box.press('Enter');
+    await message(bob, 'Lunch at 2').getByText('(edited)').waitFor();
+
     await send(alice, 'Delete me soon');
     await message(bob, 'Delete me soon').waitFor();
     alice.once('dialog', (d) => void d.accept());

@@ -1,6 +1,6 @@
 'use client';
 
-import type { MessageView } from '@confab/protocol';
+import { type MessageView, plainText } from '@confab/protocol';
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { composerLimit, type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
 
@@ -15,6 +15,8 @@ interface Props {
   onSend(text: string): void;
   onSaveEdit(message: MessageView, text: string): void;
   onCancel(): void;
+  /** Up in an empty box: edit the user's last message, as in other chats (none: nothing happens). */
+  onEditLast?(): void;
 }
 
 const TYPING_IDLE_MS = 3000;
@@ -41,6 +43,7 @@ export function Composer({
   onSend,
   onSaveEdit,
   onCancel,
+  onEditLast,
 }: Props) {
   const [text, setText] = useState(initialDraft);
   const [placeholder, setPlaceholder] = useState(PLACEHOLDER);
@@ -164,6 +167,11 @@ export function Composer({
         return;
       }
     }
+    if (event.key === 'ArrowUp' && text === '' && !editing && onEditLast) {
+      event.preventDefault();
+      onEditLast();
+      return;
+    }
     if (event.key === 'Escape' && (editing || replyTo)) {
       event.preventDefault();
       if (editing) setText(draftBeforeEdit.current);
@@ -184,7 +192,9 @@ export function Composer({
       {(replyTo || editing) && (
         <div className="replying">
           <span>
-            {editing ? 'Editing your message' : `Replying to ${nameOf(replyTo!.author)}: ${replyTo!.text.slice(0, 80)}`}
+            {editing
+              ? 'Editing your message'
+              : `Replying to ${nameOf(replyTo!.author)}: ${plainText(replyTo!.text).slice(0, 80)}`}
           </span>
           <button
             type="button"

@@ -490,6 +490,12 @@ function RoomView({ roomId }: { roomId: string }) {
               setEditing(null);
               setReplyTo(null);
             }}
+            onEditLast={() => {
+              const last = messages.findLast((m) => m.author === me);
+              if (!last) return;
+              setReplyTo(null);
+              setEditing(last);
+            }}
           />
         ) : (
           <div className="composer muted">
