@@ -7,13 +7,11 @@ import {
   canPost,
   deleteMessage,
   editMessage,
-  firstUnreadId,
   isOwner,
   type MessageId,
   type MessageView,
   markRead,
   newMessageId,
-  type ReadMarker,
   type RoomId,
   readMessages,
   roomDocument,
@@ -30,7 +28,6 @@ import type * as Y from 'yjs';
 import { idbName } from '../lib/account-cache';
 import type { Member, Room } from '../lib/api';
 import { getDraft, setDraft } from '../lib/drafts';
-import { takeJustJoined } from '../lib/navigation';
 import {
   extractMentions,
   groupMessages,
@@ -47,6 +44,7 @@ import { Composer } from './Composer';
 import { useDocHandle, useDocVersion, usePageVisible, usePathSegment } from './hooks';
 import { type MessageActions, MessageItem } from './MessageItem';
 import { RoomSettings } from './RoomSettings';
+import { useUnreadLine } from './unread-line';
 
 /** Within this many pixels of the end counts as "at the bottom" (read marker, auto-scroll). */
 const BOTTOM_SLACK_PX = 48;
@@ -209,66 +207,20 @@ function RoomView({ roomId }: { roomId: string }) {
     setAtBottom(el.scrollHeight - el.scrollTop - el.clientHeight < BOTTOM_SLACK_PX);
   };
 
-  // --- "New messages": a line above the first message that came while the reader was away.
-  // Where it goes is decided while the room opens: from the read marker of the local copy (loaded
-  // before the provider attaches), or a newer one that arrives from the user's other devices,
-  // until the room has synced once. Marking read as the room shows (below) moves the marker but
-  // not the line, which stays until the user writes or leaves; what comes while they watch gets
-  // no line. Coming back to the page draws one above what came while it was hidden (which is not
-  // marked read meanwhile). The room opens at the line rather than at the end, unless a link
-  // named a message.
-  const [unreadFrom, setUnreadFrom] = useState<string | null>(null);
-  const openMarker = useRef<ReadMarker | undefined | 'unset'>('unset');
-  const unreadSettled = useRef(false);
-  const scrollToUnread = useRef<string | null>(null);
-  useEffect(() => {
-    if (!handle) return;
-    const reads = roomMaps(handle.doc).reads;
-    const onReads = (event: Y.YMapEvent<ReadMarker>) => {
-      const came = event.keysChanged.has(me) && !event.transaction.local ? reads.get(me) : undefined;
-      const known = openMarker.current === 'unset' ? undefined : openMarker.current;
-      if (came && !unreadSettled.current && (!known || came.at > known.at)) openMarker.current = came;
-    };
-    reads.observe(onReads);
-    return () => reads.unobserve(onReads);
-  }, [handle, me]);
-  // Declared before the read marker's effect, so the marker is taken before this render moves it.
-  // Reads the document, not `messages`: its renders are coalesced per frame, and the status
-  // may say synced a render before the content does.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: `contentVersion` changes with the document
-  useEffect(() => {
-    if (!handle || unreadSettled.current || statusKind === 'loading') return;
-    if (takeJustJoined(roomId)) {
-      unreadSettled.current = true;
-      return;
-    }
-    const reads = roomMaps(handle.doc).reads;
-    if (openMarker.current === 'unset') openMarker.current = reads.get(me);
-    const first = firstUnreadId(handle.doc, openMarker.current, me as UserId);
-    setUnreadFrom(first);
-    if (first !== null && window.location.hash.length <= 1) scrollToUnread.current = first;
-    if (statusKind === 'synced' || statusKind === 'denied') unreadSettled.current = true;
-  }, [handle, contentVersion, statusKind, me]);
+  // --- "New messages" (before the read marker's effect, which moves the marker it reads).
+  const unread = useUnreadLine(handle, { roomId, userId: me, status: statusKind, contentVersion, pageVisible });
+  // The room opens at the line rather than at its end, once the line's row is there.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the line or the rows change
   useEffect(() => {
-    const target = scrollToUnread.current;
-    if (target === null || target !== unreadFrom) return;
-    const index = rows.findIndex((r) => r.message.id === target);
-    if (index < 0) return;
-    scrollToUnread.current = null;
+    const indexOf = (id: string) => rows.findIndex((r) => r.message.id === id);
+    const target = unread.takeScrollTarget((id) => indexOf(id) >= 0);
+    if (target === null) return;
+    const index = indexOf(target);
     setAtBottom(false);
     virtualizer.scrollToIndex(index, { align: 'start' });
     // All of it may fit on the screen: then nothing scrolls, and the reader is at the bottom.
     setTimeout(onScroll, 100);
-  }, [unreadFrom, rows]);
-  const wasVisible = useRef(pageVisible);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the page comes back into view
-  useEffect(() => {
-    const cameBack = pageVisible && !wasVisible.current;
-    wasVisible.current = pageVisible;
-    if (!cameBack || !handle || unreadFrom !== null) return;
-    setUnreadFrom(firstUnreadId(handle.doc, roomMaps(handle.doc).reads.get(me), me as UserId));
-  }, [pageVisible]);
+  }, [unread.above, rows]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
   useEffect(() => {
@@ -326,8 +278,7 @@ function RoomView({ roomId }: { roomId: string }) {
       mentions,
     });
     handle.markPending(message.id);
-    scrollToUnread.current = null;
-    setUnreadFrom(null);
+    unread.clear();
     setReplyTo(null);
     setAtBottom(true);
   };
@@ -446,7 +397,7 @@ function RoomView({ roomId }: { roomId: string }) {
                     canModerate={canModerate}
                     pending={pending.has(row.message.id)}
                     highlighted={highlighted === row.message.id}
-                    unreadAbove={unreadFrom === row.message.id}
+                    unreadAbove={unread.above === row.message.id}
                     nameOf={nameOf}
                     quoted={row.message.replyTo ? (byId.get(row.message.replyTo) ?? null) : undefined}
                     actions={actions}
