@@ -441,6 +441,40 @@ describe('chatting in real time', () => {
     await other.close();
   });
 
+  it("sets a room's notifications from the room itself: mentions only, then the account's default again", async () => {
+    await bob.goto(`/chat/${roomId}`);
+    await waitForSynced(bob);
+    await bob.getByRole('button', { name: 'Members' }).click();
+    const level = bob.getByLabel('Notify me about this room');
+    await expect.poll(() => level.inputValue()).toBe('default');
+    await level.selectOption('mentions');
+    await bob.getByRole('complementary', { name: 'Room details' }).getByRole('status').getByText('Saved.').waitFor();
+
+    await send(alice, 'Quiet news for everyone');
+    await send(alice, 'Loud news for @Bob today');
+    const bodies = async () => {
+      const res = await bob.request.get('/api/notifications');
+      return ((await res.json()) as { items: { body: string }[] }).items.map((i) => i.body);
+    };
+    // The notifier handles a room's events in order: once the mention is there, the plain one was passed over.
+    await expect.poll(bodies, { timeout: 20_000 }).toContain('Loud news for @Bob today');
+    expect(await bodies()).not.toContain('Quiet news for everyone');
+    // The profile shows the same choice for the room.
+    const profile = await bobContext.newPage();
+    await profile.goto('/profile');
+    await expect.poll(() => profile.getByLabel('In Design').inputValue()).toBe('mentions');
+    await profile.close();
+
+    await level.selectOption('default');
+    await expect
+      .poll(async () => {
+        const res = await bob.request.get('/api/notifications/preferences');
+        return ((await res.json()) as { rooms: Record<string, string> }).rooms[roomId] ?? 'default';
+      })
+      .toBe('default');
+    await bob.getByRole('button', { name: 'Close' }).click();
+  });
+
   it('lets the owner make a member a reader, who then reads but cannot write', async () => {
     // Bob has the room open while it happens: his screen follows without a reload.
     await bob.goto(`/chat/${roomId}`);

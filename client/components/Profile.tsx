@@ -1,9 +1,16 @@
 'use client';
 
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import { describeFailure, type NotificationPreferences, type NotifyLevel, type SessionInfo } from '../lib/api';
+import {
+  describeFailure,
+  type NotificationPreferences,
+  type NotifyLevel,
+  type PreferencesPatch,
+  type SessionInfo,
+} from '../lib/api';
 import { deviceName } from '../lib/device-name';
 import { useApp } from './AppProvider';
+import { NotifyLevelSelect, roomNotifyChoice, roomNotifyPatch } from './NotifyLevelSelect';
 import { PasswordInput } from './PasswordInput';
 import { ThemeToggle } from './Shell';
 
@@ -138,7 +145,7 @@ export function Profile() {
     setSessions((list) => list?.filter((s) => s.id !== session.id) ?? null);
   }
 
-  async function savePrefs(next: Partial<NotificationPreferences>) {
+  async function savePrefs(next: PreferencesPatch) {
     const result = await api.updatePreferences(next);
     if (!result.ok) return setError(describeFailure(result));
     setPrefs(result.data);
@@ -280,33 +287,21 @@ export function Profile() {
         ) : (
           <>
             <label htmlFor="notify-default">Notify me about</label>
-            <select
+            <NotifyLevelSelect
               id="notify-default"
               value={prefs.default}
-              onChange={(e) => void savePrefs({ default: e.target.value as NotifyLevel })}
-            >
-              <option value="all">All messages</option>
-              <option value="mentions">Mentions and replies only</option>
-              <option value="none">Nothing</option>
-            </select>
+              withDefault={false}
+              onChange={(choice) => void savePrefs({ default: choice as NotifyLevel })}
+            />
             {rooms.map((room) => (
               <div key={room.id}>
                 <label htmlFor={`notify-${room.id}`}>In {room.name}</label>
-                <select
+                <NotifyLevelSelect
                   id={`notify-${room.id}`}
-                  value={prefs.rooms[room.id] ?? 'default'}
-                  onChange={(e) => {
-                    const rest = { ...prefs.rooms };
-                    if (e.target.value === 'default') delete rest[room.id];
-                    else rest[room.id] = e.target.value as NotifyLevel;
-                    void savePrefs({ rooms: rest });
-                  }}
-                >
-                  <option value="default">Same as default</option>
-                  <option value="all">All messages</option>
-                  <option value="mentions">Mentions and replies only</option>
-                  <option value="none">Nothing</option>
-                </select>
+                  value={roomNotifyChoice(prefs, room.id)}
+                  withDefault
+                  onChange={(choice) => void savePrefs(roomNotifyPatch(room.id, choice))}
+                />
               </div>
             ))}
             <h3>Push notifications</h3>

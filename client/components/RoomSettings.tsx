@@ -1,8 +1,9 @@
 'use client';
 
 import { useRouter } from 'next/navigation';
-import { type FormEvent, useState } from 'react';
-import { type Api, describeFailure, type Member, type Role, type Room } from '../lib/api';
+import { type FormEvent, useEffect, useState } from 'react';
+import { type Api, describeFailure, type Member, type NotificationPreferences, type Role, type Room } from '../lib/api';
+import { NotifyLevelSelect, type RoomNotifyChoice, roomNotifyChoice, roomNotifyPatch } from './NotifyLevelSelect';
 
 interface Props {
   api: Api;
@@ -39,6 +40,27 @@ export function RoomSettings({
   const [error, setError] = useState<string | null>(null);
   const [invite, setInvite] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
+  // The account's notification preferences, for this room's level: null while loading, 'offline' without the notifier.
+  const [prefs, setPrefs] = useState<NotificationPreferences | null | 'offline'>(null);
+  const [notifySaved, setNotifySaved] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    void api.preferences().then((result) => {
+      if (live) setPrefs(result.ok ? result.data : 'offline');
+    });
+    return () => {
+      live = false;
+    };
+  }, [api]);
+
+  async function setNotify(choice: RoomNotifyChoice) {
+    const result = await api.updatePreferences(roomNotifyPatch(room.id, choice));
+    if (!result.ok) return setError(describeFailure(result));
+    setError(null);
+    setPrefs(result.data);
+    setNotifySaved(true);
+  }
 
   async function save(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -196,6 +218,23 @@ export function RoomSettings({
           </li>
         ))}
       </ul>
+      <h3>Notifications</h3>
+      {prefs === null ? (
+        <p className="muted">Loading…</p>
+      ) : prefs === 'offline' ? (
+        <p className="muted">Available when online.</p>
+      ) : (
+        <>
+          <label htmlFor="room-notify">Notify me about this room</label>
+          <NotifyLevelSelect
+            id="room-notify"
+            value={roomNotifyChoice(prefs, room.id)}
+            withDefault
+            onChange={(choice) => void setNotify(choice)}
+          />
+          {notifySaved && <span role="status">Saved.</span>}
+        </>
+      )}
       <p>
         <button type="button" className="danger" onClick={() => void leave()}>
           Leave room

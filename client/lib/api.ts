@@ -55,6 +55,11 @@ export interface NotificationPreferences {
   quietHours: { start: string; end: string; timeZone: string } | null;
 }
 
+/** A change of preferences: any subset; in `rooms` only the rooms to change, null for "same as the default". */
+export type PreferencesPatch = Partial<Omit<NotificationPreferences, 'rooms'>> & {
+  rooms?: Record<string, NotifyLevel | null>;
+};
+
 export interface NotificationItem {
   id: string;
   roomId: string;
@@ -169,7 +174,7 @@ export function createApi({ baseUrl = '', fetch: fetchImpl }: ApiClientOptions =
     markNotificationsRead: (body: { ids: string[] } | { all: true }) =>
       call<void>('POST', '/api/notifications/read', body),
     preferences: () => call<NotificationPreferences>('GET', '/api/notifications/preferences'),
-    updatePreferences: (body: Partial<NotificationPreferences>) =>
+    updatePreferences: (body: PreferencesPatch) =>
       call<NotificationPreferences>('PUT', '/api/notifications/preferences', body),
     vapidKey: () => call<{ key: string }>('GET', '/api/push/vapid-public-key'),
     subscribePush: (subscription: PushSubscriptionJSON) => call<void>('POST', '/api/push/subscriptions', subscription),

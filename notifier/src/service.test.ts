@@ -164,6 +164,10 @@ describe('notifier service (SQLite, in-process bus)', () => {
       emailDelayMinutes: 10,
       quietHours: null,
     });
+    // A room set to null follows the default again; its entry goes.
+    const back = await put(JSON.stringify({ rooms: { room1: null } }));
+    expect(back.status).toBe(200);
+    expect(((await back.json()) as { rooms: Record<string, string> }).rooms).toEqual({});
   });
 
   it('follows preferences: a room set to none and a mentions-only default', async () => {

@@ -23,6 +23,14 @@ describe('preferences', () => {
     if (!result.ok) expect(result.field).toBe(field);
   });
 
+  it('takes a room set to null out of rooms, so it follows the default again', () => {
+    const pinned = applyPatch(DEFAULT_PREFERENCES, { rooms: { a: 'mentions', b: 'none' } });
+    const back = applyPatch(pinned, { rooms: { a: null } });
+    expect(back.rooms).toEqual({ b: 'none' });
+    expect(applyPatch(back, { default: 'none' }).rooms).toEqual({ b: 'none' });
+    expect(parsePreferencesPatch({ rooms: { a: null } })).toEqual({ ok: true, patch: { rooms: { a: null } } });
+  });
+
   it('merges rooms entry by entry and replaces the rest', () => {
     const first = applyPatch(DEFAULT_PREFERENCES, { rooms: { a: 'none' }, emailDelayMinutes: 5 });
     const second = applyPatch(first, { rooms: { b: 'mentions' }, quietHours: null });
@@ -31,6 +39,8 @@ describe('preferences', () => {
 
   it('finds the room ids the user is not a member of', () => {
     expect(unknownRoomIds({ rooms: { a: 'all', x: 'none' } }, ['a', 'b'])).toEqual(['x']);
+    // Taking a left room's entry away is fine.
+    expect(unknownRoomIds({ rooms: { a: 'all', x: null } }, ['a', 'b'])).toEqual([]);
     expect(unknownRoomIds({ push: true }, [])).toEqual([]);
   });
 });

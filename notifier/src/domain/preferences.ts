@@ -69,8 +69,9 @@ const quietHours = z.object({
 const preferencesPatch = z
   .object({
     default: level,
+    // null: the room's entry goes, and the room follows the default again.
     rooms: z
-      .record(z.string(), level)
+      .record(z.string(), level.nullable())
       .refine((rooms) => Object.keys(rooms).length <= MAX_ROOM_ENTRIES, `at most ${MAX_ROOM_ENTRIES} rooms`),
     push: z.boolean(),
     email: z.boolean(),
@@ -97,23 +98,30 @@ export function parsePreferencesPatch(body: unknown): PatchResult {
   return { ok: false, field: path.join('.') || 'body', message: issue?.message ?? 'invalid' };
 }
 
-/** Room ids in the patch that are not among the user's rooms. */
+/**
+ * Room ids the patch gives a level that are not among the user's rooms. Removing an entry (null)
+ * is allowed for any room: one the user has left may still have one.
+ */
 export function unknownRoomIds(patch: PreferencesPatch, memberOf: readonly string[]): string[] {
   const known = new Set(memberOf);
-  return Object.keys(patch.rooms ?? {}).filter((roomId) => !known.has(roomId));
+  return Object.entries(patch.rooms ?? {})
+    .filter(([roomId, level]) => level !== null && !known.has(roomId))
+    .map(([roomId]) => roomId);
 }
 
 /**
  * Applies a patch. `rooms` merges entry by entry (a client changing one room
- * does not have to resend the others); to remove a room's entry, set it to
- * the default level.
+ * does not have to resend the others, nor can it overwrite what another device
+ * changed meanwhile); a room set to null loses its entry and follows the
+ * default again.
  */
 export function applyPatch(current: Preferences, patch: PreferencesPatch): Preferences {
-  return {
-    ...current,
-    ...patch,
-    rooms: patch.rooms ? { ...current.rooms, ...patch.rooms } : current.rooms,
-  };
+  const rooms: Record<string, Level> = { ...current.rooms };
+  for (const [roomId, level] of Object.entries(patch.rooms ?? {})) {
+    if (level === null) delete rooms[roomId];
+    else rooms[roomId] = level;
+  }
+  return { ...current, ...patch, rooms };
 }
 
 /** The level for a room: its own entry, else the default. */
