@@ -100,14 +100,16 @@ export function runSyncStoreContract(
       const store = new KyselySyncStore({ database, ...writer });
       const name = docName();
       const other = docName();
-      const [first, second] = updatesFor(['a', 'b']).updates;
+      const [first, second, third, fourth] = updatesFor(['a', 'b', 'c', 'd']).updates;
       await store.append(name, first!, [], ['m-1', 'm-2']);
       // Named again (a resent update, another instance's copy): kept once, and the append still lands.
       await store.append(name, second!, [], ['m-2', 'm-3']);
+      // Twice in one group commit.
+      await Promise.all([store.append(name, third!, [], ['m-4']), store.append(name, fourth!, [], ['m-4'])]);
       await store.append(other, first!);
       await store.compact(name);
       const stored = await store.load(name);
-      expect([...stored.retiredMessageIds].sort()).toEqual(['m-1', 'm-2', 'm-3']);
+      expect([...stored.retiredMessageIds].sort()).toEqual(['m-1', 'm-2', 'm-3', 'm-4']);
       expect(stored.snapshot).not.toBeNull();
       expect((await store.load(other)).retiredMessageIds).toEqual([]);
       await store.deleteDocument(name);

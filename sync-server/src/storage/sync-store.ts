@@ -348,7 +348,14 @@ export class KyselySyncStore implements SyncStore {
     }));
     const bus = this.bus;
     const events = appends.flatMap((a) => a.events.map((e) => ({ document: a.document, ...e })));
-    const retired = appends.flatMap((a) => a.retired.map((id) => ({ document: a.document, message_id: id })));
+    // Once each: two appends of one batch may name the same id (an update and its resend).
+    const retired = [
+      ...new Map(
+        appends.flatMap((a) =>
+          a.retired.map((id) => [`${a.document}\n${id}`, { document: a.document, message_id: id }]),
+        ),
+      ).values(),
+    ];
     // One statement commits atomically on its own; skipping BEGIN/COMMIT saves a round trip.
     if (rows.length === 1 && events.length === 0 && deletedIds.length === 0 && retired.length === 0) {
       const [insert] = this.logInserts.compile(rows);
