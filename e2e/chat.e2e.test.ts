@@ -221,6 +221,10 @@ describe('chatting in real time', () => {
     await reply.waitFor();
     await expect(reply.locator('.quote').textContent()).resolves.toContain('Hello Bob, welcome!');
     await expect(reply.getAttribute('class')).resolves.toContain('mentioned');
+    // The quote leads to the message it replies to, marked.
+    await reply.locator('.quote').getByRole('button').click();
+    await alice.locator('article.highlighted', { hasText: 'Hello Bob, welcome!' }).first().waitFor();
+    await expect(alice.locator('article.highlighted').count()).resolves.toBe(1);
     await shot(bob, 'room-reply-mention');
   });
 
@@ -271,8 +275,10 @@ describe('chatting in real time', () => {
       await hana.waitForURL(`**/chat/${roomId}`);
       await waitForSynced(hana);
       // All of the room's history is new to her: it opens at its end, without a "New messages" line.
+      await hana.getByRole('log', { name: 'Messages' }).locator('article').first().waitFor();
       await expect(hana.getByText('New messages', { exact: true }).count()).resolves.toBe(0);
-      await expect(hana.getByRole('button', { name: 'Jump to latest ↓' }).count()).resolves.toBe(0);
+      // (The button may show for a moment while the list scrolls to its end.)
+      await expect.poll(() => hana.getByRole('button', { name: 'Jump to latest ↓' }).count()).toBe(0);
       await send(hana, 'Hello from the newcomer');
       // Alice's room, open since before Hana joined, names her (it asks for the members again when
       // someone it does not know shows up in the room's presence).

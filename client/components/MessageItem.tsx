@@ -13,6 +13,8 @@ export interface MessageActions {
   edit(message: MessageView): void;
   remove(message: MessageView): void;
   react(message: MessageView, emoji: string, on: boolean): void;
+  /** Brings the message into view, marked (a reply's quote leads to what it replies to). */
+  show(messageId: string): void;
 }
 
 interface Props {
@@ -78,9 +80,14 @@ export const MessageItem = memo(function MessageItem({
         {message.replyTo !== undefined && (
           <div className="quote">
             {quoted ? (
-              <>
+              <button
+                type="button"
+                className="quote-link"
+                title="Show the message this replies to"
+                onClick={() => actions.show(quoted.id)}
+              >
                 <strong>{nameOf(quoted.author)}</strong>: {plainText(quoted.text).slice(0, 140)}
-              </>
+              </button>
             ) : (
               <em>Original message was deleted</em>
             )}

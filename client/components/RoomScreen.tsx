@@ -239,7 +239,9 @@ function RoomView({ roomId }: { roomId: string }) {
     return seenBy(ids, reads, lastId, me).filter((id) => id !== author);
   }, [handle, ids, lastId, version, me, byId]);
 
-  // --- actions
+  // --- actions (kept the same object across renders: every message row takes it, and is memoized)
+  const rowsNow = useRef(rows);
+  rowsNow.current = rows;
   const actions: MessageActions = useMemo(
     () => ({
       reply: (m) => {
@@ -259,8 +261,15 @@ function RoomView({ roomId }: { roomId: string }) {
       react: (m, emoji, on) => {
         if (handle) setReaction(handle.doc, m.id, me as UserId, emoji, on, Date.now());
       },
+      show: (messageId) => {
+        const index = rowsNow.current.findIndex((r) => r.message.id === messageId);
+        if (index < 0) return;
+        setHighlighted(messageId);
+        setAtBottom(false);
+        virtualizer.scrollToIndex(index, { align: 'center' });
+      },
     }),
-    [handle, me],
+    [handle, me, virtualizer],
   );
 
   const send = (text: string) => {
