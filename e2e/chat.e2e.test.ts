@@ -390,6 +390,9 @@ describe('chatting in real time', () => {
     await send(alice, 'Ping @Bob about the review');
     const bell = bob.getByRole('button', { name: /Notifications, \d+ unread/ });
     await bell.waitFor({ timeout: 30_000 });
+    // The tab's title counts them too.
+    const unreadCount = Number(/(\d+) unread/.exec((await bell.getAttribute('aria-label')) ?? '')?.[1]);
+    await expect.poll(() => bob.title()).toBe(`(${unreadCount}) Confab`);
     await bell.click();
     await shot(bob, 'notifications-desktop');
     const item = bob.getByRole('region', { name: 'Notifications' }).getByRole('button', { name: /Ping @Bob/ });
@@ -402,6 +405,8 @@ describe('chatting in real time', () => {
     await item.click();
     await bob.waitForURL(`**/chat/${roomId}`);
     await message(bob, 'Ping @Bob about the review').waitFor();
+    // In the room, the title names it; read, nothing is counted.
+    await expect.poll(() => bob.title(), { timeout: 20_000 }).toBe('Design · Confab');
     // Opening it marked it read on the notifier.
     await expect
       .poll(async () => {

@@ -4,6 +4,7 @@ import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { NotificationItem } from '../lib/api';
 import { epochMs, relativeTime } from '../lib/relative-time';
+import { setTitleUnread } from '../lib/title';
 import { useApp } from './AppProvider';
 
 /** How many notifications the panel keeps in memory. */
@@ -84,6 +85,8 @@ export function Notifications() {
   }, [open]);
 
   const unread = items.filter((i) => i.readAt === null).length;
+  useEffect(() => setTitleUnread(unread), [unread]);
+  useEffect(() => () => setTitleUnread(0), []);
 
   const openItem = useCallback(
     async (item: NotificationItem) => {

@@ -39,6 +39,7 @@ import {
   unknownAwarenessUsers,
   withTombstones,
 } from '../lib/room-view';
+import { setTitlePage } from '../lib/title';
 import { useApp } from './AppProvider';
 import { Composer } from './Composer';
 import { useDocHandle, useDocVersion, usePageVisible, usePathSegment } from './hooks';
@@ -158,6 +159,12 @@ function RoomView({ roomId }: { roomId: string }) {
     for (const id of fresh) askedAbout.current.add(id);
     void loadMembers();
   }, [unknownKey, loadMembers]);
+
+  const roomName = room?.name ?? null;
+  useEffect(() => {
+    setTitlePage(roomName);
+    return () => setTitlePage(null);
+  }, [roomName]);
 
   const role = room?.role ?? 'member';
   const readonly = handle?.readOnly() ?? false;
