@@ -381,6 +381,26 @@ describe('chatting in real time', () => {
     expect(new URL(alice.url()).pathname).toBe(`/chat/${roomId}`);
   });
 
+  it('goes to a room by name with Ctrl+K from any screen', async () => {
+    await alice.goto('/profile');
+    await alice.getByRole('heading', { name: 'Profile' }).waitFor();
+    const query = alice.getByRole('combobox', { name: 'Go to a room' });
+    await alice.keyboard.press('Control+k');
+    await query.waitFor();
+    // Escape leaves it, and nothing changed.
+    await query.press('Escape');
+    await expect.poll(() => query.count()).toBe(0);
+    expect(new URL(alice.url()).pathname).toBe('/profile');
+
+    await alice.keyboard.press('Control+k');
+    await query.fill('desi');
+    await expect(alice.getByRole('option', { name: 'Design' }).getAttribute('aria-selected')).resolves.toBe('true');
+    await query.press('Enter');
+    await alice.waitForURL(`**/chat/${roomId}`);
+    await alice.getByRole('heading', { name: 'Design' }).waitFor();
+    await expect(query.count()).resolves.toBe(0);
+  });
+
   it('rings the notification bell of a member who is not in the room when mentioned, and opens the room from it', async () => {
     // A fresh page on the profile: Bob has no room open, so he is not online in it.
     await bob.close();

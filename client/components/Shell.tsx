@@ -7,6 +7,7 @@ import { useApp } from './AppProvider';
 import { useOnline } from './hooks';
 import { Notifications } from './Notifications';
 import { PwaControls } from './Pwa';
+import { RoomSwitcher } from './RoomSwitcher';
 
 type Theme = 'system' | 'light' | 'dark';
 
@@ -116,6 +117,7 @@ export function Shell({ children }: { children: ReactNode }) {
         </div>
       )}
       <main className="main">{children}</main>
+      <RoomSwitcher />
     </div>
   );
 }

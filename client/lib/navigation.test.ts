@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeNext } from './navigation';
+import { matchRooms, safeNext } from './navigation';
 
 const ORIGIN = 'https://chat.example';
 
@@ -57,5 +57,21 @@ describe('after sign-in', () => {
   it('returns the resolved path, not the raw input, so the router sees what was checked', () => {
     expect(safeNext('/chat/../invite/abc', ORIGIN)).toBe('/invite/abc');
     expect(safeNext('/ch\tat/room', ORIGIN)).toBe('/chat/room');
+  });
+});
+
+describe('matchRooms', () => {
+  const rooms = [{ name: 'Design review' }, { name: 'Team café' }, { name: 'Redesign' }, { name: 'Random' }];
+
+  it('puts names starting with the query first, then a word starting with it, then the rest', () => {
+    expect(matchRooms(rooms, 'des').map((r) => r.name)).toEqual(['Design review', 'Redesign']);
+    expect(matchRooms(rooms, 'rev').map((r) => r.name)).toEqual(['Design review']);
+    expect(matchRooms(rooms, 'r').map((r) => r.name)).toEqual(['Redesign', 'Random', 'Design review']);
+  });
+
+  it('ignores case and accents, and gives every room for an empty query', () => {
+    expect(matchRooms(rooms, 'CAFE').map((r) => r.name)).toEqual(['Team café']);
+    expect(matchRooms(rooms, '  ')).toHaveLength(4);
+    expect(matchRooms(rooms, 'zzz')).toEqual([]);
   });
 });

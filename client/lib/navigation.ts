@@ -55,3 +55,28 @@ export function takeJustJoined(roomId: string): boolean {
     return false;
   }
 }
+
+/**
+ * The rooms whose name matches what was typed into the room switcher, best first: names that
+ * start with it, then names with a word that does, then names that contain it (case and accents
+ * ignored), each group in the order given. Everything when nothing is typed.
+ */
+export function matchRooms<T extends { name: string }>(rooms: readonly T[], query: string): T[] {
+  const fold = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  const q = fold(query.trim());
+  if (q === '') return [...rooms];
+  const ranked: [number, T][] = [];
+  for (const room of rooms) {
+    const name = fold(room.name);
+    const rank = name.startsWith(q)
+      ? 0
+      : name.split(/\s+/).some((w) => w.startsWith(q))
+        ? 1
+        : name.includes(q)
+          ? 2
+          : -1;
+    if (rank >= 0) ranked.push([rank, room]);
+  }
+  // Array.prototype.sort is stable: within a rank, the given order stays.
+  return ranked.sort((a, b) => a[0] - b[0]).map(([, room]) => room);
+}
