@@ -381,6 +381,28 @@ describe('chatting in real time', () => {
     expect(new URL(alice.url()).pathname).toBe(`/chat/${roomId}`);
   });
 
+  it('copies the link of a message, which opens the room at that message, marked', async () => {
+    await aliceContext.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.url });
+    await send(alice, 'Remember this one');
+    const mine = message(alice, 'Remember this one');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Link' }).click();
+    await mine.getByRole('button', { name: 'Copied' }).waitFor();
+    const link = await alice.evaluate(() => navigator.clipboard.readText());
+    expect(link).toMatch(new RegExp(`^${app.url}/chat/${roomId}#[^#]+$`));
+    // Bob has the room open at another message (the search hit above), so only the address's hash
+    // changes: the room follows it (before, it kept the old message marked).
+    expect(new URL(bob.url()).pathname).toBe(`/chat/${roomId}`);
+    await bob.goto(link);
+    await bob.locator('article.highlighted', { hasText: 'Remember this one' }).waitFor();
+    await expect(bob.locator('article.highlighted').count()).resolves.toBe(1);
+    // Opened afresh, the link does the same.
+    await bob.goto('/chat');
+    await bob.goto(link);
+    await bob.locator('article.highlighted', { hasText: 'Remember this one' }).waitFor();
+    await bob.goto('/chat');
+  });
+
   it('goes to a room by name with Ctrl+K from any screen', async () => {
     await alice.goto('/profile');
     await alice.getByRole('heading', { name: 'Profile' }).waitFor();

@@ -15,6 +15,8 @@ export interface MessageActions {
   react(message: MessageView, emoji: string, on: boolean): void;
   /** Brings the message into view, marked (a reply's quote leads to what it replies to). */
   show(messageId: string): void;
+  /** The message's own address (`/chat/<roomId>#<messageId>`), which opens the room at it, marked. */
+  linkTo(message: MessageView): string;
 }
 
 interface Props {
@@ -114,6 +116,18 @@ function MessageBody({
 }: Omit<Props, 'row' | 'highlighted' | 'quoted'> & { message: MessageView }) {
   const mine = message.author === selfId;
   const [picking, setPicking] = useState(false);
+  const [copied, setCopied] = useState(false);
+  const copyLink = async () => {
+    const link = actions.linkTo(message);
+    try {
+      await navigator.clipboard.writeText(link);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 2000);
+    } catch {
+      // No clipboard (a page not served over https, a refusal): show it to copy by hand.
+      window.prompt('Link to this message', link);
+    }
+  };
   return (
     <>
       <div className="text">
@@ -164,6 +178,9 @@ function MessageBody({
             onClick={() => setPicking((open) => !open)}
           >
             +
+          </button>
+          <button type="button" className="link" onClick={() => void copyLink()}>
+            {copied ? 'Copied' : 'Link'}
           </button>
           {mine && (
             <button type="button" className="link" onClick={() => actions.edit(message)}>

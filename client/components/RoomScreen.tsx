@@ -268,6 +268,7 @@ function RoomView({ roomId }: { roomId: string }) {
       react: (m, emoji, on) => {
         if (handle) setReaction(handle.doc, m.id, me as UserId, emoji, on, Date.now());
       },
+      linkTo: (m) => `${window.location.origin}/chat/${encodeURIComponent(roomId)}#${encodeURIComponent(m.id)}`,
       show: (messageId) => {
         const index = rowsNow.current.findIndex((r) => r.message.id === messageId);
         if (index < 0) return;
@@ -276,8 +277,19 @@ function RoomView({ roomId }: { roomId: string }) {
         virtualizer.scrollToIndex(index, { align: 'center' });
       },
     }),
-    [handle, me, virtualizer],
+    [handle, me, virtualizer, roomId],
   );
+
+  // A message's address opened while its room is open (pasted, or back and forward through the
+  // history) changes only the hash: bring that message into view as when the room opened at it.
+  useEffect(() => {
+    const onHash = () => {
+      const target = decodeURIComponent(window.location.hash.slice(1));
+      if (target) actions.show(target);
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, [actions]);
 
   const send = (text: string) => {
     if (!handle) return;
