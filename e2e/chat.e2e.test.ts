@@ -753,6 +753,26 @@ describe('chatting in real time', () => {
         .poll(async () => (link = await resetLinkIn(app.dataDir, email)), { timeout: 15_000 })
         .toMatch(/\/reset-password\?token=[a-z2-7]{32}$/);
       const linkPath = `${new URL(link!).pathname}${new URL(link!).search}`;
+
+      // Meanwhile someone else uses the shared computer, and leaves without signing out.
+      await signUp(kiosk, 'Kim');
+      await kiosk.waitForURL('**/chat');
+      await createRoom(kiosk, "Kim's notes");
+      await send(kiosk, 'private to Kim');
+      await message(kiosk, 'private to Kim').waitFor();
+      const kim = await kiosk.evaluate(
+        () => JSON.parse(localStorage.getItem('confab:account') ?? '{}').user?.id as string,
+      );
+      expect(kim).toMatch(/^[0-9a-f-]{36}$/);
+      const kimSession = (await strangerContext.cookies()).find((c) => c.name === 'confab_session')!.value;
+      const keptOf = (userId: string) =>
+        kiosk.evaluate(async (id) => {
+          const databases = (await indexedDB.databases()).map((d) => d.name ?? '').filter((n) => n.includes(id));
+          const keys = Object.keys(localStorage).filter((k) => k.includes(id));
+          return [...databases, ...keys];
+        }, userId);
+      expect(await keptOf(kim)).not.toEqual([]);
+
       await kiosk.goto(linkPath);
       // The token leaves the address bar as soon as the page has it.
       await expect.poll(() => new URL(kiosk.url()).search).toBe('');
@@ -760,6 +780,13 @@ describe('chatting in real time', () => {
       await kiosk.getByRole('button', { name: 'Set the new password' }).click();
       await kiosk.waitForURL('**/chat');
       await kiosk.getByLabel('Room name').waitFor();
+      expect(await kiosk.getByText("Kim's notes").count()).toBe(0);
+      // Nothing of Kim's is left on the computer, and Kim's session, whose cookie this one replaced, is over.
+      await expect.poll(() => keptOf(kim)).toEqual([]);
+      const kimNow = await fetch(new URL('/api/auth/me', app.url), {
+        headers: { authorization: `Bearer ${kimSession}` },
+      });
+      expect(kimNow.status).toBe(401);
 
       // Every device signed in with the old password is out.
       await home.waitForURL('**/login**');

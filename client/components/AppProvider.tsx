@@ -104,6 +104,20 @@ export function AppProvider({ children }: { children: ReactNode }) {
     if (user) signingOutOnPurpose.current = false;
   }, [user]);
 
+  /** Everything this device keeps of an account: its cached profile and rooms, its rooms' local copies. */
+  const forgetLocally = useCallback(
+    async (userId: string) => {
+      if (!cache) return;
+      cache.clearAccount(userId);
+      // The sync client (and its IndexedDB handles) is torn down by the effect below before deletion completes.
+      await new Promise((r) => setTimeout(r, 0));
+      await deleteAccountDatabases(indexedDB, userId).catch(() => []);
+      // Older workers cached API answers ("apis"); none may outlive the account on this device.
+      await globalThis.caches?.delete('apis').catch(() => false);
+    },
+    [cache],
+  );
+
   const signOut = useCallback(
     async (reason?: string, onPurpose = reason === undefined) => {
       // Signing out ends the session on the server, and the sync socket (closed as revoked) or an API
@@ -123,19 +137,14 @@ export function AppProvider({ children }: { children: ReactNode }) {
       }
       setUser(null);
       setRooms([]);
-      if (current && cache) {
-        cache.clearAccount(current.id);
-        // The sync client (and its IndexedDB handles) is torn down by the effect below before deletion completes.
-        await new Promise((r) => setTimeout(r, 0));
-        await deleteAccountDatabases(indexedDB, current.id).catch(() => []);
-        // Older workers cached API answers ("apis"); none may outlive the account on this device.
-        await globalThis.caches?.delete('apis').catch(() => false);
-      }
+      if (current) await forgetLocally(current.id);
     },
-    [api, cache, user],
+    [api, user, forgetLocally],
   );
 
   // One sync client (one WebSocket) per signed-in account.
+  const signedInAs = useRef<string | null>(null);
+  signedInAs.current = user?.id ?? null;
   // biome-ignore lint/correctness/useExhaustiveDependencies: the client depends only on who is signed in
   useEffect(() => {
     if (!user || !cache) {
@@ -149,7 +158,11 @@ export function AppProvider({ children }: { children: ReactNode }) {
       url: process.env.NEXT_PUBLIC_SYNC_URL || defaultSyncUrl(window.location),
       tokens,
       cache,
-      onSignedOut: (message) => void signOut(message),
+      // Only while this account is still the one signed in: signing in as someone else ends this
+      // account's session, and its socket may hear of that before this client is torn down.
+      onSignedOut: (message) => {
+        if (signedInAs.current === user.id) void signOut(message);
+      },
     });
     setSync(client);
     setConnection(client.connection());
@@ -209,7 +222,11 @@ export function AppProvider({ children }: { children: ReactNode }) {
       setSignedOutReason(null);
       setSignedOutOnPurpose(false);
       setUser(next);
+      signedInAs.current = next.id;
       setRooms(cache?.rooms(next.id) ?? []);
+      // Someone else was signed in here (a reset link opened on a shared computer): the server ended
+      // their session with the cookie it replaced, and this device keeps nothing of theirs either.
+      if (user && user.id !== next.id) void forgetLocally(user.id);
     },
     signOut,
     refreshRooms,

@@ -121,6 +121,39 @@ describe('login and logout', () => {
     });
   });
 
+  it("ends the session of another account whose cookie a login replaces, and keeps the same account's and a Bearer token", async () => {
+    const previous = await registerUser(api, 'shared-a');
+    const next = await registerUser(api, 'shared-b');
+    const sessionId = (await api('GET', '/api/auth/sessions', { token: previous.token })).body.sessions[0].id;
+    const login = (cookieToken: string | null, bearer?: string) =>
+      api('POST', '/api/auth/login', {
+        body: { email: next.email, password: next.password },
+        origin: TEST_ORIGIN,
+        ...(cookieToken ? { cookie: `confab_session=${cookieToken}` } : {}),
+        ...(bearer ? { token: bearer } : {}),
+      });
+
+    // A Bearer token is not replaced by the cookie the answer sets: it stays its holder's.
+    expect((await login(null, previous.token)).status).toBe(200);
+    expect((await api('GET', '/api/auth/me', { token: previous.token })).status).toBe(200);
+    // The same account's cookie: that session stays (its sync socket would close as revoked otherwise).
+    expect((await login(next.token)).status).toBe(200);
+    expect((await api('GET', '/api/auth/me', { token: next.token })).status).toBe(200);
+
+    const res = await login(previous.token);
+    expect(res.status).toBe(200);
+    expect(res.body.user.id).toBe(next.userId);
+    expect((await api('GET', '/api/auth/me', { token: previous.token })).status).toBe(401);
+    expect(server.memoryBus.eventsOn(subjects.sessionRevoked)).toContainEqual({
+      id: expect.any(String),
+      sessionId,
+      userId: previous.userId,
+    });
+    // A cookie that authenticates nothing (forged, or already ended) is simply replaced.
+    expect((await login(previous.token)).status).toBe(200);
+    expect((await login('garbage')).status).toBe(200);
+  });
+
   it('answers 401 unauthenticated without a session, with a forged token and with a token of a deleted session', async () => {
     expect((await api('GET', '/api/auth/me')).body.error.code).toBe('unauthenticated');
     const user = await registerUser(api, 'forged');
@@ -473,6 +506,21 @@ describe('forgotten password', () => {
     expect(res.body.token).toBe(user.token);
     expect((await api('GET', '/api/auth/me', { token: user.token })).status).toBe(200);
     expect((await api('GET', '/api/auth/me', { token: phone.body.token })).status).toBe(401);
+  });
+
+  it('ends the session of another account signed in on the browser that opens the link', async () => {
+    const user = await registerUser(api, 'forgot-shared');
+    const other = await registerUser(api, 'forgot-shared-other');
+    const token = await requestLink(user);
+    const res = await api('POST', '/api/auth/password-reset/confirm', {
+      cookie: `confab_session=${other.token}`,
+      origin: TEST_ORIGIN,
+      body: { token, newPassword },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.user.id).toBe(user.userId);
+    expect((await api('GET', '/api/auth/me', { token: res.body.token })).status).toBe(200);
+    expect((await api('GET', '/api/auth/me', { token: other.token })).status).toBe(401);
   });
 
   it('checks the new password before it uses the link, and answers malformed bodies', async () => {

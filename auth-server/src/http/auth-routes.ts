@@ -48,7 +48,16 @@ export function authRoutes(deps: RouteDeps): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const session = requireSession(core, config.secureCookies);
 
+  /**
+   * Signs this browser in as `user`. The cookie it sends, if any, is replaced: when that session is
+   * another account's (someone signed in on a shared computer, then a reset link of their own), it
+   * ends here, or it would stay valid with no browser able to use it or sign it out. A session of the
+   * same account is left alone: its sync socket would be closed as revoked, and the app would take
+   * that for the new session ending. A Bearer token is the caller's own to keep.
+   */
   async function startSession(c: AuthContext, user: UserRow, status: 200 | 201) {
+    const replaced = await core.authenticate({ cookie: c.req.header('cookie') });
+    if (replaced.ok && replaced.userId !== user.id) await core.revokeSession(replaced.sessionId, replaced.userId);
     const { token } = await core.createSession(user.id, c.req.header('user-agent') ?? null);
     c.header('set-cookie', sessionCookie(token, config.secureCookies));
     c.header('cache-control', 'no-store');
