@@ -401,7 +401,7 @@ function RoomView({ roomId }: { roomId: string }) {
           // biome-ignore lint/a11y/noNoninteractiveTabindex: the message log scrolls and must be keyboard reachable
           tabIndex={0}
         >
-          {rows.length === 0 && status.kind !== 'loading' && <p className="page muted">No messages yet. Say hello!</p>}
+          {rows.length === 0 && status.kind !== 'loading' && <p className="messages-empty muted">No messages yet. Say hello!</p>}
           <div className="messages-list" style={{ height: virtualizer.getTotalSize() }}>
             {virtualizer.getVirtualItems().map((item) => {
               const row = rows[item.index]!;
