@@ -379,6 +379,41 @@ describe('chatting in real time', () => {
     await bob.goto('/chat');
   });
 
+  it('marks a message unread: the room keeps it unread until the reader leaves, and reopens at it', async () => {
+    // Bob is on his room list, everything read (the test before).
+    const entry = bob.getByRole('list', { name: 'Rooms' }).getByRole('link', { name: /Design/ });
+    await send(alice, 'Mark me 1');
+    await send(alice, 'Mark me 2');
+    await entry.click();
+    await message(bob, 'Mark me 2').waitFor();
+    await alice.getByText('Seen by Bob').waitFor();
+
+    const target = message(bob, 'Mark me 1');
+    await target.hover();
+    await target.getByRole('button', { name: 'Mark unread' }).click();
+    const line = bob.getByText('New messages', { exact: true });
+    await line.waitFor();
+    await expect.poll(() => bob.locator('.unread-line + article').textContent()).toContain('Mark me 1');
+    // His marker went back: Alice no longer sees her last message seen by him, and what comes
+    // while he stays in the room is not read either, though it is on his screen.
+    await expect.poll(() => alice.getByText('Seen by Bob').count()).toBe(0);
+    await send(alice, 'Mark me 3');
+    await message(bob, 'Mark me 3').waitFor();
+    await bob.waitForTimeout(1_000);
+    expect(await alice.getByText('Seen by Bob').count()).toBe(0);
+
+    // The room list counts the three.
+    await bob.goto('/chat');
+    await entry.getByRole('status', { name: '3 unread' }).waitFor();
+    // Opened again, the room starts at the line, and reads as usual.
+    await entry.click();
+    await line.waitFor();
+    await expect.poll(() => bob.locator('.unread-line + article').textContent()).toContain('Mark me 1');
+    await alice.getByText('Seen by Bob').waitFor();
+    await bob.goto('/chat');
+    await expect.poll(() => entry.getByRole('status', { name: /unread/ }).count()).toBe(0);
+  });
+
   it('finds messages of every room with the local search', async () => {
     await bob.getByLabel('Search messages').fill('typo');
     const hit = bob.getByRole('region', { name: 'Search results' }).getByRole('link', { name: /Typo fixed/ });

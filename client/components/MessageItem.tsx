@@ -17,6 +17,8 @@ export interface MessageActions {
   show(messageId: string): void;
   /** The message's own address (`/chat/<roomId>#<messageId>`), which opens the room at it, marked. */
   linkTo(message: MessageView): string;
+  /** "Mark unread": the message and what follows count as unread again, until the reader leaves the room or writes. */
+  markUnread(message: MessageView): void;
 }
 
 interface Props {
@@ -182,6 +184,11 @@ function MessageBody({
           <button type="button" className="link" onClick={() => void copyLink()}>
             {copied ? 'Copied' : 'Link'}
           </button>
+          {!mine && (
+            <button type="button" className="link" onClick={() => actions.markUnread(message)}>
+              Mark unread
+            </button>
+          )}
           {mine && (
             <button type="button" className="link" onClick={() => actions.edit(message)}>
               Edit

@@ -11,6 +11,7 @@ import {
   type MessageId,
   type MessageView,
   markRead,
+  markUnreadFrom,
   newMessageId,
   type RoomId,
   readMessages,
@@ -216,6 +217,9 @@ function RoomView({ roomId }: { roomId: string }) {
 
   // --- "New messages" (before the read marker's effect, which moves the marker it reads).
   const unread = useUnreadLine(handle, { roomId, userId: me, status: statusKind, contentVersion, pageVisible });
+  // For the actions below, which stay the same object across renders.
+  const unreadRef = useRef(unread);
+  unreadRef.current = unread;
   // The room opens at the line rather than at its end, once the line's row is there.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the line or the rows change
   useEffect(() => {
@@ -229,11 +233,18 @@ function RoomView({ roomId }: { roomId: string }) {
     setTimeout(onScroll, 100);
   }, [unread.above, rows]);
 
+  // Set by "Mark unread": the room stays unread, whatever is on screen, until the reader leaves it or writes.
+  const keepUnread = useRef(false);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: another room starts read as usual
+  useEffect(() => {
+    keepUnread.current = false;
+  }, [roomId]);
+
   // biome-ignore lint/correctness/useExhaustiveDependencies: `version` tracks the reads map
   useEffect(() => {
     // A reader's connection is read-only: the server drops the marker (with a negative sync
     // status), but it still counts locally, so the reader's unread counts stay right on this device.
-    if (!handle || !lastId || !atBottom || !pageVisible) return;
+    if (!handle || !lastId || !atBottom || !pageVisible || keepUnread.current) return;
     const current = roomMaps(handle.doc).reads.get(me);
     if (current?.messageId !== lastId) markRead(handle.doc, me as UserId, lastId as MessageId, Date.now());
   }, [handle, lastId, atBottom, version, me, pageVisible]);
@@ -269,6 +280,12 @@ function RoomView({ roomId }: { roomId: string }) {
         if (handle) setReaction(handle.doc, m.id, me as UserId, emoji, on, Date.now());
       },
       linkTo: (m) => `${window.location.origin}/chat/${encodeURIComponent(roomId)}#${encodeURIComponent(m.id)}`,
+      markUnread: (m) => {
+        if (!handle) return;
+        // Before the marker moves: the effect that marks the room read runs again when it does.
+        keepUnread.current = true;
+        if (markUnreadFrom(handle.doc, me as UserId, m.id as MessageId)) unreadRef.current.reshow();
+      },
       show: (messageId) => {
         const index = rowsNow.current.findIndex((r) => r.message.id === messageId);
         if (index < 0) return;
@@ -306,6 +323,7 @@ function RoomView({ roomId }: { roomId: string }) {
       mentions,
     });
     handle.markPending(message.id);
+    keepUnread.current = false;
     unread.clear();
     setReplyTo(null);
     setAtBottom(true);
@@ -401,7 +419,9 @@ function RoomView({ roomId }: { roomId: string }) {
           // biome-ignore lint/a11y/noNoninteractiveTabindex: the message log scrolls and must be keyboard reachable
           tabIndex={0}
         >
-          {rows.length === 0 && status.kind !== 'loading' && <p className="messages-empty muted">No messages yet. Say hello!</p>}
+          {rows.length === 0 && status.kind !== 'loading' && (
+            <p className="messages-empty muted">No messages yet. Say hello!</p>
+          )}
           <div className="messages-list" style={{ height: virtualizer.getTotalSize() }}>
             {virtualizer.getVirtualItems().map((item) => {
               const row = rows[item.index]!;

@@ -16,6 +16,8 @@ export interface UnreadLine {
   takeScrollTarget(shown: (messageId: string) => boolean): string | null;
   /** The user wrote: the line goes. */
   clear(): void;
+  /** The user moved their marker back ("Mark unread"): the line goes where it now says. */
+  reshow(): void;
 }
 
 /**
@@ -87,6 +89,10 @@ export function useUnreadLine(
     clear() {
       scrollTarget.current = null;
       setAbove(null);
+    },
+    reshow() {
+      scrollTarget.current = null;
+      if (handle) setAbove(firstUnreadId(handle.doc, roomMaps(handle.doc).reads.get(userId), userId as UserId));
     },
   };
 }

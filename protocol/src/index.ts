@@ -74,6 +74,7 @@ export {
   type MessageEdit,
   type MessageView,
   markRead,
+  markUnreadFrom,
   messageShapeError,
   type NewMessage,
   parseReactionKey,

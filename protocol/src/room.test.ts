@@ -9,6 +9,7 @@ import {
   firstUnreadId,
   MAX_TEXT_CHARS,
   markRead,
+  markUnreadFrom,
   messageShapeError,
   parseReactionKey,
   reactionKey,
@@ -137,6 +138,52 @@ describe('room schema v1 accessors', () => {
     deleteMessage(doc, id(2));
     // Not all four of Bob's messages: only the two written after Alice read up to m2.
     expect(unreadCount(doc, alice)).toBe(2);
+  });
+
+  describe('markUnreadFrom', () => {
+    const room = () => {
+      const doc = new Y.Doc();
+      post(doc, 1, bob);
+      post(doc, 2, alice);
+      post(doc, 3, bob);
+      post(doc, 4, bob);
+      markRead(doc, alice, id(4), 1_700_000_000_100);
+      return doc;
+    };
+
+    it('makes the message and every later one of others unread, with the line above it', () => {
+      const doc = room();
+      expect(unreadCount(doc, alice)).toBe(0);
+      expect(markUnreadFrom(doc, alice, id(3))).toBe(true);
+      expect(roomMaps(doc).reads.get(alice)).toEqual({ messageId: 'm2', at: 1_700_000_000_002 });
+      expect(unreadCount(doc, alice)).toBe(2);
+      expect(firstUnreadId(doc, roomMaps(doc).reads.get(alice), alice)).toBe('m3');
+    });
+
+    it('still counts from the message when the one before it is deleted afterwards', () => {
+      const doc = room();
+      markUnreadFrom(doc, alice, id(3));
+      deleteMessage(doc, id(2));
+      expect(unreadCount(doc, alice)).toBe(2);
+      expect(firstUnreadId(doc, roomMaps(doc).reads.get(alice), alice)).toBe('m3');
+    });
+
+    it("takes the marker away for the room's first message: everything of others is unread", () => {
+      const doc = room();
+      expect(markUnreadFrom(doc, alice, id(1))).toBe(true);
+      expect(roomMaps(doc).reads.has(alice)).toBe(false);
+      expect(unreadCount(doc, alice)).toBe(3);
+      expect(firstUnreadId(doc, undefined, alice)).toBe('m1');
+    });
+
+    it('changes nothing for a message that is not in the room, nor for another user', () => {
+      const doc = room();
+      markRead(doc, bob, id(4), 1_700_000_000_100);
+      expect(markUnreadFrom(doc, alice, id(9))).toBe(false);
+      expect(roomMaps(doc).reads.get(alice)?.messageId).toBe('m4');
+      markUnreadFrom(doc, alice, id(3));
+      expect(roomMaps(doc).reads.get(bob)?.messageId).toBe('m4');
+    });
   });
 
   describe('firstUnreadId', () => {

@@ -197,6 +197,26 @@ export function markRead(doc: Y.Doc, userId: UserId, messageId: MessageId, at: n
   reads.set(userId, { messageId, at });
 }
 
+/**
+ * "Mark unread": moves the user's read marker back so that `messageId` and every later message of
+ * others count as unread again. The marker goes to the message before it, its `at` just before
+ * `messageId` was written (so that, should that message be deleted, counting by time as
+ * `unreadCount` does still starts here); for the room's first message there is no message before,
+ * and the marker goes (as before the user read anything). False when the message is not there.
+ */
+export function markUnreadFrom(doc: Y.Doc, userId: UserId, messageId: MessageId): boolean {
+  const { messages, reads } = roomMaps(doc);
+  const index = findMessageIndex(messages, messageId);
+  if (index < 0) return false;
+  if (index === 0) {
+    if (reads.has(userId)) reads.delete(userId);
+    return true;
+  }
+  const before = messages.get(index - 1);
+  reads.set(userId, { messageId: before.id, at: Math.max(0, messages.get(index).createdAt - 1) });
+  return true;
+}
+
 export function findMessageIndex(messages: Y.Array<ChatMessage>, messageId: MessageId | string): number {
   // Newest messages are the likeliest targets of edits, deletes and reactions.
   for (let i = messages.length - 1; i >= 0; i--) {

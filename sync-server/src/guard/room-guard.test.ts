@@ -582,6 +582,19 @@ describe('read markers', () => {
     expect(rule(room.send(a, alice))).toBe('read_shape');
   });
 
+  it('accepts taking away one’s own read marker ("Mark unread" on the first message), not someone else’s', () => {
+    const room = createRoom();
+    const a = room.join();
+    markRead(a, uid('alice'), mid('m9'), 1_790_000_000_000);
+    expect(rule(room.send(a, alice))).toBe('ok');
+    const b = room.join();
+    roomMaps(b).reads.delete('alice');
+    expect(rule(room.send(b, bob))).toBe('read_not_own');
+    roomMaps(a).reads.delete('alice');
+    const verdict = room.send(a, alice);
+    expect(verdict).toEqual({ ok: true, changes: { created: [], edited: [], deleted: [], reads: [], reactions: [] } });
+  });
+
   it('accepts a read marker pointing at a message deleted meanwhile', () => {
     const room = createRoom();
     const a = room.join();
