@@ -249,6 +249,22 @@ describe('chatting in real time', () => {
     await shot(bob, 'room-reply-mention');
   });
 
+  it('completes an emoji from its name after a colon, as other chats do', async () => {
+    const box = alice.getByLabel('Message', { exact: true });
+    const list = alice.getByRole('listbox', { name: 'Emoji suggestions' });
+    await box.pressSequentially('Shipped :tad');
+    await list.getByRole('option', { name: '🎉 :tada:' }).waitFor();
+    await box.press('Enter');
+    await expect.poll(() => box.inputValue()).toBe('Shipped 🎉');
+    await box.pressSequentially(' at 10:30 :thu');
+    await list.getByRole('option', { name: /^👍 :thumbsup:/ }).waitFor();
+    // Escape closes the list, and Enter sends the text as it is.
+    await box.press('Escape');
+    await expect.poll(() => list.count()).toBe(0);
+    await box.press('Enter');
+    await message(bob, 'Shipped 🎉 at 10:30 :thu').waitFor();
+  });
+
   it('reacts with any emoji, found by its name in the picker', async () => {
     const elsewhere: string[] = [];
     const onRequest = (request: { url(): string }) => {
@@ -270,6 +286,18 @@ describe('chatting in real time', () => {
     await bob.getByRole('gridcell', { name: /unicorn/i }).click();
     await expect.poll(() => search.count()).toBe(0);
     await message(alice, 'Pick an emoji for this').getByRole('button', { name: /🦄 1/ }).waitFor();
+
+    // Alice gives it a thumbs up with the quick button, Bob through the picker, which spells it with a
+    // variation selector: one reaction of two people, not two of one each.
+    await message(alice, 'Pick an emoji for this').hover();
+    await message(alice, 'Pick an emoji for this').getByRole('button', { name: 'React with 👍' }).click();
+    await greeting.hover();
+    await greeting.getByRole('button', { name: 'Add a reaction' }).click();
+    await search.fill('thumbs up');
+    await bob.getByRole('gridcell', { name: /^thumbs up$/i }).click();
+    const thumbs = message(alice, 'Pick an emoji for this').locator('.reactions button', { hasText: '👍' });
+    await thumbs.filter({ hasText: '👍 2' }).waitFor();
+    expect(await thumbs.count()).toBe(1);
     // The emoji list came from the app itself (/emojibase), not from the picker's default CDN.
     bob.off('request', onRequest);
     expect(elsewhere).toEqual([]);

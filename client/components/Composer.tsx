@@ -2,6 +2,7 @@
 
 import { type MessageView, plainText } from '@confab/protocol';
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { emojiCandidates, emojiQuery, loadShortcodes, type Shortcode } from '../lib/emoji-shortcodes';
 import { composerLimit, type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
 
 interface Props {
@@ -26,6 +27,31 @@ const DRAFT_SAVE_DELAY_MS = 500;
 const PLACEHOLDER = 'Write a message (Enter sends, Shift+Enter for a new line)';
 const SHORT_PLACEHOLDER = 'Write a message';
 const NARROW = '(max-width: 560px)';
+
+/** What completing a word at the caret offers: members after `@`, emoji after `:` and two letters. */
+interface Suggestion {
+  key: string;
+  label: string;
+  /** Replaces the text from `start` to the caret. */
+  insert: string;
+  start: number;
+}
+
+/** The emoji shortcode table, loaded the first time someone types a shortcode. */
+function useShortcodes(wanted: boolean): readonly Shortcode[] {
+  const [table, setTable] = useState<readonly Shortcode[]>([]);
+  useEffect(() => {
+    if (!wanted || table.length > 0) return;
+    let live = true;
+    void loadShortcodes().then((loaded) => {
+      if (live) setTable(loaded);
+    });
+    return () => {
+      live = false;
+    };
+  }, [wanted, table.length]);
+  return table;
+}
 
 /** Whether Enter adds a line instead of sending: the device's main pointer is a finger. */
 function enterStartsNewLine(): boolean {
@@ -108,8 +134,27 @@ export function Composer({
   }, [initialDraft]);
 
   const mention = mentionQuery(text, caret);
+  const shortcode = mention ? null : emojiQuery(text, caret);
+  const shortcodes = useShortcodes(shortcode !== null);
   const limit = composerLimit(text);
-  const suggestions = mention ? mentionCandidates(members, mention.query) : [];
+  // Escape closes the list until the word being completed changes.
+  const [dismissedAt, setDismissedAt] = useState<number | null>(null);
+  const suggestions: Suggestion[] = mention
+    ? mentionCandidates(members, mention.query).map((m) => ({
+        key: m.userId,
+        label: `@${m.displayName}`,
+        insert: `@${m.displayName} `,
+        start: mention.start,
+      }))
+    : shortcode
+      ? emojiCandidates(shortcodes, shortcode.query).map(([code, emoji]) => ({
+          key: code,
+          label: `${emoji} :${code}:`,
+          insert: emoji,
+          start: shortcode.start,
+        }))
+      : [];
+  const shown = suggestions.length > 0 && suggestions[0]!.start !== dismissedAt ? suggestions : [];
 
   function stopTyping() {
     if (typingTimer.current) clearTimeout(typingTimer.current);
@@ -127,11 +172,9 @@ export function Composer({
     typingTimer.current = setTimeout(stopTyping, TYPING_IDLE_MS);
   }
 
-  function complete(member: MemberName) {
-    if (!mention) return;
-    const inserted = `@${member.displayName} `;
-    const next = text.slice(0, mention.start) + inserted + text.slice(caret);
-    const at = mention.start + inserted.length;
+  function complete(suggestion: Suggestion) {
+    const next = text.slice(0, suggestion.start) + suggestion.insert + text.slice(caret);
+    const at = suggestion.start + suggestion.insert.length;
     pendingCaret.current = at;
     change(next, at);
   }
@@ -153,17 +196,22 @@ export function Composer({
   }
 
   function keyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (suggestions.length > 0) {
+    if (shown.length > 0) {
       if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
         event.preventDefault();
         const step = event.key === 'ArrowDown' ? 1 : -1;
-        setSelected((s) => (s + step + suggestions.length) % suggestions.length);
+        setSelected((s) => (s + step + shown.length) % shown.length);
         return;
       }
       if (event.key === 'Enter' || event.key === 'Tab') {
         event.preventDefault();
-        const member = suggestions[selected];
-        if (member) complete(member);
+        const suggestion = shown[selected];
+        if (suggestion) complete(suggestion);
+        return;
+      }
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        setDismissedAt(shown[0]!.start);
         return;
       }
     }
@@ -208,21 +256,21 @@ export function Composer({
           </button>
         </div>
       )}
-      {suggestions.length > 0 && (
-        <div className="suggestions" role="listbox" aria-label="Mention suggestions">
-          {suggestions.map((m, i) => (
-            // Keyboard selection is handled in the textarea (arrows, Enter, Tab), which keeps the focus.
+      {shown.length > 0 && (
+        <div className="suggestions" role="listbox" aria-label={mention ? 'Mention suggestions' : 'Emoji suggestions'}>
+          {shown.map((suggestion, i) => (
+            // Keyboard selection is handled in the textarea (arrows, Enter, Tab, Escape), which keeps the focus.
             <div
-              key={m.userId}
+              key={suggestion.key}
               role="option"
               tabIndex={-1}
               aria-selected={i === selected}
               onMouseDown={(e) => {
                 e.preventDefault();
-                complete(m);
+                complete(suggestion);
               }}
             >
-              @{m.displayName}
+              {suggestion.label}
             </div>
           ))}
         </div>

@@ -62,6 +62,7 @@ export {
 export {
   appendMessage,
   type ChatMessage,
+  canonicalEmoji,
   deleteMessage,
   editMessage,
   editShapeError,

@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import type { MessageId, UserId } from './ids';
 import {
   appendMessage,
+  canonicalEmoji,
   deleteMessage,
   editMessage,
   editShapeError,
@@ -104,6 +105,36 @@ describe('room schema v1 accessors', () => {
     expect(readMessages(doc)[0]?.reactions).toEqual({ '👍': ['alice', 'bob'], '🎉': ['bob'] });
     setReaction(doc, id(1), bob, '👍', false, 4);
     expect(readMessages(doc)[0]?.reactions).toEqual({ '👍': ['alice'], '🎉': ['bob'] });
+  });
+
+  it('writes an emoji one way whatever spelling a picker gave it, and counts older spellings with it', () => {
+    const doc = new Y.Doc();
+    post(doc, 1, alice);
+    // Emojibase (the picker) writes 👍 with a variation selector; the quick buttons do not.
+    setReaction(doc, id(1), alice, '👍\uFE0F', true, 1);
+    setReaction(doc, id(1), bob, '👍', true, 2);
+    expect([...roomMaps(doc).reactions.keys()]).toEqual(['m1|alice|👍', 'm1|bob|👍']);
+    expect(readMessages(doc)[0]?.reactions).toEqual({ '👍': ['alice', 'bob'] });
+    // A selector that makes the emoji (❤ alone is a text heart) stays.
+    setReaction(doc, id(1), bob, '❤\uFE0F', true, 3);
+    expect(roomMaps(doc).reactions.has('m1|bob|❤\uFE0F')).toBe(true);
+
+    // A reaction stored before, in the other spelling, counts once with the rest and goes with either.
+    roomMaps(doc).reactions.set('m1|carol|👍\uFE0F', 4);
+    roomMaps(doc).reactions.set('m1|bob|👍\uFE0F', 5);
+    expect(readMessages(doc)[0]?.reactions['👍']).toEqual(['alice', 'bob', 'carol']);
+    setReaction(doc, id(1), bob, '👍', false, 6);
+    setReaction(doc, id(1), 'carol' as UserId, '👍', false, 7);
+    expect(readMessages(doc)[0]?.reactions).toEqual({ '👍': ['alice'], '❤\uFE0F': ['bob'] });
+  });
+
+  it('keeps the selectors that make an emoji, and drops the others', () => {
+    expect(canonicalEmoji('👍\uFE0F')).toBe('👍');
+    expect(canonicalEmoji('😂')).toBe('😂');
+    expect(canonicalEmoji('❤\uFE0F')).toBe('❤\uFE0F');
+    expect(canonicalEmoji('1\uFE0F\u20E3')).toBe('1\uFE0F\u20E3');
+    expect(canonicalEmoji('🏳\uFE0F\u200D🌈')).toBe('🏳\uFE0F\u200D🌈');
+    expect(canonicalEmoji('👩\u200D💻')).toBe('👩\u200D💻');
   });
 
   it('parses reaction keys and refuses malformed ones', () => {

@@ -174,7 +174,20 @@ export function deleteMessage(doc: Y.Doc, messageId: MessageId): boolean {
   return true;
 }
 
-/** Adds (on = true) or removes one user's reaction with one emoji. */
+/**
+ * One spelling per emoji: a variation selector 16 (U+FE0F) after a character that is drawn as an
+ * emoji anyway is dropped (`👍️` → `👍`, as Unicode's fully-qualified form has it), one that makes
+ * the emoji (`❤️`, `1️⃣`) is kept. Emoji pickers do not agree (Emojibase writes `👍️`): without this
+ * the same reaction from the quick buttons and from the picker would count twice, side by side.
+ */
+export function canonicalEmoji(emoji: string): string {
+  return emoji.replace(/(\p{Emoji_Presentation})\uFE0F/gu, '$1');
+}
+
+/**
+ * Adds (on = true) or removes one user's reaction with one emoji, written in its canonical spelling
+ * (`canonicalEmoji`). Removing takes away the user's reaction in any spelling of the emoji.
+ */
 export function setReaction(
   doc: Y.Doc,
   messageId: MessageId,
@@ -183,11 +196,21 @@ export function setReaction(
   on: boolean,
   at: number,
 ): void {
-  const key = reactionKey(messageId, userId, emoji);
+  const canonical = canonicalEmoji(emoji);
+  const key = reactionKey(messageId, userId, canonical);
   if (!parseReactionKey(key)) throw new RangeError('invalid reaction');
   const { reactions } = roomMaps(doc);
-  if (on) reactions.set(key, at);
-  else if (reactions.has(key)) reactions.delete(key);
+  if (on) {
+    reactions.set(key, at);
+    return;
+  }
+  // The canonical spelling, and the one pickers such as Emojibase's write (U+FE0F after each emoji).
+  const spellings = new Set([canonical, canonical.replace(/(\p{Emoji_Presentation})/gu, '$1\uFE0F')]);
+  const doomed = [...spellings].map((e) => reactionKey(messageId, userId, e)).filter((k) => reactions.has(k));
+  if (doomed.length === 0) return;
+  doc.transact(() => {
+    for (const k of doomed) reactions.delete(k);
+  });
 }
 
 export function markRead(doc: Y.Doc, userId: UserId, messageId: MessageId, at: number): void {
@@ -236,9 +259,11 @@ export function reactionsByMessage(reactions: Y.Map<number>): Map<string, Record
       perEmoji = {};
       out.set(parsed.messageId, perEmoji);
     }
-    const users = perEmoji[parsed.emoji] ?? [];
-    users.push(parsed.userId);
-    perEmoji[parsed.emoji] = users;
+    // Reactions written before spellings were made one (see canonicalEmoji) count with the others.
+    const emoji = canonicalEmoji(parsed.emoji);
+    const users = perEmoji[emoji] ?? [];
+    if (!users.includes(parsed.userId)) users.push(parsed.userId);
+    perEmoji[emoji] = users;
   }
   return out;
 }
