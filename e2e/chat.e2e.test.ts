@@ -150,6 +150,20 @@ describe('chatting in real time', () => {
     await expect(block.locator('strong').count()).resolves.toBe(0);
   });
 
+  it('shows quoted lines as a quote, and struck text struck', async () => {
+    await send(alice, '> Can we ship **today**?\n> Or Monday?\nShip it ~~Monday~~ today');
+    const sent = message(bob, 'Ship it');
+    const quote = sent.locator('blockquote');
+    await expect.poll(() => quote.textContent()).toBe('Can we ship today?\nOr Monday?');
+    await expect(quote.locator('strong').textContent()).resolves.toBe('today');
+    await expect(sent.locator('s').textContent()).resolves.toBe('Monday');
+    // The room list's preview reads it without the marks.
+    await bob.goto('/chat');
+    await bob.getByRole('list', { name: 'Rooms' }).getByText('Alice: Can we ship today?', { exact: false }).waitFor();
+    await bob.goto(`/chat/${roomId}`);
+    await message(bob, 'Ship it').waitFor();
+  });
+
   it('keeps a paste longer than a message may be, says by how much, and sends it once it fits', async () => {
     const box = alice.getByLabel('Message', { exact: true });
     const text = `Long note ${'x'.repeat(4090)}`; // 4,100 characters

@@ -37,6 +37,60 @@ describe('message formatting', () => {
   });
 });
 
+describe('struck text', () => {
+  it('strikes what is between double tildes, on one line, and nothing else', () => {
+    expect(tokenize('was ~~Friday~~ Monday')).toEqual([
+      { kind: 'text', text: 'was ' },
+      { kind: 'strike', text: 'Friday' },
+      { kind: 'text', text: ' Monday' },
+    ]);
+    expect(tokenize('~one~ and ~~two\nlines~~')).toEqual([{ kind: 'text', text: '~one~ and ~~two\nlines~~' }]);
+    expect(tokenize('`~~code~~`')).toEqual([{ kind: 'code', text: '~~code~~' }]);
+  });
+});
+
+describe('quoted lines', () => {
+  it('makes a quote of consecutive lines that start with "> ", formatted inside', () => {
+    expect(tokenize('> first **line**\n> second\nmy answer')).toEqual([
+      {
+        kind: 'quote',
+        tokens: [
+          { kind: 'text', text: 'first ' },
+          { kind: 'bold', text: 'line' },
+          { kind: 'text', text: '\nsecond' },
+        ],
+      },
+      { kind: 'text', text: 'my answer' },
+    ]);
+    expect(tokenize('Before\n>\n> after an empty quoted line')).toEqual([
+      { kind: 'text', text: 'Before' },
+      { kind: 'quote', tokens: [{ kind: 'text', text: '\nafter an empty quoted line' }] },
+    ]);
+  });
+
+  it('leaves ">" without a space, and one inside a line or a code block, as typed', () => {
+    expect(tokenize('>_< oh no')).toEqual([{ kind: 'text', text: '>_< oh no' }]);
+    expect(tokenize('a > b')).toEqual([{ kind: 'text', text: 'a > b' }]);
+    expect(tokenize('```\n> not a quote\n```')).toEqual([{ kind: 'codeblock', text: '> not a quote' }]);
+  });
+
+  it('keeps HTML inside a quote as text, and links only http(s)', () => {
+    expect(tokenize('> <b>x</b> javascript:alert(1) https://x.org')).toEqual([
+      {
+        kind: 'quote',
+        tokens: [
+          { kind: 'text', text: '<b>x</b> javascript:alert(1) ' },
+          { kind: 'link', text: 'https://x.org', href: 'https://x.org/' },
+        ],
+      },
+    ]);
+  });
+
+  it('gives a quote its own lines in plain text, without the marks', () => {
+    expect(plainText('> was it ~~you~~?\nyes')).toBe('was it you?\nyes');
+  });
+});
+
 describe('fenced code blocks', () => {
   it('makes a block of the lines between fences, with the language named after the opening one', () => {
     expect(tokenize('Try:\n```ts\nconst x = 1;\n\nlog(**x**)\n```\nthen *run* it')).toEqual([

@@ -28,7 +28,7 @@ export {
   type UserDeletedEvent,
   userDeletedEvent,
 } from './events';
-export { plainText, safeHref, type Token, tokenize } from './format';
+export { type InlineToken, plainText, safeHref, type Token, tokenize } from './format';
 export {
   type Brand,
   type EventId,
