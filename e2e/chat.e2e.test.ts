@@ -270,13 +270,23 @@ describe('chatting in real time', () => {
     await list.getByRole('option', { name: '🎉 :tada:' }).waitFor();
     await box.press('Enter');
     await expect.poll(() => box.inputValue()).toBe('Shipped 🎉');
-    await box.pressSequentially(' at 10:30 :thu');
+    await box.pressSequentially(' at 10:30');
+    await box.press('Enter');
+    await message(bob, 'Shipped 🎉 at 10:30').waitFor();
+
+    await box.pressSequentially(':thu');
     await list.getByRole('option', { name: /^👍 :thumbsup:/ }).waitFor();
     // Escape closes the list, and Enter sends the text as it is.
     await box.press('Escape');
     await expect.poll(() => list.count()).toBe(0);
+    await box.pressSequentially('mb');
+    expect(await list.count()).toBe(0);
     await box.press('Enter');
-    await message(bob, 'Shipped 🎉 at 10:30 :thu').waitFor();
+    await message(bob, ':thumb').waitFor();
+    // The next name typed in the same place gets its list again.
+    await box.pressSequentially(':tad');
+    await list.getByRole('option', { name: '🎉 :tada:' }).waitFor();
+    await box.fill('');
   });
 
   it('reacts with any emoji, found by its name in the picker', async () => {

@@ -166,6 +166,9 @@ export function Composer({
     setText(next);
     setCaret(nextCaret);
     setSelected(0);
+    // A list closed with Escape stays closed while the same word is typed on, not for the next one.
+    const word = mentionQuery(next, nextCaret) ?? emojiQuery(next, nextCaret);
+    if (word?.start !== dismissedAt) setDismissedAt(null);
     if (!editing) saveDraftSoon(next);
     if (!typingTimer.current) onTyping(true);
     if (typingTimer.current) clearTimeout(typingTimer.current);
