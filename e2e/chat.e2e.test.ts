@@ -287,6 +287,10 @@ describe('chatting in real time', () => {
     await box.pressSequentially(':tad');
     await list.getByRole('option', { name: '🎉 :tada:' }).waitFor();
     await box.fill('');
+    // A name typed out in full, closing colon included, becomes its emoji; in code it stays a name.
+    await box.pressSequentially('All done :+1: and `:tada:`');
+    await expect.poll(() => box.inputValue()).toBe('All done 👍 and `:tada:`');
+    await box.fill('');
   });
 
   it('reacts with any emoji, found by its name in the picker', async () => {

@@ -2,7 +2,13 @@
 
 import { type MessageView, plainText } from '@confab/protocol';
 import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { emojiCandidates, emojiQuery, loadShortcodes, type Shortcode } from '../lib/emoji-shortcodes';
+import {
+  completedShortcode,
+  emojiCandidates,
+  emojiQuery,
+  loadShortcodes,
+  type Shortcode,
+} from '../lib/emoji-shortcodes';
 import { composerLimit, type MemberName, mentionCandidates, mentionQuery } from '../lib/room-view';
 
 interface Props {
@@ -162,7 +168,16 @@ export function Composer({
     onTyping(false);
   }
 
-  function change(next: string, nextCaret: number) {
+  function change(typed: string, typedCaret: number) {
+    let next = typed;
+    let nextCaret = typedCaret;
+    // `:tada:` typed out in full, closing colon and all, becomes 🎉 (not in code).
+    const done = completedShortcode(shortcodes, typed, typedCaret);
+    if (done) {
+      next = typed.slice(0, done.start) + done.emoji + typed.slice(typedCaret);
+      nextCaret = done.start + done.emoji.length;
+      pendingCaret.current = nextCaret;
+    }
     setText(next);
     setCaret(nextCaret);
     setSelected(0);

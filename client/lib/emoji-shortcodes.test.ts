@@ -4,8 +4,10 @@ import data from 'emojibase-data/en/data.json';
 import github from 'emojibase-data/en/shortcodes/github.json';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  completedShortcode,
   emojiCandidates,
   emojiQuery,
+  insideCode,
   loadShortcodes,
   resetShortcodesForTests,
   SHORTCODES_URL,
@@ -96,6 +98,37 @@ describe('emojiCandidates', () => {
     expect(emojiCandidates(table, 'zzz')).toEqual([]);
     // Inside a word is not enough: Enter would take it where the user meant to send.
     expect(emojiCandidates(table, 'up')).toEqual([]);
+  });
+});
+
+describe('completedShortcode', () => {
+  const table: Shortcode[] = [
+    ['+1', '👍'],
+    ['tada', '🎉'],
+  ];
+
+  it('turns a name typed out with its closing colon into its emoji', () => {
+    expect(completedShortcode(table, ':tada:', 6)).toEqual({ start: 0, emoji: '🎉' });
+    expect(completedShortcode(table, 'done :+1:', 9)).toEqual({ start: 5, emoji: '👍' });
+    expect(completedShortcode(table, 'done :TADA: and more', 11)).toEqual({ start: 5, emoji: '🎉' });
+  });
+
+  it('leaves unknown names, names inside words and names in code as typed', () => {
+    expect(completedShortcode(table, ':nope:', 6)).toBeNull();
+    expect(completedShortcode(table, 'std:tada:', 9)).toBeNull();
+    expect(completedShortcode(table, 'run `x :tada:', 13)).toBeNull();
+    expect(completedShortcode(table, '```\nlabel :tada:', 16)).toBeNull();
+    expect(completedShortcode(table, '`x` then :tada:', 15)).toEqual({ start: 9, emoji: '🎉' });
+  });
+});
+
+describe('insideCode', () => {
+  it('knows an open code span on the line and an open fenced block', () => {
+    expect(insideCode('a `b', 4)).toBe(true);
+    expect(insideCode('a `b` c', 7)).toBe(false);
+    expect(insideCode('```\ncode', 8)).toBe(true);
+    expect(insideCode('```\ncode\n```\nafter', 18)).toBe(false);
+    expect(insideCode('`open\nnext line', 15)).toBe(false);
   });
 });
 

@@ -74,6 +74,33 @@ export function emojiCandidates(table: readonly Shortcode[], query: string, limi
   return out;
 }
 
+/** Whether the caret is inside a code span or a fenced block, where `:name:` is code, not an emoji. */
+export function insideCode(text: string, caret: number): boolean {
+  const before = text.slice(0, caret);
+  const fences = before.split('```').length - 1;
+  if (fences % 2 === 1) return true;
+  const line = before.slice(before.lastIndexOf('\n') + 1).replaceAll('```', '');
+  return (line.split('`').length - 1) % 2 === 1;
+}
+
+/**
+ * A name typed out in full, closing colon included (`:tada:`), as people used to other chats do:
+ * where the emoji goes, or null when the text before the caret does not end with a known name
+ * (or ends with one inside code).
+ */
+export function completedShortcode(
+  table: readonly Shortcode[],
+  text: string,
+  caret: number,
+): { start: number; emoji: string } | null {
+  const match = /(?:^|[\s([{]):([a-z+-][a-z0-9_+-]{1,31}):$/i.exec(text.slice(0, caret));
+  if (!match) return null;
+  const code = match[1]!.toLowerCase();
+  const entry = table.find(([name]) => name === code);
+  if (!entry || insideCode(text, caret)) return null;
+  return { start: caret - code.length - 2, emoji: entry[1] };
+}
+
 function isTable(value: unknown): value is Shortcode[] {
   return (
     Array.isArray(value) &&
